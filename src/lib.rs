@@ -1,0 +1,16 @@
+//! lbrymount: the LBRY peer-to-peer content network as a filesystem and a CLI.
+//!
+//! The layers, bottom up (see DESIGN.md for the map):
+//! - `hash`, `blob`, `sd`, `layout`: pure formats (PROTOCOL.md §1–2), no I/O;
+//! - `store`: verified blobs on disk (lbrynet's `blobfiles/` layout), LRU with a byte cap and pins;
+//! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
+//! - `wire`: pure codecs for the network protocols;
+//! - `exchange`: the TCP blob protocol, server and client;
+//! - `fetch`: getting verified blobs from many peers (single flight, failover, hedging);
+//! - `assemble`: descriptor + blobs -> the original file;
+//! - `config`, `cli`: flags to a validated configuration (the binary's edge).
+
+pub mod blob;
+pub mod fetch;
+pub mod hash;
+pub mod store;

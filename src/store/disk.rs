@@ -1,0 +1,2 @@
+//! Disk store (to be written).
+pub struct DiskStore;

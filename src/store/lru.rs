@@ -1,0 +1,1 @@
+//! LRU accounting (to be written).

@@ -1,0 +1,2 @@
+//! Memory store (to be written).
+pub struct MemStore;

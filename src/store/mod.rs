@@ -1,0 +1,101 @@
+//! Where blobs live: the `BlobStore` trait, a disk store and an in-memory one.
+//!
+//! Every blob in a store was verified before it became visible: `put` takes a
+//! [`VerifiedBlob`], which only exists once its hash has been computed from its
+//! bytes. Reads verify again (`get`), because disks rot and people edit folders;
+//! a blob that fails is removed and reported, never returned.
+//!
+//! Two kinds of residents share a store:
+//! - *pinned* blobs (published streams) are the user's own data: kept outside
+//!   the cache cap, never evicted, remembered across restarts;
+//! - *cached* blobs (fetched from peers) count against a hard byte cap, checked
+//!   before insert, and are evicted least-recently-used first.
+//!
+//! The trait is synchronous (plain file I/O); async callers use
+//! `tokio::task::spawn_blocking`.
+
+pub mod disk;
+pub mod lru;
+pub mod mem;
+
+use crate::blob::VerifiedBlob;
+use crate::hash::BlobHash;
+use std::path::PathBuf;
+
+pub use disk::DiskStore;
+pub use mem::MemStore;
+
+/// Whether a new blob is the user's own (pinned) or a cache entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Counted against the cache cap, evictable.
+    Cache,
+    /// Published: outside the cap, never evicted, persisted.
+    Pin,
+}
+
+/// A blob opened for sending as it is (already verified when it was stored).
+#[derive(Debug)]
+pub enum RawBlob {
+    /// A file the kernel can send directly (`sendfile`), and its length.
+    File(std::fs::File, u64),
+    /// Bytes held in memory.
+    Bytes(Vec<u8>),
+}
+
+/// Figures for `ls`/`status` and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub blobs: usize,
+    pub cached_bytes: u64,
+    pub pinned_bytes: u64,
+    pub cap_bytes: u64,
+}
+
+/// Errors of the blob store. Each names the blob or path concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "blob {hash} in the store is corrupt (its content hashes to {actual}); it was removed"
+    )]
+    Corrupt { hash: BlobHash, actual: BlobHash },
+    #[error("blob {hash} is {len} bytes, more than the 2 MiB maximum")]
+    TooLarge { hash: BlobHash, len: u64 },
+    #[error("cache full: blob {hash} needs {needed} bytes but the cap is {cap} bytes and {held} bytes are held by open streams")]
+    Full {
+        hash: BlobHash,
+        needed: u64,
+        cap: u64,
+        held: u64,
+    },
+    #[error("data directory {path} is in use by another lbrymount process{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { path: PathBuf, pid: Option<u32> },
+    #[error("cannot {op} {path}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A place that holds verified blobs.
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores a verified blob durably. Storing a blob already present only
+    /// updates its keep class (a cached blob that gets pinned stays).
+    fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError>;
+    /// Reads and re-verifies a blob; `Ok(None)` when absent. Marks it used (LRU).
+    fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError>;
+    /// Whether the blob is present (no I/O).
+    fn contains(&self, hash: &BlobHash) -> bool;
+    /// The stored length of a blob, if present (no I/O).
+    fn len_of(&self, hash: &BlobHash) -> Option<u64>;
+    /// Opens a blob for sending without re-hashing it. Marks it used (LRU).
+    fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError>;
+    /// Pins blobs already present (published streams), persistently.
+    fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError>;
+    /// Every blob present, in no particular order.
+    fn list(&self) -> Vec<BlobHash>;
+    /// Current figures.
+    fn stats(&self) -> StoreStats;
+}
