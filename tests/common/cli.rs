@@ -1,0 +1,1 @@
+//! Running the `lbrymount` binary in tests.

@@ -1,0 +1,1 @@
+//! Peers that speak the real blob-exchange protocol but misbehave on purpose.
