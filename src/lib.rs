@@ -11,6 +11,8 @@
 //! - `config`, `cli`: flags to a validated configuration (the binary's edge).
 
 pub mod blob;
+pub mod config;
 pub mod fetch;
 pub mod hash;
+pub mod pipeline;
 pub mod store;
