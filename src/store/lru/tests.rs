@@ -116,7 +116,7 @@ impl Model {
         let held = |e: &&(BlobHash, u64)| self.holds.contains_key(&e.0);
         self.order.iter().filter(held).map(|e| e.1).sum()
     }
-    fn to_end(&mut self, hash: &BlobHash) -> bool {
+    fn move_to_end(&mut self, hash: &BlobHash) -> bool {
         match self.order.iter().position(|e| e.0 == *hash) {
             Some(i) => {
                 let e = self.order.remove(i);
@@ -127,7 +127,7 @@ impl Model {
         }
     }
     fn touch(&mut self, hash: &BlobHash) -> bool {
-        self.to_end(hash) || self.pinned.contains_key(hash)
+        self.move_to_end(hash) || self.pinned.contains_key(hash)
     }
     fn admit(&mut self, hash: BlobHash, size: u64) -> Result<Vec<BlobHash>, Full> {
         if self.touch(&hash) {
@@ -173,7 +173,7 @@ impl Model {
                 *c -= 1;
                 if *c == 0 {
                     self.holds.remove(hash);
-                    self.to_end(hash);
+                    self.move_to_end(hash);
                 }
                 true
             }
