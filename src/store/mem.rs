@@ -1,88 +1,221 @@
 //! An in-memory `BlobStore`, for tests and for nodes that keep nothing on disk.
 //!
-//! Same contract as the disk store: only verified blobs go in, reads
-//! re-verify. (The cache cap arrives with the LRU accounting.)
+//! Same contract as the disk store: only verified blobs go in, the same byte
+//! cap, LRU eviction, pins and holds (all decided by [`Lru`]). Memory does not
+//! rot, so reads do not hash again. `MemStore::new()` has no cap.
 
+use super::lru::Lru;
 use super::{BlobStore, Keep, RawBlob, StoreError, StoreStats};
-use crate::blob::VerifiedBlob;
+use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
-#[derive(Default)]
 pub struct MemStore {
-    blobs: Mutex<HashMap<BlobHash, (VerifiedBlob, Keep)>>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    blobs: HashMap<BlobHash, VerifiedBlob>,
+    lru: Lru,
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl MemStore {
+    /// A store without a cap: nothing is ever evicted.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_cap(u64::MAX)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobHash, (VerifiedBlob, Keep)>> {
-        // A panic while holding this lock cannot leave the map half-updated.
-        self.blobs.lock().unwrap_or_else(|e| e.into_inner())
+    /// A store whose cached (unpinned) blobs never exceed `cap_bytes`.
+    pub fn with_cap(cap_bytes: u64) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                blobs: HashMap::new(),
+                lru: Lru::new(cap_bytes),
+            }),
+        }
+    }
+
+    /// Protects a blob from eviction until [`release`](Self::release).
+    pub fn hold(&self, hash: &BlobHash) {
+        self.lock().lru.hold(hash);
+    }
+
+    /// Drops one hold.
+    pub fn release(&self, hash: &BlobHash) {
+        self.lock().lru.release(hash);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every update below leaves `blobs` and `lru` consistent before it can
+        // panic, so a poisoned lock is still sound.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl BlobStore for MemStore {
     fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
-        let mut map = self.lock();
-        let entry = map
-            .entry(*blob.hash())
-            .or_insert_with(|| (blob.clone(), keep));
-        if keep == Keep::Pin {
-            entry.1 = Keep::Pin;
+        let hash = *blob.hash();
+        let size = blob.len() as u64;
+        if blob.len() > MAX_BLOB_SIZE {
+            return Err(StoreError::TooLarge { hash, len: size });
+        }
+        let mut inner = self.lock();
+        let present = inner.blobs.contains_key(&hash);
+        match keep {
+            Keep::Pin if present => {
+                inner.lru.pin(&hash);
+            }
+            Keep::Pin => inner.lru.insert_pinned(hash, size),
+            Keep::Cache => {
+                let victims = inner.lru.admit(hash, size).map_err(|f| StoreError::Full {
+                    hash,
+                    needed: f.needed,
+                    cap: f.cap,
+                    held: f.held,
+                })?;
+                for v in victims {
+                    inner.blobs.remove(&v);
+                    tracing::info!(blob = %v.short(), "evicted from the memory cache");
+                }
+            }
+        }
+        if !present {
+            inner.blobs.insert(hash, blob.clone());
         }
         Ok(())
     }
 
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        Ok(self.lock().get(hash).map(|(b, _)| b.clone()))
+        let mut inner = self.lock();
+        inner.lru.touch(hash);
+        Ok(inner.blobs.get(hash).cloned())
     }
 
     fn contains(&self, hash: &BlobHash) -> bool {
-        self.lock().contains_key(hash)
+        self.lock().blobs.contains_key(hash)
     }
 
     fn len_of(&self, hash: &BlobHash) -> Option<u64> {
-        self.lock().get(hash).map(|(b, _)| b.len() as u64)
+        self.lock().blobs.get(hash).map(|b| b.len() as u64)
     }
 
     fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
-        Ok(self
-            .lock()
-            .get(hash)
-            .map(|(b, _)| RawBlob::Bytes(b.data().to_vec())))
+        Ok(self.get(hash)?.map(|b| RawBlob::Bytes(b.into_data())))
     }
 
     fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        let mut map = self.lock();
+        let mut inner = self.lock();
         for h in hashes {
-            if let Some(e) = map.get_mut(h) {
-                e.1 = Keep::Pin;
-            }
+            inner.lru.pin(h);
         }
         Ok(())
     }
 
     fn list(&self) -> Vec<BlobHash> {
-        self.lock().keys().copied().collect()
+        self.lock().blobs.keys().copied().collect()
     }
 
     fn stats(&self) -> StoreStats {
-        let map = self.lock();
-        let mut s = StoreStats {
-            blobs: map.len(),
-            cap_bytes: u64::MAX,
-            ..Default::default()
-        };
-        for (b, k) in map.values() {
-            match k {
-                Keep::Pin => s.pinned_bytes += b.len() as u64,
-                Keep::Cache => s.cached_bytes += b.len() as u64,
-            }
+        let inner = self.lock();
+        StoreStats {
+            blobs: inner.blobs.len(),
+            cached_bytes: inner.lru.cached_bytes(),
+            pinned_bytes: inner.lru.pinned_bytes(),
+            cap_bytes: inner.lru.cap(),
         }
-        s
+    }
+
+    fn hold(&self, hash: &BlobHash) {
+        MemStore::hold(self, hash);
+    }
+
+    fn release(&self, hash: &BlobHash) {
+        MemStore::release(self, hash);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob(fill: u8, len: usize) -> VerifiedBlob {
+        VerifiedBlob::from_bytes(vec![fill; len])
+    }
+
+    #[test]
+    fn uncapped_store_keeps_everything() {
+        let s = MemStore::new();
+        for i in 0..20 {
+            s.put(&blob(i, 1000), Keep::Cache).unwrap();
+        }
+        assert_eq!(s.stats().blobs, 20);
+        assert_eq!(s.stats().cached_bytes, 20_000);
+    }
+
+    #[test]
+    fn capped_store_evicts_lru_and_keeps_pins_and_holds() {
+        let s = MemStore::with_cap(3000);
+        let (a, b, c, d) = (blob(1, 1000), blob(2, 1000), blob(3, 1000), blob(4, 1000));
+        let p = blob(9, 5000);
+        s.put(&p, Keep::Pin).unwrap();
+        s.put(&a, Keep::Cache).unwrap();
+        s.put(&b, Keep::Cache).unwrap();
+        s.put(&c, Keep::Cache).unwrap();
+        s.hold(a.hash());
+        s.put(&d, Keep::Cache).unwrap();
+        assert!(s.contains(a.hash()), "held blob was evicted");
+        assert!(
+            !s.contains(b.hash()),
+            "least recently used unheld blob stays"
+        );
+        assert_eq!(s.get(p.hash()).unwrap().as_ref(), Some(&p));
+        let st = s.stats();
+        assert_eq!(
+            (st.cached_bytes, st.pinned_bytes, st.cap_bytes),
+            (3000, 5000, 3000)
+        );
+        s.release(a.hash());
+        s.put(&blob(5, 3000), Keep::Cache).unwrap();
+        assert_eq!(s.list().len(), 2, "only the pinned blob and the newcomer");
+    }
+
+    #[test]
+    fn a_blob_that_cannot_fit_is_refused_with_the_reason() {
+        let s = MemStore::with_cap(1500);
+        let a = blob(1, 1000);
+        s.put(&a, Keep::Cache).unwrap();
+        s.hold(a.hash());
+        let err = s.put(&blob(2, 1000), Keep::Cache).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Full {
+                    needed: 1000,
+                    cap: 1500,
+                    held: 1000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(s.contains(a.hash()));
+    }
+
+    #[test]
+    fn pinning_a_cached_blob_takes_it_out_of_the_cap() {
+        let s = MemStore::with_cap(1000);
+        let a = blob(1, 1000);
+        s.put(&a, Keep::Cache).unwrap();
+        s.pin(&[*a.hash()]).unwrap();
+        s.put(&blob(2, 1000), Keep::Cache).unwrap();
+        assert!(s.contains(a.hash()));
+        assert_eq!(s.stats().pinned_bytes, 1000);
     }
 }

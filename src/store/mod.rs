@@ -98,4 +98,10 @@ pub trait BlobStore: Send + Sync + 'static {
     fn list(&self) -> Vec<BlobHash>;
     /// Current figures.
     fn stats(&self) -> StoreStats;
+    /// Protects a blob from eviction until the matching [`release`](Self::release)
+    /// (an open file, an in-flight read). Holds are counted and may be taken
+    /// before the blob arrives. Stores without eviction need not track them.
+    fn hold(&self, _hash: &BlobHash) {}
+    /// Drops one [`hold`](Self::hold).
+    fn release(&self, _hash: &BlobHash) {}
 }
