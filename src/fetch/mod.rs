@@ -10,10 +10,20 @@
 //! `fetch_all` downloads a whole stream in order with bounded memory.
 
 pub mod error;
+pub mod fetcher;
+mod flight;
+pub mod hedge;
 pub mod score;
 pub mod static_peers;
+mod task;
+mod transfer;
+
+#[cfg(test)]
+pub(crate) mod mock;
 
 pub use error::{FetchError, Skipped};
+pub use fetcher::{FetchConfig, Fetcher, Priority};
+pub use hedge::{hedge_delay, HedgeConfig};
 pub use score::{ScoreConfig, Scoreboard};
 pub use static_peers::StaticPeers;
 
