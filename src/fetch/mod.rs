@@ -10,6 +10,7 @@
 //! `fetch_all` downloads a whole stream in order with bounded memory.
 
 pub mod error;
+pub mod fetch_all;
 pub mod fetcher;
 mod flight;
 pub mod hedge;
@@ -22,6 +23,7 @@ mod transfer;
 pub(crate) mod mock;
 
 pub use error::{FetchError, Skipped};
+pub use fetch_all::FetchAll;
 pub use fetcher::{FetchConfig, Fetcher, Priority};
 pub use hedge::{hedge_delay, HedgeConfig};
 pub use score::{ScoreConfig, Scoreboard};
