@@ -113,7 +113,7 @@ mod tests {
     use crate::fetch::mock::{addr, fetcher, test_config, Behave, Gate, MockNet};
     use std::time::Duration;
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn blobs_spread_over_equal_peers_within_the_per_peer_limit() {
         let net = MockNet::new();
         let gate = Gate::new();

@@ -253,7 +253,7 @@ mod tests {
         tasks
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_fetches_of_one_blob_make_one_call() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"popular");

@@ -6,7 +6,7 @@
 //! its speed is unknown. Only urgent blobs are hedged (a reader waits on
 //! them); bulk prefetch asks one peer at a time and relies on failover.
 //!
-//! Each request runs as its own task in a [`Race`]; the first verified blob
+//! Each request runs as its own task in a `Race`; the first verified blob
 //! wins and dropping the race aborts the others, which frees their slots.
 
 use super::fetcher::Inner;
@@ -223,7 +223,7 @@ mod tests {
         cfg
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_urgent_request_is_hedged_and_the_loser_cancelled() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"hurry");
