@@ -3,6 +3,31 @@
 //! This module owns its seams: [`BlobPeer`] (ask one peer for one blob) and
 //! [`PeerFinder`] (who might have a blob). The exchange client and the DHT
 //! implement them; tests can implement them with peers that misbehave.
+//!
+//! The parts: [`Fetcher`] (`fetcher`) is the entry point; `flight` keeps one
+//! transfer per blob; `transfer` runs one blob's failover loop; `hedge` races
+//! requests and decides when to hedge; `score` (pure) ranks peers;
+//! `fetch_all` downloads a whole stream in order with bounded memory.
+
+pub mod error;
+pub mod fetch_all;
+pub mod fetcher;
+mod flight;
+pub mod hedge;
+pub mod score;
+pub mod static_peers;
+mod task;
+mod transfer;
+
+#[cfg(test)]
+pub(crate) mod mock;
+
+pub use error::{FetchError, Skipped};
+pub use fetch_all::FetchAll;
+pub use fetcher::{FetchConfig, Fetcher, Priority};
+pub use hedge::{hedge_delay, HedgeConfig};
+pub use score::{ScoreConfig, Scoreboard};
+pub use static_peers::StaticPeers;
 
 use crate::hash::BlobHash;
 use std::future::Future;

@@ -1,0 +1,212 @@
+//! Single flight: at most one transfer per blob, whose one result (blob or
+//! error) goes to every caller that asked while it ran.
+//!
+//! The first caller becomes the *leader*: it gets a [`Leader`] to hand to the
+//! spawned transfer task, and everybody (leader included) gets a [`Waiter`].
+//! Waiters only watch; a caller that gives up drops its waiter and nothing
+//! else happens. The transfer task owns the leader, so the transfer outlives
+//! any caller; when the task ends without a result (panic, shutdown) the
+//! leader's drop closes the channel and the waiters get
+//! [`FetchError::Interrupted`] instead of hanging.
+//!
+//! A flight also carries an *urgent* flag: a bulk prefetch that a reader
+//! starts waiting for becomes urgent, which lets the transfer hedge.
+
+use super::FetchError;
+use crate::blob::VerifiedBlob;
+use crate::hash::BlobHash;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio::sync::watch;
+
+type Outcome = Option<Result<VerifiedBlob, FetchError>>;
+
+/// The blobs being transferred right now.
+#[derive(Default)]
+pub(crate) struct Flights {
+    map: Mutex<HashMap<BlobHash, Entry>>,
+    next_id: AtomicU64,
+}
+
+/// The map holds the only sender of a flight's outcome: removing the entry
+/// closes the channel, so no waiter outlives its flight.
+struct Entry {
+    id: u64,
+    outcome: watch::Sender<Outcome>,
+    urgent: watch::Sender<bool>,
+}
+
+/// Joining a flight: either it was already running, or the caller must start it.
+pub(crate) enum Join {
+    Running(Waiter),
+    Start(Waiter, Leader),
+}
+
+impl Flights {
+    fn lock(&self) -> MutexGuard<'_, HashMap<BlobHash, Entry>> {
+        // Every update of the map is a single insert or remove: a panic cannot leave it half done.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Joins the flight for `hash`, creating it if none runs.
+    pub(crate) fn join(self: &Arc<Self>, hash: BlobHash, urgent: bool) -> Join {
+        let mut map = self.lock();
+        if let Some(e) = map.get(&hash) {
+            if urgent {
+                raise(&e.urgent);
+            }
+            let outcome = e.outcome.subscribe();
+            return Join::Running(Waiter { hash, outcome });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (outcome, rx) = watch::channel(None);
+        let (urgent, urgent_rx) = watch::channel(urgent);
+        map.insert(
+            hash,
+            Entry {
+                id,
+                outcome,
+                urgent,
+            },
+        );
+        let waiter = Waiter { hash, outcome: rx };
+        let leader = Leader {
+            flights: Arc::clone(self),
+            hash,
+            id,
+            urgent: urgent_rx,
+        };
+        Join::Start(waiter, leader)
+    }
+
+    /// How many callers wait on the flight for `hash` (0 if none runs).
+    #[cfg(test)]
+    pub(crate) fn waiters(&self, hash: &BlobHash) -> usize {
+        self.lock()
+            .get(hash)
+            .map_or(0, |e| e.outcome.receiver_count())
+    }
+}
+
+fn raise(flag: &watch::Sender<bool>) {
+    flag.send_if_modified(|u| !std::mem::replace(u, true));
+}
+
+/// One caller's view of a flight.
+pub(crate) struct Waiter {
+    hash: BlobHash,
+    outcome: watch::Receiver<Outcome>,
+}
+
+impl Waiter {
+    /// Waits for the flight's result.
+    pub(crate) async fn wait(mut self) -> Result<VerifiedBlob, FetchError> {
+        let hash = self.hash;
+        match self.outcome.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().unwrap_or(Err(FetchError::Interrupted { hash })),
+            Err(_) => Err(FetchError::Interrupted { hash }),
+        }
+    }
+}
+
+/// The right and duty to finish a flight; owned by the transfer task.
+pub(crate) struct Leader {
+    flights: Arc<Flights>,
+    hash: BlobHash,
+    id: u64,
+    /// Becomes `true` when a waiter needs the blob urgently.
+    pub(crate) urgent: watch::Receiver<bool>,
+}
+
+impl Leader {
+    /// Hands the result to every waiter and ends the flight.
+    pub(crate) fn finish(self, result: Result<VerifiedBlob, FetchError>) {
+        {
+            let map = self.flights.lock();
+            if let Some(e) = map.get(&self.hash).filter(|e| e.id == self.id) {
+                // Published under the lock: nobody can join a finished flight and miss its result.
+                e.outcome.send_replace(Some(result));
+            }
+        }
+        // Dropping `self` now removes the entry.
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        let mut map = self.flights.lock();
+        if map.get(&self.hash).is_some_and(|e| e.id == self.id) {
+            map.remove(&self.hash);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(f: &Arc<Flights>, hash: BlobHash, urgent: bool) -> (Waiter, Leader) {
+        match f.join(hash, urgent) {
+            Join::Start(w, l) => (w, l),
+            Join::Running(_) => panic!("expected a new flight"),
+        }
+    }
+
+    fn running(f: &Arc<Flights>, hash: BlobHash, urgent: bool) -> Waiter {
+        match f.join(hash, urgent) {
+            Join::Running(w) => w,
+            Join::Start(..) => panic!("expected a running flight"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_waiter_gets_the_one_result_then_the_flight_is_gone() {
+        let f = Arc::new(Flights::default());
+        let blob = VerifiedBlob::from_bytes(b"abc".to_vec());
+        let hash = *blob.hash();
+        let (w1, leader) = start(&f, hash, false);
+        let w2 = running(&f, hash, false);
+        assert_eq!(f.waiters(&hash), 2);
+        drop(w2);
+        let w3 = running(&f, hash, false);
+        leader.finish(Ok(blob.clone()));
+        assert_eq!(w1.wait().await.unwrap(), blob);
+        assert_eq!(w3.wait().await.unwrap(), blob);
+        assert_eq!(f.waiters(&hash), 0);
+        let (_w, _leader) = start(&f, hash, false);
+    }
+
+    #[tokio::test]
+    async fn errors_are_shared_and_a_lost_leader_does_not_hang_waiters() {
+        let f = Arc::new(Flights::default());
+        let hash = BlobHash::digest(b"x");
+        let (w1, leader) = start(&f, hash, false);
+        let w2 = running(&f, hash, false);
+        leader.finish(Err(FetchError::NoPeers { hash }));
+        assert!(matches!(w1.wait().await, Err(FetchError::NoPeers { .. })));
+        assert!(matches!(w2.wait().await, Err(FetchError::NoPeers { .. })));
+
+        let (w, leader) = start(&f, hash, false);
+        drop(leader);
+        assert!(matches!(
+            w.wait().await,
+            Err(FetchError::Interrupted { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn urgency_reaches_the_leader() {
+        let f = Arc::new(Flights::default());
+        let hash = BlobHash::digest(b"y");
+        let (_w, mut leader) = start(&f, hash, false);
+        assert!(!*leader.urgent.borrow());
+        let _w2 = running(&f, hash, false);
+        assert!(!*leader.urgent.borrow());
+        let _w3 = running(&f, hash, true);
+        leader.urgent.changed().await.unwrap();
+        assert!(*leader.urgent.borrow_and_update());
+        let _w4 = running(&f, hash, true);
+        assert!(!leader.urgent.has_changed().unwrap());
+    }
+}

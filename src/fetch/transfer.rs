@@ -1,0 +1,371 @@
+//! One blob's transfer: find candidates, ask the best free peer, fail over on
+//! any error, hedge when urgent and slow, give up at the deadline, store the
+//! winner. Runs in the flight's own task (see `flight`).
+//!
+//! Every candidate ends up accounted for: asked (with its error) or skipped
+//! (with the reason), so a failure says exactly who was tried and why.
+
+use super::error::Skipped;
+use super::fetcher::{self, Inner};
+use super::hedge::Race;
+use super::{FetchError, PeerError};
+use crate::blob::VerifiedBlob;
+use crate::hash::BlobHash;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::time::{sleep_until, Instant};
+
+/// How a request still running at the deadline is reported.
+pub(crate) const AT_DEADLINE: PeerError = PeerError::Timeout("at the overall per-blob deadline");
+
+/// Fetches `hash` from peers and stores it. `urgent` may turn on mid-way.
+pub(crate) async fn run(
+    inner: &Arc<Inner>,
+    hash: BlobHash,
+    len: Option<u64>,
+    urgent: watch::Receiver<bool>,
+) -> Result<VerifiedBlob, FetchError> {
+    let result = transfer(inner, hash, len, urgent).await;
+    if let Err(e) = &result {
+        tracing::debug!(error = %e, "fetch failed");
+    }
+    result
+}
+
+async fn transfer(
+    inner: &Arc<Inner>,
+    hash: BlobHash,
+    len: Option<u64>,
+    mut urgent: watch::Receiver<bool>,
+) -> Result<VerifiedBlob, FetchError> {
+    let deadline = Instant::now() + inner.cfg.deadline;
+    // The blob may have landed between the caller's cache check and this flight.
+    if let Some(blob) = fetcher::cached(inner, hash).await? {
+        return Ok(blob);
+    }
+    let found = tokio::time::timeout_at(deadline, inner.finder.find_peers(hash))
+        .await
+        .unwrap_or_default();
+    let mut tally = Tally::new(hash, found);
+    if tally.candidates.is_empty() {
+        return Err(FetchError::NoPeers { hash });
+    }
+    let limit = inner.cfg.per_peer_in_flight.max(1);
+    let max_parallel = inner.cfg.hedge.max_parallel.max(1);
+    let mut race = Race::default();
+    let mut hedging = false;
+    let mut urgent_open = true;
+    loop {
+        // Registered before looking at slots, so a slot freed meanwhile is not missed.
+        let freed = inner.slot_freed.notified();
+        tokio::pin!(freed);
+        freed.as_mut().enable();
+
+        let is_urgent = *urgent.borrow_and_update();
+        let want = match (race.is_empty(), is_urgent && hedging) {
+            (true, _) => 1,
+            (false, true) => max_parallel,
+            (false, false) => race.len(),
+        };
+        let mut blocked = false;
+        while race.len() < want {
+            let remaining = tally.remaining();
+            let now = std_now();
+            let score = inner.score();
+            match score.pick(&remaining, &hash, now, limit) {
+                Some(peer) => {
+                    drop(score);
+                    tally.asked.push(peer);
+                    race.launch(inner, peer, hash, len);
+                }
+                None => {
+                    // Someone may still be asked once a slot frees up.
+                    blocked = remaining
+                        .iter()
+                        .any(|p| score.excluded(p, &hash, now).is_none());
+                    break;
+                }
+            }
+        }
+        if race.is_empty() && !blocked {
+            return Err(tally.failed(inner));
+        }
+        let hedge_at = if is_urgent && !hedging && race.len() < max_parallel {
+            race.hedge_at(inner, len)
+        } else {
+            None
+        };
+
+        tokio::select! {
+            attempt = race.next(), if !race.is_empty() => match attempt.result {
+                Ok(blob) => {
+                    let elapsed = attempt.elapsed;
+                    inner.score().record_success(attempt.peer, blob.len() as u64, elapsed);
+                    // Cancel the losers before the (blocking) store write.
+                    drop(race);
+                    tracing::debug!(peer = %attempt.peer, ms = elapsed.as_millis() as u64, "fetched");
+                    return fetcher::store(inner, blob).await;
+                }
+                Err(e) => {
+                    tracing::debug!(peer = %attempt.peer, error = %e, "attempt failed");
+                    inner.score().record_failure(attempt.peer, hash, &e, std_now());
+                    tally.attempts.push((attempt.peer, e));
+                }
+            },
+            () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
+                tracing::debug!(running = ?race.peers(), "request is slow; hedging");
+                hedging = true;
+            }
+            () = &mut freed, if blocked => {}
+            changed = urgent.changed(), if urgent_open && !is_urgent => {
+                urgent_open = changed.is_ok();
+            }
+            () = sleep_until(deadline) => {
+                let now = std_now();
+                for peer in race.peers() {
+                    inner.score().record_failure(peer, hash, &AT_DEADLINE, now);
+                    tally.attempts.push((peer, AT_DEADLINE));
+                }
+                drop(race);
+                return Err(tally.failed(inner));
+            }
+        }
+    }
+}
+
+/// The scoreboard's clock: tokio's, so that transfers and scores agree.
+fn std_now() -> std::time::Instant {
+    Instant::now().into_std()
+}
+
+/// Who could be asked, who was, and how each attempt ended.
+struct Tally {
+    hash: BlobHash,
+    candidates: Vec<SocketAddr>,
+    asked: Vec<SocketAddr>,
+    attempts: Vec<(SocketAddr, PeerError)>,
+}
+
+impl Tally {
+    fn new(hash: BlobHash, found: Vec<SocketAddr>) -> Self {
+        let mut candidates = Vec::with_capacity(found.len());
+        for p in found {
+            if !candidates.contains(&p) {
+                candidates.push(p);
+            }
+        }
+        Self {
+            hash,
+            candidates,
+            asked: Vec::new(),
+            attempts: Vec::new(),
+        }
+    }
+
+    fn remaining(&self) -> Vec<SocketAddr> {
+        let asked = &self.asked;
+        self.candidates
+            .iter()
+            .filter(|p| !asked.contains(p))
+            .copied()
+            .collect()
+    }
+
+    /// The final error: every attempt, and why each other candidate was not asked.
+    fn failed(self, inner: &Inner) -> FetchError {
+        let now = std_now();
+        let score = inner.score();
+        let limit = inner.cfg.per_peer_in_flight.max(1);
+        let skipped = self
+            .remaining()
+            .into_iter()
+            .map(|p| {
+                let why = score.excluded(&p, &self.hash, now).unwrap_or({
+                    if score.in_flight(&p) >= limit {
+                        Skipped::Busy
+                    } else {
+                        Skipped::NotReached
+                    }
+                });
+                (p, why)
+            })
+            .collect();
+        FetchError::AllPeersFailed {
+            hash: self.hash,
+            attempts: self.attempts,
+            skipped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::mock::{addr, fetcher, test_config, Behave, MockNet};
+    use crate::fetch::Priority;
+    use crate::store::BlobStore;
+    use std::time::Duration;
+
+    fn corrupt() -> PeerError {
+        PeerError::HashMismatch {
+            actual: BlobHash::digest(b"garbage"),
+        }
+    }
+
+    #[tokio::test]
+    async fn fails_over_past_bad_peers_to_a_good_one() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"survivor");
+        net.set(addr(1), Behave::Fail(corrupt()));
+        net.set(
+            addr(2),
+            Behave::Fail(PeerError::Connect("connection refused".into())),
+        );
+        net.set(
+            addr(3),
+            Behave::Fail(PeerError::Timeout("waiting for the response header")),
+        );
+        net.set(addr(4), Behave::Fail(PeerError::NotAvailable));
+        // Peer 5 serves. Unknown peers are tried in address order, so 5 comes last.
+        let peers: Vec<_> = (1..=5).map(addr).collect();
+        let (f, _) = fetcher(&net, &peers, test_config());
+        let blob = f.fetch(hash, len, Priority::Bulk).await.unwrap();
+        assert_eq!(blob.data(), b"survivor");
+        for p in &peers {
+            assert_eq!(net.counts(*p).calls, 1, "{p}");
+        }
+    }
+
+    #[tokio::test]
+    async fn all_peers_failed_lists_every_peer_with_its_reason() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"doomed");
+        let refused = PeerError::Connect("connection refused".into());
+        let short = PeerError::ShortRead {
+            got: 3,
+            expected: 6,
+        };
+        let wrong_len = PeerError::WrongLength {
+            expected: 6,
+            got: 7,
+        };
+        net.set(addr(1), Behave::Fail(corrupt()));
+        net.set(addr(2), Behave::Fail(refused.clone()));
+        net.set(addr(3), Behave::Fail(short.clone()));
+        net.set(addr(4), Behave::Fail(wrong_len.clone()));
+        let peers: Vec<_> = (1..=4).map(addr).collect();
+        let (f, _) = fetcher(&net, &peers, test_config());
+        let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
+        let FetchError::AllPeersFailed {
+            attempts, skipped, ..
+        } = &e
+        else {
+            panic!("unexpected {e}");
+        };
+        let expected = vec![
+            (addr(1), corrupt()),
+            (addr(2), refused.clone()),
+            (addr(3), short.clone()),
+            (addr(4), wrong_len.clone()),
+        ];
+        assert_eq!(attempts, &expected);
+        assert!(skipped.is_empty());
+        let text = e.to_string();
+        assert_eq!(text.lines().count(), 5, "{text}");
+        assert!(
+            text.contains("10.0.0.2:4444: connection failed: connection refused"),
+            "{text}"
+        );
+
+        // Asked again: the liars are banned and not asked; the others are.
+        let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
+        let FetchError::AllPeersFailed {
+            attempts, skipped, ..
+        } = &e
+        else {
+            panic!("unexpected {e}");
+        };
+        assert_eq!(attempts, &vec![(addr(2), refused), (addr(3), short)]);
+        assert!(matches!(&skipped[..], [
+            (a, Skipped::Banned { reason: r1, .. }),
+            (b, Skipped::Banned { reason: r2, .. }),
+        ] if *a == addr(1) && *b == addr(4) && *r1 == corrupt() && *r2 == wrong_len));
+        assert_eq!(net.counts(addr(1)).calls, 1);
+        assert_eq!(net.counts(addr(4)).calls, 1);
+        assert!(e.to_string().contains("banned"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_sent_corrupt_data_is_not_asked_for_the_next_blob() {
+        let net = MockNet::new();
+        let (h1, l1) = net.add(b"first");
+        let (h2, l2) = net.add(b"second");
+        net.set(addr(1), Behave::Fail(corrupt()));
+        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
+        f.fetch(h1, l1, Priority::Bulk).await.unwrap();
+        assert_eq!(net.counts(addr(1)).calls, 1);
+        f.fetch(h2, l2, Priority::Bulk).await.unwrap();
+        assert_eq!(net.counts(addr(1)).calls, 1);
+        assert_eq!(net.counts(addr(2)).calls, 2);
+    }
+
+    #[tokio::test]
+    async fn a_peer_returning_another_blob_or_length_is_caught_and_banned() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"wanted");
+        let other = VerifiedBlob::from_bytes(b"impostor".to_vec());
+        net.set(addr(1), Behave::Send(other.clone()));
+        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
+        assert_eq!(
+            f.fetch(hash, len, Priority::Bulk).await.unwrap().data(),
+            b"wanted"
+        );
+        let now = std_now();
+        let banned = f.inner.score().excluded(&addr(1), &hash, now);
+        assert!(matches!(
+            banned,
+            Some(Skipped::Banned { reason: PeerError::HashMismatch { actual }, .. }) if actual == *other.hash()
+        ));
+
+        let (h2, _) = net.add(b"sized");
+        let e = f.fetch(h2, Some(999), Priority::Bulk).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("10.0.0.2:4444: peer announced 5 bytes, expected 999"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_overall_deadline_ends_a_hanging_transfer_with_what_was_tried() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"stuck");
+        net.set(addr(1), Behave::Fail(PeerError::Connect("no route".into())));
+        net.set(addr(2), Behave::Hang);
+        let mut cfg = test_config();
+        cfg.deadline = Duration::from_millis(100);
+        let (f, store) = fetcher(&net, &[addr(1), addr(2)], cfg);
+        let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
+        let FetchError::AllPeersFailed {
+            attempts, skipped, ..
+        } = &e
+        else {
+            panic!("unexpected {e}");
+        };
+        assert_eq!(
+            attempts,
+            &vec![
+                (addr(1), PeerError::Connect("no route".into())),
+                (addr(2), AT_DEADLINE)
+            ]
+        );
+        assert!(skipped.is_empty());
+        net.until("the hanging request is cancelled", |n| {
+            n.counts(addr(2)).cancelled == 1
+        })
+        .await;
+        assert!(!store.contains(&hash));
+        assert_eq!(f.inner.score().in_flight(&addr(2)), 0);
+    }
+}
