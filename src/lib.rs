@@ -14,3 +14,4 @@ pub mod blob;
 pub mod fetch;
 pub mod hash;
 pub mod store;
+pub mod wire;
