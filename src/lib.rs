@@ -11,6 +11,7 @@
 //! - `config`, `cli`: flags to a validated configuration (the binary's edge).
 
 pub mod blob;
+pub mod exchange;
 pub mod fetch;
 pub mod hash;
 pub mod store;
