@@ -12,7 +12,9 @@
 
 pub mod blob;
 pub mod config;
+pub mod exchange;
 pub mod fetch;
 pub mod hash;
 pub mod pipeline;
 pub mod store;
+pub mod wire;

@@ -1,0 +1,379 @@
+//! `ExchangeClient`: asks one peer for one blob, the way lbry-sdk's client
+//! does (PROTOCOL.md §3.5–3.6), and implements `fetch::BlobPeer`.
+//!
+//! One request per connection at a time; a connection that completed a clean
+//! exchange goes back to a small pool for the next blob, any failure drops
+//! it. Each phase has its own deadline (connect, header, body). The body is
+//! read straight into a buffer sized from the announced length, and hashed
+//! off the async threads. Every failure maps to one `PeerError` so the
+//! fetcher can tell a slow peer from a lying one.
+
+use super::pool::{peek, Peek, Pool};
+use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
+use crate::fetch::{BlobPeer, BoxFuture, PeerError};
+use crate::hash::BlobHash;
+use crate::wire::exchange::{
+    decode_response, BlobRequest, BlobResponse, IncomingBlob, MAX_HASHES_PER_QUERY,
+    MAX_RESPONSE_HEADER, RATE_ACCEPTED,
+};
+use crate::wire::WireError;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tracing::{debug, Instrument};
+
+/// Deadlines and limits of the client.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// TCP connect (lbry-sdk: 3 s).
+    pub connect_timeout: Duration,
+    /// From sending a request to holding the whole answer header (lbry-sdk: 30 s).
+    pub header_timeout: Duration,
+    /// Receiving the blob bytes after the header (lbry-sdk: 30 s).
+    pub body_timeout: Duration,
+    /// Largest answer header accepted.
+    pub max_header: usize,
+    /// Idle connections older than this are not reused (lbry-sdk servers close after 30 s).
+    pub pool_max_idle: Duration,
+    /// Idle connections kept per peer; 0 disables reuse.
+    pub pool_per_peer: usize,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_header: MAX_RESPONSE_HEADER,
+            pool_max_idle: Duration::from_secs(20),
+            pool_per_peer: 4,
+        }
+    }
+}
+
+/// The blob exchange client; cheap to share (`Arc`) between many fetches.
+pub struct ExchangeClient {
+    cfg: ClientConfig,
+    pool: Pool,
+}
+
+/// A failed exchange, and whether the peer never answered at all (then a
+/// reused connection was probably closed while idle, and a fresh one may work).
+struct Failed {
+    error: PeerError,
+    unanswered: bool,
+}
+
+impl From<PeerError> for Failed {
+    fn from(error: PeerError) -> Self {
+        Failed {
+            error,
+            unanswered: false,
+        }
+    }
+}
+
+type Exchange<T> = Result<T, Failed>;
+
+impl ExchangeClient {
+    pub fn new(cfg: ClientConfig) -> Self {
+        let pool = Pool::new(cfg.pool_max_idle, cfg.pool_per_peer);
+        Self { cfg, pool }
+    }
+
+    /// Downloads and verifies one blob from `peer`.
+    pub async fn fetch(
+        &self,
+        peer: SocketAddr,
+        hash: BlobHash,
+        expected_len: Option<u64>,
+    ) -> Result<VerifiedBlob, PeerError> {
+        let span = tracing::info_span!("fetch", %peer, blob = %hash.short());
+        let download = Download {
+            request: BlobRequest::download(hash).encode(),
+            hash,
+            expected_len,
+        };
+        let result = self
+            .with_connection(peer, &download)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(blob) => debug!(bytes = blob.len(), "fetched"),
+            Err(e) => debug!(error = %e, "fetch failed"),
+        });
+        result
+    }
+
+    /// Which of `hashes` the peer has (availability queries only, no download).
+    pub async fn available(
+        &self,
+        peer: SocketAddr,
+        hashes: &[BlobHash],
+    ) -> Result<Vec<BlobHash>, PeerError> {
+        let mut found = Vec::new();
+        for chunk in hashes.chunks(MAX_HASHES_PER_QUERY) {
+            let query = Query {
+                request: BlobRequest::availability(chunk.to_vec()).encode(),
+            };
+            let have = self
+                .with_connection(peer, &query)
+                .instrument(tracing::info_span!("query", %peer))
+                .await?;
+            found.extend(have.into_iter().filter(|h| chunk.contains(h)));
+        }
+        Ok(found)
+    }
+
+    /// Idle pooled connections to `peer`.
+    pub fn idle_connections(&self, peer: SocketAddr) -> usize {
+        self.pool.idle(peer)
+    }
+
+    /// Runs one exchange on a pooled or new connection, retrying once on a
+    /// fresh connection when a pooled one turns out to be dead. The connection
+    /// returns to the pool only after a clean exchange.
+    async fn with_connection<O: Op>(&self, peer: SocketAddr, op: &O) -> Result<O::Out, PeerError> {
+        let (mut stream, reused) = match self.pool.take(peer) {
+            Some(stream) => (stream, true),
+            None => (self.connect(peer).await?, false),
+        };
+        let mut result = op.run(self, &mut stream).await;
+        if reused && matches!(&result, Err(f) if f.unanswered) {
+            debug!("pooled connection was dead, retrying on a new one");
+            stream = self.connect(peer).await?;
+            result = op.run(self, &mut stream).await;
+        }
+        match result {
+            Ok(out) => {
+                self.pool.put(peer, stream);
+                Ok(out)
+            }
+            Err(failed) => Err(failed.error),
+        }
+    }
+
+    async fn connect(&self, peer: SocketAddr) -> Result<TcpStream, PeerError> {
+        match timeout(self.cfg.connect_timeout, TcpStream::connect(peer)).await {
+            Err(_) => Err(PeerError::Timeout("connecting")),
+            Ok(Err(e)) => Err(PeerError::Connect(e.to_string())),
+            Ok(Ok(stream)) => {
+                // Requests are single small writes; don't let Nagle hold them.
+                let _ = stream.set_nodelay(true);
+                Ok(stream)
+            }
+        }
+    }
+
+    /// Sends a request and reads the answer header; returns it with the bytes
+    /// received after it (the start of the blob, if any).
+    async fn ask(
+        &self,
+        stream: &mut TcpStream,
+        request: &[u8],
+    ) -> Exchange<(BlobResponse, Vec<u8>)> {
+        let exchange = async {
+            if stream.write_all(request).await.is_err() {
+                return Err(unanswered(
+                    "peer closed the connection before the request was sent",
+                ));
+            }
+            let mut buf: Vec<u8> = Vec::with_capacity(8192);
+            loop {
+                if buf.capacity() - buf.len() < 1024 {
+                    buf.reserve(8192);
+                }
+                let n = match stream.read_buf(&mut buf).await {
+                    Ok(n) => n,
+                    Err(e) if buf.is_empty() => {
+                        return Err(unanswered(&format!("reading the answer: {e}")))
+                    }
+                    Err(e) => return Err(protocol(&format!("reading the answer header: {e}"))),
+                };
+                if n == 0 {
+                    return Err(if buf.is_empty() {
+                        unanswered("peer closed the connection without answering")
+                    } else {
+                        protocol("peer closed the connection in the middle of the header")
+                    });
+                }
+                match decode_response(&buf, self.cfg.max_header) {
+                    Ok((response, used)) => return Ok((response, buf.split_off(used))),
+                    Err(WireError::Incomplete) => {}
+                    Err(WireError::Invalid(e)) => {
+                        return Err(protocol(&format!("bad answer: {e}")))
+                    }
+                }
+            }
+        };
+        match timeout(self.cfg.header_timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(PeerError::Timeout("waiting for header").into()),
+        }
+    }
+
+    /// Reads exactly `length` blob bytes, `pending` being those already received.
+    async fn read_body(
+        &self,
+        stream: &mut TcpStream,
+        length: u64,
+        pending: &[u8],
+    ) -> Exchange<Vec<u8>> {
+        // `check_download` bounded `length` by MAX_BLOB_SIZE.
+        let len = length as usize;
+        if pending.len() > len {
+            return Err(protocol(&format!(
+                "peer sent {} bytes beyond the announced {length}",
+                pending.len() - len
+            )));
+        }
+        let mut data = vec![0u8; len];
+        data[..pending.len()].copy_from_slice(pending);
+        let mut got = pending.len();
+        let body = async {
+            while got < len {
+                match stream.read(&mut data[got..]).await {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => got += n,
+                }
+            }
+            true
+        };
+        match timeout(self.cfg.body_timeout, body).await {
+            Err(_) => Err(PeerError::Timeout("receiving blob").into()),
+            Ok(false) => Err(PeerError::ShortRead {
+                got: got as u64,
+                expected: length,
+            }
+            .into()),
+            // A peer that closes after a complete blob is fine; it is just not reused.
+            Ok(true) if peek(stream) == Peek::Unexpected => {
+                Err(protocol("peer sent more bytes than the announced length"))
+            }
+            Ok(true) => Ok(data),
+        }
+    }
+}
+
+fn protocol(msg: &str) -> Failed {
+    PeerError::Protocol(msg.to_owned()).into()
+}
+
+fn unanswered(msg: &str) -> Failed {
+    Failed {
+        error: PeerError::Protocol(msg.to_owned()),
+        unanswered: true,
+    }
+}
+
+/// One request/answer exchange on a connection.
+trait Op {
+    type Out;
+    fn run(
+        &self,
+        client: &ExchangeClient,
+        stream: &mut TcpStream,
+    ) -> impl std::future::Future<Output = Exchange<Self::Out>> + Send;
+}
+
+/// The standard download request, answer checks, body, hash check.
+struct Download {
+    request: Vec<u8>,
+    hash: BlobHash,
+    expected_len: Option<u64>,
+}
+
+impl Op for Download {
+    type Out = VerifiedBlob;
+    async fn run(&self, client: &ExchangeClient, stream: &mut TcpStream) -> Exchange<VerifiedBlob> {
+        let (response, pending) = client.ask(stream, &self.request).await?;
+        let incoming = check_download(&response, self.hash, self.expected_len)?;
+        let data = client.read_body(stream, incoming.length, &pending).await?;
+        verify(self.hash, data).await
+    }
+}
+
+/// An availability query: an answer header and nothing after it.
+struct Query {
+    request: Vec<u8>,
+}
+
+impl Op for Query {
+    type Out = Vec<BlobHash>;
+    async fn run(
+        &self,
+        client: &ExchangeClient,
+        stream: &mut TcpStream,
+    ) -> Exchange<Vec<BlobHash>> {
+        let (response, pending) = client.ask(stream, &self.request).await?;
+        if !pending.is_empty() || response.incoming_blob.is_some() {
+            return Err(protocol("blob bytes sent for an availability query"));
+        }
+        response
+            .available_blobs
+            .ok_or_else(|| protocol("answer has no available_blobs"))
+    }
+}
+
+/// lbry-sdk's acceptance rules for a download answer (PROTOCOL.md §3.6).
+fn check_download(
+    response: &BlobResponse,
+    hash: BlobHash,
+    expected_len: Option<u64>,
+) -> Exchange<IncomingBlob> {
+    let available = response.available_blobs.as_deref();
+    let incoming = response.incoming_blob;
+    match (incoming, available) {
+        (None, None | Some([])) => return Err(PeerError::NotAvailable.into()),
+        (_, Some(list)) if !list.is_empty() && list != [hash] => {
+            return Err(protocol("available_blobs does not match the request"))
+        }
+        (_, None) => return Err(protocol("answer has no available_blobs")),
+        _ => {}
+    }
+    if response.blob_data_payment_rate.as_deref() != Some(RATE_ACCEPTED) {
+        return Err(protocol("price not accepted (blob_data_payment_rate)"));
+    }
+    let incoming = incoming.ok_or(PeerError::NotAvailable)?;
+    if incoming.blob_hash != hash {
+        return Err(protocol(&format!(
+            "peer offered blob {} instead",
+            incoming.blob_hash.short()
+        )));
+    }
+    match expected_len {
+        Some(expected) if expected != incoming.length => Err(PeerError::WrongLength {
+            expected,
+            got: incoming.length,
+        }
+        .into()),
+        _ if incoming.length > MAX_BLOB_SIZE as u64 => Err(protocol(&format!(
+            "peer announced {} bytes, more than the 2 MiB maximum",
+            incoming.length
+        ))),
+        _ => Ok(incoming),
+    }
+}
+
+/// Hashes on a blocking thread: 2 MiB of SHA-384 would stall the async workers.
+async fn verify(hash: BlobHash, data: Vec<u8>) -> Exchange<VerifiedBlob> {
+    match tokio::task::spawn_blocking(move || VerifiedBlob::verify(&hash, data)).await {
+        Ok(Ok(blob)) => Ok(blob),
+        Ok(Err(actual)) => Err(PeerError::HashMismatch { actual }.into()),
+        Err(e) => Err(protocol(&format!("hashing the blob failed: {e}"))),
+    }
+}
+
+impl BlobPeer for ExchangeClient {
+    fn fetch_blob(
+        &self,
+        peer: SocketAddr,
+        hash: BlobHash,
+        expected_len: Option<u64>,
+    ) -> BoxFuture<'_, Result<VerifiedBlob, PeerError>> {
+        Box::pin(self.fetch(peer, hash, expected_len))
+    }
+}

@@ -1,0 +1,194 @@
+//! One server connection: read a request, answer it, send the blob, repeat.
+//!
+//! Strictly one request at a time: a request is read only after the previous
+//! answer and blob are fully sent, so output never interleaves. Anything
+//! lbry-sdk's server would not accept closes this connection and nothing
+//! else: a request of 1200 bytes or more, bytes that are not a JSON object, no
+//! recognised key, an invalid hash, or a second request in the same read.
+
+use super::send::send_blob;
+use super::server::{ServerConfig, ServerStats};
+use crate::blob::MAX_BLOB_SIZE;
+use crate::hash::BlobHash;
+use crate::store::{BlobStore, RawBlob};
+use crate::wire::exchange::{decode_request, BlobRequest, BlobResponse, MAX_REQUEST_SIZE};
+use crate::wire::{Invalid, WireError};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{timeout, Instant};
+use tracing::{debug, warn, Instrument};
+
+/// What every connection task of one server shares.
+pub(super) struct Shared {
+    pub store: Arc<dyn BlobStore>,
+    pub cfg: ServerConfig,
+    pub stats: Arc<ServerStats>,
+}
+
+/// How a connection ended without fault on our side.
+#[derive(Debug)]
+pub(super) enum ConnEnd {
+    PeerClosed,
+    Idle,
+    Shutdown,
+}
+
+/// Why a connection was dropped.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ConnError {
+    #[error("bad request: {0}")]
+    BadRequest(Invalid),
+    #[error("reading the request: {0}")]
+    Read(io::Error),
+    #[error("sending the answer for {blob}: {error}")]
+    Send { blob: String, error: io::Error },
+    #[error("timed out sending the answer for {0}")]
+    SendTimeout(String),
+}
+
+/// Serves one connection until the peer leaves, idles out, misbehaves, or the server stops.
+pub(super) async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<ConnEnd, ConnError> {
+    debug!("connection accepted");
+    let mut buf = [0u8; MAX_REQUEST_SIZE];
+    let mut filled = 0;
+    let mut idle_deadline = Instant::now() + shared.cfg.idle_timeout;
+    loop {
+        let request = tokio::select! {
+            biased;
+            // An error means the server is gone: stop as well.
+            _ = stop.wait_for(|stopping| *stopping) => return Ok(ConnEnd::Shutdown),
+            () = tokio::time::sleep_until(idle_deadline) => return Ok(ConnEnd::Idle),
+            read = read_request(&mut stream, &mut buf, &mut filled) => match read {
+                Ok(Some(request)) => request,
+                Ok(None) => return Ok(ConnEnd::PeerClosed),
+                Err(e) => {
+                    if matches!(e, ConnError::BadRequest(_)) {
+                        ServerStats::add(&shared.stats.bad_requests, 1);
+                    }
+                    return Err(e);
+                }
+            },
+        };
+        ServerStats::add(&shared.stats.requests, 1);
+        // Like lbry-sdk, only a blob transfer counts as activity; queries do not.
+        if answer(&mut stream, peer, &shared, &request).await? {
+            idle_deadline = Instant::now() + shared.cfg.idle_timeout;
+        }
+    }
+}
+
+/// Reads until the buffer holds one complete request; `None` when the peer closed.
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut [u8; MAX_REQUEST_SIZE],
+    filled: &mut usize,
+) -> Result<Option<BlobRequest>, ConnError> {
+    loop {
+        // `decode_request` refuses a full buffer, so there is always room here.
+        let n = stream
+            .read(&mut buf[*filled..])
+            .await
+            .map_err(ConnError::Read)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        *filled += n;
+        match decode_request(&buf[..*filled]) {
+            Ok(request) => {
+                *filled = 0;
+                return Ok(Some(request));
+            }
+            Err(WireError::Incomplete) => {}
+            Err(WireError::Invalid(e)) => return Err(ConnError::BadRequest(e)),
+        }
+    }
+}
+
+/// Answers one request; true when a blob was sent.
+async fn answer(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    request: &BlobRequest,
+) -> Result<bool, ConnError> {
+    let raw = match request.requested_blob {
+        Some(hash) => open_blob(shared, hash).await,
+        None => None,
+    };
+    let len = raw.as_ref().map(raw_len);
+    let address = &shared.cfg.lbrycrd_address;
+    let response = BlobResponse::answer(request, |h| shared.store.contains(h), len, address);
+    if response.is_empty() {
+        // lbry-sdk sends nothing at all here (a bare download request for a blob it lacks).
+        return Ok(false);
+    }
+    let header = response.encode();
+    let deadline = shared.cfg.send_timeout;
+    let Some((hash, raw)) = request.requested_blob.zip(raw) else {
+        let what = || "a query".to_owned();
+        return match timeout(deadline, stream.write_all(&header)).await {
+            Ok(Ok(())) => Ok(false),
+            Ok(Err(error)) => Err(ConnError::Send {
+                blob: what(),
+                error,
+            }),
+            Err(_) => Err(ConnError::SendTimeout(what())),
+        };
+    };
+    let span = tracing::info_span!("send", blob = %hash.short());
+    let sent = timeout(deadline, send_blob(stream, &header, raw))
+        .instrument(span)
+        .await;
+    match sent {
+        Ok(Ok(bytes)) => {
+            ServerStats::add(&shared.stats.blobs_served, 1);
+            ServerStats::add(&shared.stats.bytes_served, bytes);
+            debug!(blob = %hash.short(), %peer, bytes, "served blob");
+            Ok(true)
+        }
+        Ok(Err(error)) => Err(ConnError::Send {
+            blob: hash.short(),
+            error,
+        }),
+        Err(_) => Err(ConnError::SendTimeout(hash.short())),
+    }
+}
+
+/// Opens a blob for sending, off the async threads (store I/O is blocking).
+/// A blob the store cannot open is answered as absent, and the failure logged.
+async fn open_blob(shared: &Shared, hash: BlobHash) -> Option<RawBlob> {
+    let store = shared.store.clone();
+    match tokio::task::spawn_blocking(move || store.open_raw(&hash)).await {
+        Ok(Ok(Some(raw))) if raw_len(&raw) <= MAX_BLOB_SIZE as u64 => Some(raw),
+        Ok(Ok(Some(raw))) => {
+            let len = raw_len(&raw);
+            warn!(blob = %hash.short(), len, "stored blob is larger than 2 MiB, not serving it");
+            None
+        }
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => {
+            warn!(blob = %hash.short(), error = %e, "cannot open blob to serve it");
+            None
+        }
+        Err(e) => {
+            warn!(blob = %hash.short(), error = %e, "opening blob failed");
+            None
+        }
+    }
+}
+
+fn raw_len(raw: &RawBlob) -> u64 {
+    match raw {
+        RawBlob::File(_, len) => *len,
+        RawBlob::Bytes(bytes) => bytes.len() as u64,
+    }
+}

@@ -1,0 +1,34 @@
+//! The TCP blob exchange protocol (PROTOCOL.md §3): serving blobs from the
+//! store to LBRY peers ([`BlobServer`]) and fetching blobs from them
+//! ([`ExchangeClient`], the network side of `fetch::BlobPeer`).
+//!
+//! Async (tokio) because all it does is wait on sockets, many at once. It owns
+//! connections, deadlines and buffers, never message syntax: every byte of a
+//! request or answer is produced and checked by the pure codec in
+//! `wire::exchange`. Every wait here has a deadline.
+
+pub mod client;
+mod conn;
+mod pool;
+mod send;
+pub mod server;
+
+pub use client::{ClientConfig, ExchangeClient};
+pub use server::{BlobServer, RunningServer, ServerConfig, ServerStats, StatsSnapshot};
+
+use std::fmt::{Debug, Display};
+use std::future::Future;
+
+/// Wraps a task's future so that it logs, at debug, how it ended. Spawn the
+/// result inside a span carrying the task's identity (peer address).
+pub(crate) async fn named<F, T, E>(name: &'static str, fut: F)
+where
+    F: Future<Output = Result<T, E>>,
+    T: Debug,
+    E: Display,
+{
+    match fut.await {
+        Ok(end) => tracing::debug!(task = name, ?end, "task ended"),
+        Err(e) => tracing::debug!(task = name, error = %e, "task failed"),
+    }
+}
