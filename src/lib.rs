@@ -13,4 +13,6 @@
 pub mod blob;
 pub mod fetch;
 pub mod hash;
+pub mod layout;
+pub mod sd;
 pub mod store;

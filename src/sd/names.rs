@@ -1,0 +1,184 @@
+//! File names: lbry-sdk's sanitizer (writing) and a safe name (reading).
+
+/// lbry-sdk's default when nothing of the name survives sanitizing.
+pub const DEFAULT_FILE_NAME: &str = "lbry_download";
+
+/// Longest file name most filesystems accept, in bytes.
+const NAME_MAX: usize = 255;
+/// Longest extension kept when a long name is shortened, dot included.
+const EXT_KEEP_MAX: usize = 32;
+
+/// lbry-sdk's `sanitize_file_name(name)`, which fills a new descriptor's
+/// `suggested_file_name`; see [`sanitize_file_name_or`].
+pub fn sanitize_file_name(dirty: &str) -> String {
+    sanitize_file_name_or(dirty, DEFAULT_FILE_NAME)
+}
+
+/// lbry-sdk's `sanitize_file_name(name, default_file_name)`, reimplemented:
+/// split off the extension like Python's `os.path.splitext`, delete every
+/// match of `RE_ILLEGAL_FILENAME_CHARS` from each part, use `default` if the
+/// stem came out empty, and keep the extension only if more than its dot
+/// survived.
+pub fn sanitize_file_name_or(dirty: &str, default: &str) -> String {
+    let (stem, ext) = splitext(dirty);
+    let mut name = strip_illegal(stem);
+    let ext = strip_illegal(ext);
+    if name.is_empty() {
+        name = default.to_owned();
+    }
+    if ext.chars().count() > 1 {
+        name.push_str(&ext);
+    }
+    name
+}
+
+/// Python's `posixpath.splitext`: the extension starts at the last dot of the
+/// last path component, unless that component is only dots before it
+/// (`.bashrc` has no extension).
+fn splitext(p: &str) -> (&str, &str) {
+    let base_start = p.rfind('/').map_or(0, |i| i + 1);
+    match p.rfind('.') {
+        Some(dot) if dot >= base_start && p[base_start..dot].bytes().any(|b| b != b'.') => {
+            p.split_at(dot)
+        }
+        _ => (p, ""),
+    }
+}
+
+/// `re.sub(RE_ILLEGAL_FILENAME_CHARS, '', s)`. The pattern's alternatives,
+/// tried in order at each position, are:
+/// 1. a run of `<>:"/\|?*`;
+/// 2. a run of characters U+0000..=U+001F;
+/// 3. `[ \t]*` then dots then `[ \t]*` at the end;
+/// 4. `[ \t]+` at the start, or `[ \t]+` at the end;
+/// 5. the whole string being `CON`, `PRN`, `AUX`, `NUL`, `COM1`..`COM9` or
+///    `LPT1`..`LPT9` (case-sensitive).
+///
+/// "At the end" is Python's `$`: the end of the string or just before a
+/// final `\n`; "at the start" is position 0 only.
+fn strip_illegal(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    let at_end = |j: usize| j == n || (j + 1 == n && chars.get(j) == Some(&'\n'));
+    // The first position at or after `j` whose character is not in `class`.
+    let skip = |j: usize, class: fn(char) -> bool| {
+        j + chars.iter().skip(j).take_while(|&&c| class(c)).count()
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        // 1 and 2: runs of forbidden or control characters.
+        if is_forbidden(c) {
+            i = skip(i, is_forbidden);
+            continue;
+        }
+        if is_c0(c) {
+            i = skip(i, is_c0);
+            continue;
+        }
+        // 3: blanks, dots, blanks, end.
+        let dots_start = skip(i, is_blank);
+        let dots_end = skip(dots_start, |c| c == '.');
+        if dots_end > dots_start && at_end(skip(dots_end, is_blank)) {
+            i = skip(dots_end, is_blank);
+            continue;
+        }
+        // 4: leading or trailing blanks.
+        let blanks_end = skip(i, is_blank);
+        if blanks_end > i && (i == 0 || at_end(blanks_end)) {
+            i = blanks_end;
+            continue;
+        }
+        // 5: a reserved device name as the whole string.
+        if let Some(len) = reserved_name_len(&chars).filter(|&len| i == 0 && at_end(len)) {
+            i = len;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn is_forbidden(c: char) -> bool {
+    matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*')
+}
+
+fn is_c0(c: char) -> bool {
+    c <= '\u{1f}'
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// The length of the reserved device name `chars` starts with, if any.
+fn reserved_name_len(chars: &[char]) -> Option<usize> {
+    let starts =
+        |w: &str| chars.len() >= w.len() && chars.iter().zip(w.chars()).all(|(a, b)| *a == b);
+    if ["CON", "PRN", "AUX", "NUL"].into_iter().any(starts) {
+        return Some(3);
+    }
+    let numbered = ["COM", "LPT"].into_iter().any(starts);
+    if numbered && matches!(chars.get(3), Some('1'..='9')) {
+        return Some(4);
+    }
+    None
+}
+
+/// The name [`StreamDescriptor::file_name`](super::StreamDescriptor::file_name)
+/// gives a stream, safe to create in any directory:
+/// 1. take `suggested` (the descriptor's `suggested_file_name`), or `stream_name`
+///    if that is empty;
+/// 2. decode it as UTF-8, replacing invalid bytes with U+FFFD;
+/// 3. replace `/` and every control character (NUL included) with `_`;
+/// 4. if longer than 255 bytes, shorten it on a character boundary, keeping
+///    the extension (from the last dot not at the start) when it is at most
+///    32 bytes;
+/// 5. if the result is empty, `.` or `..`, use `lbry-<first 16 hex characters
+///    of the stream hash>` instead.
+pub(super) fn safe_file_name(suggested: &[u8], stream_name: &[u8], stream_hash: &str) -> String {
+    let raw = if suggested.is_empty() {
+        stream_name
+    } else {
+        suggested
+    };
+    let name: String = String::from_utf8_lossy(raw)
+        .chars()
+        .map(|c| if c == '/' || c.is_control() { '_' } else { c })
+        .collect();
+    let name = shorten(name);
+    if name.is_empty() || name == "." || name == ".." {
+        let prefix = stream_hash.get(..16).unwrap_or(stream_hash);
+        return format!("lbry-{prefix}");
+    }
+    name
+}
+
+/// At most `NAME_MAX` bytes, keeping a short extension.
+fn shorten(name: String) -> String {
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    let ext_start = name
+        .rfind('.')
+        .filter(|&d| d > 0 && name.len() - d <= EXT_KEEP_MAX);
+    match ext_start {
+        Some(dot) => {
+            let (stem, ext) = name.split_at(dot);
+            let mut out = prefix_within(stem, NAME_MAX - ext.len()).to_owned();
+            out.push_str(ext);
+            out
+        }
+        None => prefix_within(&name, NAME_MAX).to_owned(),
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix_within(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("")
+}
