@@ -182,3 +182,127 @@ fn prefix_within(s: &str, max: usize) -> &str {
     }
     s.get(..end).unwrap_or("")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn lbry_sdk_test_vectors() {
+        // lbry-sdk tests/unit/stream/test_stream_descriptor.py::test_sanitize_file_name
+        assert_eq!(sanitize_file_name(" t/-?t|.g.ext "), "t-t.g.ext");
+        assert_eq!(sanitize_file_name("end_dot ."), "end_dot");
+        assert_eq!(sanitize_file_name(".file\0\0"), ".file");
+        assert_eq!(sanitize_file_name("test n\x0eame.ext"), "test name.ext");
+        assert_eq!(
+            sanitize_file_name_or("COM8.ext", "default1"),
+            "default1.ext"
+        );
+        assert_eq!(sanitize_file_name_or("LPT2", "default2"), "default2");
+        assert_eq!(sanitize_file_name_or("", ""), "");
+        assert_eq!(sanitize_file_name(""), "lbry_download");
+    }
+
+    #[test]
+    fn edge_cases_match_cpython() {
+        // Expected values computed with lbry-sdk's regex under CPython's `re`.
+        let cases = [
+            ("a.\n", "a"),
+            ("CON\n", "lbry_download"),
+            ("CON.txt", "lbry_download.txt"),
+            ("com1", "com1"),
+            ("COM0", "COM0"),
+            (" \t.", "lbry_download"),
+            ("x. .", "x"),
+            ("...", "lbry_download"),
+            (".bashrc", ".bashrc"),
+            ("..txt", "..txt"),
+            ("a/b.c", "ab.c"),
+            ("a.b/c", "a.bc"),
+            ("a .b", "a.b"),
+            ("tab\there.txt", "tabhere.txt"),
+            ("name.\t", "name"),
+            ("  lead", "lead"),
+            ("trail \t", "trail"),
+            ("x.tar.gz", "x.tar.gz"),
+            ("x. ", "x"),
+            ("x.é", "x.é"),
+            ("héllo wörld.mp4", "héllo wörld.mp4"),
+            ("😀.png", "😀.png"),
+            ("a?b*c|d", "abcd"),
+            ("LPT9 ", "LPT9"),
+            (" NUL", "NUL"),
+        ];
+        for (dirty, clean) in cases {
+            assert_eq!(sanitize_file_name(dirty), clean, "{dirty:?}");
+        }
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn safe_name_prefers_suggested_then_stream_name() {
+        assert_eq!(safe_file_name(b"a.txt", b"b.txt", HASH), "a.txt");
+        assert_eq!(safe_file_name(b"", b"b.txt", HASH), "b.txt");
+    }
+
+    #[test]
+    fn safe_name_replaces_slashes_and_control_characters() {
+        assert_eq!(
+            safe_file_name(b"../../etc/passwd", b"", HASH),
+            ".._.._etc_passwd"
+        );
+        assert_eq!(safe_file_name(b"a\0b\nc\x7f", b"", HASH), "a_b_c_");
+        assert_eq!(safe_file_name(b"/", b"", HASH), "_");
+    }
+
+    #[test]
+    fn safe_name_falls_back_to_the_stream_hash() {
+        for bad in [&b""[..], b".", b".."] {
+            assert_eq!(safe_file_name(bad, b"", HASH), "lbry-0123456789abcdef");
+        }
+        assert_eq!(safe_file_name(b"", b"..", HASH), "lbry-0123456789abcdef");
+        assert_eq!(safe_file_name(b"...", b"", HASH), "...");
+    }
+
+    #[test]
+    fn safe_name_repairs_invalid_utf8() {
+        assert_eq!(safe_file_name(b"caf\xe9.txt", b"", HASH), "caf\u{fffd}.txt");
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_char_boundary_keeping_the_extension() {
+        let long = format!("{}.mkv", "é".repeat(200));
+        let got = safe_file_name(long.as_bytes(), b"", HASH);
+        assert!(got.len() <= 255 && got.ends_with("é.mkv"), "{got}");
+        assert_eq!(got.len(), 254); // 125 two-byte characters, then ".mkv"
+        let no_ext = "x".repeat(300);
+        assert_eq!(
+            safe_file_name(no_ext.as_bytes(), b"", HASH),
+            "x".repeat(255)
+        );
+        let long_ext = format!("a.{}", "y".repeat(300));
+        assert_eq!(safe_file_name(long_ext.as_bytes(), b"", HASH).len(), 255);
+        let exactly = "z".repeat(255);
+        assert_eq!(safe_file_name(exactly.as_bytes(), b"", HASH), exactly);
+    }
+
+    proptest! {
+        #[test]
+        fn safe_name_is_always_safe(suggested in proptest::collection::vec(any::<u8>(), 0..600),
+                                    name in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let got = safe_file_name(&suggested, &name, HASH);
+            prop_assert!(!got.is_empty() && got.len() <= 255);
+            prop_assert!(got != "." && got != "..");
+            prop_assert!(!got.contains('/') && !got.contains('\0'));
+        }
+
+        #[test]
+        fn sanitized_names_have_no_forbidden_characters(dirty in "\\PC{0,40}") {
+            let clean = sanitize_file_name(&dirty);
+            prop_assert!(!clean.is_empty());
+            prop_assert!(!clean.chars().any(|c| is_forbidden(c) || is_c0(c)), "{:?}", clean);
+        }
+    }
+}
