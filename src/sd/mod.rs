@@ -62,6 +62,7 @@ pub struct StreamDescriptor {
     blobs: Vec<BlobInfo>,
     /// One IV text per data blob, then the terminator's.
     iv_texts: Vec<String>,
+    terminator_iv: [u8; BLOCK],
     stream_hash: String,
     sd_hash: SdHash,
 }
@@ -100,6 +101,7 @@ impl StreamDescriptor {
             key,
             blobs,
             iv_texts,
+            terminator_iv,
             stream_hash: String::new(),
             sd_hash: SdHash::from_bytes([0; 48]),
         };
@@ -163,13 +165,7 @@ impl StreamDescriptor {
 
     /// The terminator's IV (never used to encrypt anything).
     pub fn terminator_iv(&self) -> [u8; BLOCK] {
-        let text = self.iv_texts.last().map(String::as_str).unwrap_or("");
-        let mut iv = [0u8; BLOCK];
-        // Checked when the descriptor was made: 32 hex characters.
-        if hex::decode_to_slice(text, &mut iv).is_err() {
-            return [0; BLOCK];
-        }
-        iv
+        self.terminator_iv
     }
 
     /// Sum of the data blobs' encrypted lengths.
@@ -177,8 +173,18 @@ impl StreamDescriptor {
         self.blobs.iter().map(|b| u64::from(b.length)).sum()
     }
 
-    /// A file name that is safe in any directory; see [`names::safe_file_name`]
-    /// for the exact rule.
+    /// A file name that is safe to create in any directory:
+    /// 1. take the decoded `suggested_file_name`, or `stream_name` if that is empty;
+    /// 2. decode it as UTF-8, replacing invalid bytes with U+FFFD;
+    /// 3. replace `/` and every control character (NUL included) with `_`;
+    /// 4. if longer than 255 bytes, shorten it on a character boundary, keeping
+    ///    the extension (from the last dot not at the start) when it is at most
+    ///    32 bytes;
+    /// 5. if the result is empty, `.` or `..`, use `lbry-<first 16 hex
+    ///    characters of the stream hash>` instead.
+    ///
+    /// Two streams may get the same name; the caller's directory layout
+    /// (one directory per sd hash) keeps them apart.
     pub fn file_name(&self) -> String {
         names::safe_file_name(
             &self.suggested_file_name,

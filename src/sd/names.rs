@@ -126,17 +126,7 @@ fn reserved_name_len(chars: &[char]) -> Option<usize> {
     None
 }
 
-/// The name [`StreamDescriptor::file_name`](super::StreamDescriptor::file_name)
-/// gives a stream, safe to create in any directory:
-/// 1. take `suggested` (the descriptor's `suggested_file_name`), or `stream_name`
-///    if that is empty;
-/// 2. decode it as UTF-8, replacing invalid bytes with U+FFFD;
-/// 3. replace `/` and every control character (NUL included) with `_`;
-/// 4. if longer than 255 bytes, shorten it on a character boundary, keeping
-///    the extension (from the last dot not at the start) when it is at most
-///    32 bytes;
-/// 5. if the result is empty, `.` or `..`, use `lbry-<first 16 hex characters
-///    of the stream hash>` instead.
+/// The rule of [`StreamDescriptor::file_name`](super::StreamDescriptor::file_name).
 pub(super) fn safe_file_name(suggested: &[u8], stream_name: &[u8], stream_hash: &str) -> String {
     let raw = if suggested.is_empty() {
         stream_name

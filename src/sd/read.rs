@@ -44,11 +44,14 @@ pub(super) fn parse(bytes: &[u8], sd_hash: SdHash) -> Result<StreamDescriptor, S
 
     let mut blobs = Vec::with_capacity(entries.len().saturating_sub(1));
     let mut iv_texts = Vec::with_capacity(entries.len());
+    let mut terminator_iv = [0; BLOCK];
     let last = entries.len().saturating_sub(1);
     for (index, entry) in entries.into_iter().enumerate() {
         let iv = decode_iv(index, &entry.iv)?;
         if index < last {
             blobs.push(data_blob(index, &entry, iv)?);
+        } else {
+            terminator_iv = iv;
         }
         iv_texts.push(entry.iv);
     }
@@ -60,6 +63,7 @@ pub(super) fn parse(bytes: &[u8], sd_hash: SdHash) -> Result<StreamDescriptor, S
         key_text,
         blobs,
         iv_texts,
+        terminator_iv,
         stream_hash: written_hash,
         sd_hash,
     };
