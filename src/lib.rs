@@ -10,14 +10,16 @@
 //! - `assemble`: descriptor + blobs -> the original file;
 //! - `config`, `cli`: flags to a validated configuration (the binary's edge).
 
-
+pub mod assemble;
 pub mod blob;
+pub mod cli;
 pub mod config;
 pub mod exchange;
 pub mod fetch;
 pub mod hash;
 pub mod layout;
 pub mod pipeline;
+pub mod publish;
 pub mod sd;
 pub mod store;
 pub mod wire;

@@ -1,1 +1,37 @@
-fn main() {}
+//! The `lbrymount` binary: parse flags, set up logging, run, map errors to exit codes
+//! (0 success, 1 failure, 2 usage error — clap exits with 2 itself).
+
+use clap::Parser;
+use lbrymount::cli::{self, Cli, Command};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lbrymount: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Long-running commands log their lifecycle at info; one-shot commands stay
+/// quiet unless asked, so their stdout/stderr are the result and the errors.
+fn init_logging(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose, &cli.command) {
+        (true, _, _) => "error",
+        (_, 0, Command::Serve { .. }) => "info",
+        (_, 0, _) => "warn",
+        (_, 1, _) => "lbrymount=debug,info",
+        _ => "lbrymount=trace,debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,205 @@
+//! Stream → file: decrypt verified blobs in order and write the original bytes.
+//!
+//! The output is written to a hidden part file beside the target and renamed
+//! into place only when every byte is there, so a failed or interrupted `get`
+//! never leaves a truncated file under the final name. Blobs reach this module
+//! already verified (`VerifiedBlob`); it checks them against the descriptor
+//! (length) and decrypts them. Where blobs come from (local store or peers) is
+//! the caller's business.
+
+use crate::blob::{self, BlobError, VerifiedBlob};
+use crate::hash::{BlobHash, SdHash};
+use crate::layout::{Layout, Size};
+use crate::pipeline::ordered_map;
+use crate::sd::{BlobInfo, SdError, StreamDescriptor};
+use crate::store::{BlobStore, StoreError};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    #[error("stream descriptor {0} is not in the local store")]
+    MissingSd(SdHash),
+    #[error("stream descriptor {sd} is invalid")]
+    BadSd {
+        sd: SdHash,
+        #[source]
+        source: SdError,
+    },
+    #[error("blob {num} ({hash}) of the stream is not in the local store")]
+    MissingBlob { num: u32, hash: BlobHash },
+    #[error("blob {num} ({hash}) is {got} bytes but the descriptor says {expected}")]
+    Length {
+        num: u32,
+        hash: BlobHash,
+        expected: u64,
+        got: u64,
+    },
+    #[error("cannot decrypt blob {num} ({hash})")]
+    Decrypt {
+        num: u32,
+        hash: BlobHash,
+        #[source]
+        source: BlobError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Reads and checks a stream descriptor from the store.
+pub fn load_descriptor(store: &dyn BlobStore, sd: &SdHash) -> Result<StreamDescriptor, GetError> {
+    let blob = store.get(&sd.as_blob())?.ok_or(GetError::MissingSd(*sd))?;
+    StreamDescriptor::parse_verified(blob.data(), sd)
+        .map_err(|source| GetError::BadSd { sd: *sd, source })
+}
+
+/// Checks a blob against its descriptor entry and decrypts it.
+pub fn decrypt_blob(
+    desc: &StreamDescriptor,
+    info: &BlobInfo,
+    blob: VerifiedBlob,
+) -> Result<Vec<u8>, GetError> {
+    let (num, hash) = (info.blob_num, info.hash);
+    if blob.len() as u64 != u64::from(info.length) {
+        return Err(GetError::Length {
+            num,
+            hash,
+            expected: info.length.into(),
+            got: blob.len() as u64,
+        });
+    }
+    let mut data = blob.into_data();
+    let n = blob::decrypt_in_place(desc.key(), &info.iv, &mut data)
+        .map_err(|source| GetError::Decrypt { num, hash, source })?;
+    data.truncate(n);
+    Ok(data)
+}
+
+/// An output file that appears under its final name only when complete.
+pub struct Output {
+    part: PathBuf,
+    target: PathBuf,
+    file: BufWriter<File>,
+    written: u64,
+    done: bool,
+}
+
+impl Output {
+    pub fn create(target: &Path) -> Result<Self, GetError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let part = target.with_file_name(format!(".{name}.lbrymount-part"));
+        let file = File::create(&part).map_err(|source| GetError::Write {
+            path: part.clone(),
+            source,
+        })?;
+        Ok(Self {
+            part,
+            target: target.to_path_buf(),
+            file: BufWriter::with_capacity(1 << 20, file),
+            written: 0,
+            done: false,
+        })
+    }
+
+    pub fn write(&mut self, plain: &[u8]) -> Result<(), GetError> {
+        self.file
+            .write_all(plain)
+            .map_err(|source| GetError::Write {
+                path: self.part.clone(),
+                source,
+            })?;
+        self.written += plain.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames into place; returns the bytes written.
+    pub fn finish(mut self) -> Result<u64, GetError> {
+        let part_err = |source| GetError::Write {
+            path: self.part.clone(),
+            source,
+        };
+        self.file.flush().map_err(part_err)?;
+        self.file.get_ref().sync_all().map_err(part_err)?;
+        std::fs::rename(&self.part, &self.target).map_err(|source| GetError::Write {
+            path: self.target.clone(),
+            source,
+        })?;
+        self.done = true;
+        Ok(self.written)
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.part);
+        }
+    }
+}
+
+/// Reassembles a stream from the local store only (`get --offline`).
+pub fn get_offline(
+    store: &dyn BlobStore,
+    sd: &SdHash,
+    target: &Path,
+    workers: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, GetError> {
+    let desc = load_descriptor(store, sd)?;
+    // Fail before writing anything if a blob is missing.
+    if let Some(b) = desc.blobs().iter().find(|b| !store.contains(&b.hash)) {
+        return Err(GetError::MissingBlob {
+            num: b.blob_num,
+            hash: b.hash,
+        });
+    }
+    let mut out = Output::create(target)?;
+    let desc_ref = &desc;
+    ordered_map(
+        desc.blobs().iter().map(Ok),
+        workers,
+        workers * 2,
+        |info: &BlobInfo| {
+            let blob = store.get(&info.hash)?.ok_or(GetError::MissingBlob {
+                num: info.blob_num,
+                hash: info.hash,
+            })?;
+            decrypt_blob(desc_ref, info, blob)
+        },
+        |plain| {
+            out.write(&plain)?;
+            progress(plain.len() as u64);
+            Ok(())
+        },
+    )?;
+    out.finish()
+}
+
+/// The stream's plaintext size and whether it is exact. Exact once the last
+/// blob is in the store (decrypting it reveals its padding) and every earlier
+/// blob follows LBRY's layout; otherwise the layout's best estimate.
+pub fn stream_size(store: &dyn BlobStore, desc: &StreamDescriptor) -> (u64, bool) {
+    let mut layout = Layout::for_stream(desc);
+    if let Some(last) = desc.blobs().last() {
+        if let Ok(Some(blob)) = store.get(&last.hash) {
+            if let Ok(plain) = decrypt_blob(desc, last, blob) {
+                let _ = layout.learn(desc.blobs().len() - 1, plain.len() as u32);
+            }
+        }
+    }
+    match layout.size() {
+        // LBRY's writer fills every blob but the last, so its size is known from the last blob.
+        Size::Exact(n) | Size::Presumed(n) => (n, true),
+        Size::Range { max, .. } => (max, false),
+    }
+}

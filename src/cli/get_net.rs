@@ -1,0 +1,114 @@
+//! `lbrymount get SD_HASH --peer HOST:PORT ...`: fetch a stream from peers.
+//!
+//! The sd blob first (it names the blobs and the file), then every data blob
+//! through the fetcher's ordered window: blobs download in parallel across
+//! peers while the file is written in order, so memory stays at the window
+//! size whatever the stream's length. Blobs already in the store are taken
+//! from there, so an interrupted `get` resumes.
+
+use super::get::{target_path, GetRequest};
+use super::progress::bytes_bar;
+use crate::assemble::{decrypt_blob, Output};
+use crate::exchange::client::{ClientConfig, ExchangeClient};
+use crate::fetch::{FetchConfig, Fetcher, Priority, StaticPeers};
+use crate::sd::StreamDescriptor;
+use crate::store::{BlobStore, DiskStore};
+use anyhow::{bail, Context};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Blobs in flight or waiting to be written; 2 MiB each.
+const WINDOW: usize = 8;
+/// Name resolution of `--peer` hosts.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
+
+pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lbrymount-get")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(get(Arc::new(store), req))
+}
+
+async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
+    let peers = resolve_peers(&req.peers).await?;
+    let config = FetchConfig {
+        deadline: Duration::from_secs(req.timeout_secs),
+        ..FetchConfig::default()
+    };
+    let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
+    let fetcher = Fetcher::new(
+        store.clone(),
+        Arc::new(StaticPeers::new(peers.clone())),
+        client,
+        config,
+    );
+
+    let sd = req.sd_hash;
+    if peers.is_empty() && !store.contains(&sd.as_blob()) {
+        bail!("stream descriptor {sd} is not in the local store and no --peer was given (use --peer HOST:PORT)");
+    }
+    let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
+    let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
+        .with_context(|| format!("stream descriptor {sd} is invalid"))?;
+    let target = target_path(req.output.as_deref(), &desc)?;
+    let missing = desc
+        .blobs()
+        .iter()
+        .filter(|b| !store.contains(&b.hash))
+        .count();
+    tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = peers.len(), "getting stream");
+    if missing > 0 && peers.is_empty() {
+        bail!(
+            "{missing} of {} blobs are missing from the local store and no --peer was given",
+            desc.blobs().len()
+        );
+    }
+
+    let desc = Arc::new(desc);
+    let bar = bytes_bar(desc.encrypted_size(), &desc.file_name(), req.show_progress);
+    let mut out = Output::create(&target)?;
+    let wanted = desc
+        .blobs()
+        .iter()
+        .map(|b| (b.hash, Some(u64::from(b.length))))
+        .collect();
+    let mut all = fetcher.fetch_all(wanted, WINDOW.max(2 * peers.len()));
+    while let Some((i, blob)) = all.next().await {
+        let info = desc
+            .blobs()
+            .get(i)
+            .cloned()
+            .context("fetcher returned an unknown blob index")?;
+        let blob = blob.with_context(|| format!("cannot get blob {i} ({})", info.hash))?;
+        let d = desc.clone();
+        // Decryption and the write are blocking work; keep them off the async threads.
+        let plain = tokio::task::spawn_blocking(move || decrypt_blob(&d, &info, blob)).await??;
+        out = tokio::task::spawn_blocking(move || out.write(&plain).map(|_| out)).await??;
+        bar.inc(u64::from(desc.blobs()[i].length));
+    }
+    let n = tokio::task::spawn_blocking(move || out.finish()).await??;
+    bar.finish_and_clear();
+    tracing::info!(sd = %sd.short(), bytes = n, path = %target.display(), "written");
+    Ok(())
+}
+
+/// Resolves every `HOST:PORT` (IPv4 first: LBRY peers are IPv4), with a deadline.
+async fn resolve_peers(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let addrs = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host(spec.as_str()))
+            .await
+            .with_context(|| format!("resolving peer {spec} timed out"))?
+            .with_context(|| format!("cannot resolve peer {spec}"))?;
+        let mut addrs: Vec<SocketAddr> = addrs.collect();
+        addrs.sort_by_key(|a| !a.is_ipv4());
+        match addrs.first() {
+            Some(a) => out.push(*a),
+            None => bail!("peer {spec} resolves to no address"),
+        }
+    }
+    Ok(out)
+}

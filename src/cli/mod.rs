@@ -1,0 +1,177 @@
+//! The command line: clap types, turned into a validated [`Config`] and run.
+//!
+//! This is the binary's edge: errors become `anyhow` here, with context that
+//! names the file, blob or peer concerned; `main` maps them to exit code 1.
+//! clap itself exits with 2 on usage errors.
+
+mod get;
+mod get_net;
+mod ls;
+mod progress;
+mod publish;
+mod serve;
+
+use crate::config::{self, Config};
+use crate::hash::SdHash;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lbrymount",
+    version,
+    about = "Mount the LBRY peer-to-peer network as a filesystem; publish, fetch and serve LBRY streams",
+    after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=lbrymount=debug) for finer control. See lbrymount(1)."
+)]
+pub struct Cli {
+    /// Data directory holding blobfiles/ (lbrynet's layout), the lock and the pin list
+    /// [default: $XDG_DATA_HOME/lbrymount or ~/.local/share/lbrymount]
+    #[arg(long, global = true, env = "LBRYMOUNT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Hard cap on cached (fetched) blobs, e.g. 512M or 10G; published blobs are not counted
+    #[arg(long, global = true, value_name = "SIZE", default_value = "10G", value_parser = parse_size_arg)]
+    pub cache_size: u64,
+
+    /// More log output on stderr (-v: debug, -vv: trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr (no progress bars)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish files as LBRY streams: chunk, encrypt and store them (pinned), print `<sd_hash>  <file>`
+    Publish {
+        /// Files to publish
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Download a stream and write the original file
+    Get {
+        /// The stream's sd hash (96 lowercase hex characters)
+        #[arg(value_name = "SD_HASH", value_parser = parse_sd_hash)]
+        sd_hash: SdHash,
+        /// Where to write the file [default: the descriptor's file name in the current directory]
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Use only blobs already in the local store; never touch the network
+        #[arg(long, conflicts_with = "peers")]
+        offline: bool,
+        /// A peer to fetch blobs from (repeatable)
+        #[arg(long = "peer", value_name = "HOST:PORT", value_parser = parse_host_port)]
+        peers: Vec<String>,
+        /// Give up on a blob after this many seconds without success from any peer
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
+        timeout: u64,
+    },
+    /// List the streams in the local store: sd hash, size, blobs present/total, file name
+    Ls,
+    /// Serve the local store to LBRY peers over the blob-exchange protocol
+    Serve {
+        /// Address and TCP port to listen on (4444 is the LBRY default)
+        #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:4444")]
+        listen: SocketAddr,
+        /// Most connections served at once; more wait until one closes
+        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+        max_connections: u32,
+    },
+}
+
+impl Cli {
+    /// Builds the validated configuration from flags, environment and XDG defaults.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let env = |k| std::env::var_os(k).map(PathBuf::from);
+        let data_dir = Config::resolve_data_dir(
+            self.data_dir.as_deref(),
+            env("XDG_DATA_HOME").as_deref(),
+            env("HOME").as_deref(),
+        )?;
+        Ok(Config {
+            data_dir,
+            cache_bytes: self.cache_size,
+        })
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = cli.config()?;
+    let show_progress = !cli.quiet;
+    match cli.command {
+        Command::Publish { files } => publish::run(&cfg, &files, show_progress),
+        Command::Get {
+            sd_hash,
+            output,
+            offline,
+            peers,
+            timeout,
+        } => {
+            let req = get::GetRequest {
+                sd_hash,
+                output,
+                offline,
+                peers,
+                timeout_secs: timeout,
+                show_progress,
+            };
+            get::run(&cfg, req)
+        }
+        Command::Ls => ls::run(&cfg),
+        Command::Serve {
+            listen,
+            max_connections,
+        } => serve::run(&cfg, listen, max_connections as usize),
+    }
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    config::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn parse_sd_hash(s: &str) -> Result<SdHash, String> {
+    s.parse::<SdHash>()
+        .map_err(|e| format!("not an sd hash: {e}"))
+}
+
+/// Checks the `HOST:PORT` shape now (a usage error); name resolution happens later.
+fn parse_host_port(s: &str) -> Result<String, String> {
+    let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err("missing host in HOST:PORT".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(s.to_string()),
+        _ => Err(format!("invalid port {port:?} (1-65535)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn host_port_shapes() {
+        assert!(parse_host_port("127.0.0.1:4444").is_ok());
+        assert!(parse_host_port("localhost:1").is_ok());
+        assert!(parse_host_port("[::1]:4444").is_ok());
+        assert!(parse_host_port("127.0.0.1").is_err());
+        assert!(parse_host_port(":4444").is_err());
+        assert!(parse_host_port("h:0").is_err());
+        assert!(parse_host_port("h:70000").is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! `lbrymount serve --listen ADDR:PORT`: serve the local store to LBRY peers.
+
+use crate::config::Config;
+use crate::exchange::server::{BlobServer, ServerConfig};
+use crate::store::DiskStore;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub fn run(cfg: &Config, listen: SocketAddr, max_connections: usize) -> anyhow::Result<()> {
+    let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lbrymount-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let config = ServerConfig {
+            max_connections,
+            ..ServerConfig::default()
+        };
+        let server = BlobServer::bind(listen, store, config)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let stats = server.stats();
+        server.run(shutdown_signal()).await;
+        let s = stats.snapshot();
+        tracing::info!(
+            blobs = s.blobs_served,
+            bytes = s.bytes_served,
+            connections = s.connections,
+            "stopped"
+        );
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
