@@ -29,7 +29,7 @@ pub fn run(cfg: &Config, listen: SocketAddr, max_connections: usize) -> anyhow::
             blobs = s.blobs_served,
             bytes = s.bytes_served,
             connections = s.connections,
-            "stopped"
+            "serve finished"
         );
         Ok(())
     })

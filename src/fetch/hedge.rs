@@ -3,7 +3,8 @@
 //!
 //! The hedge delay is PURE ([`hedge_delay`]): twice the time the peer should
 //! need at its observed speed, within a floor and a ceiling, or a default when
-//! its speed is unknown. Only urgent blobs are hedged (a reader waits on
+//! its speed is unknown. Each time every running request is that slow, one
+//! more starts, up to `max_parallel`. Only urgent blobs are hedged (a reader waits on
 //! them); bulk prefetch asks one peer at a time and relies on failover.
 //!
 //! Each request runs as its own task in a `Race`; the first verified blob
@@ -42,7 +43,8 @@ impl Default for HedgeConfig {
             unknown: Duration::from_secs(2),
             ceiling: Duration::from_secs(10),
             slowness: 2.0,
-            max_parallel: 2,
+            // lbry-sdk races up to 4 peers for a blob.
+            max_parallel: 4,
         }
     }
 }
@@ -137,7 +139,9 @@ impl Race {
         }
     }
 
-    /// When the oldest running request becomes slow enough to hedge.
+    /// When every running request has become slow enough to deserve one
+    /// more beside it: hedges escalate one at a time, so a stalled peer and
+    /// its hedge (both stalled) cannot hold a blob until the deadline.
     pub(crate) fn hedge_at(&self, inner: &Inner, len: Option<u64>) -> Option<Instant> {
         let score = inner.score();
         self.running
@@ -145,7 +149,7 @@ impl Race {
             .map(|(peer, started)| {
                 *started + hedge_delay(&inner.cfg.hedge, score.throughput(peer), len)
             })
-            .min()
+            .max()
     }
 }
 
@@ -237,6 +241,22 @@ mod tests {
         })
         .await;
         assert_eq!(f.inner.score().in_flight(&addr(1)), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hedges_escalate_past_several_stalled_peers() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"third time");
+        net.set(addr(1), Behave::Hang);
+        net.set(addr(2), Behave::Hang);
+        let (f, _) = fetcher(&net, &[addr(1), addr(2), addr(3)], hedging_config());
+        let blob = f.fetch(hash, len, Priority::Urgent).await.unwrap();
+        assert_eq!(blob.data(), b"third time");
+        assert_eq!(net.counts(addr(3)).calls, 1);
+        net.until("both stalled requests are cancelled", |n| {
+            n.counts(addr(1)).cancelled == 1 && n.counts(addr(2)).cancelled == 1
+        })
+        .await;
     }
 
     #[tokio::test]

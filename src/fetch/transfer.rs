@@ -54,7 +54,7 @@ async fn transfer(
     let limit = inner.cfg.per_peer_in_flight.max(1);
     let max_parallel = inner.cfg.hedge.max_parallel.max(1);
     let mut race = Race::default();
-    let mut hedging = false;
+    let mut granted = 1usize;
     let mut urgent_open = true;
     loop {
         // Registered before looking at slots, so a slot freed meanwhile is not missed.
@@ -63,9 +63,11 @@ async fn transfer(
         freed.as_mut().enable();
 
         let is_urgent = *urgent.borrow_and_update();
-        let want = match (race.is_empty(), is_urgent && hedging) {
+        // Urgent blobs keep `granted` requests running (one more per hedge);
+        // otherwise a new request starts only when none is running.
+        let want = match (race.is_empty(), is_urgent) {
             (true, _) => 1,
-            (false, true) => max_parallel,
+            (false, true) => granted.min(max_parallel),
             (false, false) => race.len(),
         };
         let mut blocked = false;
@@ -91,7 +93,7 @@ async fn transfer(
         if race.is_empty() && !blocked {
             return Err(tally.failed(inner));
         }
-        let hedge_at = if is_urgent && !hedging && race.len() < max_parallel {
+        let hedge_at = if is_urgent && race.len() >= granted && race.len() < max_parallel {
             race.hedge_at(inner, len)
         } else {
             None
@@ -115,7 +117,7 @@ async fn transfer(
             },
             () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
                 tracing::debug!(running = ?race.peers(), "request is slow; hedging");
-                hedging = true;
+                granted = race.len() + 1;
             }
             () = &mut freed, if blocked => {}
             changed = urgent.changed(), if urgent_open && !is_urgent => {

@@ -87,3 +87,107 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A running `lbrymount serve` on 127.0.0.1 (a port the OS picks).
+/// Killed (by its PID) on drop if the test did not stop it.
+pub struct ServeNode {
+    child: Option<std::process::Child>,
+    pub addr: std::net::SocketAddr,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServeNode {
+    /// Starts `serve` on `node`'s data dir and waits for its `listening on` line.
+    pub fn start(node: &Node) -> ServeNode {
+        use std::io::BufRead;
+        let mut child = node
+            .cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(i) = line.find("listening on ") {
+                    let _ = tx.send(line[i + 13..].trim().to_string());
+                }
+                log2.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        // The readiness signal is the log line; the timeout only guards against a hang.
+        let addr = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "serve did not report `listening on`; log:\n{}",
+                    log.lock().unwrap()
+                )
+            });
+        let addr = addr
+            .parse()
+            .unwrap_or_else(|_| panic!("bad address in log: {addr}"));
+        ServeNode {
+            child: Some(child),
+            addr,
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    pub fn peer_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Sends `signal`, waits for the exit, returns (exit status, full log).
+    pub fn stop(mut self, signal: i32) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: kill(2) on the PID of a child we started and have not reaped.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let status = child.wait().expect("wait for serve");
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+
+    /// The `blobs=N` figure of the `serve finished` line a clean shutdown logs.
+    pub fn served_blobs(log: &str) -> u64 {
+        let line = log
+            .lines()
+            .find(|l| l.contains("serve finished"))
+            .unwrap_or_else(|| panic!("no `serve finished` line:\n{log}"));
+        let n = line
+            .split("blobs=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next());
+        n.and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no blobs=N in {line:?}"))
+    }
+}
+
+impl Drop for ServeNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Copies every blob file of `from` into `to`'s blob folder (a seeded peer).
+pub fn copy_blobs(from: &Node, to: &Node) {
+    std::fs::create_dir_all(to.blob_dir()).unwrap();
+    for e in std::fs::read_dir(from.blob_dir()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.blob_dir().join(e.file_name())).unwrap();
+    }
+}
