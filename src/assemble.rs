@@ -25,7 +25,7 @@ pub enum GetError {
     BadSd {
         sd: SdHash,
         #[source]
-        source: SdError,
+        source: Box<SdError>,
     },
     #[error("blob {num} ({hash}) of the stream is not in the local store")]
     MissingBlob { num: u32, hash: BlobHash },
@@ -57,7 +57,7 @@ pub enum GetError {
 pub fn load_descriptor(store: &dyn BlobStore, sd: &SdHash) -> Result<StreamDescriptor, GetError> {
     let blob = store.get(&sd.as_blob())?.ok_or(GetError::MissingSd(*sd))?;
     StreamDescriptor::parse_verified(blob.data(), sd)
-        .map_err(|source| GetError::BadSd { sd: *sd, source })
+        .map_err(|source| GetError::BadSd { sd: *sd, source: Box::new(source) })
 }
 
 /// Checks a blob against its descriptor entry and decrypts it.
