@@ -56,8 +56,10 @@ pub enum GetError {
 /// Reads and checks a stream descriptor from the store.
 pub fn load_descriptor(store: &dyn BlobStore, sd: &SdHash) -> Result<StreamDescriptor, GetError> {
     let blob = store.get(&sd.as_blob())?.ok_or(GetError::MissingSd(*sd))?;
-    StreamDescriptor::parse_verified(blob.data(), sd)
-        .map_err(|source| GetError::BadSd { sd: *sd, source: Box::new(source) })
+    StreamDescriptor::parse_verified(blob.data(), sd).map_err(|source| GetError::BadSd {
+        sd: *sd,
+        source: Box::new(source),
+    })
 }
 
 /// Checks a blob against its descriptor entry and decrypts it.

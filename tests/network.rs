@@ -227,3 +227,51 @@ fn serve_refuses_a_busy_address_clearly() {
     let err = node.fails(&["serve", "--listen", &addr], 1);
     assert!(err.contains(&addr) && err.contains("in use"), "{err}");
 }
+
+/// A terminator-only descriptor whose suggested name tries to escape the directory.
+fn hostile_descriptor(name: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha384};
+    let (iv, key) = ("01".repeat(16), "02".repeat(16));
+    let name_hex = hex::encode(name);
+    let mut entry = Sha384::new();
+    entry.update(format!("0{iv}0"));
+    let blobs_sum = Sha384::digest(entry.finalize());
+    let mut h = Sha384::new();
+    h.update(format!("{name_hex}{key}{name_hex}"));
+    h.update(blobs_sum);
+    let stream_hash = hex::encode(h.finalize());
+    format!(
+        r#"{{"blobs": [{{"blob_num": 0, "iv": "{iv}", "length": 0}}], "key": "{key}", "stream_hash": "{stream_hash}", "stream_name": "{name_hex}", "stream_type": "lbryfile", "suggested_file_name": "{name_hex}"}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_hostile_file_name_never_leaves_the_current_directory() {
+    let seed = Node::new();
+    fs::create_dir_all(seed.blob_dir()).unwrap();
+    let sd_bytes = hostile_descriptor("../../escaped.txt");
+    let sd = BlobHash::digest(&sd_bytes).to_string();
+    fs::write(seed.blob_dir().join(&sd), &sd_bytes).unwrap();
+    let server = ServeNode::start(&seed);
+
+    let leecher = Node::new();
+    let cwd = leecher.path("a/b");
+    fs::create_dir_all(&cwd).unwrap();
+    let out = leecher
+        .cmd(&["get", &sd, "--peer", &server.peer_arg()])
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    common::cli::assert_success(&out, &["get"]);
+    let written: Vec<String> = fs::read_dir(&cwd)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(
+        !written[0].contains('/') && written[0].ends_with("escaped.txt"),
+        "{written:?}"
+    );
+    assert!(!leecher.path("escaped.txt").exists() && !leecher.path("a/escaped.txt").exists());
+}
