@@ -52,7 +52,7 @@ fn publish_then_get_offline_is_byte_exact_at_blob_boundaries() {
         let src = write(&node, &format!("in-{size}.bin"), &data);
         let sd = node.publish(&src);
         let out = node.path(&format!("out-{size}.bin"));
-        node.ok(&["get", &sd, "--offline", "-o", out.to_str().unwrap()]);
+        node.get_offline(&sd, &out);
         assert_eq!(fs::read(&out).unwrap(), data, "size {size}");
     }
 }
@@ -115,13 +115,7 @@ fn get_without_output_writes_the_descriptor_name_into_the_current_dir() {
     common::cli::assert_success(&out, &["get"]);
     assert_eq!(fs::read(cwd.join("named.txt")).unwrap(), b"content");
     // `-o DIR` puts the file inside DIR.
-    node.ok(&[
-        "get",
-        &sd,
-        "--offline",
-        "-o",
-        node.path("").to_str().unwrap(),
-    ]);
+    node.get_offline(&sd, &node.path(""));
     assert_eq!(fs::read(node.path("named.txt")).unwrap(), b"content");
 }
 
@@ -140,16 +134,7 @@ fn a_corrupt_blob_is_named_removed_and_harms_nothing_else() {
     bytes[100] ^= 1;
     fs::write(&path, bytes).unwrap();
 
-    let err = node.fails(
-        &[
-            "get",
-            &bad,
-            "--offline",
-            "-o",
-            node.path("bad.out").to_str().unwrap(),
-        ],
-        1,
-    );
+    let err = node.get_offline_fails(&bad, &node.path("bad.out"));
     assert!(err.contains(first) && err.contains("corrupt"), "{err}");
     assert!(
         !node.path("bad.out").exists(),
@@ -157,28 +142,13 @@ fn a_corrupt_blob_is_named_removed_and_harms_nothing_else() {
     );
     assert!(!path.exists(), "the corrupt blob was removed");
     // The other stream is untouched.
-    node.ok(&[
-        "get",
-        &good,
-        "--offline",
-        "-o",
-        node.path("good.out").to_str().unwrap(),
-    ]);
+    node.get_offline(&good, &node.path("good.out"));
     assert_eq!(
         fs::read(node.path("good.out")).unwrap(),
         pseudo_random(1000, 1)
     );
     // And the damaged stream now reports the missing blob by name.
-    let err = node.fails(
-        &[
-            "get",
-            &bad,
-            "--offline",
-            "-o",
-            node.path("bad.out").to_str().unwrap(),
-        ],
-        1,
-    );
+    let err = node.get_offline_fails(&bad, &node.path("bad.out"));
     assert!(
         err.contains(first) && err.contains("not in the local store"),
         "{err}"
@@ -193,16 +163,7 @@ fn an_invalid_descriptor_is_a_clear_error() {
     let bogus = br#"{"blobs": [], "key": "00", "stream_hash": "00", "stream_name": "", "stream_type": "lbryfile", "suggested_file_name": ""}"#;
     let name = hex::encode(Sha384::digest(bogus));
     fs::write(node.blob_dir().join(&name), bogus).unwrap();
-    let err = node.fails(
-        &[
-            "get",
-            &name,
-            "--offline",
-            "-o",
-            node.path("o").to_str().unwrap(),
-        ],
-        1,
-    );
+    let err = node.get_offline_fails(&name, &node.path("o"));
     assert!(err.contains(&name) && err.contains("invalid"), "{err}");
 }
 
@@ -214,16 +175,7 @@ fn missing_inputs_and_unknown_streams_fail_with_exit_1() {
     let err = node.fails(&["publish", node.path("").to_str().unwrap()], 1);
     assert!(err.contains("not a regular file"), "{err}");
     let unknown = "ab".repeat(48);
-    let err = node.fails(
-        &[
-            "get",
-            &unknown,
-            "--offline",
-            "-o",
-            node.path("o").to_str().unwrap(),
-        ],
-        1,
-    );
+    let err = node.get_offline_fails(&unknown, &node.path("o"));
     assert!(
         err.contains(&unknown) && err.contains("not in the local store"),
         "{err}"
@@ -313,13 +265,7 @@ fn a_publish_killed_midway_leaves_a_store_that_opens_clean() {
         leftovers.is_empty(),
         "stray temp files survived open: {leftovers:?}"
     );
-    node.ok(&[
-        "get",
-        &earlier,
-        "--offline",
-        "-o",
-        node.path("e").to_str().unwrap(),
-    ]);
+    node.get_offline(&earlier, &node.path("e"));
     assert_eq!(fs::read(node.path("e")).unwrap(), b"still here");
 }
 
@@ -374,12 +320,6 @@ fn a_full_disk_fails_clearly_and_keeps_the_store_usable() {
         listed.contains(&small) && !listed.contains("huge.bin"),
         "{listed}"
     );
-    node.ok(&[
-        "get",
-        &small,
-        "--offline",
-        "-o",
-        node.path("s").to_str().unwrap(),
-    ]);
+    node.get_offline(&small, &node.path("s"));
     assert_eq!(fs::read(node.path("s")).unwrap(), b"fits");
 }

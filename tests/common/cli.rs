@@ -191,3 +191,29 @@ pub fn copy_blobs(from: &Node, to: &Node) {
         std::fs::copy(e.path(), to.blob_dir().join(e.file_name())).unwrap();
     }
 }
+
+impl Node {
+    /// `get SD --offline -o OUT`, required to succeed.
+    pub fn get_offline(&self, sd: &str, out: &Path) -> String {
+        self.ok(&[
+            "get",
+            sd,
+            "--offline",
+            "-o",
+            out.to_str().expect("utf-8 path"),
+        ])
+    }
+    /// `get SD --offline -o OUT`, required to fail with exit 1; returns stderr.
+    pub fn get_offline_fails(&self, sd: &str, out: &Path) -> String {
+        self.fails(
+            &[
+                "get",
+                sd,
+                "--offline",
+                "-o",
+                out.to_str().expect("utf-8 path"),
+            ],
+            1,
+        )
+    }
+}
