@@ -91,10 +91,14 @@ pub struct Output {
     file: BufWriter<File>,
     written: u64,
     done: bool,
+    /// Whether an existing file under the target name may be replaced.
+    replace: bool,
 }
 
 impl Output {
-    pub fn create(target: &Path) -> Result<Self, GetError> {
+    /// A part file beside `target`. With `replace` false, `finish` fails
+    /// rather than overwrite a file that exists under the target name.
+    pub fn create(target: &Path, replace: bool) -> Result<Self, GetError> {
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -110,6 +114,7 @@ impl Output {
             file: BufWriter::with_capacity(1 << 20, file),
             written: 0,
             done: false,
+            replace,
         })
     }
 
@@ -132,10 +137,18 @@ impl Output {
         };
         self.file.flush().map_err(part_err)?;
         self.file.get_ref().sync_all().map_err(part_err)?;
-        std::fs::rename(&self.part, &self.target).map_err(|source| GetError::Write {
+        let target_err = |source| GetError::Write {
             path: self.target.clone(),
             source,
-        })?;
+        };
+        if self.replace {
+            std::fs::rename(&self.part, &self.target).map_err(target_err)?;
+        } else {
+            // A hard link fails if the name exists, so nothing is ever overwritten,
+            // even by a file that appeared while the stream was downloading.
+            std::fs::hard_link(&self.part, &self.target).map_err(target_err)?;
+            let _ = std::fs::remove_file(&self.part);
+        }
         self.done = true;
         Ok(self.written)
     }
@@ -154,6 +167,7 @@ pub fn get_offline(
     store: &dyn BlobStore,
     sd: &SdHash,
     target: &Path,
+    replace: bool,
     workers: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, GetError> {
@@ -165,7 +179,7 @@ pub fn get_offline(
             hash: b.hash,
         });
     }
-    let mut out = Output::create(target)?;
+    let mut out = Output::create(target, replace)?;
     let desc_ref = &desc;
     ordered_map(
         desc.blobs().iter().map(Ok),

@@ -107,16 +107,26 @@ fn get_without_output_writes_the_descriptor_name_into_the_current_dir() {
     let sd = node.publish(&write(&node, "named.txt", b"content"));
     let cwd = node.path("cwd");
     fs::create_dir(&cwd).unwrap();
-    let out = node
-        .cmd(&["get", &sd, "--offline"])
-        .current_dir(&cwd)
-        .output()
-        .unwrap();
-    common::cli::assert_success(&out, &["get"]);
+    let get_here = || {
+        let out = node
+            .cmd(&["get", &sd, "--offline"])
+            .current_dir(&cwd)
+            .output()
+            .unwrap();
+        common::cli::assert_success(&out, &["get"]);
+    };
+    get_here();
     assert_eq!(fs::read(cwd.join("named.txt")).unwrap(), b"content");
+    // An existing file is never overwritten: the next free name is used.
+    fs::write(cwd.join("named.txt"), b"mine").unwrap();
+    get_here();
+    assert_eq!(fs::read(cwd.join("named.txt")).unwrap(), b"mine");
+    assert_eq!(fs::read(cwd.join("named (1).txt")).unwrap(), b"content");
     // `-o DIR` puts the file inside DIR.
-    node.get_offline(&sd, &node.path(""));
-    assert_eq!(fs::read(node.path("named.txt")).unwrap(), b"content");
+    let dir = node.path("into");
+    fs::create_dir(&dir).unwrap();
+    node.get_offline(&sd, &dir);
+    assert_eq!(fs::read(dir.join("named.txt")).unwrap(), b"content");
 }
 
 #[test]

@@ -18,8 +18,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Blobs in flight or waiting to be written; 2 MiB each.
+/// Blobs in flight or waiting to be written (2 MiB each): at least this many,
+/// two per peer beyond that, and never more than `MAX_WINDOW` (64 MiB).
 const WINDOW: usize = 8;
+const MAX_WINDOW: usize = 32;
 /// Name resolution of `--peer` hosts.
 const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -53,7 +55,7 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
         .with_context(|| format!("stream descriptor {sd} is invalid"))?;
-    let target = target_path(req.output.as_deref(), &desc)?;
+    let (target, replace) = target_path(req.output.as_deref(), &desc)?;
     let missing = desc
         .blobs()
         .iter()
@@ -69,14 +71,19 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
 
     let desc = Arc::new(desc);
     let bar = bytes_bar(desc.encrypted_size(), &desc.file_name(), req.show_progress);
-    let mut out = Output::create(&target)?;
+    let mut out = Output::create(&target, replace)?;
     let wanted = desc
         .blobs()
         .iter()
         .map(|b| (b.hash, Some(u64::from(b.length))))
         .collect();
-    let mut all = fetcher.fetch_all(wanted, WINDOW.max(2 * peers.len()));
+    let mut all = fetcher.fetch_all(wanted, (2 * peers.len()).clamp(WINDOW, MAX_WINDOW));
+    let mut expected = 0;
     while let Some((i, blob)) = all.next().await {
+        if i != expected {
+            bail!("internal error: blob {i} arrived where blob {expected} belongs");
+        }
+        expected += 1;
         let info = desc
             .blobs()
             .get(i)

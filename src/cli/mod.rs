@@ -79,7 +79,7 @@ pub enum Command {
         /// Address and TCP port to listen on (4444 is the LBRY default)
         #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:4444")]
         listen: SocketAddr,
-        /// Most connections served at once; more wait until one closes
+        /// Most connections served at once; further ones are closed at once until one ends
         #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
         max_connections: u32,
     },

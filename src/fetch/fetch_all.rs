@@ -53,16 +53,18 @@ impl FetchAll {
     /// The next blob in order with its index, or `None` after the last one.
     /// A failed blob does not stop the others; the caller decides.
     pub async fn next(&mut self) -> Option<(usize, Result<VerifiedBlob, FetchError>)> {
-        let head = self.window.pop_front()?;
+        // The head leaves the window only once its result is in hand, so a
+        // caller that drops this future loses nothing: the next call retries it.
+        let head = self.window.front_mut()?;
+        let (hash, len) = (head.hash, head.len);
         let result = if head.task.is_finished() {
-            joined(head.hash, head.task.await)
+            joined(hash, (&mut head.task).await)
         } else {
             // Joins the running transfer (one transfer per blob) and makes it urgent.
-            head.task.abort();
-            self.fetcher
-                .fetch(head.hash, head.len, Priority::Urgent)
-                .await
+            self.fetcher.fetch(hash, len, Priority::Urgent).await
         };
+        let head = self.window.pop_front()?;
+        head.task.abort();
         self.refill();
         Some((head.index, result))
     }
