@@ -287,8 +287,13 @@ fn a_publish_killed_midway_leaves_a_store_that_opens_clean() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
-    child.wait().unwrap();
+    let finished = child.wait().unwrap().success();
     assert_no_half_blob(&node.blob_dir());
+    if !finished {
+        // Its blobs were staged, never pinned: they are ordinary cache now.
+        let pins = fs::read_to_string(node.data_dir().join("pinned")).unwrap();
+        assert_eq!(pins.lines().count(), 2, "only the earlier stream is pinned");
+    }
     // The store opens (lock released by the kernel), cleans temp files, and still serves.
     let listed = node.ok(&["ls"]);
     assert!(listed.contains(&earlier), "{listed}");
@@ -351,6 +356,11 @@ fn a_full_disk_fails_clearly_and_keeps_the_store_usable() {
         "{err}"
     );
     assert_no_half_blob(&node.blob_dir());
+    assert_eq!(
+        blob_files(&node).len(),
+        2,
+        "the failed publish's blobs were discarded"
+    );
     let listed = node.ok(&["ls"]);
     assert!(
         listed.contains(&small) && !listed.contains("huge.bin"),
