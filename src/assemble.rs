@@ -53,9 +53,22 @@ pub enum GetError {
     },
 }
 
-/// Reads and checks a stream descriptor from the store.
+/// Reads and checks a stream descriptor from the store (a use of its blob).
 pub fn load_descriptor(store: &dyn BlobStore, sd: &SdHash) -> Result<StreamDescriptor, GetError> {
-    let blob = store.get(&sd.as_blob())?.ok_or(GetError::MissingSd(*sd))?;
+    parse_descriptor(sd, store.get(&sd.as_blob())?)
+}
+
+/// [`load_descriptor`] for looking around (`ls`): not a use, so the cache
+/// order stays as it was.
+pub fn load_descriptor_quiet(
+    store: &dyn BlobStore,
+    sd: &SdHash,
+) -> Result<StreamDescriptor, GetError> {
+    parse_descriptor(sd, store.get_quiet(&sd.as_blob())?)
+}
+
+fn parse_descriptor(sd: &SdHash, blob: Option<VerifiedBlob>) -> Result<StreamDescriptor, GetError> {
+    let blob = blob.ok_or(GetError::MissingSd(*sd))?;
     StreamDescriptor::parse_verified(blob.data(), sd).map_err(|source| GetError::BadSd {
         sd: *sd,
         source: Box::new(source),
@@ -203,11 +216,12 @@ pub fn get_offline(
 
 /// The stream's plaintext size and whether it is exact. Exact once the last
 /// blob is in the store (decrypting it reveals its padding) and every earlier
-/// blob follows LBRY's layout; otherwise the layout's best estimate.
+/// blob follows LBRY's layout; otherwise the layout's best estimate. Reading
+/// the last blob is not a use of it (this serves `ls`).
 pub fn stream_size(store: &dyn BlobStore, desc: &StreamDescriptor) -> (u64, bool) {
     let mut layout = Layout::for_stream(desc);
     if let Some(last) = desc.blobs().last() {
-        if let Ok(Some(blob)) = store.get(&last.hash) {
+        if let Ok(Some(blob)) = store.get_quiet(&last.hash) {
             if let Ok(plain) = decrypt_blob(desc, last, blob) {
                 let _ = layout.learn(desc.blobs().len() - 1, plain.len() as u32);
             }

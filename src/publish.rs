@@ -5,15 +5,21 @@
 //! chunks of RAM, not 10 GiB. Encryption and hashing of different chunks run
 //! on every core; the descriptor is written once all blobs are stored, so a
 //! stream is only listed (its sd blob exists) when every blob is in place.
-//! Blobs and the sd blob are pinned: published data is never evicted.
+//!
+//! Published data is never evicted, but a publish that fails (a read error,
+//! a full disk) must not leave pinned blobs that nothing describes. So blobs
+//! are stored [`Keep::Staged`] (protected, not persisted), then pinned all
+//! at once with the sd blob when the publish succeeds, and discarded when it
+//! fails. After a crash midway they are ordinary cache, evicted in time.
 
 use crate::blob::{self, StreamKey, VerifiedBlob, BLOCK, PLAIN_CHUNK};
-use crate::hash::SdHash;
+use crate::hash::{BlobHash, SdHash};
 use crate::pipeline::ordered_map;
 use crate::sd::{BlobInfo, StreamDescriptor};
 use crate::store::{BlobStore, Keep, StoreError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Where IVs come from. lbry-sdk uses fresh random IVs; the fixed sequence
 /// reproduces PROTOCOL.md's test vectors (the n-th IV is byte n repeated).
@@ -97,14 +103,38 @@ pub fn publish_file(
     })
 }
 
-/// Publishes whatever `reader` yields under `name`.
+/// Publishes whatever `reader` yields under `name`. On failure the blobs it
+/// stored are discarded.
 pub fn publish_reader<R: Read + Send>(
+    store: &dyn BlobStore,
+    name: &str,
+    reader: R,
+    opts: &PublishOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Published, PublishError> {
+    let staged = Mutex::new(Vec::new());
+    let result = publish_staged(store, name, reader, opts, progress, &staged);
+    if result.is_err() {
+        store.discard(&staged.into_inner().unwrap_or_else(|e| e.into_inner()));
+    }
+    result
+}
+
+/// The publish itself; every blob it stores staged is recorded in `staged`.
+fn publish_staged<R: Read + Send>(
     store: &dyn BlobStore,
     name: &str,
     mut reader: R,
     opts: &PublishOptions,
     progress: &(dyn Fn(u64) + Sync),
+    staged: &Mutex<Vec<BlobHash>>,
 ) -> Result<Published, PublishError> {
+    let stage = |blob: &VerifiedBlob| -> Result<(), StoreError> {
+        store.put(blob, Keep::Staged)?;
+        let mut staged = staged.lock().unwrap_or_else(|e| e.into_inner());
+        staged.push(*blob.hash());
+        Ok(())
+    };
     let key = opts.key.clone().unwrap_or_else(StreamKey::random);
     let mut ivs = IvGen::new(opts.ivs);
     let mut size = 0u64;
@@ -129,7 +159,7 @@ pub fn publish_reader<R: Read + Send>(
         opts.workers * 2,
         |(plain, iv): (Vec<u8>, [u8; BLOCK])| {
             let enc = VerifiedBlob::from_bytes(blob::encrypt(key_ref, &iv, &plain));
-            store.put(&enc, Keep::Pin)?;
+            stage(&enc)?;
             progress(plain.len() as u64);
             Ok::<_, PublishError>((enc, iv))
         },
@@ -149,7 +179,12 @@ pub fn publish_reader<R: Read + Send>(
     let terminator_iv = ivs.next_iv();
     let descriptor = StreamDescriptor::new(name, key, blobs, terminator_iv);
     let sd = VerifiedBlob::from_bytes(descriptor.to_bytes());
-    store.put(&sd, Keep::Pin)?;
+    stage(&sd)?;
+    // One pin for the blobs and their descriptor: the stream is published
+    // whole or not at all.
+    let mut all: Vec<_> = descriptor.blobs().iter().map(|b| b.hash).collect();
+    all.push(*sd.hash());
+    store.pin(&all)?;
     let sd_hash = SdHash::from(*sd.hash());
     tracing::info!(sd = %sd_hash.short(), name, size, blobs = descriptor.blobs().len(), "published");
     Ok(Published {
@@ -273,5 +308,84 @@ mod tests {
             0,
             "nothing is described after a failed read"
         );
+    }
+
+    /// Yields `left` pseudo-random bytes, then fails once `store` holds
+    /// `stored` blobs, so the publish has really stored some when it fails.
+    struct FailsAfter<'a> {
+        left: usize,
+        store: &'a dyn BlobStore,
+        stored: usize,
+    }
+
+    impl Read for FailsAfter<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while self.store.stats().blobs < self.stored && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.left);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                *b = (self.left - i) as u8 ^ 0x5a;
+            }
+            self.left -= n;
+            Ok(n)
+        }
+    }
+
+    fn publish_failing_midway(store: &dyn BlobStore) {
+        let reader = FailsAfter {
+            left: 5 * PLAIN_CHUNK / 2,
+            store,
+            stored: store.stats().blobs + 1,
+        };
+        let e = publish_reader(store, "f.bin", reader, &vector_opts(), &|_| {}).unwrap_err();
+        assert!(matches!(e, PublishError::Read { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_publish_that_fails_midway_leaves_no_blob_behind() {
+        let mem = MemStore::new();
+        let earlier = publish_reader(&mem, "a", &b"kept"[..], &vector_opts(), &|_| {}).unwrap();
+        publish_failing_midway(&mem);
+        assert_eq!(mem.list().len(), 2, "only the earlier stream's blobs");
+        assert!(mem.contains(&earlier.sd_hash.as_blob()));
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let disk = crate::store::DiskStore::open(dir.path(), u64::MAX).unwrap();
+        publish_failing_midway(&disk);
+        assert_eq!(
+            disk.stats(),
+            crate::store::StoreStats {
+                cap_bytes: u64::MAX,
+                ..Default::default()
+            }
+        );
+        let files = std::fs::read_dir(dir.path().join("blobfiles")).unwrap();
+        assert_eq!(files.count(), 0);
+        let pins = std::fs::read_to_string(dir.path().join("pinned")).unwrap();
+        assert_eq!(pins, "", "nothing was pinned");
+    }
+
+    #[test]
+    fn a_published_stream_is_pinned_whole() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let data: Vec<u8> = (0..PLAIN_CHUNK + 10).map(|i| i as u8).collect();
+        let p = {
+            let disk = crate::store::DiskStore::open(dir.path(), 0).unwrap();
+            publish_reader(&disk, "b", &data[..], &vector_opts(), &|_| {}).unwrap()
+        };
+        let disk = crate::store::DiskStore::open(dir.path(), 0).unwrap();
+        let st = disk.stats();
+        assert_eq!(
+            (st.blobs, st.cached_bytes),
+            (3, 0),
+            "two data blobs and the sd blob, all pinned"
+        );
+        assert!(disk.contains(&p.sd_hash.as_blob()));
     }
 }

@@ -101,6 +101,42 @@ fn ls_lists_each_stream_with_name_size_and_blob_counts() {
     );
 }
 
+/// Every blob file's modification time (the LRU order kept across restarts).
+fn mtimes(node: &Node) -> Vec<(String, std::time::SystemTime)> {
+    let mut v: Vec<_> = fs::read_dir(node.blob_dir())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, e.metadata().unwrap().modified().unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn ls_neither_deletes_nor_reorders_anything() {
+    let node = Node::new();
+    let sd = node.publish(&write(&node, "two.bin", &pseudo_random(CHUNK + 5, 11)));
+    // As in an lbrynet folder: no pin file, every blob is cache.
+    fs::remove_file(node.data_dir().join("pinned")).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for e in fs::read_dir(node.blob_dir()).unwrap() {
+        let f = fs::File::options()
+            .write(true)
+            .open(e.unwrap().path())
+            .unwrap();
+        f.set_modified(old).unwrap();
+    }
+    let (files, times) = (blob_files(&node), mtimes(&node));
+    // A cap far below what is cached, as after a `get` with a bigger one.
+    let listed = node.ok(&["--cache-size", "1k", "ls"]);
+    assert!(listed.contains(&sd) && listed.contains(" 2/2 "), "{listed}");
+    assert_eq!(blob_files(&node), files, "ls deleted blobs");
+    assert_eq!(mtimes(&node), times, "ls marked blobs used");
+}
+
 #[test]
 fn get_without_output_writes_the_descriptor_name_into_the_current_dir() {
     let node = Node::new();
@@ -261,8 +297,13 @@ fn a_publish_killed_midway_leaves_a_store_that_opens_clean() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();
-    child.wait().unwrap();
+    let finished = child.wait().unwrap().success();
     assert_no_half_blob(&node.blob_dir());
+    if !finished {
+        // Its blobs were staged, never pinned: they are ordinary cache now.
+        let pins = fs::read_to_string(node.data_dir().join("pinned")).unwrap();
+        assert_eq!(pins.lines().count(), 2, "only the earlier stream is pinned");
+    }
     // The store opens (lock released by the kernel), cleans temp files, and still serves.
     let listed = node.ok(&["ls"]);
     assert!(listed.contains(&earlier), "{listed}");
@@ -325,6 +366,11 @@ fn a_full_disk_fails_clearly_and_keeps_the_store_usable() {
         "{err}"
     );
     assert_no_half_blob(&node.blob_dir());
+    assert_eq!(
+        blob_files(&node).len(),
+        2,
+        "the failed publish's blobs were discarded"
+    );
     let listed = node.ok(&["ls"]);
     assert!(
         listed.contains(&small) && !listed.contains("huge.bin"),

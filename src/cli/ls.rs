@@ -1,10 +1,13 @@
 //! `lbrymount ls`: the streams whose descriptors are in the local store.
+//!
+//! Read-only: it only peeks and reads quietly, so listing neither deletes
+//! nor reorders anything in the cache (a corrupt blob it reads is still
+//! removed, as by any read).
 
-use crate::assemble::{load_descriptor, stream_size};
+use crate::assemble::{load_descriptor_quiet, stream_size};
 use crate::config::Config;
-use crate::hash::SdHash;
-use crate::store::{BlobStore, DiskStore, RawBlob};
-use std::io::Read;
+use crate::hash::{BlobHash, SdHash};
+use crate::store::{BlobStore, DiskStore};
 
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
     let store = DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?;
@@ -15,7 +18,7 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         }
         let sd = SdHash::from(hash);
         // Not every JSON-looking blob is a descriptor; skip the ones that are not.
-        let Ok(desc) = load_descriptor(&store, &sd) else {
+        let Ok(desc) = load_descriptor_quiet(&store, &sd) else {
             continue;
         };
         let total = desc.blobs().len();
@@ -45,11 +48,6 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 
 /// Descriptors are JSON objects; encrypted blobs almost never start with `{"`.
 /// Peeking two bytes avoids reading every 2 MiB data blob in a big cache.
-fn looks_like_json(store: &DiskStore, hash: &crate::hash::BlobHash) -> bool {
-    let mut head = [0u8; 2];
-    match store.open_raw(hash) {
-        Ok(Some(RawBlob::File(mut f, _))) => f.read_exact(&mut head).is_ok() && &head == b"{\"",
-        Ok(Some(RawBlob::Bytes(b))) => b.starts_with(b"{\""),
-        _ => false,
-    }
+fn looks_like_json(store: &dyn BlobStore, hash: &BlobHash) -> bool {
+    matches!(store.peek(hash, 2), Ok(Some(head)) if head == b"{\"")
 }

@@ -8,14 +8,25 @@
 //! - **the index**, rebuilt at open from the folder (LRU order from mtime, no
 //!   hashing: caches hold thousands of blobs) in `index.rs`, on top of the
 //!   pure [`Lru`](super::lru::Lru) accounting;
-//! - **pins** that survive restarts, in `<data_dir>/pinned`;
+//! - **pins** that survive restarts, in `<data_dir>/pinned`; staged blobs (a
+//!   publish in progress) are pinned in memory only, so after a crash they
+//!   come back as ordinary cache;
 //! - **the cap**: admission is decided before writing and victims are deleted
-//!   first, so the cached bytes on disk never exceed it.
+//!   first, so a `put` never takes the cached bytes on disk over it.
 //!
-//! Reads re-verify (`get`), so a blob rotted or edited on disk is removed and
-//! reported, never returned. The index mutex guards only bookkeeping; all file
-//! I/O happens outside it, so readers and writers on different blobs never wait
-//! for each other's disk. Synchronous like the trait: a durable `put` spends
+//! Opening never deletes a blob: every command opens the store with its own
+//! cap, and a read-only one (`ls`) must not shrink a cache another command
+//! filled, nor an existing lbrynet folder. Bytes found over the cap stay
+//! until the next `put`, whose admission evicts back under it.
+//!
+//! Names found at open are trusted, not hashed. Reads re-verify (`get`), and
+//! `open_raw` hashes a blob before its first send by this process, so a blob
+//! rotted, truncated or edited on disk is removed and reported, never
+//! returned nor served to a peer.
+//!
+//! The index mutex guards only bookkeeping; all file I/O happens outside it,
+//! so readers and writers on different blobs never wait for each other's
+//! disk, and a reader names the index generation it saw when it reports back. Synchronous like the trait: a durable `put` spends
 //! milliseconds in fsync, so async callers use `spawn_blocking`.
 
 mod files;
@@ -26,8 +37,8 @@ mod tests;
 use super::{BlobStore, Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
-use files::{install, io_err, DirLock, PinLog};
-use index::{Index, PutStep};
+use files::{exists, install, io_err, sync_dir, DirLock, PinLog};
+use index::{Index, PutStep, Ready};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -50,18 +61,21 @@ pub struct DiskStore {
 impl DiskStore {
     /// Opens (creating if needed) the store in `data_dir`, with a cap on
     /// cached bytes. Fails with `Locked` if another store has it open.
+    /// Never deletes a blob, even when the cached bytes exceed `cap_bytes`.
     pub fn open(data_dir: &Path, cap_bytes: u64) -> Result<DiskStore, StoreError> {
+        let new_data_dir = !exists(data_dir)?;
         fs::create_dir_all(data_dir).map_err(io_err("create directory", data_dir))?;
         let lock = files::lock_dir(data_dir)?;
         let blob_dir = data_dir.join("blobfiles");
+        let pin_path = data_dir.join("pinned");
+        let new_entries = !exists(&blob_dir)? || !exists(&pin_path)?;
         fs::create_dir_all(&blob_dir).map_err(io_err("create directory", &blob_dir))?;
         let blob_dir_handle = File::open(&blob_dir).map_err(io_err("open", &blob_dir))?;
         let temps = files::remove_temp_files(&blob_dir)? + files::remove_temp_files(data_dir)?;
 
         let found = files::scan_blobs(&blob_dir)?;
-        let pin_path = data_dir.join("pinned");
         let (pin_lines, bad_lines) = PinLog::load(&pin_path)?;
-        let (index, evict) = Index::rebuild(cap_bytes, found, &pin_lines);
+        let index = Index::rebuild(cap_bytes, found, &pin_lines);
         let lru = index.lru();
         if bad_lines > 0 || pin_lines.len() != lru.pinned().count() {
             // Drop duplicates, bad lines and pins of blobs that are gone.
@@ -70,20 +84,32 @@ impl DiskStore {
             let write = |f: &mut File, d: &[u8]| f.write_all(d);
             install(data_dir, &data_dir_handle, "pinned", text.as_bytes(), write)?;
         }
-        for h in &evict {
-            remove_file_logged(&blob_dir.join(h.to_hex()));
+        let pins = PinLog::open(&pin_path)?;
+        // Without these, a power cut could lose the new `blobfiles/` or
+        // `pinned` entry (and with it the pins) while blobs survive.
+        if new_entries {
+            sync_dir(data_dir)?;
+        }
+        if let Some(parent) = data_dir.parent().filter(|_| new_data_dir) {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            sync_dir(parent)?;
         }
         tracing::info!(
             dir = %data_dir.display(), blobs = lru.len(), cached_bytes = lru.cached_bytes(),
-            pinned_bytes = lru.pinned_bytes(), cap_bytes, evicted = evict.len(),
-            stray_temp_files = temps, "opened blob store"
+            pinned_bytes = lru.pinned_bytes(), cap_bytes,
+            over_cap = lru.cached_bytes() > cap_bytes, stray_temp_files = temps,
+            "opened blob store"
         );
         Ok(DiskStore {
             data_dir: data_dir.to_path_buf(),
             blob_dir_handle,
             index: Mutex::new(index),
             removed: Condvar::new(),
-            pins: PinLog::open(&pin_path)?,
+            pins,
             blob_dir,
             _lock: lock,
         })
@@ -96,17 +122,6 @@ impl DiskStore {
     /// The `blobfiles/` folder.
     pub fn blob_dir(&self) -> &Path {
         &self.blob_dir
-    }
-
-    /// Protects a blob from eviction until [`release`](Self::release) (an open
-    /// file, an in-flight read). May be taken before the blob is stored.
-    pub fn hold(&self, hash: &BlobHash) {
-        self.lock().lru_mut().hold(hash);
-    }
-
-    /// Drops one hold.
-    pub fn release(&self, hash: &BlobHash) {
-        self.lock().lru_mut().release(hash);
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
@@ -133,17 +148,19 @@ impl DiskStore {
         self.removed.notify_all();
     }
 
-    /// A visible blob's file vanished behind our back: forget it.
-    fn forget(&self, hash: &BlobHash) {
-        if self.lock().forget(hash) {
+    /// Generation `gen` of a visible blob lost its file behind our back:
+    /// forget it (a newer entry of the same hash stays).
+    fn forget(&self, hash: &BlobHash, gen: u64) {
+        if self.lock().forget(hash, gen) {
             tracing::warn!(blob = %hash.short(), "blob file disappeared from the store");
         }
     }
 
-    /// Reports and deletes a blob whose content does not match its name.
-    fn corrupt(&self, hash: &BlobHash, actual: BlobHash) -> StoreError {
+    /// Reports a blob whose content does not match its name, and deletes it
+    /// unless it was replaced by a newer generation meanwhile.
+    fn corrupt(&self, hash: &BlobHash, gen: u64, actual: BlobHash) -> StoreError {
         tracing::warn!(blob = %hash.short(), actual = %actual.short(), "corrupt blob on disk");
-        if self.lock().start_removal(hash) {
+        if self.lock().start_removal(hash, gen) {
             self.unlink_removing(&[*hash], "corrupt");
         }
         StoreError::Corrupt {
@@ -152,20 +169,53 @@ impl DiskStore {
         }
     }
 
-    /// Opens a visible blob's file, marking it used; `None` if absent.
-    fn open_file(&self, hash: &BlobHash) -> Result<Option<(File, u64)>, StoreError> {
-        let Some(len) = self.lock().use_ready(hash) else {
+    /// Opens a visible blob's file, marking it used if `touch`; `None` if absent.
+    fn open_file(&self, hash: &BlobHash, touch: bool) -> Result<Option<(File, Ready)>, StoreError> {
+        let Some(ready) = self.lock().ready(hash, touch) else {
             return Ok(None);
         };
         let path = self.path_of(hash);
         match File::open(&path) {
-            Ok(f) => Ok(Some((f, len))),
+            Ok(f) => Ok(Some((f, ready))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.forget(hash);
+                self.forget(hash, ready.gen);
                 Ok(None)
             }
             Err(e) => Err(io_err("open", &path)(e)),
         }
+    }
+
+    /// Reads an opened blob whole and checks it against its name: marks it
+    /// verified, or deletes it and returns `Corrupt`.
+    fn read_verified(
+        &self,
+        hash: &BlobHash,
+        file: &mut File,
+        gen: u64,
+    ) -> Result<VerifiedBlob, StoreError> {
+        let mut data = Vec::new();
+        file.take(MAX_BLOB_SIZE as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(io_err("read", &self.path_of(hash)))?;
+        match VerifiedBlob::verify(hash, data) {
+            Ok(blob) => {
+                self.lock().mark_verified(hash, gen);
+                Ok(blob)
+            }
+            Err(actual) => Err(self.corrupt(hash, gen, actual)),
+        }
+    }
+
+    /// `get`, marking the blob used (and its mtime) only if `touch`.
+    fn read_blob(&self, hash: &BlobHash, touch: bool) -> Result<Option<VerifiedBlob>, StoreError> {
+        let Some((mut file, ready)) = self.open_file(hash, touch)? else {
+            return Ok(None);
+        };
+        let blob = self.read_verified(hash, &mut file, ready.gen)?;
+        if touch {
+            refresh_mtime(&file, hash);
+        }
+        Ok(Some(blob))
     }
 
     /// `put` with the byte writer injectable, so tests can make it fail.
@@ -200,7 +250,7 @@ impl DiskStore {
         // dropped at open).
         let result = match keep {
             Keep::Pin => self.pins.append(&[hash]),
-            Keep::Cache => Ok(()),
+            Keep::Staged | Keep::Cache => Ok(()),
         }
         .and_then(|()| {
             install(
@@ -241,21 +291,22 @@ impl BlobStore for DiskStore {
     }
 
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        let Some((mut file, _)) = self.open_file(hash)? else {
+        self.read_blob(hash, true)
+    }
+
+    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+        self.read_blob(hash, false)
+    }
+
+    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some((file, _)) = self.open_file(hash, false)? else {
             return Ok(None);
         };
-        let mut data = Vec::new();
-        (&mut file)
-            .take(MAX_BLOB_SIZE as u64 + 1)
-            .read_to_end(&mut data)
+        let mut head = Vec::with_capacity(max.min(MAX_BLOB_SIZE));
+        file.take(max as u64)
+            .read_to_end(&mut head)
             .map_err(io_err("read", &self.path_of(hash)))?;
-        match VerifiedBlob::verify(hash, data) {
-            Ok(blob) => {
-                refresh_mtime(&file, hash);
-                Ok(Some(blob))
-            }
-            Err(actual) => Err(self.corrupt(hash, actual)),
-        }
+        Ok(Some(head))
     }
 
     fn contains(&self, hash: &BlobHash) -> bool {
@@ -267,24 +318,38 @@ impl BlobStore for DiskStore {
     }
 
     fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
-        let Some((file, len)) = self.open_file(hash)? else {
+        let Some((mut file, ready)) = self.open_file(hash, true)? else {
             return Ok(None);
         };
         let path = self.path_of(hash);
-        if file.metadata().map_err(io_err("stat", &path))?.len() != len {
-            // Changed on disk since it was indexed: only a full check can say.
-            return Ok(self.get(hash)?.map(|b| RawBlob::Bytes(b.into_data())));
-        }
+        let len = file.metadata().map_err(io_err("stat", &path))?.len();
         refresh_mtime(&file, hash);
+        if !ready.verified || len != ready.len {
+            // Never hashed by this process, or changed on disk since it was
+            // indexed: a peer that gets bad bytes bans us, so check first and
+            // send exactly the bytes checked.
+            let blob = self.read_verified(hash, &mut file, ready.gen)?;
+            return Ok(Some(RawBlob::Bytes(blob.into_data())));
+        }
         Ok(Some(RawBlob::File(file, len)))
     }
 
     fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        let newly = self.lock().pin_present(hashes);
+        // Persisted first: if that fails nothing changed, and a failed
+        // publish can still discard its staged blobs. A line for a blob
+        // removed meanwhile is harmless (dropped at the next open).
+        let unpinned = self.lock().unpinned_present(hashes);
+        self.pins.append(&unpinned)?;
+        let newly = self.lock().pin_present(&unpinned);
         for h in &newly {
             tracing::debug!(blob = %h.short(), "pinned");
         }
-        self.pins.append(&newly)
+        Ok(())
+    }
+
+    fn discard(&self, hashes: &[BlobHash]) {
+        let removing = self.lock().discard(hashes);
+        self.unlink_removing(&removing, "discarded after a failed publish");
     }
 
     fn list(&self) -> Vec<BlobHash> {
@@ -296,10 +361,10 @@ impl BlobStore for DiskStore {
     }
 
     fn hold(&self, hash: &BlobHash) {
-        DiskStore::hold(self, hash);
+        self.lock().lru_mut().hold(hash);
     }
 
     fn release(&self, hash: &BlobHash) {
-        DiskStore::release(self, hash);
+        self.lock().lru_mut().release(hash);
     }
 }

@@ -4,8 +4,11 @@
 //! lock and do the file work themselves, so the policy is tested on its own by
 //! a model test (`lru/tests.rs`) against a naive reference.
 //!
-//! Three kinds of residents:
+//! Kinds of residents:
 //! - *pinned* (published) blobs sit outside the cap and are never evicted;
+//! - *staged* blobs (a publish in progress) are accounted like pinned ones
+//!   until [`Lru::pin`] makes them permanent or the last [`Lru::unstage`]
+//!   drops them; the store does not persist them;
 //! - *cached* blobs count against a hard byte cap and are evicted least
 //!   recently used first;
 //! - *held* cached blobs (open files, in-flight reads and writes) still count
@@ -13,8 +16,11 @@
 //!
 //! Admission is decided before the bytes are stored: [`Lru::admit`] either
 //! returns the victims to delete first (already taken out of the accounting)
-//! or refuses with [`Full`] and changes nothing, so the cap is never exceeded,
-//! not even transiently. Holds are counted per hash and may precede the blob
+//! or refuses with [`Full`] and changes nothing, so a write never takes the
+//! cache over its cap, not even transiently. Blobs found at open are
+//! [`Lru::load`]ed without evicting anything, so a store opened with a smaller
+//! cap than its contents is over the cap until the next admission evicts it
+//! back under: opening never deletes. Holds are counted per hash and may precede the blob
 //! (a reader holds a hash before its fetch lands), so a blob admitted while
 //! held is protected from the start.
 //!
@@ -42,11 +48,14 @@ pub struct Lru {
     evictable: LruCache<BlobHash, u64>,
     /// Cached and held: never evicted. Value: size in bytes.
     held: HashMap<BlobHash, u64>,
-    /// Pinned: outside the cap. Value: size in bytes.
+    /// Pinned or staged: outside the cap. Value: size in bytes.
     pinned: HashMap<BlobHash, u64>,
+    /// Those of `pinned` that are only staged, with their stage counts (never zero).
+    staged: HashMap<BlobHash, u64>,
     /// Hold counts (never zero), for resident and absent hashes alike.
     holds: HashMap<BlobHash, u64>,
-    /// Bytes of cached blobs (evictable + held); invariant: `used <= cap`.
+    /// Bytes of cached blobs (evictable + held); `used <= cap` after every
+    /// admission of a new blob (only `load` may leave it above).
     used: u64,
     held_bytes: u64,
     pinned_bytes: u64,
@@ -60,6 +69,7 @@ impl Lru {
             evictable: LruCache::unbounded(),
             held: HashMap::new(),
             pinned: HashMap::new(),
+            staged: HashMap::new(),
             holds: HashMap::new(),
             used: 0,
             held_bytes: 0,
@@ -69,13 +79,14 @@ impl Lru {
 
     /// Admits a cached blob as the most recently used one. Returns the blobs
     /// to evict first, least recently used first, already removed from the
-    /// accounting. A blob already resident is only touched. On `Err` nothing
-    /// changed.
+    /// accounting, enough to bring the cached bytes (even if they were over
+    /// the cap) back under it with the newcomer. A blob already resident is
+    /// only touched. On `Err` nothing changed.
     pub fn admit(&mut self, hash: BlobHash, size: u64) -> Result<Vec<BlobHash>, Full> {
         if self.touch(&hash) {
             return Ok(Vec::new());
         }
-        if size > self.cap.saturating_sub(self.held_bytes) {
+        if self.held_bytes.saturating_add(size) > self.cap {
             return Err(Full {
                 needed: size,
                 cap: self.cap,
@@ -85,7 +96,7 @@ impl Lru {
         let mut victims = Vec::new();
         // Terminates: evicting everything evictable leaves `used == held_bytes`,
         // and `held_bytes + size <= cap` was checked above.
-        while self.cap - self.used < size {
+        while self.used.saturating_add(size) > self.cap {
             match self.evictable.pop_lru() {
                 Some((victim, vsize)) => {
                     self.used -= vsize;
@@ -94,6 +105,21 @@ impl Lru {
                 None => break,
             }
         }
+        self.insert_cached(hash, size);
+        Ok(victims)
+    }
+
+    /// Adds a cached blob that already exists (found at open) as the most
+    /// recently used one, evicting nothing even if that takes the cached
+    /// bytes over the cap: the next admission evicts back under it. A
+    /// resident blob is left as it is.
+    pub fn load(&mut self, hash: BlobHash, size: u64) {
+        if !self.contains(&hash) {
+            self.insert_cached(hash, size);
+        }
+    }
+
+    fn insert_cached(&mut self, hash: BlobHash, size: u64) {
         self.used += size;
         if self.holds.contains_key(&hash) {
             self.held.insert(hash, size);
@@ -101,7 +127,6 @@ impl Lru {
         } else {
             self.evictable.push(hash, size);
         }
-        Ok(victims)
     }
 
     /// Adds a pinned blob (outside the cap); pins it if it is already cached.
@@ -112,10 +137,11 @@ impl Lru {
         }
     }
 
-    /// Moves a resident blob out of the cap accounting for good. Returns
-    /// whether it is resident (pinned now).
+    /// Moves a resident blob out of the cap accounting for good (a staged
+    /// one stops being staged). Returns whether it is resident (pinned now).
     pub fn pin(&mut self, hash: &BlobHash) -> bool {
         if self.pinned.contains_key(hash) {
+            self.staged.remove(hash);
             return true;
         }
         let Some(size) = self.take_cached(hash) else {
@@ -124,6 +150,39 @@ impl Lru {
         self.pinned.insert(*hash, size);
         self.pinned_bytes += size;
         true
+    }
+
+    /// Stages a blob for a publish in progress: outside the cap and never
+    /// evicted, like a pin, until [`pin`](Self::pin) makes it permanent or
+    /// [`unstage`](Self::unstage) drops it. A cached blob is moved (its size
+    /// kept), an absent one added. Stages are counted, so publishes sharing a
+    /// blob do not undo each other. Returns false, changing nothing, for a
+    /// blob already pinned for good.
+    pub fn stage(&mut self, hash: BlobHash, size: u64) -> bool {
+        if let Some(count) = self.staged.get_mut(&hash) {
+            *count += 1;
+            return true;
+        }
+        if self.pinned.contains_key(&hash) {
+            return false;
+        }
+        let size = self.take_cached(&hash).unwrap_or(size);
+        self.pinned.insert(hash, size);
+        self.pinned_bytes += size;
+        self.staged.insert(hash, 1);
+        true
+    }
+
+    /// Drops one stage. When the last one goes the blob leaves the accounting
+    /// (its publish failed) and its size is returned, for the caller to delete
+    /// it; otherwise (still staged, pinned for good, or absent) `None`.
+    pub fn unstage(&mut self, hash: &BlobHash) -> Option<u64> {
+        let count = self.staged.get_mut(hash)?;
+        *count -= 1;
+        if *count > 0 {
+            return None;
+        }
+        self.remove(hash)
     }
 
     /// Marks a blob used. Returns whether it is resident. A held blob keeps
@@ -166,6 +225,7 @@ impl Lru {
     /// Forgets a resident blob (deleted, corrupt, or a failed write); its
     /// holds, if any, stay. Returns its size.
     pub fn remove(&mut self, hash: &BlobHash) -> Option<u64> {
+        self.staged.remove(hash);
         if let Some(size) = self.pinned.remove(hash) {
             self.pinned_bytes -= size;
             return Some(size);
@@ -197,8 +257,13 @@ impl Lru {
         self.size_of(hash).is_some()
     }
 
+    /// Whether the blob is pinned for good (staged ones are not).
     pub fn is_pinned(&self, hash: &BlobHash) -> bool {
-        self.pinned.contains_key(hash)
+        self.pinned.contains_key(hash) && !self.staged.contains_key(hash)
+    }
+
+    pub fn is_staged(&self, hash: &BlobHash) -> bool {
+        self.staged.contains_key(hash)
     }
 
     /// Whether the hash has at least one hold (resident or not).
@@ -206,9 +271,9 @@ impl Lru {
         self.holds.contains_key(hash)
     }
 
-    /// The pinned blobs, in no particular order.
+    /// The blobs pinned for good, in no particular order.
     pub fn pinned(&self) -> impl Iterator<Item = &BlobHash> {
-        self.pinned.keys()
+        self.pinned.keys().filter(|h| !self.staged.contains_key(*h))
     }
 
     /// Every resident blob, in no particular order.
@@ -233,7 +298,8 @@ impl Lru {
         self.cap
     }
 
-    /// Bytes of cached blobs, held ones included; never more than the cap.
+    /// Bytes of cached blobs, held ones included; more than the cap only
+    /// after blobs were loaded over it and before the next admission.
     pub fn cached_bytes(&self) -> u64 {
         self.used
     }
@@ -243,6 +309,7 @@ impl Lru {
         self.held_bytes
     }
 
+    /// Bytes of pinned and staged blobs.
     pub fn pinned_bytes(&self) -> u64 {
         self.pinned_bytes
     }

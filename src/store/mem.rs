@@ -42,16 +42,6 @@ impl MemStore {
         }
     }
 
-    /// Protects a blob from eviction until [`release`](Self::release).
-    pub fn hold(&self, hash: &BlobHash) {
-        self.lock().lru.hold(hash);
-    }
-
-    /// Drops one hold.
-    pub fn release(&self, hash: &BlobHash) {
-        self.lock().lru.release(hash);
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update below leaves `blobs` and `lru` consistent before it can
         // panic, so a poisoned lock is still sound.
@@ -73,6 +63,9 @@ impl BlobStore for MemStore {
                 inner.lru.pin(&hash);
             }
             Keep::Pin => inner.lru.insert_pinned(hash, size),
+            Keep::Staged => {
+                inner.lru.stage(hash, size);
+            }
             Keep::Cache => {
                 let victims = inner.lru.admit(hash, size).map_err(|f| StoreError::Full {
                     hash,
@@ -98,6 +91,18 @@ impl BlobStore for MemStore {
         Ok(inner.blobs.get(hash).cloned())
     }
 
+    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+        Ok(self.lock().blobs.get(hash).cloned())
+    }
+
+    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.lock();
+        Ok(inner.blobs.get(hash).map(|b| {
+            let data = b.data();
+            data[..max.min(data.len())].to_vec()
+        }))
+    }
+
     fn contains(&self, hash: &BlobHash) -> bool {
         self.lock().blobs.contains_key(hash)
     }
@@ -118,6 +123,16 @@ impl BlobStore for MemStore {
         Ok(())
     }
 
+    fn discard(&self, hashes: &[BlobHash]) {
+        let mut inner = self.lock();
+        for h in hashes {
+            if inner.lru.unstage(h).is_some() {
+                inner.blobs.remove(h);
+                tracing::info!(blob = %h.short(), "discarded after a failed publish");
+            }
+        }
+    }
+
     fn list(&self) -> Vec<BlobHash> {
         self.lock().blobs.keys().copied().collect()
     }
@@ -133,11 +148,11 @@ impl BlobStore for MemStore {
     }
 
     fn hold(&self, hash: &BlobHash) {
-        MemStore::hold(self, hash);
+        self.lock().lru.hold(hash);
     }
 
     fn release(&self, hash: &BlobHash) {
-        MemStore::release(self, hash);
+        self.lock().lru.release(hash);
     }
 }
 

@@ -3,13 +3,22 @@
 //! Every blob in a store was verified before it became visible: `put` takes a
 //! [`VerifiedBlob`], which only exists once its hash has been computed from its
 //! bytes. Reads verify again (`get`), because disks rot and people edit folders;
-//! a blob that fails is removed and reported, never returned.
+//! a blob that fails is removed and reported, never returned. Only `peek`
+//! returns unverified bytes (a few, to tell descriptors from data).
 //!
-//! Two kinds of residents share a store:
+//! Three kinds of residents share a store:
 //! - *pinned* blobs (published streams) are the user's own data: kept outside
 //!   the cache cap, never evicted, remembered across restarts;
+//! - *staged* blobs (a publish in progress) are protected like pinned ones
+//!   but not remembered: a publish pins them with its descriptor when it
+//!   succeeds and discards them when it fails, and after a crash they come
+//!   back as ordinary cache;
 //! - *cached* blobs (fetched from peers) count against a hard byte cap, checked
 //!   before insert, and are evicted least-recently-used first.
+//!
+//! Uses (`get`, `open_raw`) drive the LRU order; looking around (`peek`,
+//! `get_quiet`, `len_of`, `list`) does not, so listing streams leaves the
+//! cache exactly as it was.
 //!
 //! The trait is synchronous (plain file I/O); async callers use
 //! `tokio::task::spawn_blocking`.
@@ -32,6 +41,10 @@ pub enum Keep {
     Cache,
     /// Published: outside the cap, never evicted, persisted.
     Pin,
+    /// Part of a publish in progress: outside the cap and never evicted like
+    /// `Pin`, but not persisted until [`BlobStore::pin`], and removed by
+    /// [`BlobStore::discard`]. A blob already pinned stays pinned.
+    Staged,
 }
 
 /// A blob opened for sending as it is (already verified when it was stored).
@@ -85,15 +98,29 @@ pub trait BlobStore: Send + Sync + 'static {
     /// updates its keep class (a cached blob that gets pinned stays).
     fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError>;
     /// Reads and re-verifies a blob; `Ok(None)` when absent. Marks it used (LRU).
+    /// A corrupt blob is removed and reported as `Corrupt`.
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError>;
+    /// [`get`](Self::get) without marking the blob used: for looking around
+    /// (`ls`), which must not reorder the cache.
+    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError>;
+    /// The first `max` bytes of a blob (fewer if it is shorter), unverified
+    /// and not a use; `Ok(None)` when absent.
+    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// Whether the blob is present (no I/O).
     fn contains(&self, hash: &BlobHash) -> bool;
     /// The stored length of a blob, if present (no I/O).
     fn len_of(&self, hash: &BlobHash) -> Option<u64>;
-    /// Opens a blob for sending without re-hashing it. Marks it used (LRU).
+    /// Opens a blob for sending, hashing it only if this store has not yet
+    /// verified it (a blob found at open is trusted by name until then); a
+    /// corrupt one is removed and reported as `Corrupt`. Marks it used (LRU).
     fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError>;
-    /// Pins blobs already present (published streams), persistently.
+    /// Pins blobs already present (published streams), persistently; staged
+    /// blobs among them become pinned for good.
     fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError>;
+    /// Drops one stage of each of these blobs (a failed publish); a blob whose
+    /// last stage goes is removed. Blobs pinned for good, cached or absent are
+    /// left alone.
+    fn discard(&self, hashes: &[BlobHash]);
     /// Every blob present, in no particular order.
     fn list(&self) -> Vec<BlobHash>;
     /// Current figures.

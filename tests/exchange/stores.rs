@@ -52,6 +52,12 @@ impl BlobStore for FileStore {
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         self.mem.get(hash)
     }
+    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+        self.mem.get_quiet(hash)
+    }
+    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.mem.peek(hash, max)
+    }
     fn contains(&self, hash: &BlobHash) -> bool {
         self.lens.lock().unwrap().contains_key(hash)
     }
@@ -72,6 +78,9 @@ impl BlobStore for FileStore {
     }
     fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         self.mem.pin(hashes)
+    }
+    fn discard(&self, hashes: &[BlobHash]) {
+        self.mem.discard(hashes)
     }
     fn list(&self) -> Vec<BlobHash> {
         self.mem.list()
@@ -120,6 +129,12 @@ impl BlobStore for GateStore {
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         self.mem.get(hash)
     }
+    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+        self.mem.get_quiet(hash)
+    }
+    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        self.mem.peek(hash, max)
+    }
     fn contains(&self, hash: &BlobHash) -> bool {
         self.mem.contains(hash)
     }
@@ -138,6 +153,9 @@ impl BlobStore for GateStore {
     }
     fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         self.mem.pin(hashes)
+    }
+    fn discard(&self, hashes: &[BlobHash]) {
+        self.mem.discard(hashes)
     }
     fn list(&self) -> Vec<BlobHash> {
         self.mem.list()

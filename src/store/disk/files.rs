@@ -103,6 +103,18 @@ where
     })
 }
 
+/// fsyncs a directory, so entries just created in it survive a power cut.
+pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("sync directory", dir))
+}
+
+/// Whether `path` exists, as a store error naming it.
+pub(super) fn exists(path: &Path) -> Result<bool, StoreError> {
+    path.try_exists().map_err(io_err("stat", path))
+}
+
 /// Removes `.tmp-*` leftovers of a crash from `dir`; returns how many.
 pub(super) fn remove_temp_files(dir: &Path) -> Result<usize, StoreError> {
     let mut removed = 0;

@@ -7,6 +7,14 @@
 //! write needs is reserved before its first byte and cannot be taken by
 //! another; `Removing` blobs are out of the accounting but their file is still
 //! being deleted, so a new `put` of the same hash must wait for it.
+//!
+//! Each entry carries a generation, unique within the process. File work
+//! happens outside the lock, so by the time a reader reports what it found
+//! (the file vanished, or its bytes are corrupt) the blob may have been
+//! evicted and stored again; the reader names the generation it saw and a
+//! newer entry is left alone. Each entry also records whether its bytes were
+//! hashed in this process: blobs found at open are trusted by name and size
+//! only, until a read checks them.
 
 use super::files::Found;
 use crate::hash::BlobHash;
@@ -22,6 +30,22 @@ enum Slot {
     Removing,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    slot: Slot,
+    /// The bytes were hashed in this process (written by `put`, or read back).
+    verified: bool,
+    gen: u64,
+}
+
+/// What a reader learns about a visible blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Ready {
+    pub len: u64,
+    pub gen: u64,
+    pub verified: bool,
+}
+
 /// What a `put` must do next.
 pub(super) enum PutStep {
     /// Already stored: nothing to write.
@@ -34,14 +58,15 @@ pub(super) enum PutStep {
 
 pub(super) struct Index {
     lru: Lru,
-    slots: HashMap<BlobHash, Slot>,
+    entries: HashMap<BlobHash, Entry>,
+    next_gen: u64,
 }
 
 impl Index {
-    /// The index of the blobs found at open, pinned ones first, the others
-    /// admitted oldest mtime first. Returns the blobs that do not fit the cap:
-    /// their files are to be deleted.
-    pub fn rebuild(cap: u64, mut found: Vec<Found>, pins: &[BlobHash]) -> (Index, Vec<BlobHash>) {
+    /// The index of the blobs found at open (unverified), pinned ones first,
+    /// the others loaded oldest mtime first. Nothing is evicted, even over the
+    /// cap: the next `put` evicts back under it.
+    pub fn rebuild(cap: u64, mut found: Vec<Found>, pins: &[BlobHash]) -> Index {
         let mut lru = Lru::new(cap);
         let sizes: HashMap<BlobHash, u64> = found.iter().map(|f| (f.hash, f.len)).collect();
         for h in pins {
@@ -50,16 +75,47 @@ impl Index {
             }
         }
         found.sort_by_key(|f| (f.mtime, f.hash));
-        let mut evict = Vec::new();
-        // Admitting a pinned blob only touches it, so pins need no filtering.
+        // Loading a pinned blob leaves it as it is, so pins need no filtering.
         for f in &found {
-            match lru.admit(f.hash, f.len) {
-                Ok(victims) => evict.extend(victims),
-                Err(_) => evict.push(f.hash),
-            }
+            lru.load(f.hash, f.len);
         }
-        let slots = lru.residents().map(|h| (*h, Slot::Ready)).collect();
-        (Index { lru, slots }, evict)
+        let mut index = Index {
+            lru,
+            entries: HashMap::new(),
+            next_gen: 0,
+        };
+        for f in &found {
+            index.insert(f.hash, Slot::Ready, false);
+        }
+        index
+    }
+
+    fn insert(&mut self, hash: BlobHash, slot: Slot, verified: bool) {
+        let gen = self.next_gen;
+        self.next_gen += 1;
+        let entry = Entry {
+            slot,
+            verified,
+            gen,
+        };
+        self.entries.insert(hash, entry);
+    }
+
+    fn slot(&self, hash: &BlobHash) -> Option<Slot> {
+        self.entries.get(hash).map(|e| e.slot)
+    }
+
+    fn set_slot(&mut self, hash: &BlobHash, slot: Slot) {
+        if let Some(e) = self.entries.get_mut(hash) {
+            e.slot = slot;
+        }
+    }
+
+    /// The visible entry of `hash`, if it is generation `gen`.
+    fn ready_gen(&mut self, hash: &BlobHash, gen: u64) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(hash)
+            .filter(|e| e.slot == Slot::Ready && e.gen == gen)
     }
 
     pub fn lru(&self) -> &Lru {
@@ -71,7 +127,7 @@ impl Index {
     }
 
     pub fn is_ready(&self, hash: &BlobHash) -> bool {
-        self.slots.get(hash) == Some(&Slot::Ready)
+        self.slot(hash) == Some(Slot::Ready)
     }
 
     /// The length of a visible blob.
@@ -81,11 +137,26 @@ impl Index {
             .flatten()
     }
 
-    /// The length of a visible blob, marking it used.
-    pub fn use_ready(&mut self, hash: &BlobHash) -> Option<u64> {
+    /// A visible blob, marked used if `touch`.
+    pub fn ready(&mut self, hash: &BlobHash, touch: bool) -> Option<Ready> {
         let len = self.ready_len(hash)?;
-        self.lru.touch(hash);
-        Some(len)
+        let e = self.entries.get(hash)?;
+        let ready = Ready {
+            len,
+            gen: e.gen,
+            verified: e.verified,
+        };
+        if touch {
+            self.lru.touch(hash);
+        }
+        Some(ready)
+    }
+
+    /// A reader hashed generation `gen` of a blob and found it intact.
+    pub fn mark_verified(&mut self, hash: &BlobHash, gen: u64) {
+        if let Some(e) = self.ready_gen(hash, gen) {
+            e.verified = true;
+        }
     }
 
     /// Reserves room and a slot for a new blob, or joins a write in flight.
@@ -95,17 +166,26 @@ impl Index {
         size: u64,
         keep: Keep,
     ) -> Result<PutStep, StoreError> {
-        match self.slots.get(&hash).copied() {
+        match self.slot(&hash) {
             Some(Slot::Removing) => Ok(PutStep::Wait),
             Some(Slot::Ready) => {
                 self.lru.touch(&hash);
+                if keep == Keep::Staged {
+                    self.lru.stage(hash, size);
+                }
                 Ok(PutStep::Stored)
             }
             Some(Slot::Writing(n)) => {
-                self.slots.insert(hash, Slot::Writing(n + 1));
+                self.set_slot(&hash, Slot::Writing(n + 1));
                 self.lru.hold(&hash);
-                if keep == Keep::Pin {
-                    self.lru.pin(&hash);
+                match keep {
+                    Keep::Pin => {
+                        self.lru.pin(&hash);
+                    }
+                    Keep::Staged => {
+                        self.lru.stage(hash, size);
+                    }
+                    Keep::Cache => {}
                 }
                 Ok(PutStep::Write(Vec::new()))
             }
@@ -113,6 +193,10 @@ impl Index {
                 let victims = match keep {
                     Keep::Pin => {
                         self.lru.insert_pinned(hash, size);
+                        Vec::new()
+                    }
+                    Keep::Staged => {
+                        self.lru.stage(hash, size);
                         Vec::new()
                     }
                     Keep::Cache => self.lru.admit(hash, size).map_err(|f| StoreError::Full {
@@ -123,10 +207,11 @@ impl Index {
                     })?,
                 };
                 for v in &victims {
-                    self.slots.insert(*v, Slot::Removing);
+                    self.set_slot(v, Slot::Removing);
                 }
                 self.lru.hold(&hash);
-                self.slots.insert(hash, Slot::Writing(1));
+                // The bytes come from a `VerifiedBlob`.
+                self.insert(hash, Slot::Writing(1), true);
                 Ok(PutStep::Write(victims))
             }
         }
@@ -135,76 +220,142 @@ impl Index {
     /// Ends one writer's `put`: the blob becomes visible, or (if this was the
     /// last writer and none succeeded) its reservation is dropped.
     pub fn end_put(&mut self, hash: &BlobHash, ok: bool) {
-        match self.slots.get(hash).copied() {
-            Some(Slot::Writing(_)) if ok => {
-                self.slots.insert(*hash, Slot::Ready);
-            }
+        match self.slot(hash) {
+            Some(Slot::Writing(_)) if ok => self.set_slot(hash, Slot::Ready),
             Some(Slot::Writing(1)) => {
-                self.slots.remove(hash);
+                self.entries.remove(hash);
                 self.lru.remove(hash);
             }
-            Some(Slot::Writing(n)) => {
-                self.slots.insert(*hash, Slot::Writing(n - 1));
-            }
+            Some(Slot::Writing(n)) => self.set_slot(hash, Slot::Writing(n - 1)),
             _ => {}
         }
         self.lru.release(hash);
     }
 
-    /// Takes a visible blob out (corrupt): returns whether its file is now
-    /// this caller's to delete.
-    pub fn start_removal(&mut self, hash: &BlobHash) -> bool {
-        if !self.is_ready(hash) {
+    /// Takes generation `gen` of a visible blob out (corrupt): returns whether
+    /// its file is now this caller's to delete.
+    pub fn start_removal(&mut self, hash: &BlobHash, gen: u64) -> bool {
+        let Some(e) = self.ready_gen(hash, gen) else {
             return false;
-        }
+        };
+        e.slot = Slot::Removing;
         self.lru.remove(hash);
-        self.slots.insert(*hash, Slot::Removing);
         true
     }
 
     /// The files of these `Removing` blobs are gone.
     pub fn finish_removal(&mut self, hashes: &[BlobHash]) {
         for h in hashes {
-            if self.slots.get(h) == Some(&Slot::Removing) {
-                self.slots.remove(h);
+            if self.slot(h) == Some(Slot::Removing) {
+                self.entries.remove(h);
             }
         }
     }
 
-    /// A visible blob's file vanished: forget it. Returns whether it was visible.
-    pub fn forget(&mut self, hash: &BlobHash) -> bool {
-        let visible = self.is_ready(hash);
-        if visible {
-            self.slots.remove(hash);
-            self.lru.remove(hash);
+    /// Generation `gen` of a visible blob lost its file: forget it. Returns
+    /// whether it was still that generation and visible.
+    pub fn forget(&mut self, hash: &BlobHash, gen: u64) -> bool {
+        if self.ready_gen(hash, gen).is_none() {
+            return false;
         }
-        visible
+        self.entries.remove(hash);
+        self.lru.remove(hash);
+        true
     }
 
-    /// Pins those of `hashes` that are stored or being written and were not
-    /// pinned yet; returns them (to be persisted).
+    /// Those of `hashes` that are stored or being written and not pinned for
+    /// good yet.
+    pub fn unpinned_present(&self, hashes: &[BlobHash]) -> Vec<BlobHash> {
+        let present = |h: &&BlobHash| matches!(self.slot(h), Some(Slot::Ready | Slot::Writing(_)));
+        let unpinned = |h: &&BlobHash| !self.lru.is_pinned(h);
+        hashes
+            .iter()
+            .filter(present)
+            .filter(unpinned)
+            .copied()
+            .collect()
+    }
+
+    /// Pins those of `hashes` that are still stored or being written and were
+    /// not pinned for good yet; returns them.
     pub fn pin_present(&mut self, hashes: &[BlobHash]) -> Vec<BlobHash> {
-        let mut newly = Vec::new();
-        for h in hashes {
-            let present = matches!(self.slots.get(h), Some(Slot::Ready | Slot::Writing(_)));
-            if present && !self.lru.is_pinned(h) && self.lru.pin(h) {
-                newly.push(*h);
-            }
+        let newly = self.unpinned_present(hashes);
+        for h in &newly {
+            self.lru.pin(h);
         }
         newly
     }
 
+    /// Drops one stage of each visible blob of `hashes`; returns those whose
+    /// last stage went, now `Removing`, for the caller to delete. A blob still
+    /// being written keeps its stages: its writer has not finished.
+    pub fn discard(&mut self, hashes: &[BlobHash]) -> Vec<BlobHash> {
+        let mut removing = Vec::new();
+        for h in hashes {
+            if self.is_ready(h) && self.lru.unstage(h).is_some() {
+                self.set_slot(h, Slot::Removing);
+                removing.push(*h);
+            }
+        }
+        removing
+    }
+
     pub fn list(&self) -> Vec<BlobHash> {
-        let ready = self.slots.iter().filter(|(_, s)| **s == Slot::Ready);
+        let ready = self.entries.iter().filter(|(_, e)| e.slot == Slot::Ready);
         ready.map(|(h, _)| *h).collect()
     }
 
     pub fn stats(&self) -> StoreStats {
         StoreStats {
-            blobs: self.slots.values().filter(|s| **s == Slot::Ready).count(),
+            blobs: self
+                .entries
+                .values()
+                .filter(|e| e.slot == Slot::Ready)
+                .count(),
             cached_bytes: self.lru.cached_bytes(),
             pinned_bytes: self.lru.pinned_bytes(),
             cap_bytes: self.lru.cap(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(i: u8) -> BlobHash {
+        BlobHash::from_bytes([i; 48])
+    }
+
+    fn put(ix: &mut Index, hash: BlobHash, size: u64) -> Vec<BlobHash> {
+        let Ok(PutStep::Write(victims)) = ix.begin_put(hash, size, Keep::Cache) else {
+            panic!("expected a write");
+        };
+        ix.finish_removal(&victims);
+        ix.end_put(&hash, true);
+        victims
+    }
+
+    /// A reader learns a blob's generation, then (outside the lock) the blob
+    /// is evicted, its file unlinked and the same hash stored again before
+    /// the reader reports that its open failed or its bytes were corrupt.
+    #[test]
+    fn a_reader_of_an_evicted_blob_cannot_remove_its_successor() {
+        let mut ix = Index::rebuild(100, Vec::new(), &[]);
+        put(&mut ix, h(1), 60);
+        let seen = ix.ready(&h(1), true).unwrap();
+        assert_eq!(put(&mut ix, h(2), 60), vec![h(1)]);
+        assert_eq!(put(&mut ix, h(1), 60), vec![h(2)]);
+        assert!(!ix.forget(&h(1), seen.gen), "forgot the newer entry");
+        assert!(
+            !ix.start_removal(&h(1), seen.gen),
+            "removed the newer entry"
+        );
+        assert!(ix.is_ready(&h(1)));
+        assert_eq!(ix.stats().cached_bytes, 60);
+        let now = ix.ready(&h(1), false).unwrap();
+        assert!(now.verified && now.gen != seen.gen);
+        assert!(ix.forget(&h(1), now.gen));
+        assert_eq!(ix.stats().cached_bytes, 0);
     }
 }

@@ -1,3 +1,6 @@
+mod reads;
+mod staging;
+
 use super::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -211,11 +214,34 @@ fn cached_bytes_on_disk_never_exceed_the_cap() {
         before,
         "a refused blob evicts nothing"
     );
-    // A smaller cap at the next open evicts down to it.
+    // A smaller cap at the next open (`ls` with its default cap after a
+    // `get` with a bigger one) deletes nothing; the next put evicts back
+    // under it.
     drop(s);
     let s = DiskStore::open(dir.path(), 3000).unwrap();
+    assert_eq!(files_in(dir.path()), before, "opening deleted blobs");
+    assert_eq!(s.stats().cached_bytes, bytes_on_disk(dir.path()));
+    assert!(s.stats().cached_bytes > 3000);
+    s.put(&blob(998, 1000), Keep::Cache).unwrap();
     assert!(bytes_on_disk(dir.path()) <= 3000);
     assert_eq!(bytes_on_disk(dir.path()), s.stats().cached_bytes);
+}
+
+#[test]
+fn opening_an_lbrynet_folder_over_the_cap_deletes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let blobs_dir = dir.path().join("blobfiles");
+    fs::create_dir_all(&blobs_dir).unwrap();
+    let blobs: Vec<_> = (0..5).map(|i| blob(300 + i, 2000)).collect();
+    for b in &blobs {
+        fs::write(blobs_dir.join(b.hash().to_hex()), b.data()).unwrap();
+    }
+    let s = DiskStore::open(dir.path(), 1000).unwrap();
+    assert_eq!(files_in(dir.path()).len(), 5);
+    assert_eq!(s.stats().cached_bytes, 10_000);
+    for b in &blobs {
+        assert_eq!(s.get(b.hash()).unwrap().as_ref(), Some(b));
+    }
 }
 
 #[test]
