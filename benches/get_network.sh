@@ -62,6 +62,9 @@ for n in $(seq "$nodes"); do
     peers+=("$(cat "$work/addr$n")")
 done
 
+# Let the copies reach the disk now, not during the timed runs.
+sync
+
 # best_of PREP CMD...: runs PREP (untimed) then the program CMD, $runs times; prints the
 # fastest wall time in seconds, and the CPU% and max RSS (KiB) of that run.
 best_of() {
@@ -82,7 +85,7 @@ best_of() {
     echo "$best $usage"
 }
 
-fresh() { rm -rf "$work/get" "$work/output"; }
+fresh() { rm -rf "$work/get" "$work/output" && sync; }
 get=("$bin" --data-dir "$work/get" get "$sd" -o "$work/output")
 
 r=$(best_of : sha384sum "$work/input")
