@@ -97,12 +97,21 @@ pub fn decrypt_blob(
     Ok(data)
 }
 
+/// Written bytes after which the kernel is asked to start writing them back.
+/// Without it a file smaller than the dirty-page limits (gigabytes on a
+/// large machine) stays in memory until the final fsync, which then waits
+/// for all of it at once; with it the writeback overlaps the download and
+/// the final fsync waits only for the tail.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
 /// An output file that appears under its final name only when complete.
 pub struct Output {
     part: PathBuf,
     target: PathBuf,
     file: BufWriter<File>,
     written: u64,
+    /// Bytes before this offset have had their writeback started.
+    writeback_from: u64,
     done: bool,
     /// Whether an existing file under the target name may be replaced.
     replace: bool,
@@ -126,6 +135,7 @@ impl Output {
             target: target.to_path_buf(),
             file: BufWriter::with_capacity(1 << 20, file),
             written: 0,
+            writeback_from: 0,
             done: false,
             replace,
         })
@@ -139,7 +149,35 @@ impl Output {
                 source,
             })?;
         self.written += plain.len() as u64;
+        self.start_writeback();
         Ok(())
+    }
+
+    /// Starts (does not wait for) the writeback of what reached the file
+    /// since the last call, once that is `WRITEBACK_EVERY` bytes. Only a
+    /// hint: errors show up in the final fsync, which is what counts.
+    fn start_writeback(&mut self) {
+        let in_file = self.written - self.file.buffer().len() as u64;
+        let len = in_file - self.writeback_from;
+        if len < WRITEBACK_EVERY {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            if let (Ok(from), Ok(n)) = (i64::try_from(self.writeback_from), i64::try_from(len)) {
+                // SAFETY: a plain syscall on a descriptor `self.file` keeps open.
+                unsafe {
+                    libc::sync_file_range(
+                        self.file.get_ref().as_raw_fd(),
+                        from,
+                        n,
+                        libc::SYNC_FILE_RANGE_WRITE,
+                    );
+                }
+            }
+        }
+        self.writeback_from = in_file;
     }
 
     /// Flushes, syncs and renames into place; returns the bytes written.

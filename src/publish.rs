@@ -34,7 +34,7 @@ pub struct PublishOptions {
     /// The stream key; a fresh random AES-128 key when `None`.
     pub key: Option<StreamKey>,
     pub ivs: IvSource,
-    /// Worker threads for encryption and hashing.
+    /// Worker threads for encryption, hashing and storing.
     pub workers: usize,
 }
 
@@ -44,7 +44,9 @@ impl Default for PublishOptions {
         Self {
             key: None,
             ivs: IvSource::Random,
-            workers: cores,
+            // Each worker also stores its blob and waits about 10 ms in
+            // fsync; twice the cores keeps every core busy meanwhile.
+            workers: 2 * cores,
         }
     }
 }

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
-type Outcome = Option<Result<VerifiedBlob, FetchError>>;
+/// Shared so that many waiters cost no copies of the blob; the last one to
+/// take it gets the blob itself (see [`Waiter::wait`]).
+type Outcome = Option<Result<Arc<VerifiedBlob>, FetchError>>;
 
 /// The blobs being transferred right now.
 #[derive(Default)]
@@ -100,12 +102,20 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    /// Waits for the flight's result.
+    /// Waits for the flight's result. A finished flight has dropped its
+    /// sender, so the only waiter (the common case) holds the last reference
+    /// once its receiver is gone and takes the blob without copying 2 MiB.
     pub(crate) async fn wait(mut self) -> Result<VerifiedBlob, FetchError> {
         let hash = self.hash;
-        match self.outcome.wait_for(Option::is_some).await {
-            Ok(r) => r.clone().unwrap_or(Err(FetchError::Interrupted { hash })),
-            Err(_) => Err(FetchError::Interrupted { hash }),
+        let outcome = match self.outcome.wait_for(Option::is_some).await {
+            Ok(r) => r.clone(),
+            Err(_) => None,
+        };
+        drop(self.outcome);
+        match outcome {
+            Some(Ok(blob)) => Ok(Arc::try_unwrap(blob).unwrap_or_else(|b| (*b).clone())),
+            Some(Err(e)) => Err(e),
+            None => Err(FetchError::Interrupted { hash }),
         }
     }
 }
@@ -122,14 +132,15 @@ pub(crate) struct Leader {
 impl Leader {
     /// Hands the result to every waiter and ends the flight.
     pub(crate) fn finish(self, result: Result<VerifiedBlob, FetchError>) {
-        {
-            let map = self.flights.lock();
-            if let Some(e) = map.get(&self.hash).filter(|e| e.id == self.id) {
-                // Published under the lock: nobody can join a finished flight and miss its result.
-                e.outcome.send_replace(Some(result));
+        let mut map = self.flights.lock();
+        if map.get(&self.hash).is_some_and(|e| e.id == self.id) {
+            if let Some(e) = map.remove(&self.hash) {
+                // Published and removed under the lock: a caller either joined
+                // before and gets this result, or starts a new flight after.
+                // Dropping the sender here closes the channel once the value is in.
+                e.outcome.send_replace(Some(result.map(Arc::new)));
             }
         }
-        // Dropping `self` now removes the entry.
     }
 }
 
@@ -175,6 +186,17 @@ mod tests {
         assert_eq!(w3.wait().await.unwrap(), blob);
         assert_eq!(f.waiters(&hash), 0);
         let (_w, _leader) = start(&f, hash, false);
+    }
+
+    #[tokio::test]
+    async fn a_single_waiter_gets_the_blob_without_a_copy() {
+        let f = Arc::new(Flights::default());
+        let blob = VerifiedBlob::from_bytes(vec![5; 1000]);
+        let (hash, bytes) = (*blob.hash(), blob.data().as_ptr());
+        let (w, leader) = start(&f, hash, false);
+        leader.finish(Ok(blob));
+        assert_eq!(f.waiters(&hash), 0);
+        assert_eq!(w.wait().await.unwrap().data().as_ptr(), bytes);
     }
 
     #[tokio::test]
