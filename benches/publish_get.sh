@@ -5,7 +5,7 @@
 #   benches/publish_get.sh [SIZE_MIB=1024] [RUNS=3]
 #
 # Every command reads its input from the page cache (the file is read once
-# first), and each figure is the best of RUNS runs. `get` syncs its output
+# first), starts after a `sync`, and each figure is the best of RUNS runs. `get` syncs its output
 # before renaming it into place; `cp` does not, so `cp` is timed with a
 # `sync` of the copy too, to compare like with like.
 set -euo pipefail
@@ -27,16 +27,19 @@ best_of() {
     local best=""
     for i in $(seq "$runs"); do
         local s e t
+        # Start each run with no writeback left over from the previous one.
+        sync
         s=$(date +%s.%N)
         RUN=$i "$@" >/dev/null
         e=$(date +%s.%N)
         t=$(awk -v s="$s" -v e="$e" 'BEGIN { printf "%.3f", e - s }')
+        [ -n "${BENCH_VERBOSE:-}" ] && echo "  $1 run $i: $t s" >&2
         if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best=$t; fi
     done
     echo "$best"
 }
 
-# Each run publishes into a fresh data dir (made outside the timed part).
+# Each run publishes into a fresh data dir.
 publish_once() { "$bin" --data-dir "$work/data.$RUN" publish "$work/input"; }
 cp_sync() { cp "$work/input" "$work/copy" && sync "$work/copy"; }
 
