@@ -167,7 +167,14 @@ async fn answer(
 /// A blob the store cannot open is answered as absent, and the failure logged.
 async fn open_blob(shared: &Shared, hash: BlobHash) -> Option<RawBlob> {
     let store = shared.store.clone();
-    match tokio::task::spawn_blocking(move || store.open_raw(&hash)).await {
+    let opened = tokio::task::spawn_blocking(move || {
+        let raw = store.open_raw(&hash);
+        if let Ok(Some(RawBlob::File(file, len))) = &raw {
+            prefetch(file, *len);
+        }
+        raw
+    });
+    match opened.await {
         Ok(Ok(Some(raw))) if raw_len(&raw) <= MAX_BLOB_SIZE as u64 => Some(raw),
         Ok(Ok(Some(raw))) => {
             let len = raw_len(&raw);
@@ -184,6 +191,16 @@ async fn open_blob(shared: &Shared, hash: BlobHash) -> Option<RawBlob> {
             None
         }
     }
+}
+
+/// Pulls the blob into the page cache here, on the blocking thread, so the
+/// `sendfile` that follows on an async thread does not wait for the disk.
+fn prefetch(file: &std::fs::File, len: u64) {
+    use std::os::fd::AsRawFd;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    // SAFETY: readahead(2) on a file descriptor we own for the whole call. A
+    // failure only means the send will read from disk itself.
+    unsafe { libc::readahead(file.as_raw_fd(), 0, len) };
 }
 
 fn raw_len(raw: &RawBlob) -> u64 {

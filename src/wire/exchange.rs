@@ -20,9 +20,11 @@ use serde_json::{Map, Value};
 
 /// A request is refused once this many bytes are buffered (lbry-sdk's `MAX_REQUEST_SIZE`).
 pub const MAX_REQUEST_SIZE: usize = 1200;
-/// Largest response header a client accepts; `available_blobs` makes it grow,
-/// a few hundred bytes is normal.
-pub const MAX_RESPONSE_HEADER: usize = 64 * 1024;
+/// Largest response header a client accepts. A real one is ~300 bytes and
+/// at most ~1.3 KiB (`available_blobs` answers a query of at most 10 hashes);
+/// the client rescans the buffer on each read, so a small limit also bounds
+/// what a peer trickling one byte at a time can cost.
+pub const MAX_RESPONSE_HEADER: usize = 8 * 1024;
 /// The only price answer lbry-sdk clients accept.
 pub const RATE_ACCEPTED: &str = "RATE_ACCEPTED";
 /// Most hashes in one availability query that keep it under [`MAX_REQUEST_SIZE`].
