@@ -22,12 +22,14 @@ head -c "$((size_mib << 20))" /dev/urandom >"$work/input"
 cat "$work/input" >/dev/null
 
 # best_of CMD...: prints the fastest wall time in seconds over $runs runs
-# (RUN holds the run number during each).
+# (RUN holds the run number during each; PREP, if set, runs untimed before each).
 best_of() {
     local best=""
     for i in $(seq "$runs"); do
         local s e t
-        # Start each run with no writeback left over from the previous one.
+        # Start each run alike: the caller's PREP (untimed), then no writeback
+        # left over from the previous run.
+        "${PREP:-true}"
         sync
         s=$(date +%s.%N)
         RUN=$i "$@" >/dev/null
@@ -45,7 +47,10 @@ cp_sync() { cp "$work/input" "$work/copy" && sync "$work/copy"; }
 
 t_sha=$(best_of sha384sum "$work/input")
 t_cp=$(best_of cp_sync)
-t_pub=$(best_of publish_once)
+# Earlier runs' stores are removed before each run, so every publish starts
+# with the same amount of page cache in use.
+drop_stores() { rm -rf "$work"/data.*; }
+t_pub=$(PREP=drop_stores best_of publish_once)
 sd=$("$bin" --data-dir "$work/data.$runs" ls | awk 'NR==1 { print $1 }')
 t_get=$(best_of "$bin" --data-dir "$work/data.$runs" get "$sd" --offline -o "$work/output")
 cmp "$work/input" "$work/output"
