@@ -195,8 +195,8 @@ impl Drop for Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::mock::{addr, fetcher, test_config, Behave, MockNet};
-    use crate::fetch::{FetchError, Priority, Skipped};
+    use crate::fetch::mock::{addr, all_failed, fetcher, test_config, Behave, MockNet};
+    use crate::fetch::{Priority, Skipped};
 
     const MS: Duration = Duration::from_millis(1);
 
@@ -268,12 +268,7 @@ mod tests {
         cfg.deadline = 300 * MS;
         let (f, _) = fetcher(&net, &[addr(1), addr(2)], cfg);
         let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
-        let FetchError::AllPeersFailed {
-            attempts, skipped, ..
-        } = &e
-        else {
-            panic!("unexpected {e}");
-        };
+        let (attempts, skipped) = all_failed(&e);
         assert_eq!(attempts.len(), 1);
         assert_eq!(attempts[0].0, addr(1));
         assert_eq!(skipped, &vec![(addr(2), Skipped::NotReached)]);

@@ -2,7 +2,7 @@
 //! (serve, fail with a given error, hang, wait for a gate), counting calls,
 //! concurrent requests and cancellations; and helpers to build a fetcher on it.
 
-use super::{BlobPeer, BoxFuture, FetchConfig, Fetcher, PeerError, StaticPeers};
+use super::{BlobPeer, BoxFuture, FetchConfig, FetchError, Fetcher, PeerError, StaticPeers};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
 use crate::store::MemStore;
@@ -221,4 +221,20 @@ pub(crate) fn fetcher(
         cfg,
     );
     (f, store)
+}
+
+/// Who was asked and how it failed, and who was not asked and why.
+pub(crate) type Report<'a> = (
+    &'a Vec<(SocketAddr, PeerError)>,
+    &'a Vec<(SocketAddr, crate::fetch::Skipped)>,
+);
+
+/// The attempts and skipped peers of an `AllPeersFailed`; any other error fails the test.
+pub(crate) fn all_failed(e: &FetchError) -> Report<'_> {
+    match e {
+        FetchError::AllPeersFailed {
+            attempts, skipped, ..
+        } => (attempts, skipped),
+        other => panic!("unexpected {other}"),
+    }
 }

@@ -204,7 +204,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::mock::{addr, fetcher, test_config, Behave, MockNet};
+    use crate::fetch::mock::{addr, all_failed, fetcher, test_config, Behave, MockNet};
     use crate::fetch::Priority;
     use crate::store::BlobStore;
     use std::time::Duration;
@@ -259,12 +259,7 @@ mod tests {
         let peers: Vec<_> = (1..=4).map(addr).collect();
         let (f, _) = fetcher(&net, &peers, test_config());
         let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
-        let FetchError::AllPeersFailed {
-            attempts, skipped, ..
-        } = &e
-        else {
-            panic!("unexpected {e}");
-        };
+        let (attempts, skipped) = all_failed(&e);
         let expected = vec![
             (addr(1), corrupt()),
             (addr(2), refused.clone()),
@@ -282,12 +277,7 @@ mod tests {
 
         // Asked again: the liars are banned and not asked; the others are.
         let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
-        let FetchError::AllPeersFailed {
-            attempts, skipped, ..
-        } = &e
-        else {
-            panic!("unexpected {e}");
-        };
+        let (attempts, skipped) = all_failed(&e);
         assert_eq!(attempts, &vec![(addr(2), refused), (addr(3), short)]);
         assert!(matches!(&skipped[..], [
             (a, Skipped::Banned { reason: r1, .. }),
@@ -349,12 +339,7 @@ mod tests {
         cfg.deadline = Duration::from_millis(100);
         let (f, store) = fetcher(&net, &[addr(1), addr(2)], cfg);
         let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
-        let FetchError::AllPeersFailed {
-            attempts, skipped, ..
-        } = &e
-        else {
-            panic!("unexpected {e}");
-        };
+        let (attempts, skipped) = all_failed(&e);
         assert_eq!(
             attempts,
             &vec![
