@@ -38,8 +38,12 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// From sending a request to holding the whole answer header (lbry-sdk: 30 s).
     pub header_timeout: Duration,
-    /// Receiving the blob bytes after the header (lbry-sdk: 30 s).
+    /// Longest silence while receiving the blob bytes: a slow peer that keeps
+    /// sending is not cut off, a stalled one is (lbry-sdk: 30 s for the whole blob).
     pub body_timeout: Duration,
+    /// Longest time for the whole blob, however steadily it trickles in
+    /// (lbry-sdk gives a data blob 300 s overall).
+    pub body_deadline: Duration,
     /// Largest answer header accepted.
     pub max_header: usize,
     /// Idle connections older than this are not reused (lbry-sdk servers close after 30 s).
@@ -54,6 +58,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(3),
             header_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(30),
+            body_deadline: Duration::from_secs(300),
             max_header: MAX_RESPONSE_HEADER,
             pool_max_idle: Duration::from_secs(20),
             pool_per_peer: 4,
@@ -241,27 +246,30 @@ impl ExchangeClient {
         }
         let mut blob = BlobReceiver::with_capacity(len);
         blob.push(pending);
+        let idle = self.cfg.body_timeout;
         let body = async {
             while blob.len() < len {
-                match stream.read(blob.spare(READ_CHUNK)).await {
-                    Ok(0) | Err(_) => return false,
-                    Ok(n) => blob.commit(n),
+                match timeout(idle, stream.read(blob.spare(READ_CHUNK))).await {
+                    Err(_) => return Err(PeerError::Timeout("receiving blob: peer went silent")),
+                    Ok(Ok(0) | Err(_)) => return Ok(false),
+                    Ok(Ok(n)) => blob.commit(n),
                 }
             }
-            true
+            Ok(true)
         };
-        match timeout(self.cfg.body_timeout, body).await {
+        match timeout(self.cfg.body_deadline, body).await {
             Err(_) => Err(PeerError::Timeout("receiving blob").into()),
-            Ok(false) => Err(PeerError::ShortRead {
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(false)) => Err(PeerError::ShortRead {
                 got: blob.len() as u64,
                 expected: length,
             }
             .into()),
             // A peer that closes after a complete blob is fine; it is just not reused.
-            Ok(true) if peek(stream) == Peek::Unexpected => {
+            Ok(Ok(true)) if peek(stream) == Peek::Unexpected => {
                 Err(protocol("peer sent more bytes than the announced length"))
             }
-            Ok(true) => blob
+            Ok(Ok(true)) => blob
                 .finish(hash)
                 .map_err(|actual| PeerError::HashMismatch { actual }.into()),
         }

@@ -47,6 +47,8 @@ pub enum Mode {
     Garbage,
     /// Answers like lbry-sdk when it lacks the blob: no `incoming_blob`.
     Refuse,
+    /// Serves correctly but slowly: the blob in ten pieces, 100 ms apart.
+    Trickle,
     /// Serves one blob per connection, then closes on the next request
     /// without answering (an lbry-sdk server whose idle timer just fired).
     OneBlobPerConnection,
@@ -201,6 +203,22 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
             Mode::Stall => return std::future::pending().await,
             Mode::Garbage => b"HTTP/1.1 400 Bad Request\r\n\r\nnot json".to_vec(),
             Mode::OneBlobPerConnection if served > 0 => return,
+            Mode::Trickle => {
+                if stream
+                    .write_all(header(data.len()).as_bytes())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                for piece in data.chunks(data.len().div_ceil(10).max(1)) {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                }
+                Vec::new()
+            }
             Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection => {
                 [header(data.len()).as_bytes(), data].concat()
             }

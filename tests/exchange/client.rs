@@ -4,8 +4,10 @@
 use crate::common::fakepeer::{blob_map, encrypted_blob, FakePeer, Mode};
 use crate::{short_client, within};
 use lbrymount::blob::VerifiedBlob;
+use lbrymount::exchange::client::{ClientConfig, ExchangeClient};
 use lbrymount::fetch::{BlobPeer, PeerError};
 use lbrymount::hash::BlobHash;
+use std::time::Duration;
 
 async fn fetch_from(
     mode: Mode,
@@ -80,7 +82,33 @@ async fn a_silent_peer_times_out_waiting_for_the_header() {
 async fn a_peer_stalling_mid_blob_times_out_receiving() {
     let blob = encrypted_blob(100_000);
     let (result, _peer) = fetch_from(Mode::StallMidBlob, &blob).await;
-    assert_eq!(result, Err(PeerError::Timeout("receiving blob")));
+    assert_eq!(
+        result,
+        Err(PeerError::Timeout("receiving blob: peer went silent"))
+    );
+}
+
+#[tokio::test]
+async fn a_slow_peer_that_keeps_sending_is_not_cut_off() {
+    // Ten pieces 100 ms apart: a second in all, each gap well inside the 300 ms silence limit.
+    let blob = encrypted_blob(100_000);
+    let (result, _peer) = fetch_from(Mode::Trickle, &blob).await;
+    assert_eq!(result.map(|b| *b.hash()), Ok(*blob.hash()));
+}
+
+#[tokio::test]
+async fn the_whole_body_still_has_a_deadline() {
+    let blob = encrypted_blob(100_000);
+    let peer = FakePeer::start(Mode::Trickle, blob_map([&blob])).await;
+    let client = ExchangeClient::new(ClientConfig {
+        body_deadline: Duration::from_millis(400),
+        ..ClientConfig::default()
+    });
+    let result = within(client.fetch(peer.addr(), *blob.hash(), Some(blob.len() as u64))).await;
+    assert_eq!(
+        result.map(|b| *b.hash()),
+        Err(PeerError::Timeout("receiving blob"))
+    );
 }
 
 #[tokio::test]
