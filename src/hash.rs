@@ -1,6 +1,6 @@
 //! SHA-384 names: `BlobHash` for blobs, `SdHash` for stream descriptors.
 //!
-//! Both are 48 raw bytes whose text form is 96 *lowercase* hex characters,
+//! `NodeId` names DHT nodes and keys. All are 48 raw bytes whose text form is 96 *lowercase* hex characters,
 //! exactly what lbry-sdk accepts (`is_valid_blobhash`); uppercase is refused so
 //! that a hash has one spelling on disk, on the wire and in the mount. The two
 //! types are distinct so an sd hash cannot be passed where a data blob is meant
@@ -118,6 +118,26 @@ hash_type!(
     /// The name of a stream: SHA-384 of its stream descriptor's exact bytes.
     SdHash
 );
+
+hash_type!(
+    /// A DHT node id (48 bytes, like every key in LBRY's Kademlia).
+    NodeId
+);
+
+impl NodeId {
+    /// The DHT key under which peers for a blob are announced.
+    pub fn of_blob(blob: &BlobHash) -> Self {
+        Self(blob.0)
+    }
+    /// XOR distance to `other`, comparable as a big-endian number.
+    pub fn distance(&self, other: &NodeId) -> [u8; HASH_LEN] {
+        let mut d = [0u8; HASH_LEN];
+        for (i, b) in d.iter_mut().enumerate() {
+            *b = self.0[i] ^ other.0[i];
+        }
+        d
+    }
+}
 
 impl SdHash {
     /// The sd blob is stored and transferred like any other blob.
