@@ -1,8 +1,9 @@
-//! SHA-384 names: `BlobHash` for blobs, `SdHash` for stream descriptors.
+//! SHA-384 names: `BlobHash` for blobs, `SdHash` for stream descriptors,
+//! `NodeId` for DHT nodes and keys.
 //!
-//! `NodeId` names DHT nodes and keys. All are 48 raw bytes whose text form is 96 *lowercase* hex characters,
+//! All are 48 raw bytes whose text form is 96 *lowercase* hex characters,
 //! exactly what lbry-sdk accepts (`is_valid_blobhash`); uppercase is refused so
-//! that a hash has one spelling on disk, on the wire and in the mount. The two
+//! that a hash has one spelling on disk, on the wire and in the mount. The
 //! types are distinct so an sd hash cannot be passed where a data blob is meant
 //! by accident; `SdHash::as_blob` names the sd blob itself in the store.
 
