@@ -21,7 +21,7 @@ use std::path::PathBuf;
 #[command(
     name = "lbrymount",
     version,
-    about = "Mount the LBRY peer-to-peer network as a filesystem; publish, fetch and serve LBRY streams",
+    about = "Publish, fetch and serve LBRY streams, byte-compatible with the LBRY network",
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=lbrymount=debug) for finer control. See lbrymount(1)."
 )]
 pub struct Cli {
