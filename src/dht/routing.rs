@@ -4,10 +4,14 @@
 //! bucket covering every distance; a full bucket splits in half when its index
 //! is below `split_buckets_under_index` or when the newcomer is closer to us
 //! than our K-th closest contact. A full bucket that may not split names a
-//! stale contact for the caller to ping: the first bad or unknown contact
+//! stale contact for the caller to ping: a bad, else an unknown, contact
 //! silent for `STALE_CONTACT_AGE`, else the least recently seen one. The caller
 //! pings it and either observes it again (it stays, the newcomer is dropped,
 //! as in Kademlia: old contacts are worth more) or calls `replace`.
+//!
+//! A contact that failed since it last answered is bad (lbry-sdk's rule): it
+//! stays until a newcomer needs its slot, since it may come back, but
+//! `closest` no longer hands it out and eviction asks about it first.
 //!
 //! One host must not fill the table: at most `max_per_ip` contacts (default 2)
 //! may share an IP address, counted across the whole table, so a host
@@ -33,8 +37,10 @@ use crate::hash::NodeId;
 pub type Distance = [u8; HASH_LENGTH];
 
 const BITS: u16 = (HASH_LENGTH * 8) as u16;
-/// Failed pings after which a contact counts as bad.
-const BAD_AFTER_FAILURES: u32 = 2;
+/// Failures since its last answer after which a contact counts as bad. One,
+/// as in lbry-sdk's `PeerManager.peer_is_good`: a failure newer than the
+/// last reply makes a peer bad until it answers again.
+const BAD_AFTER_FAILURES: u32 = 1;
 
 /// Tunables; `Default` is lbry-sdk's constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +94,7 @@ pub enum Health {
     /// Heard from within `CHECK_REFRESH_INTERVAL` and no failure since.
     Good,
     Unknown,
-    /// Failed `BAD_AFTER_FAILURES` pings in a row.
+    /// Failed since it last answered.
     Bad,
 }
 
@@ -251,7 +257,9 @@ impl RoutingTable {
         })
     }
 
-    /// A request to `id` went unanswered.
+    /// A request to `id` went unanswered; returns its failures in a row.
+    /// It is now bad: no longer handed out by `closest`, and the first
+    /// eviction candidate once silent for `STALE_CONTACT_AGE`.
     pub fn ping_failed(&mut self, id: &NodeId) -> Result<u32, RoutingError> {
         let idx = self.bucket_index(&self.own.distance(id));
         let entry = self.buckets[idx]
@@ -281,18 +289,20 @@ impl RoutingTable {
         Some(bucket.entries.remove(pos).contact)
     }
 
-    /// Up to `n` contacts closest to `key`, nearest first, without `exclude`.
+    /// Up to `n` contacts closest to `key`, nearest first, without `exclude`
+    /// and without bad contacts: handing out nodes that just failed us would
+    /// fill other nodes' lookups with timeouts.
     pub fn closest(&self, key: &NodeId, n: usize, exclude: Option<&NodeId>) -> Vec<Contact> {
         let mut all: Vec<(Distance, Contact)> = self
             .entries()
-            .filter(|e| Some(&e.contact.id) != exclude)
+            .filter(|e| Some(&e.contact.id) != exclude && e.failures < BAD_AFTER_FAILURES)
             .map(|e| (key.distance(&e.contact.id), e.contact))
             .collect();
         if all.len() > n && n > 0 {
             all.select_nth_unstable_by(n - 1, |a, b| a.0.cmp(&b.0));
         }
         all.truncate(n);
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all.sort_unstable_by_key(|a| a.0);
         all.into_iter().map(|(_, c)| c).collect()
     }
 
@@ -414,13 +424,19 @@ impl RoutingTable {
     }
 }
 
-/// The first bad or unknown contact silent for `STALE_CONTACT_AGE`, else the
-/// least recently seen. `entries` is never empty here: the bucket is full and
+/// The first bad contact silent for `STALE_CONTACT_AGE`, else the first
+/// unknown one silent that long, else the least recently seen. lbry-sdk takes
+/// the first bad-or-unknown; asking about a bad one first evicts the dead
+/// before the merely quiet. `entries` is never empty here: the bucket is full and
 /// its capacity is at least 1.
 fn pick_stale(entries: &[Entry], now: Instant) -> Contact {
-    entries
-        .iter()
-        .find(|e| e.health(now) != Health::Good && age(now, e.last_seen) > STALE_CONTACT_AGE)
+    let silent = |want: Health| {
+        entries
+            .iter()
+            .find(move |e| e.health(now) == want && age(now, e.last_seen) > STALE_CONTACT_AGE)
+    };
+    silent(Health::Bad)
+        .or_else(|| silent(Health::Unknown))
         .or_else(|| entries.iter().min_by_key(|e| e.last_seen))
         .map(|e| e.contact)
         .unwrap_or_else(|| unreachable!("a full bucket has entries"))

@@ -207,8 +207,11 @@ fn remove_and_ping_failed() {
     let mut t = table(now);
     t.observe(contact(&[1], 1), now).unwrap();
     assert_eq!(t.ping_failed(&id(&[1])), Ok(1));
-    assert_eq!(t.ping_failed(&id(&[1])), Ok(2));
     assert_eq!(t.get(&id(&[1])).map(|e| e.health(now)), Some(Health::Bad));
+    assert!(
+        t.closest(&id(&[1]), 8, None).is_empty(),
+        "bad contacts are not handed out"
+    );
     assert_eq!(
         t.ping_failed(&id(&[9])),
         Err(RoutingError::UnknownContact(id(&[9])))
@@ -227,7 +230,8 @@ fn health_follows_last_seen_and_failures() {
     assert_eq!(e.health(now), Health::Good);
     assert_eq!(e.health(now + Duration::from_secs(721)), Health::Unknown);
     t.ping_failed(&id(&[1])).unwrap();
-    assert_eq!(t.get(&id(&[1])).unwrap().health(now), Health::Unknown);
+    assert_eq!(t.get(&id(&[1])).unwrap().health(now), Health::Bad);
+    assert_eq!(t.ping_failed(&id(&[1])), Ok(2));
 }
 
 #[test]
