@@ -19,6 +19,9 @@ use crate::hash::NodeId;
 pub mod lookup;
 pub mod routing;
 
+#[cfg(test)]
+mod sim_tests;
+
 /// Length of node ids, keys and tokens in bytes (`HASH_LENGTH`).
 pub const HASH_LENGTH: usize = crate::hash::HASH_LEN;
 /// Bucket capacity and the number of results a lookup returns.
