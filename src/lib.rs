@@ -5,6 +5,7 @@
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/` layout), LRU with a byte cap and pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `wire`: pure codecs for the network protocols;
+//! - `dht`: the LBRY Kademlia's routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
 //! - `fetch`: getting verified blobs from many peers (single flight, failover, hedging);
 //! - `assemble`: descriptor + blobs -> the original file;
@@ -14,6 +15,7 @@ pub mod assemble;
 pub mod blob;
 pub mod cli;
 pub mod config;
+pub mod dht;
 pub mod exchange;
 pub mod fetch;
 pub mod hash;

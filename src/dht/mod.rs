@@ -1,0 +1,72 @@
+//! The LBRY DHT (lbry-sdk's Kademlia, PROTOCOL.md §4): the pure parts.
+//!
+//! This module owns the decisions a node makes about *whom* it knows and
+//! *whom* it asks: `routing` (the k-bucket table) and `lookup` (the iterative
+//! search). Both are plain state machines: the caller passes the current
+//! `Instant` and any randomness, and they never touch a socket, a timer or the
+//! clock. That keeps a thousand-node network an ordinary unit test and leaves
+//! the UDP task (which owns sockets, rpc ids and deadlines) free of policy.
+//!
+//! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
+//! the small routing view of a peer (node id + UDP address), so the two can
+//! evolve apart and meet only in the driver.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::hash::NodeId;
+
+pub mod lookup;
+pub mod routing;
+
+#[cfg(test)]
+mod sim_tests;
+
+/// Length of node ids, keys and tokens in bytes (`HASH_LENGTH`).
+pub const HASH_LENGTH: usize = crate::hash::HASH_LEN;
+/// Bucket capacity and the number of results a lookup returns.
+pub const K: usize = 8;
+/// Probes a lookup keeps in flight at once.
+pub const ALPHA: usize = 5;
+/// Length of an rpc id in bytes.
+pub const RPC_ID_LENGTH: usize = 20;
+/// How long a request waits for its answer (`conf.node_rpc_timeout`).
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+/// A bucket untouched this long is refreshed by looking up an id inside it.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
+/// The refresh loop's period while the routing table is empty.
+pub const REFRESH_INTERVAL_EMPTY: Duration = Duration::from_secs(900);
+/// Stored announcements expire after this long.
+pub const DATA_EXPIRATION: Duration = Duration::from_secs(86_400);
+/// Our announcements are repeated at half the expiry.
+pub const REANNOUNCE_INTERVAL: Duration = Duration::from_secs(43_200);
+/// Token secret rotation, and how long a received token is cached.
+pub const TOKEN_SECRET_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
+/// Unknown requesters are pinged back after this delay.
+pub const MAYBE_PING_DELAY: Duration = Duration::from_secs(300);
+/// A contact that answered within this window counts as good.
+pub const CHECK_REFRESH_INTERVAL: Duration = Duration::from_secs(720);
+/// A full bucket prefers to evict a contact that has been silent this long.
+pub const STALE_CONTACT_AGE: Duration = Duration::from_secs(60);
+/// DHT protocol version sent in `protocolVersion`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Python refuses to send a datagram larger than this.
+pub const MSG_SIZE_LIMIT: usize = 1400;
+/// Buckets with an index below this always split when full (lbry-sdk's
+/// constant; its daemon configures 2).
+pub const SPLIT_BUCKETS_UNDER_INDEX: usize = 1;
+/// Default UDP (and TCP) port.
+pub const DEFAULT_UDP_PORT: u16 = 4444;
+
+/// A DHT node as routing sees it: its id and the UDP address it answers on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Contact {
+    pub id: NodeId,
+    pub addr: SocketAddr,
+}
+
+impl Contact {
+    pub fn new(id: NodeId, addr: SocketAddr) -> Self {
+        Self { id, addr }
+    }
+}

@@ -1,0 +1,468 @@
+//! The k-bucket routing table (lbry-sdk's `TreeRoutingTable`, PROTOCOL.md §4.5).
+//!
+//! Buckets are ranges of XOR distance from our own id. The table starts as one
+//! bucket covering every distance; a full bucket splits in half when its index
+//! is below `split_buckets_under_index` or when the newcomer is closer to us
+//! than our K-th closest contact. A full bucket that may not split names a
+//! stale contact for the caller to ping: a bad, else an unknown, contact
+//! silent for `STALE_CONTACT_AGE`, else the least recently seen one. The caller
+//! pings it and either observes it again (it stays, the newcomer is dropped,
+//! as in Kademlia: old contacts are worth more) or calls `replace`.
+//!
+//! A contact that failed since it last answered is bad (lbry-sdk's rule): it
+//! stays until a newcomer needs its slot, since it may come back, but
+//! `closest` no longer hands it out and eviction asks about it first.
+//!
+//! One host must not fill the table: at most `max_per_ip` contacts (default 2)
+//! may share an IP address, counted across the whole table, so a host
+//! cannot crowd us out with many node ids on many ports, yet two nodes behind
+//! one NAT address still fit.
+//!
+//! Pure: every method that needs the time takes `now`, and refresh targets take
+//! the random generator. Contacts' address validity (public IPv4, port range,
+//! §4.4) is checked where datagrams are decoded, not here.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::{
+    Contact, CHECK_REFRESH_INTERVAL, HASH_LENGTH, K, REFRESH_INTERVAL, SPLIT_BUCKETS_UNDER_INDEX,
+    STALE_CONTACT_AGE,
+};
+use crate::hash::NodeId;
+
+/// XOR distance, comparable as a big-endian number.
+pub type Distance = [u8; HASH_LENGTH];
+
+const BITS: u16 = (HASH_LENGTH * 8) as u16;
+/// Failures since its last answer after which a contact counts as bad. One,
+/// as in lbry-sdk's `PeerManager.peer_is_good`: a failure newer than the
+/// last reply makes a peer bad until it answers again.
+const BAD_AFTER_FAILURES: u32 = 1;
+
+/// Tunables; `Default` is lbry-sdk's constants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingConfig {
+    /// Bucket capacity.
+    pub k: usize,
+    /// Full buckets with an index below this always split.
+    pub split_buckets_under_index: usize,
+    /// Contacts allowed per IP address, table-wide.
+    pub max_per_ip: usize,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            k: K,
+            split_buckets_under_index: SPLIT_BUCKETS_UNDER_INDEX,
+            max_per_ip: 2,
+        }
+    }
+}
+
+/// Why a contact was not taken into the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RoutingError {
+    #[error("refusing our own node id")]
+    OwnId,
+    #[error("already {limit} contacts at {ip}")]
+    IpLimit { ip: IpAddr, limit: usize },
+    #[error("no contact {0:?} in the routing table")]
+    UnknownContact(NodeId),
+}
+
+/// What `observe` did with a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// A new contact in a bucket with room.
+    Added,
+    /// Already known: last seen refreshed, failures cleared.
+    Updated,
+    /// Added; the old id at the same ip:port was dropped.
+    ReplacedAddress { old: Contact },
+    /// The bucket is full and may not split. Ping `stale`: if it answers,
+    /// observe it again; if not, `replace(&stale.id, newcomer, now)`.
+    BucketFull { stale: Contact },
+}
+
+/// How much we trust a contact, lbry-sdk's good / unknown / bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Heard from within `CHECK_REFRESH_INTERVAL` and no failure since.
+    Good,
+    Unknown,
+    /// Failed since it last answered.
+    Bad,
+}
+
+/// One contact and what we know of it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    contact: Contact,
+    last_seen: Instant,
+    failures: u32,
+}
+
+impl Entry {
+    pub fn contact(&self) -> &Contact {
+        &self.contact
+    }
+    pub fn last_seen(&self) -> Instant {
+        self.last_seen
+    }
+    /// Failed pings since we last heard from it.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+    pub fn health(&self, now: Instant) -> Health {
+        if self.failures >= BAD_AFTER_FAILURES {
+            Health::Bad
+        } else if self.failures == 0 && age(now, self.last_seen) <= CHECK_REFRESH_INTERVAL {
+            Health::Good
+        } else {
+            Health::Unknown
+        }
+    }
+}
+
+/// The contacts whose distance from us starts with the `depth` bits of `range_min`.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    range_min: Distance,
+    depth: u16,
+    /// Least recently seen first.
+    entries: Vec<Entry>,
+    last_accessed: Instant,
+}
+
+impl Bucket {
+    /// Smallest distance this bucket covers.
+    pub fn range_min(&self) -> &Distance {
+        &self.range_min
+    }
+    /// Prefix length: the bucket spans 2^(384 - depth) distances.
+    pub fn depth(&self) -> u16 {
+        self.depth
+    }
+    /// Least recently seen first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// When a contact in it was last added or heard from, or it was refreshed.
+    pub fn last_accessed(&self) -> Instant {
+        self.last_accessed
+    }
+    fn covers(&self, d: &Distance) -> bool {
+        prefix_eq(&self.range_min, d, self.depth)
+    }
+}
+
+/// Our view of the network: k-buckets of contacts around our own id.
+#[derive(Debug, Clone)]
+pub struct RoutingTable {
+    own: NodeId,
+    config: RoutingConfig,
+    /// Sorted by `range_min`; together they cover every distance exactly once.
+    buckets: Vec<Bucket>,
+}
+
+impl RoutingTable {
+    /// An empty table around `own`. A bucket capacity of 0 is taken as 1.
+    pub fn new(own: NodeId, mut config: RoutingConfig, now: Instant) -> Self {
+        config.k = config.k.max(1);
+        let first = Bucket {
+            range_min: [0; HASH_LENGTH],
+            depth: 0,
+            entries: Vec::new(),
+            last_accessed: now,
+        };
+        Self {
+            own,
+            config,
+            buckets: vec![first],
+        }
+    }
+
+    pub fn own_id(&self) -> &NodeId {
+        &self.own
+    }
+    pub fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+    pub fn buckets(&self) -> &[Bucket] {
+        &self.buckets
+    }
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(Bucket::len).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buckets.iter().all(Bucket::is_empty)
+    }
+    pub fn get(&self, id: &NodeId) -> Option<&Entry> {
+        let b = &self.buckets[self.bucket_index(&self.own.distance(id))];
+        b.entries.iter().find(|e| e.contact.id == *id)
+    }
+    pub fn contains(&self, id: &NodeId) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// We heard from `contact` (it answered us, or answered our ping-back).
+    pub fn observe(&mut self, contact: Contact, now: Instant) -> Result<Observed, RoutingError> {
+        if contact.id == self.own {
+            return Err(RoutingError::OwnId);
+        }
+        let dist = self.own.distance(&contact.id);
+        let idx = self.bucket_index(&dist);
+        let bucket = &mut self.buckets[idx];
+        if let Some(pos) = bucket
+            .entries
+            .iter()
+            .position(|e| e.contact.id == contact.id)
+        {
+            let mut entry = bucket.entries.remove(pos);
+            entry.contact.addr = contact.addr;
+            entry.last_seen = now;
+            entry.failures = 0;
+            bucket.entries.push(entry);
+            bucket.last_accessed = now;
+            return Ok(Observed::Updated);
+        }
+        let old = self.find_by_addr(&contact);
+        if old.is_none() {
+            let ip = contact.addr.ip();
+            let at_ip = self.entries().filter(|e| e.contact.addr.ip() == ip).count();
+            if at_ip >= self.config.max_per_ip {
+                return Err(RoutingError::IpLimit {
+                    ip,
+                    limit: self.config.max_per_ip,
+                });
+            }
+        }
+        if let Some(old) = old {
+            self.remove(&old.id);
+        }
+        let outcome = self.insert(contact, dist, now);
+        Ok(match (outcome, old) {
+            (Observed::Added, Some(old)) => Observed::ReplacedAddress { old },
+            (outcome, _) => outcome,
+        })
+    }
+
+    /// A request to `id` went unanswered; returns its failures in a row.
+    /// It is now bad: no longer handed out by `closest`, and the first
+    /// eviction candidate once silent for `STALE_CONTACT_AGE`.
+    pub fn ping_failed(&mut self, id: &NodeId) -> Result<u32, RoutingError> {
+        let idx = self.bucket_index(&self.own.distance(id));
+        let entry = self.buckets[idx]
+            .entries
+            .iter_mut()
+            .find(|e| e.contact.id == *id)
+            .ok_or(RoutingError::UnknownContact(*id))?;
+        entry.failures += 1;
+        Ok(entry.failures)
+    }
+
+    /// The stale contact did not answer its ping: `new` takes its place.
+    pub fn replace(
+        &mut self,
+        stale: &NodeId,
+        new: Contact,
+        now: Instant,
+    ) -> Result<Observed, RoutingError> {
+        self.remove(stale);
+        self.observe(new, now)
+    }
+
+    pub fn remove(&mut self, id: &NodeId) -> Option<Contact> {
+        let idx = self.bucket_index(&self.own.distance(id));
+        let bucket = &mut self.buckets[idx];
+        let pos = bucket.entries.iter().position(|e| e.contact.id == *id)?;
+        Some(bucket.entries.remove(pos).contact)
+    }
+
+    /// Up to `n` contacts closest to `key`, nearest first, without `exclude`
+    /// and without bad contacts: handing out nodes that just failed us would
+    /// fill other nodes' lookups with timeouts.
+    pub fn closest(&self, key: &NodeId, n: usize, exclude: Option<&NodeId>) -> Vec<Contact> {
+        let mut all: Vec<(Distance, Contact)> = self
+            .entries()
+            .filter(|e| Some(&e.contact.id) != exclude && e.failures < BAD_AFTER_FAILURES)
+            .map(|e| (key.distance(&e.contact.id), e.contact))
+            .collect();
+        if all.len() > n && n > 0 {
+            all.select_nth_unstable_by(n - 1, |a, b| a.0.cmp(&b.0));
+        }
+        all.truncate(n);
+        all.sort_unstable_by_key(|a| a.0);
+        all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Ids to look up now: one random id inside each bucket not accessed for
+    /// `REFRESH_INTERVAL`, and one random id anywhere when three or fewer
+    /// buckets hold contacts (a young table learns faster from far lookups).
+    pub fn refresh_targets(&self, now: Instant, rng: &mut impl Rng) -> Vec<NodeId> {
+        let mut out: Vec<NodeId> = self
+            .buckets
+            .iter()
+            .filter(|b| age(now, b.last_accessed) >= REFRESH_INTERVAL)
+            .map(|b| self.random_id_in(b, rng))
+            .collect();
+        if self.buckets.iter().filter(|b| !b.is_empty()).count() <= 3 {
+            let mut bytes = [0u8; HASH_LENGTH];
+            rng.fill(&mut bytes[..]);
+            out.push(NodeId::from_bytes(bytes));
+        }
+        out
+    }
+
+    /// A lookup for `target` completed: its bucket counts as refreshed.
+    pub fn refreshed(&mut self, target: &NodeId, now: Instant) {
+        let idx = self.bucket_index(&self.own.distance(target));
+        self.buckets[idx].last_accessed = now;
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.buckets.iter().flat_map(|b| b.entries.iter())
+    }
+
+    fn bucket_index(&self, d: &Distance) -> usize {
+        // The first bucket starts at distance 0, so at least one precedes `d`.
+        self.buckets
+            .partition_point(|b| b.range_min <= *d)
+            .saturating_sub(1)
+    }
+
+    fn find_by_addr(&self, contact: &Contact) -> Option<Contact> {
+        self.entries()
+            .find(|e| e.contact.addr == contact.addr && e.contact.id != contact.id)
+            .map(|e| e.contact)
+    }
+
+    fn insert(&mut self, contact: Contact, dist: Distance, now: Instant) -> Observed {
+        loop {
+            let idx = self.bucket_index(&dist);
+            debug_assert!(self.buckets[idx].covers(&dist));
+            if self.buckets[idx].len() < self.config.k {
+                let bucket = &mut self.buckets[idx];
+                bucket.entries.push(Entry {
+                    contact,
+                    last_seen: now,
+                    failures: 0,
+                });
+                bucket.last_accessed = now;
+                return Observed::Added;
+            }
+            if self.buckets[idx].depth < BITS && self.should_split(idx, &dist) {
+                self.split(idx);
+                continue;
+            }
+            let stale = pick_stale(&self.buckets[idx].entries, now);
+            return Observed::BucketFull { stale };
+        }
+    }
+
+    fn should_split(&self, idx: usize, dist: &Distance) -> bool {
+        if idx < self.config.split_buckets_under_index {
+            return true;
+        }
+        let mut ds: Vec<Distance> = self
+            .entries()
+            .map(|e| self.own.distance(&e.contact.id))
+            .collect();
+        ds.sort_unstable();
+        match ds.get(self.config.k.saturating_sub(1)).or(ds.last()) {
+            Some(kth) => dist < kth,
+            None => true,
+        }
+    }
+
+    /// Halves bucket `idx`: it keeps the lower range, the upper half follows it.
+    fn split(&mut self, idx: usize) {
+        let bucket = &mut self.buckets[idx];
+        let bit = bucket.depth;
+        bucket.depth += 1;
+        let mut upper_min = bucket.range_min;
+        set_bit(&mut upper_min, bit);
+        let (stay, go): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut bucket.entries)
+            .into_iter()
+            .partition(|e| !get_bit(&self.own.distance(&e.contact.id), bit));
+        bucket.entries = stay;
+        let upper = Bucket {
+            range_min: upper_min,
+            depth: bucket.depth,
+            entries: go,
+            last_accessed: bucket.last_accessed,
+        };
+        self.buckets.insert(idx + 1, upper);
+    }
+
+    fn random_id_in(&self, bucket: &Bucket, rng: &mut impl Rng) -> NodeId {
+        let mut d = [0u8; HASH_LENGTH];
+        rng.fill(&mut d[..]);
+        for bit in 0..bucket.depth {
+            if get_bit(&bucket.range_min, bit) {
+                set_bit(&mut d, bit);
+            } else {
+                d[usize::from(bit / 8)] &= !(0x80 >> (bit % 8));
+            }
+        }
+        let own = self.own.as_bytes();
+        let mut id = [0u8; HASH_LENGTH];
+        for i in 0..HASH_LENGTH {
+            id[i] = own[i] ^ d[i];
+        }
+        NodeId::from_bytes(id)
+    }
+}
+
+/// The first bad contact silent for `STALE_CONTACT_AGE`, else the first
+/// unknown one silent that long, else the least recently seen. lbry-sdk takes
+/// the first bad-or-unknown; asking about a bad one first evicts the dead
+/// before the merely quiet. `entries` is never empty here: the bucket is full and
+/// its capacity is at least 1.
+fn pick_stale(entries: &[Entry], now: Instant) -> Contact {
+    let silent = |want: Health| {
+        entries
+            .iter()
+            .find(move |e| e.health(now) == want && age(now, e.last_seen) > STALE_CONTACT_AGE)
+    };
+    silent(Health::Bad)
+        .or_else(|| silent(Health::Unknown))
+        .or_else(|| entries.iter().min_by_key(|e| e.last_seen))
+        .map(|e| e.contact)
+        .unwrap_or_else(|| unreachable!("a full bucket has entries"))
+}
+
+fn age(now: Instant, then: Instant) -> Duration {
+    now.saturating_duration_since(then)
+}
+
+fn get_bit(d: &Distance, bit: u16) -> bool {
+    d[usize::from(bit / 8)] & (0x80 >> (bit % 8)) != 0
+}
+
+fn set_bit(d: &mut Distance, bit: u16) {
+    d[usize::from(bit / 8)] |= 0x80 >> (bit % 8);
+}
+
+fn prefix_eq(a: &Distance, b: &Distance, bits: u16) -> bool {
+    let full = usize::from(bits / 8);
+    let rem = bits % 8;
+    if a[..full] != b[..full] {
+        return false;
+    }
+    rem == 0 || (a[full] ^ b[full]) & (0xFFu8 << (8 - rem)) == 0
+}
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;

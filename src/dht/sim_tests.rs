@@ -1,0 +1,254 @@
+//! A whole network in memory: every node has its own `RoutingTable`, and
+//! lookups are driven synchronously by calling other nodes' `closest`. This is
+//! the test that says routing and lookup together find the K closest nodes.
+//!
+//! What is simulated: join through one already-joined node followed by a
+//! lookup of our own id (lbry-sdk's `join_network`), a responder learning the
+//! requester (lbry-sdk pings unknown requesters back and adds them when they
+//! answer; here they always answer while alive), one hourly refresh pass over
+//! every node, and full buckets that ping their stale contact (alive: it
+//! stays; dead: the newcomer replaces it). Dead nodes never answer, so their
+//! queries time out. Each batch of `next_queries` is answered before the next
+//! one is asked, so every lookup runs in rounds.
+//!
+//! Measured per phase, over random keys from random live nodes: the share of
+//! lookups whose result is exactly the true K closest live nodes in order
+//! (brute force), the share with at least K-1 of them, the worst hit count,
+//! and the median rounds and queries. Results must all be live responders.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::lookup::{Lookup, LookupKind, LookupStats};
+use super::routing::{Observed, RoutingConfig, RoutingTable};
+use super::{Contact, ALPHA, HASH_LENGTH, K, REFRESH_INTERVAL};
+use crate::hash::NodeId;
+
+const NODES: usize = 1000;
+const PROBES: usize = 300;
+
+struct Net {
+    contacts: Vec<Contact>,
+    tables: Vec<RoutingTable>,
+    alive: Vec<bool>,
+    index: HashMap<NodeId, usize>,
+    now: Instant,
+}
+
+fn random_id(rng: &mut StdRng) -> NodeId {
+    let mut b = [0u8; HASH_LENGTH];
+    rng.fill(&mut b[..]);
+    NodeId::from_bytes(b)
+}
+
+impl Net {
+    fn new(rng: &mut StdRng, n: usize) -> Self {
+        let now = Instant::now();
+        let contacts: Vec<Contact> = (0..n)
+            .map(|i| {
+                let ip = Ipv4Addr::from(0x0b00_0000 + i as u32);
+                Contact::new(random_id(rng), SocketAddr::from((ip, 4444)))
+            })
+            .collect();
+        let tables = contacts
+            .iter()
+            .map(|c| RoutingTable::new(c.id, RoutingConfig::default(), now))
+            .collect();
+        let index = contacts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id, i))
+            .collect();
+        Self {
+            contacts,
+            tables,
+            alive: vec![true; n],
+            index,
+            now,
+        }
+    }
+
+    /// Node `at` heard from `contact`; a full bucket pings its stale contact.
+    fn observe(&mut self, at: usize, contact: Contact) {
+        let now = self.now;
+        if let Ok(Observed::BucketFull { stale }) = self.tables[at].observe(contact, now) {
+            if self.alive[self.index[&stale.id]] {
+                let _ = self.tables[at].observe(stale, now);
+            } else {
+                let _ = self.tables[at].replace(&stale.id, contact, now);
+            }
+        }
+    }
+
+    fn lookup(&mut self, from: usize, target: NodeId) -> (Vec<Contact>, LookupStats) {
+        let me = self.contacts[from];
+        let seeds = self.tables[from].closest(&target, K, None);
+        let mut l: Lookup<()> =
+            Lookup::new(target, LookupKind::FindNode, seeds, K, ALPHA).excluding(me.id);
+        loop {
+            let asked = l.next_queries(self.now);
+            if asked.is_empty() {
+                break;
+            }
+            for q in asked {
+                let j = self.index[&q.id];
+                if !self.alive[j] {
+                    l.on_timeout(&q.id).expect("asked");
+                    let _ = self.tables[from].ping_failed(&q.id);
+                    continue;
+                }
+                let reply = self.tables[j].closest(&target, K, Some(&me.id));
+                self.observe(j, me);
+                self.observe(from, q);
+                l.on_response(&q.id, reply).expect("asked");
+            }
+            self.now += Duration::from_millis(200);
+        }
+        assert!(l.is_done(), "a synchronous driver ends only when done");
+        self.tables[from].refreshed(&target, self.now);
+        (l.result(), l.stats())
+    }
+
+    fn join_all(&mut self, rng: &mut StdRng) {
+        for i in 1..self.contacts.len() {
+            let via = rng.gen_range(0..i);
+            let (me, boot) = (self.contacts[i], self.contacts[via]);
+            self.observe(i, boot);
+            self.observe(via, me);
+            self.lookup(i, me.id);
+        }
+    }
+
+    fn refresh_all(&mut self, rng: &mut StdRng) {
+        self.now += REFRESH_INTERVAL;
+        for i in 0..self.contacts.len() {
+            for target in self.tables[i].refresh_targets(self.now, rng) {
+                self.lookup(i, target);
+            }
+        }
+    }
+
+    fn true_closest(&self, key: &NodeId, exclude: usize) -> Vec<NodeId> {
+        let mut live: Vec<NodeId> = (0..self.contacts.len())
+            .filter(|&i| self.alive[i] && i != exclude)
+            .map(|i| self.contacts[i].id)
+            .collect();
+        live.sort_by_key(|id| key.distance(id));
+        live.truncate(K);
+        live
+    }
+}
+
+struct Figures {
+    exact: usize,
+    near: usize,
+    worst: usize,
+    median_rounds: u32,
+    median_queries: u32,
+}
+
+/// Random keys looked up from random live nodes, compared with brute force.
+fn probe(net: &mut Net, rng: &mut StdRng) -> Figures {
+    let (mut exact, mut near, mut worst) = (0, 0, K);
+    let (mut rounds, mut queries) = (Vec::new(), Vec::new());
+    for _ in 0..PROBES {
+        let from = loop {
+            let i = rng.gen_range(0..net.contacts.len());
+            if net.alive[i] {
+                break i;
+            }
+        };
+        let key = random_id(rng);
+        let (found, stats) = net.lookup(from, key);
+        let truth = net.true_closest(&key, from);
+        assert!(
+            found.iter().all(|c| net.alive[net.index[&c.id]]),
+            "only responders are results"
+        );
+        let hits = found.iter().filter(|c| truth.contains(&c.id)).count();
+        let in_order = found.iter().map(|c| c.id).eq(truth.iter().copied());
+        exact += usize::from(in_order);
+        near += usize::from(hits >= K - 1);
+        worst = worst.min(hits);
+        rounds.push(stats.rounds);
+        queries.push(stats.queries);
+    }
+    rounds.sort_unstable();
+    queries.sort_unstable();
+    Figures {
+        exact,
+        near,
+        worst,
+        median_rounds: rounds[PROBES / 2],
+        median_queries: queries[PROBES / 2],
+    }
+}
+
+fn report(label: &str, f: &Figures) {
+    println!(
+        "{label}: exact K closest {}/{PROBES}, >= K-1 of K {}/{PROBES}, worst {}/{K}, \
+         median rounds {}, median queries {}",
+        f.exact, f.near, f.worst, f.median_rounds, f.median_queries
+    );
+}
+
+#[test]
+fn a_thousand_nodes_find_the_k_closest_even_with_30_percent_dead() {
+    let mut rng = StdRng::seed_from_u64(0x1b27);
+    let mut net = Net::new(&mut rng, NODES);
+    net.join_all(&mut rng);
+    net.refresh_all(&mut rng);
+    let sizes: Vec<usize> = net.tables.iter().map(RoutingTable::len).collect();
+    println!(
+        "tables: min {} max {} mean {}",
+        sizes.iter().min().unwrap_or(&0),
+        sizes.iter().max().unwrap_or(&0),
+        sizes.iter().sum::<usize>() / NODES
+    );
+
+    let all = probe(&mut net, &mut rng);
+    report("all alive", &all);
+    assert!(all.exact * 100 >= PROBES * 99, "exact below 99%");
+    assert_eq!(
+        all.near, PROBES,
+        "a lookup missed two or more of the K closest"
+    );
+
+    for i in 0..NODES {
+        net.alive[i] = rng.gen_bool(0.7);
+    }
+    let dead = probe(&mut net, &mut rng);
+    report("30% dead, before any refresh", &dead);
+    // Measured with this seed: 61% exact, 91% with >= K-1, never fewer than 5.
+    // What is lost is knowledge, not lookup: tables whose near buckets held the
+    // dead have not yet learned the live nodes just beyond them.
+    assert!(
+        dead.exact * 100 >= PROBES * 55,
+        "exact below 55% right after the deaths"
+    );
+    assert!(
+        dead.near * 100 >= PROBES * 85,
+        ">= K-1 below 85% right after the deaths"
+    );
+    assert!(
+        dead.worst >= K / 2,
+        "a lookup found fewer than half of the K closest"
+    );
+
+    net.refresh_all(&mut rng);
+    let refreshed = probe(&mut net, &mut rng);
+    report("30% dead, after one refresh", &refreshed);
+    // Measured: 65% exact, 92% with >= K-1.
+    assert!(
+        refreshed.exact * 100 >= PROBES * 60,
+        "exact below 60% after a refresh"
+    );
+    assert!(
+        refreshed.near * 100 >= PROBES * 85,
+        ">= K-1 below 85% after a refresh"
+    );
+}
