@@ -6,6 +6,7 @@
 //! Decoders distinguish "need more bytes" from "can never be valid".
 
 pub mod bencode;
+pub mod dht;
 pub mod exchange;
 pub mod frame;
 pub mod pyjson;
