@@ -303,4 +303,4 @@ fn put_bytes(b: &[u8], out: &mut Vec<u8>) {
 
 #[cfg(test)]
 #[path = "bencode_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -140,6 +140,57 @@ fn malformed_input_has_a_reason() {
     assert!(decode(ok.as_bytes()).is_ok());
 }
 
+/// lbry-sdk's `_bdecode`, quirk included: a dict does not consume its own
+/// closing `e`. Returns the value and the index after it, or None where
+/// Python raises.
+pub(crate) fn python_decode(data: &[u8], at: usize) -> Option<(Value, usize)> {
+    let find = |c: u8| data[at..].iter().position(|&b| b == c).map(|p| p + at);
+    match *data.get(at)? {
+        b'i' => {
+            let end = find(b'e')?;
+            let n = std::str::from_utf8(&data[at + 1..end]).ok()?.parse().ok()?;
+            Some((Value::Int(n), end + 1))
+        }
+        b'l' => {
+            let (mut items, mut i) = (Vec::new(), at + 1);
+            while *data.get(i)? != b'e' {
+                let (v, next) = python_decode(data, i)?;
+                items.push(v);
+                i = next;
+            }
+            Some((Value::List(items), i + 1))
+        }
+        b'd' => {
+            let (mut map, mut i) = (BTreeMap::new(), at + 1);
+            while *data.get(i)? != b'e' {
+                let (k, next) = python_decode(data, i)?;
+                let (v, next) = python_decode(data, next)?;
+                let k = match k {
+                    Value::Int(k) => Key::Int(k),
+                    Value::Bytes(k) => Key::Bytes(k),
+                    _ => return None,
+                };
+                map.insert(k, v);
+                i = next;
+            }
+            Some((Value::Dict(map), i))
+        }
+        _ => {
+            let colon = find(b':')?;
+            let len: usize = std::str::from_utf8(&data[at..colon]).ok()?.parse().ok()?;
+            let end = colon + 1 + len;
+            Some((Value::Bytes(data.get(colon + 1..end)?.to_vec()), end))
+        }
+    }
+}
+
+#[test]
+fn the_python_model_shows_the_quirk() {
+    assert_eq!(python_decode(b"d1:ald1:bi1ee1:xe1:zi5ee", 0), None);
+    let ping_args = b"ld15:protocolVersioni1eee";
+    assert!(python_decode(ping_args, 0).is_some());
+}
+
 fn arb_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         any::<i64>().prop_map(Value::Int),
@@ -177,7 +228,11 @@ proptest! {
     #[test]
     fn what_encodes_decodes_back(v in arb_value()) {
         match encode(&v) {
-            Ok(wire) => prop_assert_eq!(decode_prefix(&wire), Ok((v, wire.len()))),
+            Ok(wire) => {
+                prop_assert_eq!(decode_prefix(&wire), Ok((v.clone(), wire.len())));
+                // What we emit, Python reads as we meant it.
+                prop_assert_eq!(python_decode(&wire, 0).map(|(v, _)| v), Some(v));
+            }
             Err(EncodeError::DictNotLast) => {}
         }
     }

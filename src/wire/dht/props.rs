@@ -2,6 +2,7 @@
 //! and fits a datagram.
 
 use super::*;
+use crate::wire::bencode::tests::python_decode;
 use proptest::array::uniform;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -136,6 +137,9 @@ proptest! {
         match encode(&d) {
             Ok(wire) => {
                 prop_assert!(wire.len() <= MAX_DATAGRAM);
+                // lbry-sdk's decoder, nested-dict quirk included, reads the same value.
+                let python = python_decode(&wire, 0).map(|(v, _)| v);
+                prop_assert_eq!(python, bencode::decode(&wire).ok());
                 let back = decode(&wire).and_then(|raw| raw.typed(answering.as_ref()));
                 prop_assert_eq!(back, Ok(d));
             }
