@@ -51,7 +51,8 @@ pub fn decode(buf: &[u8]) -> Result<RawDatagram, Invalid> {
     })
 }
 
-/// Field `i` under the int key or its string spelling (lbry.go uses `"0".."4"`).
+/// Field `i` under the int key or its string spelling (lbry.go uses `"0".."4"`);
+/// if a datagram holds both, the int key wins.
 fn field(d: &BTreeMap<Key, Value>, i: i64) -> Option<&Value> {
     d.get(&Key::Int(i))
         .or_else(|| d.get(&Key::Bytes(i.to_string().into_bytes())))
