@@ -19,8 +19,8 @@
 //!   no whitespace in numbers (Python's `int()` would take those, but no
 //!   encoder emits them), integers must fit an `i64`, nesting is capped at
 //!   [`MAX_DEPTH`], duplicate keys (Python keeps the last) and non-scalar
-//!   keys are refused. Bytes
-//!   after the first complete value are ignored, as Python ignores them.
+//!   keys are refused. Bytes after the first complete value are ignored, as
+//!   Python ignores them.
 //!
 //! A UDP datagram is always whole, so running out of bytes is
 //! [`Invalid::Truncated`], not "incomplete": more bytes will never come.
