@@ -5,6 +5,8 @@
 //! and property tests; the async code in `exchange` only moves bytes.
 //! Decoders distinguish "need more bytes" from "can never be valid".
 
+pub mod bencode;
+pub mod dht;
 pub mod exchange;
 pub mod frame;
 pub mod pyjson;
