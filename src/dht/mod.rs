@@ -1,11 +1,16 @@
-//! The LBRY DHT (lbry-sdk's Kademlia, PROTOCOL.md §4): the pure parts.
+//! The LBRY DHT (lbry-sdk's Kademlia, PROTOCOL.md §4).
 //!
-//! This module owns the decisions a node makes about *whom* it knows and
+//! The core owns the decisions a node makes about *whom* it knows and
 //! *whom* it asks: `routing` (the k-bucket table) and `lookup` (the iterative
 //! search). Both are plain state machines: the caller passes the current
 //! `Instant` and any randomness, and they never touch a socket, a timer or the
 //! clock. That keeps a thousand-node network an ordinary unit test and leaves
 //! the UDP task (which owns sockets, rpc ids and deadlines) free of policy.
+//!
+//! Around them sit the parts that do I/O: `rpc` (the UDP endpoint: rpc ids,
+//! deadlines, drop rules), `store` (pure: announced peers and tokens),
+//! `policy` (pure: which addresses we accept) and `node` with `search` (a
+//! running node that answers requests, joins, looks up and announces).
 //!
 //! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
 //! the small routing view of a peer (node id + UDP address), so the two can
@@ -17,7 +22,17 @@ use std::time::Duration;
 use crate::hash::NodeId;
 
 pub mod lookup;
+pub mod node;
+pub mod policy;
 pub mod routing;
+pub mod rpc;
+mod search;
+pub mod store;
+
+pub use node::{DhtError, Node, NodeConfig};
+pub use policy::AddrPolicy;
+pub use rpc::{RpcConfig, RpcError};
+pub use search::Found;
 
 #[cfg(test)]
 mod sim_tests;

@@ -16,7 +16,7 @@ mod flight;
 pub mod hedge;
 pub mod score;
 pub mod static_peers;
-mod task;
+pub(crate) mod task;
 mod transfer;
 
 #[cfg(test)]

@@ -1,0 +1,251 @@
+//! The node's searches: iterative findNode / findValue driving the pure
+//! [`Lookup`], and announcing a blob (lbry-sdk's `iterative_find.py` and
+//! `Node.announce_blob`, PROTOCOL.md §4.5).
+//!
+//! The driver keeps ALPHA requests in flight as the lookup asks, each on its
+//! own named task, and feeds every outcome back. Each request has the rpc
+//! deadline, so a search of dead nodes ends after a few timeouts. Contacts
+//! and peers in answers are filtered by the node's address policy before the
+//! lookup sees them.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+use tracing::debug;
+
+use super::lookup::{Lookup, LookupKind, LookupStats};
+use super::node::{lock, DhtError, Inner, Node};
+use super::rpc::RpcError;
+use super::{Contact, ALPHA, K};
+use crate::fetch::task;
+use crate::hash::{BlobHash, NodeId};
+use crate::wire::dht::{self, CompactPeer, Request, Response, StoreArgs, Token};
+
+/// What a search found.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    /// The K closest nodes that answered, nearest first.
+    pub closest: Vec<Contact>,
+    /// findValue: the blob peers collected.
+    pub peers: Vec<CompactPeer>,
+    pub stats: LookupStats,
+    /// findValue: the store token each responder gave us.
+    tokens: HashMap<NodeId, Token>,
+}
+
+type Outcome = (Contact, u32, Result<(NodeId, Response), RpcError>);
+
+impl Node {
+    /// The K closest live nodes to `key`.
+    pub async fn find_node(&self, key: NodeId) -> Vec<Contact> {
+        self.inner
+            .search(key, LookupKind::FindNode, None)
+            .await
+            .closest
+    }
+
+    /// TCP addresses of the blob servers announced for `blob`.
+    pub async fn find_peers(&self, blob: BlobHash) -> Vec<SocketAddr> {
+        self.find_peers_with_stats(blob).await.0
+    }
+
+    /// [`Node::find_peers`], with the lookup's counters.
+    pub async fn find_peers_with_stats(&self, blob: BlobHash) -> (Vec<SocketAddr>, LookupStats) {
+        let found = self
+            .inner
+            .search(NodeId::of_blob(&blob), LookupKind::FindValue, Some(K))
+            .await;
+        let addrs = found
+            .peers
+            .iter()
+            .map(|p| SocketAddrV4::new(p.ip, p.tcp_port).into())
+            .collect();
+        (addrs, found.stats)
+    }
+
+    /// Announces that we serve `blob` on `tcp_port` to the K closest nodes.
+    /// Returns how many accepted; lbry-sdk counts more than 4 as success.
+    pub async fn announce(&self, blob: BlobHash, tcp_port: u16) -> Result<usize, DhtError> {
+        if tcp_port == 0 || tcp_port == u16::MAX {
+            return Err(DhtError::BadPort(tcp_port));
+        }
+        let key = NodeId::of_blob(&blob);
+        let found = self.inner.search(key, LookupKind::FindValue, None).await;
+        let mut set = JoinSet::new();
+        for c in &found.closest {
+            let Some(&token) = found.tokens.get(&c.id) else {
+                continue;
+            };
+            let (inner, c) = (self.inner.clone(), *c);
+            let span = tracing::debug_span!("store", peer = %c.addr, blob = %blob.short());
+            task::spawn_in(&mut set, "dht_store", span, async move {
+                inner.store_to(c, key, token, tcp_port).await
+            });
+        }
+        let tried = set.len();
+        let mut stored = 0;
+        while let Some(res) = set.join_next().await {
+            match res {
+                Ok(Ok(())) => stored += 1,
+                Ok(Err(e)) => debug!(error = %e, "store refused"),
+                Err(e) => debug!(error = %e, "store task failed"),
+            }
+        }
+        debug!(blob = %blob.short(), stored, tried, "announced");
+        if stored == 0 {
+            return Err(DhtError::NotStored { tried });
+        }
+        Ok(stored)
+    }
+}
+
+impl Inner {
+    /// Runs one iterative search. For findValue, `enough` stops it early
+    /// once that many peers are known.
+    pub(super) async fn search(
+        self: &Arc<Self>,
+        target: NodeId,
+        kind: LookupKind,
+        enough: Option<usize>,
+    ) -> Found {
+        let seeds = lock(&self.routing).closest(&target, K, None);
+        // The rpc layer enforces the deadline; the lookup's own expiry is a
+        // backstop that must not fire first.
+        let mut lookup: Lookup<CompactPeer> = Lookup::new(target, kind, seeds, K, ALPHA)
+            .excluding(self.id)
+            .with_rpc_timeout(self.rpc.timeout() * 2);
+        let mut tokens = HashMap::new();
+        let mut set: JoinSet<Outcome> = JoinSet::new();
+        loop {
+            if enough.is_some_and(|n| lookup.values().len() >= n) {
+                break;
+            }
+            for c in lookup.next_queries(Instant::now()) {
+                self.query(&mut set, c, target, kind, 0);
+            }
+            let Some(res) = set.join_next().await else {
+                break;
+            };
+            let Ok((c, page, answer)) = res else {
+                continue;
+            };
+            match answer {
+                Ok((_, Response::Contacts(cs))) => {
+                    let _ = lookup.on_response(&c.id, self.accepted_contacts(cs));
+                }
+                Ok((_, Response::FindValue(r))) => {
+                    if page == 0 {
+                        tokens.insert(c.id, r.token);
+                        let cs = r.contacts.unwrap_or_default();
+                        let _ = lookup.on_response(&c.id, self.accepted_contacts(cs));
+                    }
+                    let peers = r
+                        .peers
+                        .into_iter()
+                        .filter(|p| {
+                            self.policy
+                                .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
+                        })
+                        .collect();
+                    if let Ok(Some(next)) = lookup.on_value(&c.id, page, r.pages, peers) {
+                        self.query(&mut set, c, target, kind, next);
+                    }
+                }
+                Ok(_) => {
+                    let _ = lookup.on_timeout(&c.id);
+                }
+                Err(e) => {
+                    debug!(peer = %c.addr, error = %e, "lookup request failed");
+                    self.failed(&c.id);
+                    let _ = lookup.on_timeout(&c.id);
+                }
+            }
+        }
+        lock(&self.routing).refreshed(&target, Instant::now());
+        let stats = lookup.stats();
+        let closest = lookup.result();
+        Found {
+            closest,
+            peers: lookup.into_values(),
+            stats,
+            tokens,
+        }
+    }
+
+    fn query(
+        self: &Arc<Self>,
+        set: &mut JoinSet<Outcome>,
+        c: Contact,
+        key: NodeId,
+        kind: LookupKind,
+        page: u32,
+    ) {
+        let request = match kind {
+            LookupKind::FindNode => Request::FindNode { key },
+            LookupKind::FindValue => Request::FindValue { key, page },
+        };
+        let inner = self.clone();
+        let span = tracing::trace_span!("lookup_query", peer = %c.addr, key = %key.short());
+        task::spawn_in(set, "dht_lookup_query", span, async move {
+            (c, page, inner.call(c.addr, request).await)
+        });
+    }
+
+    fn accepted_contacts(&self, cs: Vec<dht::Contact>) -> Vec<Contact> {
+        cs.into_iter()
+            .map(|c| Contact::new(c.node_id, SocketAddrV4::new(c.ip, c.udp_port).into()))
+            .filter(|c| c.id != self.id && self.policy.accepts(c.addr))
+            .collect()
+    }
+
+    /// One store, retried once with a fresh token when it is refused as
+    /// invalid (lbry-sdk's `store_to_peer`).
+    async fn store_to(
+        self: &Arc<Self>,
+        c: Contact,
+        key: NodeId,
+        token: Token,
+        port: u16,
+    ) -> Result<(), RpcError> {
+        match self.store_once(c, key, token, port).await {
+            Err(RpcError::Remote(e)) if e.message.contains("Invalid token") => {
+                let fresh = match self
+                    .call(c.addr, Request::FindValue { key, page: 0 })
+                    .await?
+                {
+                    (_, Response::FindValue(r)) => r.token,
+                    _ => {
+                        return Err(RpcError::Invalid(dht::Invalid::UnexpectedResult(
+                            "findValue",
+                        )))
+                    }
+                };
+                self.store_once(c, key, fresh, port).await
+            }
+            other => other,
+        }
+    }
+
+    async fn store_once(
+        self: &Arc<Self>,
+        c: Contact,
+        key: NodeId,
+        token: Token,
+        port: u16,
+    ) -> Result<(), RpcError> {
+        let args = StoreArgs {
+            key,
+            token,
+            port,
+            original_publisher: self.id,
+            age: 0,
+        };
+        match self.call(c.addr, Request::Store(args)).await? {
+            (_, Response::Ok) => Ok(()),
+            _ => Err(RpcError::Invalid(dht::Invalid::UnexpectedResult("store"))),
+        }
+    }
+}
