@@ -2,7 +2,7 @@
 //! find from everywhere, then lose 30% of the nodes and find again.
 
 use lbrymount::dht::{Node, NodeConfig, RpcConfig};
-use lbrymount::hash::BlobHash;
+use lbrymount::hash::{BlobHash, NodeId};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -38,13 +38,16 @@ struct Round {
     millis: Vec<u128>,
 }
 
-/// Every node in `nodes` looks up every key; counts the lookups that return
-/// the announced address.
-async fn find_all(nodes: &[Arc<Node>], keys: &[(BlobHash, SocketAddr)]) -> Round {
+/// Every node in `nodes` looks up every key announced by another node (a
+/// responder leaves out the requester's own announcement, as lbry-sdk does);
+/// counts the lookups that return the announced address.
+async fn find_all(nodes: &[Arc<Node>], keys: &[(BlobHash, SocketAddr, NodeId)]) -> Round {
     let mut jobs: Vec<(Arc<Node>, BlobHash, SocketAddr)> = Vec::new();
     for n in nodes {
-        for &(k, addr) in keys {
-            jobs.push((n.clone(), k, addr));
+        for &(k, addr, announcer) in keys {
+            if n.id() != announcer {
+                jobs.push((n.clone(), k, addr));
+            }
         }
     }
     let total = jobs.len();
@@ -122,7 +125,7 @@ async fn scenario() {
         let from = &nodes[rng.gen_range(0..NODES)];
         let stored = from.announce(blob, port).await.expect("announce");
         assert!(stored >= 5, "only {stored} stores for key {k}");
-        keys.push((blob, SocketAddr::from(([127, 0, 0, 1], port))));
+        keys.push((blob, SocketAddr::from(([127, 0, 0, 1], port)), from.id()));
     }
 
     let mut all = find_all(&nodes, &keys).await;

@@ -99,7 +99,7 @@ pub(super) struct Inner {
     pub(super) policy: AddrPolicy,
     pub(super) rpc: Rpc,
     pub(super) routing: Mutex<RoutingTable>,
-    peers: Mutex<PeerStore>,
+    pub(super) peers: Mutex<PeerStore>,
     tokens: Mutex<(Tokens, StdRng)>,
     ping_back: mpsc::Sender<(Contact, Instant)>,
     queued: Mutex<HashSet<NodeId>>,

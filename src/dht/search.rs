@@ -54,15 +54,18 @@ impl Node {
 
     /// [`Node::find_peers`], with the lookup's counters.
     pub async fn find_peers_with_stats(&self, blob: BlobHash) -> (Vec<SocketAddr>, LookupStats) {
-        let found = self
-            .inner
-            .search(NodeId::of_blob(&blob), LookupKind::FindValue, Some(K))
-            .await;
-        let addrs = found
-            .peers
-            .iter()
-            .map(|p| SocketAddrV4::new(p.ip, p.tcp_port).into())
-            .collect();
+        let key = NodeId::of_blob(&blob);
+        // This node may itself be one of the closest and hold announcements
+        // the lookup (which never asks itself) would miss.
+        let local = lock(&self.inner.peers).peers(&key, Instant::now());
+        let found = self.inner.search(key, LookupKind::FindValue, Some(K)).await;
+        let mut addrs: Vec<SocketAddr> = Vec::new();
+        for p in local.iter().chain(found.peers.iter()) {
+            let a = SocketAddrV4::new(p.ip, p.tcp_port).into();
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
         (addrs, found.stats)
     }
 
