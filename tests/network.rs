@@ -275,3 +275,36 @@ fn a_hostile_file_name_never_leaves_the_current_directory() {
     );
     assert!(!leecher.path("escaped.txt").exists() && !leecher.path("a/escaped.txt").exists());
 }
+
+#[test]
+fn get_finds_a_stream_through_the_dht_given_only_a_bootstrap_node() {
+    let (publisher, sd, data) = published(3, 7);
+    // Node A serves its store and runs a DHT node (the first one: nothing to join).
+    let a = ServeNode::start_with(&publisher, &["--dht-listen", "127.0.0.1:0"]);
+    let dht_addr = a.wait_log("dht node ready at ");
+    a.wait_log("announced");
+    // Node B knows only A's DHT address: no --peer.
+    let leecher = Node::new();
+    let out = leecher.path("via-dht.out");
+    leecher.ok(&[
+        "get",
+        &sd,
+        "--bootstrap",
+        &dht_addr,
+        "--timeout",
+        "20",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        data,
+        "byte-identical through a peer found in the DHT"
+    );
+    let (_, log) = a.stop(libc::SIGTERM);
+    assert_eq!(
+        ServeNode::served_blobs(&log),
+        4,
+        "the sd blob and three data blobs came from A"
+    );
+}

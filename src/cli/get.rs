@@ -14,6 +14,7 @@ pub struct GetRequest {
     pub output: Option<PathBuf>,
     pub offline: bool,
     pub peers: Vec<String>,
+    pub bootstrap: Vec<String>,
     pub timeout_secs: u64,
     pub show_progress: bool,
 }

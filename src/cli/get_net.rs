@@ -6,11 +6,12 @@
 //! size whatever the stream's length. Blobs already in the store are taken
 //! from there, so an interrupted `get` resumes.
 
+use super::dht;
 use super::get::{target_path, GetRequest};
 use super::progress::bytes_bar;
 use crate::assemble::{decrypt_blob, Output};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{FetchConfig, Fetcher, Priority, StaticPeers};
+use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
 use crate::sd::StreamDescriptor;
 use crate::store::{BlobStore, DiskStore};
 use anyhow::{bail, Context};
@@ -36,21 +37,26 @@ pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
 
 async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let peers = resolve_peers(&req.peers).await?;
+    let sd = req.sd_hash;
+    let use_dht = !req.bootstrap.is_empty();
+    // The DHT node lives until the download is done (the finder holds it).
+    let finder: Arc<dyn PeerFinder> = if use_dht {
+        let seeds = dht::resolve(&req.bootstrap).await?;
+        let node = dht::start(dht::client_bind(&seeds), &seeds).await?;
+        Arc::new(dht::StreamPeers::new(node, sd, peers.clone()))
+    } else {
+        Arc::new(StaticPeers::new(peers.clone()))
+    };
+    let has_sources = use_dht || !peers.is_empty();
     let config = FetchConfig {
         deadline: Duration::from_secs(req.timeout_secs),
         ..FetchConfig::default()
     };
     let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-    let fetcher = Fetcher::new(
-        store.clone(),
-        Arc::new(StaticPeers::new(peers.clone())),
-        client,
-        config,
-    );
+    let fetcher = Fetcher::new(store.clone(), finder, client, config);
 
-    let sd = req.sd_hash;
-    if peers.is_empty() && !store.contains(&sd.as_blob()) {
-        bail!("stream descriptor {sd} is not in the local store and no --peer was given (use --peer HOST:PORT)");
+    if !has_sources && !store.contains(&sd.as_blob()) {
+        bail!("stream descriptor {sd} is not in the local store and no --peer or --bootstrap was given");
     }
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
@@ -62,9 +68,9 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         .filter(|b| !store.contains(&b.hash))
         .count();
     tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = peers.len(), "getting stream");
-    if missing > 0 && peers.is_empty() {
+    if missing > 0 && !has_sources {
         bail!(
-            "{missing} of {} blobs are missing from the local store and no --peer was given",
+            "{missing} of {} blobs are missing from the local store and no --peer or --bootstrap was given",
             desc.blobs().len()
         );
     }

@@ -4,6 +4,7 @@
 //! names the file, blob or peer concerned; `main` maps them to exit code 1.
 //! clap itself exits with 2 on usage errors.
 
+mod dht;
 mod get;
 mod get_net;
 mod ls;
@@ -68,6 +69,9 @@ pub enum Command {
         /// A peer to fetch blobs from (repeatable)
         #[arg(long = "peer", value_name = "HOST:PORT", value_parser = parse_host_port)]
         peers: Vec<String>,
+        /// Find the stream's peers in the DHT, joining through this DHT node (UDP; repeatable)
+        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, conflicts_with = "offline")]
+        bootstrap: Vec<String>,
         /// Give up on a blob after this many seconds without success from any peer
         #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
         timeout: u64,
@@ -82,6 +86,13 @@ pub enum Command {
         /// Most connections served at once; further ones are closed at once until one ends
         #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
         max_connections: u32,
+        /// Run a DHT node on this UDP address and announce every stream there
+        /// (use the same port number as --listen so LBRY peers can find it)
+        #[arg(long, value_name = "ADDR:PORT")]
+        dht_listen: Option<SocketAddr>,
+        /// Join the DHT through this node (UDP; repeatable); without it the node waits to be found
+        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, requires = "dht_listen")]
+        bootstrap: Vec<String>,
     },
 }
 
@@ -112,6 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             output,
             offline,
             peers,
+            bootstrap,
             timeout,
         } => {
             let req = get::GetRequest {
@@ -119,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 output,
                 offline,
                 peers,
+                bootstrap,
                 timeout_secs: timeout,
                 show_progress,
             };
@@ -128,7 +141,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             max_connections,
-        } => serve::run(&cfg, listen, max_connections as usize),
+            dht_listen,
+            bootstrap,
+        } => {
+            let dht = dht_listen.map(|addr| (addr, bootstrap));
+            serve::run(&cfg, listen, max_connections as usize, dht)
+        }
     }
 }
 

@@ -6,8 +6,15 @@ use crate::store::DiskStore;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tracing::Instrument;
 
-pub fn run(cfg: &Config, listen: SocketAddr, max_connections: usize) -> anyhow::Result<()> {
+/// `dht`: the UDP address of a DHT node to run, and its bootstrap nodes.
+pub fn run(
+    cfg: &Config,
+    listen: SocketAddr,
+    max_connections: usize,
+    dht: Option<(SocketAddr, Vec<String>)>,
+) -> anyhow::Result<()> {
     let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -19,10 +26,24 @@ pub fn run(cfg: &Config, listen: SocketAddr, max_connections: usize) -> anyhow::
             max_connections,
             ..ServerConfig::default()
         };
-        let server = BlobServer::bind(listen, store, config)
+        let server = BlobServer::bind(listen, store.clone(), config)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let stats = server.stats();
+        let _node = match dht {
+            Some((udp, bootstrap)) => {
+                let seeds = super::dht::resolve(&bootstrap).await?;
+                let node = super::dht::start(udp, &seeds).await?;
+                tracing::info!("dht node ready at {}", node.local_addr());
+                let tcp_port = server.local_addr().port();
+                let span = tracing::info_span!("announce");
+                tokio::spawn(
+                    super::dht::announce_loop(node.clone(), store, tcp_port).instrument(span),
+                );
+                Some(node)
+            }
+            None => None,
+        };
         server.run(shutdown_signal()).await;
         let s = stats.snapshot();
         tracing::info!(

@@ -18,7 +18,7 @@
 //!
 //! The searches (`find_node`, `find_peers`, `announce`) are in `search.rs`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -100,6 +100,9 @@ pub(super) struct Inner {
     pub(super) rpc: Rpc,
     pub(super) routing: Mutex<RoutingTable>,
     pub(super) peers: Mutex<PeerStore>,
+    /// Keys whose blob this node serves itself, with the TCP port: findValue
+    /// answers add our own address for them, as lbry-sdk does.
+    pub(super) serving: Mutex<HashMap<NodeId, u16>>,
     tokens: Mutex<(Tokens, StdRng)>,
     ping_back: mpsc::Sender<(Contact, Instant)>,
     queued: Mutex<HashSet<NodeId>>,
@@ -141,6 +144,7 @@ impl Node {
             rpc: Rpc::new(socket, local, id, config.rpc.clone(), weak.clone()),
             routing: Mutex::new(RoutingTable::new(id, routing, now)),
             peers: Mutex::new(PeerStore::new(config.store.clone())),
+            serving: Mutex::new(HashMap::new()),
             tokens: Mutex::new((Tokens::new(now, &mut rng), rng)),
             ping_back: tx,
             queued: Mutex::new(HashSet::new()),
@@ -336,6 +340,20 @@ impl Inner {
                     .policy
                     .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
         });
+        if let (Some(&port), SocketAddr::V4(own)) =
+            (lock(&self.serving).get(&key), self.rpc.local_addr())
+        {
+            // Like lbry-sdk: a node that has the blob adds itself while it knows
+            // fewer than K peers. Only when bound to a concrete address: behind
+            // 0.0.0.0 our reachable address is not known here.
+            if all.len() < K && !own.ip().is_unspecified() && sender != self.id {
+                all.push(CompactPeer {
+                    ip: *own.ip(),
+                    tcp_port: port,
+                    node_id: self.id,
+                });
+            }
+        }
         if all.len() > K {
             // lbry-sdk shuffles with its own id as seed: stable per responder.
             let mut seed = [0u8; 32];

@@ -69,13 +69,15 @@ impl Node {
         (addrs, found.stats)
     }
 
-    /// Announces that we serve `blob` on `tcp_port` to the K closest nodes.
+    /// Announces that we serve `blob` on `tcp_port` to the K closest nodes,
+    /// and from now on names ourselves in findValue answers for it.
     /// Returns how many accepted; lbry-sdk counts more than 4 as success.
     pub async fn announce(&self, blob: BlobHash, tcp_port: u16) -> Result<usize, DhtError> {
         if tcp_port == 0 || tcp_port == u16::MAX {
             return Err(DhtError::BadPort(tcp_port));
         }
         let key = NodeId::of_blob(&blob);
+        lock(&self.inner.serving).insert(key, tcp_port);
         let found = self.inner.search(key, LookupKind::FindValue, None).await;
         let mut set = JoinSet::new();
         for c in &found.closest {

@@ -100,9 +100,16 @@ pub struct ServeNode {
 impl ServeNode {
     /// Starts `serve` on `node`'s data dir and waits for its `listening on` line.
     pub fn start(node: &Node) -> ServeNode {
+        Self::start_with(node, &[])
+    }
+
+    /// Like [`ServeNode::start`], with more `serve` flags.
+    pub fn start_with(node: &Node, extra: &[&str]) -> ServeNode {
         use std::io::BufRead;
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
         let mut child = node
-            .cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .cmd(&args)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -139,6 +146,27 @@ impl ServeNode {
             addr,
             log,
             reader: Some(reader),
+        }
+    }
+
+    /// Waits (30 s at most, a hang guard) for a log line containing `needle`
+    /// and returns what follows `needle` on it.
+    pub fn wait_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = self.log.lock().unwrap().lines().find_map(|l| {
+                l.find(needle)
+                    .map(|i| l[i + needle.len()..].trim().to_string())
+            });
+            if let Some(rest) = found {
+                return rest;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?}:\n{}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 
