@@ -308,3 +308,41 @@ fn get_finds_a_stream_through_the_dht_given_only_a_bootstrap_node() {
         "the sd blob and three data blobs came from A"
     );
 }
+
+#[test]
+fn the_dht_commands_reach_a_serving_node() {
+    let (publisher, sd, _) = published(1, 8);
+    let a = ServeNode::start_with(&publisher, &["--dht-listen", "127.0.0.1:0"]);
+    let udp = a.wait_log("dht node ready at ");
+    a.wait_log("announced");
+    let user = Node::new();
+    let ping = user.ok(&["dht", "ping", &udp]);
+    assert!(
+        ping.contains(&udp) && ping.trim_end().ends_with("ms"),
+        "{ping}"
+    );
+    let peers = user.ok(&["dht", "--bootstrap", &udp, "find-peers", &sd]);
+    assert!(
+        peers.lines().any(|l| l == a.peer_arg()),
+        "the serving node is found:\n{peers}"
+    );
+    let table = user.ok(&["dht", "--bootstrap", &udp, "table"]);
+    assert!(table.lines().any(|l| l.ends_with(&udp)), "{table}");
+    let key = "cd".repeat(48);
+    let announced = user.ok(&[
+        "dht",
+        "--bootstrap",
+        &udp,
+        "announce",
+        &key,
+        "--tcp-port",
+        "5000",
+    ]);
+    assert!(announced.starts_with("stored on 1 nodes"), "{announced}");
+    let found = user.ok(&["dht", "--bootstrap", &udp, "find-peers", &key]);
+    assert!(
+        found.lines().any(|l| l.ends_with(":5000")),
+        "the announcement is found again:\n{found}"
+    );
+    drop(a);
+}

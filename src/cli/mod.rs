@@ -5,6 +5,7 @@
 //! clap itself exits with 2 on usage errors.
 
 mod dht;
+mod dht_cmd;
 mod get;
 mod get_net;
 mod ls;
@@ -78,6 +79,14 @@ pub enum Command {
     },
     /// List the streams in the local store: sd hash, size, blobs present/total, file name
     Ls,
+    /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
+    Dht {
+        /// Join through this DHT node (UDP; repeatable)
+        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, global = true)]
+        bootstrap: Vec<String>,
+        #[command(subcommand)]
+        command: dht_cmd::DhtCommand,
+    },
     /// Serve the local store to LBRY peers over the blob-exchange protocol
     Serve {
         /// Address and TCP port to listen on (4444 is the LBRY default)
@@ -138,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             get::run(&cfg, req)
         }
         Command::Ls => ls::run(&cfg),
+        Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve {
             listen,
             max_connections,

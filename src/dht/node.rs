@@ -182,6 +182,12 @@ impl Node {
         lock(&self.inner.routing).len()
     }
 
+    /// Every contact in the routing table, closest to our own id first.
+    pub fn contacts(&self) -> Vec<Contact> {
+        let own = self.inner.id;
+        lock(&self.inner.routing).closest(&own, usize::MAX, None)
+    }
+
     /// Announcement records held for others.
     pub fn stored_len(&self) -> usize {
         lock(&self.inner.peers).len()
