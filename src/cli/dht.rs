@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// Name resolution of bootstrap hosts.
+/// Name resolution of peer and bootstrap hosts.
 const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Starts a DHT node on `listen` and joins through `seeds` (none: we are the first node).
@@ -59,7 +59,8 @@ pub fn client_bind(bootstrap: &[SocketAddr]) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(ip), 0)
 }
 
-/// Resolves `HOST:PORT` specs to IPv4 addresses, with a deadline each.
+/// Resolves `HOST:PORT` specs (peers or DHT nodes), with a deadline each.
+/// IPv4 is preferred: LBRY peers and DHT nodes are IPv4.
 pub async fn resolve(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
     let mut out = Vec::new();
     for spec in specs {
@@ -67,9 +68,11 @@ pub async fn resolve(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
             .await
             .with_context(|| format!("resolving {spec} timed out"))?
             .with_context(|| format!("cannot resolve {spec}"))?;
-        match addrs.into_iter().find(SocketAddr::is_ipv4) {
-            Some(a) => out.push(a),
-            None => anyhow::bail!("{spec} has no IPv4 address (LBRY peers are IPv4)"),
+        let mut addrs: Vec<SocketAddr> = addrs.collect();
+        addrs.sort_by_key(|a| !a.is_ipv4());
+        match addrs.first() {
+            Some(a) => out.push(*a),
+            None => anyhow::bail!("{spec} resolves to no address"),
         }
     }
     Ok(out)

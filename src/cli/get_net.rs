@@ -15,7 +15,6 @@ use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
 use crate::sd::StreamDescriptor;
 use crate::store::{BlobStore, DiskStore};
 use anyhow::{bail, Context};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,8 +22,6 @@ use std::time::Duration;
 /// two per peer beyond that, and never more than `MAX_WINDOW` (64 MiB).
 const WINDOW: usize = 8;
 const MAX_WINDOW: usize = 32;
-/// Name resolution of `--peer` hosts.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
 
 pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -36,7 +33,7 @@ pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
 }
 
 async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
-    let peers = resolve_peers(&req.peers).await?;
+    let peers = dht::resolve(&req.peers).await?;
     let sd = req.sd_hash;
     let use_dht = !req.bootstrap.is_empty();
     // The DHT node lives until the download is done (the finder holds it).
@@ -106,22 +103,4 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     bar.finish_and_clear();
     tracing::info!(sd = %sd.short(), bytes = n, path = %target.display(), "written");
     Ok(())
-}
-
-/// Resolves every `HOST:PORT` (IPv4 first: LBRY peers are IPv4), with a deadline.
-async fn resolve_peers(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut out = Vec::new();
-    for spec in specs {
-        let addrs = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host(spec.as_str()))
-            .await
-            .with_context(|| format!("resolving peer {spec} timed out"))?
-            .with_context(|| format!("cannot resolve peer {spec}"))?;
-        let mut addrs: Vec<SocketAddr> = addrs.collect();
-        addrs.sort_by_key(|a| !a.is_ipv4());
-        match addrs.first() {
-            Some(a) => out.push(*a),
-            None => bail!("peer {spec} resolves to no address"),
-        }
-    }
-    Ok(out)
 }
