@@ -213,16 +213,16 @@ impl Drop for Output {
     }
 }
 
-/// Reassembles a stream from the local store only (`get --offline`).
+/// Reassembles a stream from the local store only (`get --offline`); the
+/// caller has loaded and checked its descriptor.
 pub fn get_offline(
     store: &dyn BlobStore,
-    sd: &SdHash,
+    desc: &StreamDescriptor,
     target: &Path,
     replace: bool,
     workers: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, GetError> {
-    let desc = load_descriptor(store, sd)?;
     // Fail before writing anything if a blob is missing.
     if let Some(b) = desc.blobs().iter().find(|b| !store.contains(&b.hash)) {
         return Err(GetError::MissingBlob {
@@ -231,7 +231,6 @@ pub fn get_offline(
         });
     }
     let mut out = Output::create(target, replace)?;
-    let desc_ref = &desc;
     ordered_map(
         desc.blobs().iter().map(Ok),
         workers,
@@ -241,7 +240,7 @@ pub fn get_offline(
                 num: info.blob_num,
                 hash: info.hash,
             })?;
-            decrypt_blob(desc_ref, info, blob)
+            decrypt_blob(desc, info, blob)
         },
         |plain| {
             out.write(&plain)?;

@@ -39,7 +39,7 @@ fn round_trip(data: &[u8], workers: usize) -> Vec<u8> {
     assert!(store.contains(&published.sd_hash.as_blob()));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let n = get_offline(&store, &published.sd_hash, &out, true, workers, &|_| {}).unwrap();
+    let n = get_offline(&store, &published.descriptor, &out, true, workers, &|_| {}).unwrap();
     assert_eq!(n, data.len() as u64);
     std::fs::read(&out).unwrap()
 }

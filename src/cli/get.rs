@@ -26,9 +26,7 @@ pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
         let (target, replace) = target_path(req.output.as_deref(), &desc)?;
         let bar = bytes_bar(desc.encrypted_size(), &desc.file_name(), req.show_progress);
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let n = get_offline(&store, &req.sd_hash, &target, replace, workers, &|n| {
-            bar.inc(n)
-        })?;
+        let n = get_offline(&store, &desc, &target, replace, workers, &|n| bar.inc(n))?;
         bar.finish_and_clear();
         tracing::info!(sd = %req.sd_hash.short(), bytes = n, path = %target.display(), "written");
         return Ok(());
