@@ -25,3 +25,4 @@ pub mod publish;
 pub mod sd;
 pub mod store;
 pub mod wire;
+pub mod stream;

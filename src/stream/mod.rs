@@ -1,0 +1,223 @@
+//! One stream as a random-access file: plaintext offsets in, exact bytes out.
+//!
+//! A [`Stream`] is shared by every open handle of one file. A read locates
+//! its offset in the [`Layout`], gets the blobs it covers from the
+//! [`BlobSource`] (the cache or the network), decrypts each once into the
+//! shared [`PlainCache`], and learns each blob's true length as it goes, so
+//! offsets stay exact even for writers that break LBRY's size convention.
+//!
+//! This module owns no deadline: the caller (the filesystem) bounds each read,
+//! and a read that is cancelled leaves the fetches it started running for the
+//! next reader (they live in the fetcher, not in the read).
+
+pub mod plain;
+pub mod readahead;
+
+use crate::assemble::{decrypt_blob, GetError};
+use crate::blob::{VerifiedBlob, PLAIN_CHUNK};
+use crate::fetch::{BoxFuture, FetchError};
+use crate::hash::{BlobHash, SdHash};
+use crate::layout::{Layout, LayoutError, Locate, Size};
+use crate::sd::StreamDescriptor;
+use plain::PlainCache;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Where a stream's blobs come from. Implemented by the node over the fetcher
+/// (cache first, then peers); tests implement it over a map.
+pub trait BlobSource: Send + Sync + 'static {
+    /// A verified blob: `len` is its length per the descriptor (`None` for an
+    /// sd blob); `urgent` when a reader waits for it, not read-ahead.
+    fn blob(
+        &self,
+        hash: BlobHash,
+        len: Option<u64>,
+        urgent: bool,
+    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>>;
+}
+
+/// Why a read failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Blob(Arc<GetError>),
+    #[error("stream {sd}: {source}")]
+    Layout {
+        sd: SdHash,
+        #[source]
+        source: LayoutError,
+    },
+    #[error("stream {0}: the blob lengths never settle (a descriptor the layout cannot resolve)")]
+    Unresolvable(SdHash),
+    #[error("the decryption task was interrupted")]
+    Interrupted,
+}
+
+impl From<GetError> for StreamError {
+    fn from(e: GetError) -> Self {
+        StreamError::Blob(Arc::new(e))
+    }
+}
+
+pub struct Stream {
+    sd: SdHash,
+    desc: Arc<StreamDescriptor>,
+    layout: Mutex<Layout>,
+    source: Arc<dyn BlobSource>,
+    plain: Arc<PlainCache>,
+}
+
+impl Stream {
+    pub fn new(
+        desc: Arc<StreamDescriptor>,
+        source: Arc<dyn BlobSource>,
+        plain: Arc<PlainCache>,
+    ) -> Self {
+        Self {
+            sd: desc.sd_hash(),
+            layout: Mutex::new(Layout::for_stream(&desc)),
+            desc,
+            source,
+            plain,
+        }
+    }
+
+    pub fn sd(&self) -> SdHash {
+        self.sd
+    }
+
+    pub fn descriptor(&self) -> &Arc<StreamDescriptor> {
+        &self.desc
+    }
+
+    pub fn blob_count(&self) -> usize {
+        self.desc.blobs().len()
+    }
+
+    fn layout(&self) -> MutexGuard<'_, Layout> {
+        self.layout.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The file's size without fetching anything: exact, presumed (LBRY's
+    /// convention, true for every stream lbry-sdk and lbrymount write) or unknown.
+    pub fn known_size(&self) -> Option<u64> {
+        match self.layout().size() {
+            Size::Exact(n) | Size::Presumed(n) => Some(n),
+            Size::Range { .. } => None,
+        }
+    }
+
+    /// The file's size, fetching the blobs it depends on (usually the last one).
+    pub async fn size(&self) -> Result<u64, StreamError> {
+        for _ in 0..=self.blob_count() {
+            let need = match self.layout().size() {
+                Size::Exact(n) | Size::Presumed(n) => return Ok(n),
+                Size::Range { need, .. } => need,
+            };
+            self.plaintext(need, true).await?;
+        }
+        Err(StreamError::Unresolvable(self.sd))
+    }
+
+    /// Index of the blob holding `offset`, if known without fetching.
+    pub fn blob_at(&self, offset: u64) -> Option<usize> {
+        match self.layout().locate(offset) {
+            Locate::At { blob, .. } => Some(blob),
+            Locate::NeedBlob(i) => Some(i),
+            Locate::End { .. } => None,
+        }
+    }
+
+    /// Up to `len` bytes at `offset` (fewer only at the end of the file).
+    pub async fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, StreamError> {
+        let mut out = Vec::with_capacity(len.min(4 << 20));
+        let mut pos = offset;
+        // Each turn either copies bytes or learns a blob's length, and a
+        // blob is learned once; the bound only guards against a layout bug.
+        let mut turns = 2 * self.blob_count() + 2 + len / PLAIN_CHUNK;
+        while out.len() < len {
+            turns = turns.checked_sub(1).ok_or(StreamError::Unresolvable(self.sd))?;
+            let loc = self.layout().locate(pos);
+            match loc {
+                Locate::End { .. } => break,
+                Locate::NeedBlob(i) => {
+                    self.plaintext(i, true).await?;
+                }
+                Locate::At { blob, offset, .. } => {
+                    let plain = self.plaintext(blob, true).await?;
+                    // A presumed length proven wrong is learned by `plaintext`;
+                    // locate again.
+                    let Some(avail) = plain.get(offset as usize..) else {
+                        continue;
+                    };
+                    let n = avail.len().min(len - out.len());
+                    if n == 0 {
+                        continue;
+                    }
+                    out.extend_from_slice(&avail[..n]);
+                    pos += n as u64;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetches and decrypts blobs ahead of a reader (into the shared cache);
+    /// errors are left for the reader to meet.
+    pub async fn prefetch(self: Arc<Self>, blob: usize) {
+        if let Err(e) = self.plaintext(blob, false).await {
+            tracing::debug!(sd = %self.sd.short(), blob, error = %e, "read-ahead failed");
+        }
+    }
+
+    /// Whether blob `i` is decrypted in memory already.
+    pub fn is_decrypted(&self, i: usize) -> bool {
+        self.plain.peek(self.sd, i).is_some()
+    }
+
+    /// Blob `i` decrypted: from the shared cache, or fetched and decrypted
+    /// once however many readers ask at the same time. Learns its length.
+    async fn plaintext(&self, i: usize, urgent: bool) -> Result<Arc<Vec<u8>>, StreamError> {
+        let info = self
+            .desc
+            .blobs()
+            .get(i)
+            .cloned()
+            .ok_or(StreamError::Layout {
+                sd: self.sd,
+                source: LayoutError::NoSuchBlob {
+                    blob: i,
+                    count: self.blob_count(),
+                },
+            })?;
+        let slot = self.plain.slot(self.sd, i);
+        let plain = slot
+            .get_or_try_init(|| async {
+                let blob = self
+                    .source
+                    .blob(info.hash, Some(u64::from(info.length)), urgent)
+                    .await?;
+                let desc = self.desc.clone();
+                let info = info.clone();
+                let plain = tokio::task::spawn_blocking(move || decrypt_blob(&desc, &info, blob))
+                    .await
+                    .map_err(|_| StreamError::Interrupted)??;
+                Ok::<_, StreamError>(Arc::new(plain))
+            })
+            .await?
+            .clone();
+        // Lengths fit in u32: a blob holds at most 2 MiB.
+        let learned = self.layout().learn(i, plain.len() as u32);
+        if let Err(source) = learned {
+            return Err(StreamError::Layout {
+                sd: self.sd,
+                source,
+            });
+        }
+        Ok(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! A small in-memory cache of decrypted blobs, shared by every open file.
+//!
+//! FUSE reads arrive in pieces of 128 KiB to 1 MiB, and the kernel sends
+//! several at once; decrypting a 2 MiB blob for each piece would cost sixteen
+//! decryptions per blob. Each slot is a once-cell, so concurrent readers of
+//! one blob share a single fetch and decryption (a failed one leaves the slot
+//! empty for the next reader to retry). The byte count is bounded by the slot
+//! count (blobs are at most 2 MiB), which bounds the mount's memory whatever
+//! the size of the files being read.
+//!
+//! Keys are (stream, blob index), not blob hashes: the same encrypted blob in
+//! two streams with different keys decrypts to different bytes.
+
+use crate::hash::SdHash;
+use lru::LruCache;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::OnceCell;
+
+/// One decrypted blob, filled once.
+pub type Slot = Arc<OnceCell<Arc<Vec<u8>>>>;
+
+pub struct PlainCache {
+    slots: Mutex<LruCache<(SdHash, usize), Slot>>,
+}
+
+impl PlainCache {
+    /// A cache of at most `blobs` decrypted blobs (at least one).
+    pub fn new(blobs: usize) -> Self {
+        let cap = NonZeroUsize::new(blobs.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            slots: Mutex::new(LruCache::new(cap)),
+        }
+    }
+
+    /// The slot of blob `index` of stream `sd`, created empty if absent; marks it used.
+    pub fn slot(&self, sd: SdHash, index: usize) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .get_or_insert((sd, index), || Arc::new(OnceCell::new()))
+            .clone()
+    }
+
+    /// The decrypted blob if it is already here (does not mark it used).
+    pub fn peek(&self, sd: SdHash, index: usize) -> Option<Arc<Vec<u8>>> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.peek(&(sd, index)).and_then(|s| s.get().cloned())
+    }
+
+    /// Bytes of decrypted data held (for `status` and tests).
+    pub fn bytes(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.iter().filter_map(|(_, s)| s.get()).map(|p| p.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sd(n: u8) -> SdHash {
+        SdHash::from(crate::hash::BlobHash::digest(&[n]))
+    }
+
+    #[tokio::test]
+    async fn slots_are_shared_and_bounded() {
+        let c = PlainCache::new(2);
+        let a = c.slot(sd(1), 0);
+        a.get_or_init(|| async { Arc::new(vec![1; 10]) }).await;
+        // The same key gives the same filled slot.
+        assert_eq!(c.slot(sd(1), 0).get().map(|p| p.len()), Some(10));
+        // Same index, other stream: a different slot.
+        assert!(c.slot(sd(2), 0).get().is_none());
+        c.slot(sd(3), 0);
+        // Capacity 2: the least recently used entry (sd 1) went.
+        assert!(c.peek(sd(1), 0).is_none());
+        assert_eq!(c.bytes(), 0);
+    }
+}
