@@ -270,3 +270,25 @@ pub fn stream_size(store: &dyn BlobStore, desc: &StreamDescriptor) -> (u64, bool
         Size::Range { max, .. } => (max, false),
     }
 }
+
+/// Every stream whose valid descriptor is in the store, read quietly.
+pub fn local_streams(store: &dyn BlobStore) -> Vec<(SdHash, StreamDescriptor)> {
+    let mut out = Vec::new();
+    for hash in store.list() {
+        if !looks_like_json(store, &hash) {
+            continue;
+        }
+        let sd = SdHash::from(hash);
+        // Not every JSON-looking blob is a descriptor; skip the ones that are not.
+        if let Ok(desc) = load_descriptor_quiet(store, &sd) {
+            out.push((sd, desc));
+        }
+    }
+    out
+}
+
+/// Descriptors are JSON objects; encrypted blobs almost never start with `{"`.
+/// Peeking two bytes avoids reading every 2 MiB data blob in a big cache.
+fn looks_like_json(store: &dyn BlobStore, hash: &BlobHash) -> bool {
+    matches!(store.peek(hash, 2), Ok(Some(head)) if head == b"{\"")
+}

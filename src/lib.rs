@@ -26,3 +26,4 @@ pub mod sd;
 pub mod store;
 pub mod wire;
 pub mod stream;
+pub mod vfs;

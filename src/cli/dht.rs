@@ -105,7 +105,7 @@ pub async fn announce_loop(node: Arc<Node>, store: Arc<dyn BlobStore>, tcp_port:
 /// The blobs LBRY announces for each stream: its sd blob and first data blob.
 fn stream_heads(store: &dyn BlobStore) -> Vec<BlobHash> {
     let mut out = Vec::new();
-    for (sd, desc) in super::ls::streams(store) {
+    for (sd, desc) in crate::assemble::local_streams(store) {
         out.push(sd.as_blob());
         if let Some(first) = desc.blobs().first().filter(|b| store.contains(&b.hash)) {
             out.push(first.hash);

@@ -12,6 +12,8 @@
 
 pub mod plain;
 pub mod readahead;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use crate::assemble::{decrypt_blob, GetError};
 use crate::blob::{VerifiedBlob, PLAIN_CHUNK};

@@ -1,52 +1,14 @@
 use super::*;
+use super::testing::{pseudo_random, MemSource};
 use crate::blob::{StreamKey, BLOCK, MAX_BLOB_SIZE};
 use crate::publish::{publish_reader, PublishOptions};
 use crate::sd::BlobInfo;
 use crate::store::{BlobStore, Keep, MemStore};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Serves blobs from a memory store and counts the calls.
-struct MemSource {
-    store: MemStore,
-    calls: AtomicUsize,
-}
-
-impl BlobSource for MemSource {
-    fn blob(
-        &self,
-        hash: BlobHash,
-        _len: Option<u64>,
-        _urgent: bool,
-    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            match self.store.get(&hash) {
-                Ok(Some(b)) => Ok(b),
-                _ => Err(FetchError::NoPeers { hash }),
-            }
-        })
-    }
-}
-
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn published(data: &[u8]) -> (Arc<MemSource>, Arc<StreamDescriptor>) {
     let store = MemStore::new();
     let p = publish_reader(&store, "f.bin", data, &PublishOptions::default(), &|_| {}).unwrap();
-    let src = Arc::new(MemSource {
-        store,
-        calls: AtomicUsize::new(0),
-    });
+    let src = Arc::new(MemSource::new(store));
     (src, Arc::new(p.descriptor))
 }
 
@@ -95,7 +57,7 @@ async fn concurrent_readers_share_one_fetch_per_blob() {
         r.await.unwrap().unwrap();
     }
     // All 16 reads fall in blob 0.
-    assert_eq!(src.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(src.calls(), 1);
 }
 
 #[tokio::test]
@@ -103,10 +65,7 @@ async fn a_missing_blob_fails_the_read_with_its_reason() {
     let data = pseudo_random(2 * PLAIN_CHUNK, 5);
     let (full, desc) = published(&data);
     let second = desc.blobs()[1].hash;
-    let src = Arc::new(MemSource {
-        store: MemStore::new(),
-        calls: AtomicUsize::new(0),
-    });
+    let src = Arc::new(MemSource::new(MemStore::new()));
     for h in full.store.list().into_iter().filter(|h| *h != second) {
         let b = full.store.get(&h).unwrap().unwrap();
         src.store.put(&b, Keep::Cache).unwrap();
@@ -155,10 +114,7 @@ async fn blobs_that_break_the_size_convention_still_read_exactly() {
         data.extend_from_slice(&plain);
     }
     let desc = Arc::new(StreamDescriptor::new("odd.bin", key, infos, [9; BLOCK]));
-    let src = Arc::new(MemSource {
-        store,
-        calls: AtomicUsize::new(0),
-    });
+    let src = Arc::new(MemSource::new(store));
     let s = stream(&src, &desc);
     // Read the whole file in 64 KiB pieces, then learn the exact size.
     let mut got = Vec::new();

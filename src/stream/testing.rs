@@ -1,0 +1,65 @@
+//! Test helpers shared by the stream and filesystem tests.
+
+use super::BlobSource;
+use crate::blob::VerifiedBlob;
+use crate::fetch::{BoxFuture, FetchError};
+use crate::hash::BlobHash;
+use crate::store::{BlobStore, MemStore};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Serves blobs from a memory store and counts the calls.
+pub struct MemSource {
+    pub store: MemStore,
+    pub calls: AtomicUsize,
+    /// Blobs that never arrive (a stalled network).
+    pub stall: std::sync::Mutex<Vec<BlobHash>>,
+}
+
+impl BlobSource for MemSource {
+    fn blob(
+        &self,
+        hash: BlobHash,
+        _len: Option<u64>,
+        _urgent: bool,
+    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let stalled = self.stall.lock().unwrap().contains(&hash);
+        Box::pin(async move {
+            if stalled {
+                tokio::time::sleep(Duration::from_secs(86_400)).await;
+            }
+            match self.store.get(&hash) {
+                Ok(Some(b)) => Ok(b),
+                _ => Err(FetchError::NoPeers { hash }),
+            }
+        })
+    }
+}
+
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+
+impl MemSource {
+    pub fn new(store: MemStore) -> Self {
+        Self {
+            store,
+            calls: AtomicUsize::new(0),
+            stall: Default::default(),
+        }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}

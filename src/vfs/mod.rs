@@ -1,0 +1,409 @@
+//! The mounted filesystem as a model: names, inodes, attributes, open files
+//! and reads, with no FUSE types, so it is tested without a kernel.
+//!
+//! The tree is two levels deep and read-only:
+//! - the root lists the streams this node knows (published, cached, looked
+//!   up) as directories named by sd hash; looking up any other valid sd hash
+//!   resolves it from the network, within the read timeout;
+//! - each stream directory holds one file, named from its descriptor, with
+//!   its exact size.
+//!
+//! Inodes are stable for the life of the mount: the root is 1, and the k-th
+//! stream known gets directory `2 + 2k` and file `3 + 2k`.
+//!
+//! Every operation that may touch the network is async and bounded by the
+//! read timeout; a read that cannot be served fails with [`FsError::Io`],
+//! whose reason is logged and kept for `status`. Open files hold their first
+//! and last blob in the cache (container headers and trailers live there);
+//! other blobs are read through the shared decrypted-blob cache and may be
+//! evicted from the disk cache once read, so a cache smaller than one file
+//! still serves it.
+
+mod handles;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use crate::fetch::FetchError;
+use crate::hash::{BlobHash, SdHash};
+use crate::sd::StreamDescriptor;
+use crate::store::BlobStore;
+use crate::stream::plain::PlainCache;
+use crate::stream::readahead::ReadAheadConfig;
+use crate::stream::{BlobSource, Stream, StreamError};
+use handles::Handles;
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+use table::{Node, Table};
+use tracing::Instrument;
+
+pub use table::ROOT;
+
+/// What the filesystem tells the node around it. Implemented by the node;
+/// the filesystem defines it (the consumer owns the seam).
+pub trait NodeHooks: Send + Sync + 'static {
+    /// A stream became known to the mount: its blobs' peers are the sd hash's.
+    fn stream_known(&self, desc: &StreamDescriptor);
+    /// A stream's sd blob and first data blob are in the cache: announce it (re-seeding).
+    fn stream_cached(&self, sd: SdHash, first: Option<BlobHash>);
+    /// Peers known for a stream (for the `user.lbry.peers` attribute).
+    fn peers_known(&self, sd: &SdHash) -> usize;
+}
+
+/// Why an operation failed; `fuse.rs` maps each to one errno.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FsError {
+    #[error("no such file or directory")]
+    NotFound,
+    #[error("not a directory")]
+    NotDir,
+    #[error("is a directory")]
+    IsDir,
+    #[error("no such attribute")]
+    NoAttr,
+    #[error("bad file handle")]
+    BadHandle,
+    #[error("{0}")]
+    Io(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// What `stat` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: Kind,
+    pub size: u64,
+    /// Permission bits: read-only for everyone.
+    pub perm: u16,
+    pub nlink: u32,
+    pub mtime: SystemTime,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub ino: u64,
+    pub kind: Kind,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VfsConfig {
+    /// Longest time any operation waits on the network.
+    pub read_timeout: Duration,
+    pub readahead: ReadAheadConfig,
+    /// Decrypted blobs kept in memory (2 MiB each), shared by all readers.
+    pub plain_blobs: usize,
+}
+
+impl Default for VfsConfig {
+    fn default() -> Self {
+        Self {
+            read_timeout: Duration::from_secs(30),
+            readahead: ReadAheadConfig::default(),
+            plain_blobs: 16,
+        }
+    }
+}
+
+/// Read errors kept for `status`.
+const RECENT_ERRORS: usize = 32;
+
+pub struct Vfs {
+    cfg: VfsConfig,
+    store: Arc<dyn BlobStore>,
+    source: Arc<dyn BlobSource>,
+    hooks: Arc<dyn NodeHooks>,
+    plain: Arc<PlainCache>,
+    table: Table,
+    handles: Handles,
+    mounted_at: SystemTime,
+    errors: Mutex<VecDeque<(SystemTime, String)>>,
+}
+
+impl Vfs {
+    pub fn new(
+        cfg: VfsConfig,
+        store: Arc<dyn BlobStore>,
+        source: Arc<dyn BlobSource>,
+        hooks: Arc<dyn NodeHooks>,
+    ) -> Self {
+        Self {
+            plain: Arc::new(PlainCache::new(cfg.plain_blobs)),
+            handles: Handles::new(cfg.readahead),
+            cfg,
+            store,
+            source,
+            hooks,
+            table: Table::default(),
+            mounted_at: SystemTime::now(),
+            errors: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn config(&self) -> &VfsConfig {
+        &self.cfg
+    }
+
+    /// Makes a stream known (listed in the root) and returns its directory inode.
+    pub fn add_stream(&self, desc: StreamDescriptor) -> u64 {
+        let sd = desc.sd_hash();
+        if let Some(ino) = self.table.dir_of(&sd) {
+            return ino;
+        }
+        self.hooks.stream_known(&desc);
+        let stream = Stream::new(Arc::new(desc), self.source.clone(), self.plain.clone());
+        self.table.insert(Arc::new(stream))
+    }
+
+    /// Streams known, in the order they became known.
+    pub fn streams(&self) -> Vec<SdHash> {
+        self.table.all().iter().map(|s| s.sd()).collect()
+    }
+
+    /// The most recent read errors, oldest first.
+    pub fn recent_errors(&self) -> Vec<(SystemTime, String)> {
+        let e = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
+        e.iter().cloned().collect()
+    }
+
+    /// Finds `name` in directory `parent`, resolving unknown sd hashes from the network.
+    pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
+        let name = name.to_str().ok_or(FsError::NotFound)?;
+        match self.table.node(parent) {
+            Some(Node::Root) => {
+                // Not an sd hash: not found, at once and without the network.
+                let sd: SdHash = name.parse().map_err(|_| FsError::NotFound)?;
+                let ino = match self.table.dir_of(&sd) {
+                    Some(ino) => ino,
+                    None => self.resolve(sd).await?,
+                };
+                self.getattr(ino).await
+            }
+            Some(Node::Dir(s)) if name == s.descriptor().file_name() => {
+                self.getattr(table::file_ino(parent)).await
+            }
+            Some(Node::Dir(_)) => Err(FsError::NotFound),
+            Some(Node::File(_)) => Err(FsError::NotDir),
+            None => Err(FsError::NotFound),
+        }
+    }
+
+    /// Fetches an unknown stream's descriptor and makes it known.
+    async fn resolve(&self, sd: SdHash) -> Result<u64, FsError> {
+        let span = tracing::info_span!("resolve", sd = %sd.short());
+        let fetch = self.source.blob(sd.as_blob(), None, true).instrument(span);
+        let fetched = self.bounded("resolving the stream", fetch).await;
+        let blob = match fetched {
+            Ok(Ok(blob)) => blob,
+            Ok(Err(e)) => {
+                self.record(format!("stream {sd} not found: {e}"));
+                return Err(FsError::NotFound);
+            }
+            Err(e) => {
+                self.record(format!("stream {sd} not found: {e}"));
+                return Err(FsError::NotFound);
+            }
+        };
+        match StreamDescriptor::parse_verified(blob.data(), &sd) {
+            Ok(desc) => {
+                tracing::info!(name = %desc.file_name(), "stream resolved");
+                Ok(self.add_stream(desc))
+            }
+            Err(e) => {
+                self.record(format!("stream {sd}: invalid descriptor: {e}"));
+                Err(FsError::NotFound)
+            }
+        }
+    }
+
+    pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
+        let node = self.table.node(ino).ok_or(FsError::NotFound)?;
+        let (kind, size, nlink) = match &node {
+            Node::Root => (Kind::Dir, 0, 2),
+            Node::Dir(_) => (Kind::Dir, 0, 2),
+            Node::File(s) => {
+                let size = match s.known_size() {
+                    Some(n) => n,
+                    None => self.file_size(s).await?,
+                };
+                (Kind::File, size, 1)
+            }
+        };
+        Ok(Attr {
+            ino,
+            kind,
+            size,
+            perm: if kind == Kind::Dir { 0o555 } else { 0o444 },
+            nlink,
+            mtime: self.mounted_at,
+        })
+    }
+
+    async fn file_size(&self, s: &Arc<Stream>) -> Result<u64, FsError> {
+        match self.bounded("finding the file size", s.size()).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(self.io_error(s.sd(), "size", e)),
+            Err(e) => Err(self.io_failure(format!("stream {}: {e}", s.sd()))),
+        }
+    }
+
+    pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
+        match self.table.node(ino).ok_or(FsError::NotFound)? {
+            Node::Root => Ok(self
+                .table
+                .all()
+                .iter()
+                .enumerate()
+                .map(|(k, s)| DirEntry {
+                    ino: table::dir_ino(k),
+                    kind: Kind::Dir,
+                    name: s.sd().to_string(),
+                })
+                .collect()),
+            Node::Dir(s) => Ok(vec![DirEntry {
+                ino: table::file_ino(ino),
+                kind: Kind::File,
+                name: s.descriptor().file_name(),
+            }]),
+            Node::File(_) => Err(FsError::NotDir),
+        }
+    }
+
+    /// Opens a file: holds its first and last blob and starts fetching them.
+    pub async fn open(&self, ino: u64) -> Result<u64, FsError> {
+        let stream = match self.table.node(ino).ok_or(FsError::NotFound)? {
+            Node::File(s) => s,
+            _ => return Err(FsError::IsDir),
+        };
+        let ends = ends(&stream);
+        for &i in &ends {
+            if let Some(b) = stream.descriptor().blobs().get(i) {
+                self.store.hold(&b.hash);
+            }
+        }
+        let fh = self.handles.open(stream.clone(), ends.clone());
+        let hooks = self.hooks.clone();
+        let span = tracing::debug_span!("open", sd = %stream.sd().short(), fh);
+        crate::fetch::task::spawn("open prefetch", span, async move {
+            let first = stream.descriptor().blobs().first().map(|b| b.hash);
+            for i in ends {
+                stream.clone().prefetch(i).await;
+            }
+            if stream.is_decrypted(0) {
+                hooks.stream_cached(stream.sd(), first);
+            }
+        });
+        Ok(fh)
+    }
+
+    /// Reads up to `size` bytes at `offset` of open file `fh`.
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        let (stream, wish) = self
+            .handles
+            .on_read(fh, offset, u64::from(size))
+            .ok_or(FsError::BadHandle)?;
+        for i in wish {
+            let span = tracing::trace_span!("read-ahead", sd = %stream.sd().short(), blob = i);
+            crate::fetch::task::spawn("read-ahead", span, stream.clone().prefetch(i));
+        }
+        let span = tracing::trace_span!("read", sd = %stream.sd().short(), fh, offset, size);
+        let read = stream.read(offset, size as usize).instrument(span);
+        match self.bounded("reading", read).await {
+            Ok(Ok(data)) => Ok(data),
+            Ok(Err(e)) => Err(self.io_error(stream.sd(), "read", e)),
+            Err(e) => Err(self.io_failure(format!("stream {}: {e} at offset {offset}", stream.sd()))),
+        }
+    }
+
+    /// Closes a file handle, releasing its blobs.
+    pub fn release(&self, fh: u64) {
+        if let Some((stream, held)) = self.handles.close(fh) {
+            for i in held {
+                if let Some(b) = stream.descriptor().blobs().get(i) {
+                    self.store.release(&b.hash);
+                }
+            }
+        }
+    }
+
+    /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
+    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
+        match self.table.node(ino).ok_or(FsError::NotFound)? {
+            Node::File(_) => Ok(XATTRS.iter().flat_map(|n| [n.as_bytes(), b"\0"].concat()).collect()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
+        let Node::File(s) = self.table.node(ino).ok_or(FsError::NotFound)? else {
+            return Err(FsError::NoAttr);
+        };
+        let blobs = s.descriptor().blobs();
+        let value = match name.to_str() {
+            Some("user.lbry.sd_hash") => s.sd().to_string(),
+            Some("user.lbry.blobs") => {
+                let present = blobs.iter().filter(|b| self.store.contains(&b.hash)).count();
+                format!("{present}/{}", blobs.len())
+            }
+            Some("user.lbry.peers") => self.hooks.peers_known(&s.sd()).to_string(),
+            _ => return Err(FsError::NoAttr),
+        };
+        Ok(value.into_bytes())
+    }
+
+    /// Runs `fut` within the read timeout.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, String> {
+        let t = self.cfg.read_timeout;
+        tokio::time::timeout(t, fut)
+            .await
+            .map_err(|_| format!("{what} timed out after {} s", t.as_secs_f64()))
+    }
+
+    fn io_error(&self, sd: SdHash, op: &str, e: StreamError) -> FsError {
+        let why = match &e {
+            StreamError::Fetch(FetchError::NoPeers { .. }) => format!("{e} (no peer has it)"),
+            _ => e.to_string(),
+        };
+        self.io_failure(format!("stream {sd}: {op} failed: {why}"))
+    }
+
+    fn io_failure(&self, reason: String) -> FsError {
+        self.record(reason.clone());
+        FsError::Io(reason)
+    }
+
+    fn record(&self, reason: String) {
+        tracing::warn!("{reason}");
+        let mut e = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
+        if e.len() == RECENT_ERRORS {
+            e.pop_front();
+        }
+        e.push_back((SystemTime::now(), reason));
+    }
+}
+
+/// Extended attributes of a file.
+const XATTRS: [&str; 3] = ["user.lbry.sd_hash", "user.lbry.blobs", "user.lbry.peers"];
+
+/// The blob indexes an open file holds: the first and the last.
+fn ends(s: &Stream) -> Vec<usize> {
+    match s.blob_count() {
+        0 => vec![],
+        1 => vec![0],
+        n => vec![0, n - 1],
+    }
+}
