@@ -27,3 +27,4 @@ pub mod store;
 pub mod wire;
 pub mod stream;
 pub mod vfs;
+pub mod node;

@@ -224,7 +224,7 @@ fn serve_refuses_a_busy_address_clearly() {
     let node = Node::new();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let err = node.fails(&["serve", "--listen", &addr], 1);
+    let err = node.fails(&["serve", "--listen", &addr, "--no-dht"], 1);
     assert!(err.contains(&addr) && err.contains("in use"), "{err}");
 }
 

@@ -5,18 +5,14 @@
 //! what is announced (lbry-sdk's default: the sd blob and the first data blob
 //! of every stream) and how `get` turns a stream's sd hash into peers.
 
-use crate::dht::{AddrPolicy, Node, NodeConfig, DATA_EXPIRATION};
+use crate::dht::{AddrPolicy, Node, NodeConfig};
 use crate::fetch::{BoxFuture, PeerFinder};
 use crate::hash::{BlobHash, SdHash};
-use crate::store::BlobStore;
 use anyhow::Context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// Name resolution of peer and bootstrap hosts.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Starts a DHT node on `listen` and joins through `seeds` (none: we are the first node).
 ///
@@ -59,60 +55,7 @@ pub fn client_bind(bootstrap: &[SocketAddr]) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(ip), 0)
 }
 
-/// Resolves `HOST:PORT` specs (peers or DHT nodes), with a deadline each.
-/// IPv4 is preferred: LBRY peers and DHT nodes are IPv4.
-pub async fn resolve(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut out = Vec::new();
-    for spec in specs {
-        let addrs = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host(spec.as_str()))
-            .await
-            .with_context(|| format!("resolving {spec} timed out"))?
-            .with_context(|| format!("cannot resolve {spec}"))?;
-        let mut addrs: Vec<SocketAddr> = addrs.collect();
-        addrs.sort_by_key(|a| !a.is_ipv4());
-        match addrs.first() {
-            Some(a) => out.push(*a),
-            None => anyhow::bail!("{spec} resolves to no address"),
-        }
-    }
-    Ok(out)
-}
-
-/// Announces the sd blob and first data blob of every stream in `store`, now
-/// and again before the announcements expire (every 12 hours).
-pub async fn announce_loop(node: Arc<Node>, store: Arc<dyn BlobStore>, tcp_port: u16) {
-    loop {
-        let heads = tokio::task::spawn_blocking({
-            let store = store.clone();
-            move || stream_heads(&*store)
-        })
-        .await
-        .unwrap_or_default();
-        let mut stored = 0;
-        for blob in &heads {
-            match node.announce(*blob, tcp_port).await {
-                Ok(n) => stored += n,
-                Err(e) => {
-                    tracing::debug!(blob = %blob.short(), error = %e, "announce reached no node")
-                }
-            }
-        }
-        tracing::info!(blobs = heads.len(), stores = stored, "announced");
-        tokio::time::sleep(DATA_EXPIRATION / 2).await;
-    }
-}
-
-/// The blobs LBRY announces for each stream: its sd blob and first data blob.
-fn stream_heads(store: &dyn BlobStore) -> Vec<BlobHash> {
-    let mut out = Vec::new();
-    for (sd, desc) in crate::assemble::local_streams(store) {
-        out.push(sd.as_blob());
-        if let Some(first) = desc.blobs().first().filter(|b| store.contains(&b.hash)) {
-            out.push(first.hash);
-        }
-    }
-    out
-}
+pub use crate::node::resolve;
 
 /// Peers for every blob of one stream: those announced for its sd hash
 /// (looked up once), plus any given by hand, as lbry-sdk's downloader does.

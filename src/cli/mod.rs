@@ -9,6 +9,7 @@ mod dht_cmd;
 mod get;
 mod get_net;
 mod ls;
+mod node_args;
 mod progress;
 mod publish;
 mod serve;
@@ -16,7 +17,6 @@ mod serve;
 use crate::config::{self, Config};
 use crate::hash::SdHash;
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -87,21 +87,10 @@ pub enum Command {
         #[command(subcommand)]
         command: dht_cmd::DhtCommand,
     },
-    /// Serve the local store to LBRY peers over the blob-exchange protocol
+    /// Serve the local store to LBRY peers over the blob-exchange protocol, and announce it in the DHT
     Serve {
-        /// Address and TCP port to listen on (4444 is the LBRY default)
-        #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:4444")]
-        listen: SocketAddr,
-        /// Most connections served at once; further ones are closed at once until one ends
-        #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
-        max_connections: u32,
-        /// Run a DHT node on this UDP address and announce every stream there
-        /// (use the same port number as --listen so LBRY peers can find it)
-        #[arg(long, value_name = "ADDR:PORT")]
-        dht_listen: Option<SocketAddr>,
-        /// Join the DHT through this node (UDP; repeatable); without it the node waits to be found
-        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, requires = "dht_listen")]
-        bootstrap: Vec<String>,
+        #[command(flatten)]
+        node: node_args::NodeArgs,
     },
 }
 
@@ -148,15 +137,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ls => ls::run(&cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve {
-            listen,
-            max_connections,
-            dht_listen,
-            bootstrap,
-        } => {
-            let dht = dht_listen.map(|addr| (addr, bootstrap));
-            serve::run(&cfg, listen, max_connections as usize, dht)
-        }
+        Command::Serve { node } => serve::run(&cfg, &node),
     }
 }
 

@@ -1,51 +1,21 @@
-//! `lbrymount serve --listen ADDR:PORT`: serve the local store to LBRY peers.
+//! `lbrymount serve`: serve the local store to LBRY peers, and announce it in the DHT.
 
+use super::node_args::NodeArgs;
 use crate::config::Config;
-use crate::exchange::server::{BlobServer, ServerConfig};
-use crate::store::DiskStore;
+use crate::node::Node;
 use anyhow::Context;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use tracing::Instrument;
+use std::time::Duration;
 
-/// `dht`: the UDP address of a DHT node to run, and its bootstrap nodes.
-pub fn run(
-    cfg: &Config,
-    listen: SocketAddr,
-    max_connections: usize,
-    dht: Option<(SocketAddr, Vec<String>)>,
-) -> anyhow::Result<()> {
-    let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
+pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lbrymount-serve")
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let config = ServerConfig {
-            max_connections,
-            ..ServerConfig::default()
-        };
-        let server = BlobServer::bind(listen, store.clone(), config)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let stats = server.stats();
-        let _node = match dht {
-            Some((udp, bootstrap)) => {
-                let seeds = super::dht::resolve(&bootstrap).await?;
-                let node = super::dht::start(udp, &seeds).await?;
-                tracing::info!("dht node ready at {}", node.local_addr());
-                let tcp_port = server.local_addr().port();
-                let span = tracing::info_span!("announce");
-                tokio::spawn(
-                    super::dht::announce_loop(node.clone(), store, tcp_port).instrument(span),
-                );
-                Some(node)
-            }
-            None => None,
-        };
-        server.run(shutdown_signal()).await;
-        let s = stats.snapshot();
+        let node = Node::start(cfg, args.options(Vec::new(), Duration::from_secs(60))).await?;
+        shutdown_signal().await;
+        let s = node.shutdown().await;
         tracing::info!(
             blobs = s.blobs_served,
             bytes = s.bytes_served,
@@ -57,7 +27,7 @@ pub fn run(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),

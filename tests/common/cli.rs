@@ -108,6 +108,7 @@ impl ServeNode {
         use std::io::BufRead;
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
+        args.extend_from_slice(loopback_only(extra));
         let mut child = node
             .cmd(&args)
             .stderr(std::process::Stdio::piped())
@@ -243,5 +244,17 @@ impl Node {
             ],
             1,
         )
+    }
+}
+
+/// The flags that keep a node on loopback: no DHT unless the test asks for
+/// one, and never LBRY's public bootstrap list.
+pub fn loopback_only(extra: &[&str]) -> &'static [&'static str] {
+    if !extra.contains(&"--dht-listen") {
+        &["--no-dht"]
+    } else if !extra.contains(&"--bootstrap") {
+        &["--no-bootstrap"]
+    } else {
+        &[]
     }
 }

@@ -1,0 +1,50 @@
+//! The flags every long-running node takes (`serve` and the mount), turned
+//! into [`NodeOptions`].
+
+use crate::node::{Bootstrap, NodeOptions};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeArgs {
+    /// Address and TCP port of the blob server (4444 is the LBRY default)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:4444")]
+    pub listen: SocketAddr,
+    /// Most connections served at once; further ones are closed at once until one ends
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
+    /// UDP address of the DHT node (LBRY peers expect the same port number as --listen)
+    #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:4444")]
+    pub dht_listen: SocketAddr,
+    /// Run no DHT node: serve only peers that know our address, announce nothing
+    #[arg(long, conflicts_with_all = ["bootstrap", "no_bootstrap"])]
+    pub no_dht: bool,
+    /// Join the DHT through this node (UDP; repeatable) instead of LBRY's public bootstrap list
+    #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
+    pub bootstrap: Vec<String>,
+    /// Join through no node: wait to be found (the first node of a private network)
+    #[arg(long, conflicts_with = "bootstrap")]
+    pub no_bootstrap: bool,
+}
+
+impl NodeArgs {
+    /// The node options these flags ask for; `peers` and `fetch_deadline`
+    /// come from the command's own flags.
+    pub fn options(&self, peers: Vec<String>, fetch_deadline: Duration) -> NodeOptions {
+        let bootstrap = if self.no_bootstrap {
+            Bootstrap::None
+        } else if self.bootstrap.is_empty() {
+            Bootstrap::Default
+        } else {
+            Bootstrap::Nodes(self.bootstrap.clone())
+        };
+        NodeOptions {
+            listen: self.listen,
+            max_connections: self.max_connections as usize,
+            dht_listen: (!self.no_dht).then_some(self.dht_listen),
+            bootstrap,
+            peers,
+            fetch_deadline,
+        }
+    }
+}

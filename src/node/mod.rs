@@ -1,0 +1,200 @@
+//! A running lbrymount node: the one place that knows every concrete part.
+//!
+//! It opens the store, starts the blob server (re-seeding what the store
+//! holds), the DHT node and its announcer, and the fetcher with its peer
+//! finder; `serve` runs just this, the mount adds a filesystem on top.
+//! Shutdown is ordered: stop accepting peers, then stop the DHT.
+
+pub mod announce;
+mod glue;
+pub mod peers;
+
+pub use announce::Announcer;
+pub use glue::{FetchSource, Hooks};
+
+use crate::config::Config;
+use crate::dht::{self, AddrPolicy, NodeConfig};
+use crate::exchange::client::{ClientConfig, ExchangeClient};
+use crate::exchange::server::{BlobServer, RunningServer, ServerConfig, StatsSnapshot};
+use crate::fetch::{FetchConfig, Fetcher};
+use crate::store::DiskStore;
+use anyhow::Context;
+use peers::NetworkPeers;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// LBRY's public DHT bootstrap nodes (PROTOCOL.md §4.1), all on UDP 4444.
+pub const DEFAULT_BOOTSTRAP: &[&str] = &[
+    "dht.lbry.grin.io:4444",
+    "dht.lbry.madiator.com:4444",
+    "dht.lbry.pigg.es:4444",
+    "lbrynet1.lbry.com:4444",
+    "lbrynet2.lbry.com:4444",
+    "lbrynet3.lbry.com:4444",
+    "lbrynet4.lbry.com:4444",
+    "dht.lizard.technology:4444",
+    "s2.lbry.network:4444",
+];
+
+/// Where the node joins the DHT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// LBRY's public list; names that do not resolve are skipped.
+    Default,
+    /// These nodes; each must resolve.
+    Nodes(Vec<String>),
+    /// None: wait to be found (the first node of a network).
+    None,
+}
+
+/// How a node is set up (validated flags).
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// TCP address of the blob server.
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    /// UDP address of the DHT node; `None` runs no DHT.
+    pub dht_listen: Option<SocketAddr>,
+    pub bootstrap: Bootstrap,
+    /// Peers to fetch from besides those the DHT names (`HOST:PORT`).
+    pub peers: Vec<String>,
+    /// Longest time spent fetching one blob.
+    pub fetch_deadline: Duration,
+}
+
+pub struct Node {
+    pub store: Arc<DiskStore>,
+    pub fetcher: Fetcher,
+    pub peers: Arc<NetworkPeers>,
+    pub dht: Option<Arc<dht::Node>>,
+    pub announcer: Announcer,
+    server: RunningServer,
+}
+
+impl Node {
+    /// Opens the store and starts every network part. Must run inside a tokio runtime.
+    pub async fn start(cfg: &Config, opts: NodeOptions) -> anyhow::Result<Node> {
+        let store = {
+            let (dir, cap) = (cfg.data_dir.clone(), cfg.cache_bytes);
+            tokio::task::spawn_blocking(move || DiskStore::open(&dir, cap)).await??
+        };
+        let store = Arc::new(store);
+        let config = ServerConfig {
+            max_connections: opts.max_connections,
+            ..ServerConfig::default()
+        };
+        let server = BlobServer::bind(opts.listen, store.clone(), config)
+            .await
+            .with_context(|| format!("cannot listen on {}", opts.listen))?
+            .spawn();
+        let tcp_port = server.local_addr().port();
+        let fixed = resolve(&opts.peers).await?;
+        let (dht, announcer) = match opts.dht_listen {
+            Some(udp) => {
+                let node = start_dht(udp, &opts.bootstrap).await?;
+                tracing::info!("dht node ready at {}", node.local_addr());
+                let announcer = announce::start(node.clone(), store.clone(), tcp_port);
+                (Some(node), announcer)
+            }
+            None => (None, Announcer::disabled()),
+        };
+        let peers = Arc::new(NetworkPeers::new(fixed, dht.clone(), tcp_port));
+        let fetch = FetchConfig {
+            deadline: opts.fetch_deadline,
+            ..FetchConfig::default()
+        };
+        let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
+        let fetcher = Fetcher::new(store.clone(), peers.clone(), client, fetch);
+        Ok(Node {
+            store,
+            fetcher,
+            peers,
+            dht,
+            announcer,
+            server,
+        })
+    }
+
+    /// The blob server's address.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The blob server's figures so far.
+    pub fn served(&self) -> StatsSnapshot {
+        self.server.stats().snapshot()
+    }
+
+    /// Stops serving peers, then leaves the DHT; returns what was served.
+    pub async fn shutdown(self) -> StatsSnapshot {
+        let stats = self.server.stats();
+        self.server.shutdown().await;
+        if let Some(node) = &self.dht {
+            node.shutdown();
+        }
+        stats.snapshot()
+    }
+}
+
+/// Starts the DHT node and joins through the chosen bootstrap nodes.
+async fn start_dht(udp: SocketAddr, bootstrap: &Bootstrap) -> anyhow::Result<Arc<dht::Node>> {
+    let seeds = match bootstrap {
+        Bootstrap::Nodes(specs) => resolve(specs).await?,
+        Bootstrap::None => Vec::new(),
+        Bootstrap::Default => {
+            let mut seeds = Vec::new();
+            for spec in DEFAULT_BOOTSTRAP {
+                match resolve(&[spec.to_string()]).await {
+                    Ok(a) => seeds.extend(a),
+                    Err(e) => tracing::warn!("skipping bootstrap node {spec}: {e:#}"),
+                }
+            }
+            if seeds.is_empty() {
+                tracing::warn!("no bootstrap node resolves; waiting to be found");
+            }
+            seeds
+        }
+    };
+    let local_seeds = !seeds.is_empty()
+        && seeds
+            .iter()
+            .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
+    let config = NodeConfig {
+        addr_policy: (udp.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
+        ..NodeConfig::default()
+    };
+    let node = dht::Node::bind(udp, config)
+        .await
+        .with_context(|| format!("cannot start the DHT node on {udp}"))?;
+    let node = Arc::new(node);
+    if !seeds.is_empty() {
+        match node.join(&seeds).await {
+            Ok(n) => tracing::info!(contacts = n, "joined the DHT"),
+            Err(e) => tracing::warn!(error = %e, "could not join the DHT yet"),
+        }
+    }
+    Ok(node)
+}
+
+/// Name resolution of peer and bootstrap hosts.
+const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Resolves `HOST:PORT` specs (peers or DHT nodes), with a deadline each.
+/// IPv4 is preferred: LBRY peers and DHT nodes are IPv4.
+pub async fn resolve(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    for spec in specs {
+        let addrs = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host(spec.as_str()))
+            .await
+            .with_context(|| format!("resolving {spec} timed out"))?
+            .with_context(|| format!("cannot resolve {spec}"))?;
+        let mut addrs: Vec<SocketAddr> = addrs.collect();
+        addrs.sort_by_key(|a| !a.is_ipv4());
+        match addrs.first() {
+            Some(a) => out.push(*a),
+            None => anyhow::bail!("{spec} resolves to no address"),
+        }
+    }
+    Ok(out)
+}
