@@ -9,6 +9,27 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_none() && cli.mount.mountpoint.is_none() {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "give a MOUNTPOINT to mount the network, or a command",
+            )
+            .exit();
+    }
+    if let (Some(_), Some(mp)) = (&cli.command, &cli.mount.mountpoint) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "{} is a mountpoint; mount options go before it and no command follows it",
+                    mp.display()
+                ),
+            )
+            .exit();
+    }
     init_logging(&cli);
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -24,7 +45,7 @@ fn main() -> ExitCode {
 fn init_logging(cli: &Cli) {
     let default = match (cli.quiet, cli.verbose, &cli.command) {
         (true, _, _) => "error",
-        (_, 0, Command::Serve { .. }) => "info",
+        (_, 0, None | Some(Command::Serve { .. })) => "info",
         (_, 0, _) => "warn",
         (_, 1, _) => "lbrymount=debug,info",
         _ => "lbrymount=trace,debug",

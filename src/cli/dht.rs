@@ -13,7 +13,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
-
 /// Starts a DHT node on `listen` and joins through `seeds` (none: we are the first node).
 ///
 /// A node bound to a loopback or LAN address accepts such peers (the node

@@ -9,6 +9,7 @@ mod dht_cmd;
 mod get;
 mod get_net;
 mod ls;
+mod mount;
 mod node_args;
 mod progress;
 mod publish;
@@ -23,7 +24,7 @@ use std::path::PathBuf;
 #[command(
     name = "lbrymount",
     version,
-    about = "Publish, fetch and serve LBRY streams, byte-compatible with the LBRY network",
+    about = "Mount the LBRY network as a filesystem; publish, fetch and serve LBRY streams",
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=lbrymount=debug) for finer control. See lbrymount(1)."
 )]
 pub struct Cli {
@@ -44,8 +45,12 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Without a command: mount the network at MOUNTPOINT
+    #[command(flatten)]
+    pub mount: mount::MountArgs,
+
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,7 +119,10 @@ impl Cli {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = cli.config()?;
     let show_progress = !cli.quiet;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return mount::run(&cfg, &cli.mount);
+    };
+    match command {
         Command::Publish { files } => publish::run(&cfg, &files, show_progress),
         Command::Get {
             sd_hash,

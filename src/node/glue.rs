@@ -42,7 +42,8 @@ impl NodeHooks for Hooks {
     }
 
     fn stream_cached(&self, sd: SdHash, first: Option<BlobHash>) {
-        self.announcer.now(std::iter::once(sd.as_blob()).chain(first).collect());
+        self.announcer
+            .now(std::iter::once(sd.as_blob()).chain(first).collect());
     }
 
     fn peers_known(&self, sd: &SdHash) -> usize {

@@ -139,7 +139,9 @@ impl Stream {
         // blob is learned once; the bound only guards against a layout bug.
         let mut turns = 2 * self.blob_count() + 2 + len / PLAIN_CHUNK;
         while out.len() < len {
-            turns = turns.checked_sub(1).ok_or(StreamError::Unresolvable(self.sd))?;
+            turns = turns
+                .checked_sub(1)
+                .ok_or(StreamError::Unresolvable(self.sd))?;
             let loc = self.layout().locate(pos);
             match loc {
                 Locate::End { .. } => break,

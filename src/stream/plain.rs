@@ -50,7 +50,11 @@ impl PlainCache {
     /// Bytes of decrypted data held (for `status` and tests).
     pub fn bytes(&self) -> usize {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.iter().filter_map(|(_, s)| s.get()).map(|p| p.len()).sum()
+        slots
+            .iter()
+            .filter_map(|(_, s)| s.get())
+            .map(|p| p.len())
+            .sum()
     }
 }
 

@@ -116,7 +116,10 @@ impl ReadAhead {
 
     /// The window in blobs for the rate measured over `elapsed`.
     fn window(&self, elapsed: Duration, blob_len: u64) -> usize {
-        let (min, max) = (self.cfg.min_window, self.cfg.max_window.max(self.cfg.min_window));
+        let (min, max) = (
+            self.cfg.min_window,
+            self.cfg.max_window.max(self.cfg.min_window),
+        );
         let secs = elapsed.as_secs_f64();
         if secs < 0.05 || blob_len == 0 {
             // Too early to measure: assume a fast reader, the costly mistake

@@ -49,7 +49,6 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-
 impl MemSource {
     pub fn new(store: MemStore) -> Self {
         Self {

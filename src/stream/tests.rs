@@ -1,5 +1,5 @@
-use super::*;
 use super::testing::{pseudo_random, MemSource};
+use super::*;
 use crate::blob::{StreamKey, BLOCK, MAX_BLOB_SIZE};
 use crate::publish::{publish_reader, PublishOptions};
 use crate::sd::BlobInfo;
@@ -125,6 +125,11 @@ async fn blobs_that_break_the_size_convention_still_read_exactly() {
         }
         got.extend_from_slice(&piece);
     }
-    assert!(got == data, "{} bytes read, {} expected", got.len(), data.len());
+    assert!(
+        got == data,
+        "{} bytes read, {} expected",
+        got.len(),
+        data.len()
+    );
     assert_eq!(s.size().await.unwrap(), data.len() as u64);
 }

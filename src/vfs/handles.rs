@@ -1,8 +1,8 @@
 //! Open file handles: the stream each reads and its read-ahead state.
 
+use crate::blob::PLAIN_CHUNK;
 use crate::stream::readahead::{ReadAhead, ReadAheadConfig};
 use crate::stream::Stream;
-use crate::blob::PLAIN_CHUNK;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};

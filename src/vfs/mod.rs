@@ -170,6 +170,11 @@ impl Vfs {
         self.table.all().iter().map(|s| s.sd()).collect()
     }
 
+    /// The cache's figures (for `statfs` and `status`).
+    pub fn cache_stats(&self) -> crate::store::StoreStats {
+        self.store.stats()
+    }
+
     /// The most recent read errors, oldest first.
     pub fn recent_errors(&self) -> Vec<(SystemTime, String)> {
         let e = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
@@ -321,7 +326,9 @@ impl Vfs {
         match self.bounded("reading", read).await {
             Ok(Ok(data)) => Ok(data),
             Ok(Err(e)) => Err(self.io_error(stream.sd(), "read", e)),
-            Err(e) => Err(self.io_failure(format!("stream {}: {e} at offset {offset}", stream.sd()))),
+            Err(e) => {
+                Err(self.io_failure(format!("stream {}: {e} at offset {offset}", stream.sd())))
+            }
         }
     }
 
@@ -339,7 +346,10 @@ impl Vfs {
     /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
         match self.table.node(ino).ok_or(FsError::NotFound)? {
-            Node::File(_) => Ok(XATTRS.iter().flat_map(|n| [n.as_bytes(), b"\0"].concat()).collect()),
+            Node::File(_) => Ok(XATTRS
+                .iter()
+                .flat_map(|n| [n.as_bytes(), b"\0"].concat())
+                .collect()),
             _ => Ok(Vec::new()),
         }
     }
@@ -352,7 +362,10 @@ impl Vfs {
         let value = match name.to_str() {
             Some("user.lbry.sd_hash") => s.sd().to_string(),
             Some("user.lbry.blobs") => {
-                let present = blobs.iter().filter(|b| self.store.contains(&b.hash)).count();
+                let present = blobs
+                    .iter()
+                    .filter(|b| self.store.contains(&b.hash))
+                    .count();
                 format!("{present}/{}", blobs.len())
             }
             Some("user.lbry.peers") => self.hooks.peers_known(&s.sd()).to_string(),
@@ -362,11 +375,7 @@ impl Vfs {
     }
 
     /// Runs `fut` within the read timeout.
-    async fn bounded<T>(
-        &self,
-        what: &str,
-        fut: impl Future<Output = T>,
-    ) -> Result<T, String> {
+    async fn bounded<T>(&self, what: &str, fut: impl Future<Output = T>) -> Result<T, String> {
         let t = self.cfg.read_timeout;
         tokio::time::timeout(t, fut)
             .await

@@ -43,8 +43,14 @@ fn fixture(len: usize) -> Fixture {
 fn fixture_with_timeout(len: usize, read_timeout: Duration) -> Fixture {
     let data = pseudo_random(len, 42);
     let net = MemStore::new();
-    let p = publish_reader(&net, "movie.mkv", &data[..], &PublishOptions::default(), &|_| {})
-        .unwrap();
+    let p = publish_reader(
+        &net,
+        "movie.mkv",
+        &data[..],
+        &PublishOptions::default(),
+        &|_| {},
+    )
+    .unwrap();
     let src = Arc::new(MemSource::new(net));
     let hooks = Arc::new(Hooks::default());
     let cache = Arc::new(MemStore::new());
@@ -70,7 +76,13 @@ fn name(s: &str) -> OsString {
 #[tokio::test]
 async fn names_that_are_not_sd_hashes_are_not_found_without_the_network() {
     let f = fixture(1000);
-    for bad in ["hello", "ABC", &"a".repeat(95), &"A".repeat(96), &"g".repeat(96)] {
+    for bad in [
+        "hello",
+        "ABC",
+        &"a".repeat(95),
+        &"A".repeat(96),
+        &"g".repeat(96),
+    ] {
         assert_eq!(f.vfs.lookup(ROOT, &name(bad)).await, Err(FsError::NotFound));
     }
     assert_eq!(f.src.calls(), 0);
@@ -104,7 +116,10 @@ async fn an_unknown_sd_hash_is_resolved_from_the_network_then_listed() {
 async fn an_sd_hash_nobody_has_is_not_found_and_the_reason_is_kept() {
     let f = fixture(100);
     let unknown = SdHash::digest(b"no such stream").to_string();
-    assert_eq!(f.vfs.lookup(ROOT, &name(&unknown)).await, Err(FsError::NotFound));
+    assert_eq!(
+        f.vfs.lookup(ROOT, &name(&unknown)).await,
+        Err(FsError::NotFound)
+    );
     let errors = f.vfs.recent_errors();
     assert_eq!(errors.len(), 1);
     assert!(errors[0].1.contains(&unknown), "{:?}", errors[0].1);
@@ -118,7 +133,12 @@ async fn open_read_release_gives_exact_bytes() {
     let file = f.vfs.lookup(dir, &name("movie.mkv")).await.unwrap();
     let fh = f.vfs.open(file.ino).await.unwrap();
     let n = f.data.len() as u64;
-    for (off, len) in [(0u64, 131_072u32), (PLAIN_CHUNK as u64 - 10, 20), (n - 5, 4096), (n, 10)] {
+    for (off, len) in [
+        (0u64, 131_072u32),
+        (PLAIN_CHUNK as u64 - 10, 20),
+        (n - 5, 4096),
+        (n, 10),
+    ] {
         let got = f.vfs.read(fh, off, len).await.unwrap();
         let end = (off + u64::from(len)).min(n) as usize;
         assert!(got == f.data[off as usize..end], "read {len} at {off}");
@@ -133,12 +153,18 @@ async fn xattrs_show_hash_blobs_and_peers() {
     let dir = f.vfs.add_stream(f.desc.clone());
     let file = f.vfs.lookup(dir, &name("movie.mkv")).await.unwrap();
     let names = f.vfs.listxattr(file.ino).unwrap();
-    assert_eq!(names, b"user.lbry.sd_hash\0user.lbry.blobs\0user.lbry.peers\0");
+    assert_eq!(
+        names,
+        b"user.lbry.sd_hash\0user.lbry.blobs\0user.lbry.peers\0"
+    );
     let get = |n: &str| String::from_utf8(f.vfs.getxattr(file.ino, &name(n)).unwrap()).unwrap();
     assert_eq!(get("user.lbry.sd_hash"), f.desc.sd_hash().to_string());
     assert_eq!(get("user.lbry.blobs"), "0/3");
     assert_eq!(get("user.lbry.peers"), "3");
-    assert_eq!(f.vfs.getxattr(file.ino, &name("user.other")), Err(FsError::NoAttr));
+    assert_eq!(
+        f.vfs.getxattr(file.ino, &name("user.other")),
+        Err(FsError::NoAttr)
+    );
     for b in f.desc.blobs().iter().take(2) {
         let blob = f.src.store.get(&b.hash).unwrap().unwrap();
         f.cache.put(&blob, crate::store::Keep::Cache).unwrap();
@@ -154,7 +180,11 @@ async fn a_stalled_read_fails_with_io_within_the_timeout() {
     f.src.stall.lock().unwrap().push(f.desc.blobs()[1].hash);
     let fh = f.vfs.open(file.ino).await.unwrap();
     // The stalled blob never arrives; the read ends (the test would hang otherwise).
-    let err = f.vfs.read(fh, PLAIN_CHUNK as u64 + 10, 4096).await.unwrap_err();
+    let err = f
+        .vfs
+        .read(fh, PLAIN_CHUNK as u64 + 10, 4096)
+        .await
+        .unwrap_err();
     let FsError::Io(why) = err else {
         panic!("expected Io, got {err:?}")
     };

@@ -1,0 +1,252 @@
+//! The FUSE adapter: each kernel request is unpacked, handed to one [`Vfs`]
+//! method, and its result mapped to a reply through [`errno`].
+//!
+//! fuser calls us from one session thread. Anything that may wait (lookups
+//! that resolve from the network, reads, file sizes) runs as a task on the
+//! tokio runtime and replies from there, so one slow read never blocks
+//! another; fuser's replies are `Send`, and a reply dropped by a panicking
+//! task answers EIO, so the kernel never hangs on us. Quick answers from
+//! memory (readdir, xattrs, release) reply inline.
+//!
+//! Tuned for immutable content: long entry and attribute TTLs, the page
+//! cache kept across opens (`FOPEN_KEEP_CACHE`), 1 MiB reads and read-ahead
+//! where the kernel allows.
+
+use crate::vfs::{Attr, FsError, Kind, Vfs, ROOT};
+use fuser::{
+    FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
+    ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
+};
+use std::ffi::OsStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Handle;
+
+/// Streams never change: the kernel may keep names and sizes for long.
+const TTL: Duration = Duration::from_secs(24 * 3600);
+/// The root's listing grows as streams become known.
+const ROOT_TTL: Duration = Duration::from_secs(1);
+/// Largest read and read-ahead we ask the kernel for.
+const MAX_IO: u32 = 1 << 20;
+
+/// The one place FsError becomes an errno.
+pub fn errno(e: &FsError) -> i32 {
+    match e {
+        FsError::NotFound => libc::ENOENT,
+        FsError::NotDir => libc::ENOTDIR,
+        FsError::IsDir => libc::EISDIR,
+        FsError::NoAttr => libc::ENODATA,
+        FsError::BadHandle => libc::EBADF,
+        FsError::Io(_) => libc::EIO,
+    }
+}
+
+pub struct Fuse {
+    vfs: Arc<Vfs>,
+    rt: Handle,
+    uid: u32,
+    gid: u32,
+}
+
+impl Fuse {
+    /// An adapter over `vfs` that runs slow work on `rt`. Files are shown as
+    /// owned by the mounting user.
+    pub fn new(vfs: Arc<Vfs>, rt: Handle) -> Self {
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        Self { vfs, rt, uid, gid }
+    }
+}
+
+/// What the kernel is told about an inode; files belong to the mounting user.
+fn file_attr(a: &Attr, (uid, gid): (u32, u32)) -> FileAttr {
+    FileAttr {
+        ino: a.ino,
+        size: a.size,
+        blocks: a.size.div_ceil(512),
+        atime: a.mtime,
+        mtime: a.mtime,
+        ctime: a.mtime,
+        crtime: a.mtime,
+        kind: match a.kind {
+            Kind::Dir => FileType::Directory,
+            Kind::File => FileType::RegularFile,
+        },
+        perm: a.perm,
+        nlink: a.nlink,
+        uid,
+        gid,
+        rdev: 0,
+        blksize: MAX_IO,
+        flags: 0,
+    }
+}
+
+fn ttl(ino: u64) -> Duration {
+    if ino == ROOT {
+        ROOT_TTL
+    } else {
+        TTL
+    }
+}
+
+/// Replies to an xattr request: the size when asked for it, else the bytes.
+fn reply_xattr(reply: ReplyXattr, size: u32, data: Result<Vec<u8>, FsError>) {
+    match data {
+        Err(e) => reply.error(errno(&e)),
+        Ok(d) if size == 0 => reply.size(d.len() as u32),
+        Ok(d) if d.len() > size as usize => reply.error(libc::ERANGE),
+        Ok(d) => reply.data(&d),
+    }
+}
+
+impl Filesystem for Fuse {
+    fn init(&mut self, _req: &Request<'_>, config: &mut KernelConfig) -> Result<(), i32> {
+        // Each setter refuses values the kernel cannot take and says what it
+        // can; the kernel's own limit is then the right choice.
+        if let Err(max) = config.set_max_readahead(MAX_IO) {
+            let _ = config.set_max_readahead(max);
+        }
+        let _ = config.set_max_background(64);
+        Ok(())
+    }
+
+    fn lookup(&mut self, _req: &Request<'_>, parent: u64, name: &OsStr, reply: ReplyEntry) {
+        let (vfs, name) = (self.vfs.clone(), name.to_owned());
+        let owner = (self.uid, self.gid);
+        self.rt.spawn(async move {
+            match vfs.lookup(parent, &name).await {
+                Ok(a) => reply.entry(&ttl(a.ino), &file_attr(&a, owner), 0),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn getattr(&mut self, _req: &Request<'_>, ino: u64, _fh: Option<u64>, reply: ReplyAttr) {
+        let vfs = self.vfs.clone();
+        let owner = (self.uid, self.gid);
+        self.rt.spawn(async move {
+            match vfs.getattr(ino).await {
+                Ok(a) => reply.attr(&ttl(a.ino), &file_attr(&a, owner)),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn open(&mut self, _req: &Request<'_>, ino: u64, flags: i32, reply: ReplyOpen) {
+        if flags & libc::O_ACCMODE != libc::O_RDONLY {
+            return reply.error(libc::EROFS);
+        }
+        let vfs = self.vfs.clone();
+        self.rt.spawn(async move {
+            match vfs.open(ino).await {
+                Ok(fh) => reply.opened(fh, fuser::consts::FOPEN_KEEP_CACHE),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn read(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        fh: u64,
+        offset: i64,
+        size: u32,
+        _flags: i32,
+        _lock_owner: Option<u64>,
+        reply: ReplyData,
+    ) {
+        let Ok(offset) = u64::try_from(offset) else {
+            return reply.error(libc::EINVAL);
+        };
+        let vfs = self.vfs.clone();
+        self.rt.spawn(async move {
+            match vfs.read(fh, offset, size).await {
+                Ok(data) => reply.data(&data),
+                Err(e) => reply.error(errno(&e)),
+            }
+        });
+    }
+
+    fn release(
+        &mut self,
+        _req: &Request<'_>,
+        _ino: u64,
+        fh: u64,
+        _flags: i32,
+        _lock_owner: Option<u64>,
+        _flush: bool,
+        reply: ReplyEmpty,
+    ) {
+        self.vfs.release(fh);
+        reply.ok();
+    }
+
+    fn readdir(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        _fh: u64,
+        offset: i64,
+        mut reply: ReplyDirectory,
+    ) {
+        let entries = match self.vfs.readdir(ino) {
+            Ok(e) => e,
+            Err(e) => return reply.error(errno(&e)),
+        };
+        let dots = [
+            (ino, FileType::Directory, ".".to_string()),
+            (ROOT, FileType::Directory, "..".to_string()),
+        ];
+        let all = dots.into_iter().chain(entries.into_iter().map(|e| {
+            let kind = match e.kind {
+                Kind::Dir => FileType::Directory,
+                Kind::File => FileType::RegularFile,
+            };
+            (e.ino, kind, e.name)
+        }));
+        // Offsets are positions in this listing; the kernel passes back the
+        // last one it took. New streams are appended, so positions hold.
+        let skip = usize::try_from(offset).unwrap_or(0);
+        for (i, (ino, kind, name)) in all.enumerate().skip(skip) {
+            if reply.add(ino, i as i64 + 1, kind, name) {
+                break;
+            }
+        }
+        reply.ok();
+    }
+
+    fn getxattr(
+        &mut self,
+        _req: &Request<'_>,
+        ino: u64,
+        name: &OsStr,
+        size: u32,
+        reply: ReplyXattr,
+    ) {
+        reply_xattr(reply, size, self.vfs.getxattr(ino, name));
+    }
+
+    fn listxattr(&mut self, _req: &Request<'_>, ino: u64, size: u32, reply: ReplyXattr) {
+        reply_xattr(reply, size, self.vfs.listxattr(ino));
+    }
+
+    fn statfs(&mut self, _req: &Request<'_>, _ino: u64, reply: ReplyStatfs) {
+        let s = self.vfs.cache_stats();
+        let block = 4096u64;
+        let total = s.cap_bytes.saturating_add(s.pinned_bytes) / block;
+        let used = (s.cached_bytes + s.pinned_bytes) / block;
+        let free = total.saturating_sub(used);
+        reply.statfs(
+            total,
+            free,
+            free,
+            s.blobs as u64,
+            0,
+            block as u32,
+            255,
+            block as u32,
+        );
+    }
+}
