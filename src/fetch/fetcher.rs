@@ -3,9 +3,11 @@
 //! many callers want it, spawned so that no caller's cancellation can strand
 //! the others.
 //!
-//! A successful fetch guarantees the blob is in the store (`Keep::Cache`), so
-//! callers may rely on the store afterwards; a blob that cannot be stored is a
-//! failed fetch ([`FetchError::Store`]). The store is synchronous, so it is
+//! A successful fetch puts the blob in the store (`Keep::Cache`), with one
+//! exception: when the cache is full of blobs held by open files (a cache
+//! smaller than what is being read), the verified blob is handed to the
+//! caller without being cached, so reads still work and the cap still holds.
+//! Any other store failure is a failed fetch ([`FetchError::Store`]). The store is synchronous, so it is
 //! called through `spawn_blocking` (a read re-hashes up to 2 MiB).
 
 use super::flight::{Flights, Join};
@@ -172,7 +174,15 @@ pub(crate) async fn cached(
 pub(crate) async fn store(inner: &Inner, blob: VerifiedBlob) -> Result<VerifiedBlob, FetchError> {
     let hash = *blob.hash();
     let store = Arc::clone(&inner.store);
-    match tokio::task::spawn_blocking(move || store.put(&blob, Keep::Cache).map(|()| blob)).await {
+    let put = move || match store.put(&blob, Keep::Cache) {
+        Ok(()) => Ok(blob),
+        Err(e @ StoreError::Full { .. }) => {
+            tracing::warn!(error = %e, "passing the blob on without caching it");
+            Ok(blob)
+        }
+        Err(e) => Err(e),
+    };
+    match tokio::task::spawn_blocking(put).await {
         Ok(Ok(blob)) => Ok(blob),
         Ok(Err(e)) => Err(FetchError::store(hash, e)),
         Err(_) => Err(FetchError::Interrupted { hash }),
@@ -184,6 +194,30 @@ mod tests {
     use super::*;
     use crate::fetch::mock::{addr, fetcher, test_config, Behave, Gate, MockNet};
     use crate::fetch::PeerError;
+
+    #[tokio::test]
+    async fn a_cache_full_of_held_blobs_still_hands_the_blob_over_uncached() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(&[7u8; 600]);
+        let store = Arc::new(crate::store::MemStore::with_cap(1000));
+        // An open file holds a 500-byte blob: 600 more bytes cannot fit under the cap.
+        let held = VerifiedBlob::from_bytes(vec![1; 500]);
+        store.hold(held.hash());
+        store.put(&held, Keep::Cache).unwrap();
+        let f = Fetcher::new(
+            store.clone(),
+            Arc::new(crate::fetch::StaticPeers::new([addr(1)])),
+            net.clone(),
+            test_config(),
+        );
+        let blob = f.fetch(hash, len, Priority::Urgent).await.unwrap();
+        assert_eq!(blob.data(), &[7u8; 600][..]);
+        assert!(
+            !store.contains(&hash),
+            "the cap holds: the blob was not cached"
+        );
+        assert!(store.stats().cached_bytes <= 1000);
+    }
 
     #[tokio::test]
     async fn cache_hit_does_no_network_call() {

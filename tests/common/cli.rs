@@ -105,12 +105,18 @@ impl ServeNode {
 
     /// Like [`ServeNode::start`], with more `serve` flags.
     pub fn start_with(node: &Node, extra: &[&str]) -> ServeNode {
-        use std::io::BufRead;
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         args.extend_from_slice(loopback_only(extra));
+        Self::spawn(node, &args)
+    }
+
+    /// Runs `lbrymount ARGS` (a long-running node: `serve` or a mount) and
+    /// waits for its blob server's `listening on` line.
+    pub fn spawn(node: &Node, args: &[&str]) -> ServeNode {
+        use std::io::BufRead;
         let mut child = node
-            .cmd(&args)
+            .cmd(args)
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -153,12 +159,23 @@ impl ServeNode {
     /// Waits (30 s at most, a hang guard) for a log line containing `needle`
     /// and returns what follows `needle` on it.
     pub fn wait_log(&self, needle: &str) -> String {
+        self.wait_log_nth(needle, 1)
+    }
+
+    /// Like [`wait_log`](Self::wait_log), for the `n`-th such line (from 1).
+    pub fn wait_log_nth(&self, needle: &str, n: usize) -> String {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let found = self.log.lock().unwrap().lines().find_map(|l| {
-                l.find(needle)
-                    .map(|i| l[i + needle.len()..].trim().to_string())
-            });
+            let found = self
+                .log
+                .lock()
+                .unwrap()
+                .lines()
+                .filter_map(|l| {
+                    l.find(needle)
+                        .map(|i| l[i + needle.len()..].trim().to_string())
+                })
+                .nth(n - 1);
             if let Some(rest) = found {
                 return rest;
             }
@@ -169,6 +186,16 @@ impl ServeNode {
             );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The process id (to kill it the way a crash would).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn peer_arg(&self) -> String {
