@@ -206,3 +206,88 @@ fn dir_bytes(dir: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+#[test]
+fn killing_the_only_peer_fails_reads_with_eio_until_it_is_back() {
+    // 12 blobs: reading the start prefetches at most 8 ahead, and opening
+    // fetches the last, so blob 10 is fetched only when read.
+    let (a_node, sd, data) = publisher(12 * CHUNK, 4, "movie.mkv");
+    let a = ServeNode::start(&a_node);
+    let addr = a.peer_arg();
+    let b_node = Node::new();
+    let b = MountNode::start(&b_node, &["--peer", &addr, "--read-timeout", "3"]);
+    let file = b.file(&sd, "movie.mkv");
+    let f = fs::File::open(&file).unwrap();
+    let mut head = vec![0u8; 65_536];
+    f.read_exact_at(&mut head, 0).unwrap();
+    assert!(head == data[..65_536]);
+    let a_stopped = a.stop(libc::SIGKILL);
+    drop(a_stopped);
+
+    let off = 10 * CHUNK as u64 + 100;
+    let mut buf = vec![0u8; 4096];
+    let err = f.read_exact_at(&mut buf, off).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
+    // The reason is logged: which read, and what happened with the peer.
+    b.proc().wait_log(" failed: ");
+    let log = b.proc().log();
+    assert!(
+        log.contains(&format!("{addr}: connection failed")),
+        "the reason names the peer: {log}"
+    );
+    // The mount is still usable: what is cached still reads.
+    f.read_exact_at(&mut head, 0).unwrap();
+    assert!(head == data[..65_536]);
+
+    // The peer comes back on the same address; the same read now succeeds.
+    let a = ServeNode::spawn(&a_node, &["serve", "--listen", &addr, "--no-dht"]);
+    f.read_exact_at(&mut buf, off).unwrap();
+    assert!(buf == data[off as usize..off as usize + 4096]);
+    drop(a);
+}
+
+#[test]
+fn a_peer_serving_corrupt_blobs_does_not_corrupt_reads() {
+    let (a_node, sd, data) = publisher(3 * CHUNK + 11, 5, "clip.bin");
+    let good = ServeNode::start(&a_node);
+    // A fake peer that answers every request with corrupted bytes.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let blobs = fs::read_dir(a_node.blob_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let hash = e.file_name().into_string().ok()?.parse().ok()?;
+            Some((hash, fs::read(e.path()).ok()?))
+        })
+        .collect();
+    let liar = rt.block_on(common::fakepeer::FakePeer::start(
+        common::fakepeer::Mode::Corrupt,
+        blobs,
+    ));
+    let b_node = Node::new();
+    let liar_addr = liar.addr().to_string();
+    let b = MountNode::start(&b_node, &["--peer", &liar_addr, "--peer", &good.peer_arg()]);
+    assert_file_is(&b.file(&sd, "clip.bin"), &data);
+    assert!(liar.requests() > 0, "the lying peer was asked");
+}
+
+#[test]
+fn many_readers_of_many_files_are_served_at_once() {
+    let node = Node::new();
+    let mut files = Vec::new();
+    for i in 0..4u64 {
+        let data = pseudo_random(2 * CHUNK + 1000 * i as usize, 10 + i);
+        let path = node.path(&format!("f{i}.bin"));
+        fs::write(&path, &data).unwrap();
+        files.push((node.publish(&path), format!("f{i}.bin"), data));
+    }
+    let m = MountNode::start(&node, &[]);
+    std::thread::scope(|s| {
+        for (sd, name, data) in &files {
+            for reader in 0..3u64 {
+                let path = m.file(sd, name);
+                s.spawn(move || assert_random_reads(&path, data, 7 + reader));
+            }
+        }
+    });
+}

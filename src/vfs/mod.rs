@@ -24,13 +24,12 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use crate::fetch::FetchError;
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
 use crate::store::BlobStore;
 use crate::stream::plain::PlainCache;
 use crate::stream::readahead::ReadAheadConfig;
-use crate::stream::{BlobSource, Stream, StreamError};
+use crate::stream::{BlobSource, Stream};
 use handles::Handles;
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -257,8 +256,8 @@ impl Vfs {
     async fn file_size(&self, s: &Arc<Stream>) -> Result<u64, FsError> {
         match self.bounded("finding the file size", s.size()).await {
             Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(self.io_error(s.sd(), "size", e)),
-            Err(e) => Err(self.io_failure(format!("stream {}: {e}", s.sd()))),
+            Ok(Err(e)) => Err(self.io_error(s.sd(), "finding the size", e.to_string())),
+            Err(e) => Err(self.io_error(s.sd(), "finding the size", e)),
         }
     }
 
@@ -325,10 +324,10 @@ impl Vfs {
         let read = stream.read(offset, size as usize).instrument(span);
         match self.bounded("reading", read).await {
             Ok(Ok(data)) => Ok(data),
-            Ok(Err(e)) => Err(self.io_error(stream.sd(), "read", e)),
-            Err(e) => {
-                Err(self.io_failure(format!("stream {}: {e} at offset {offset}", stream.sd())))
+            Ok(Err(e)) => {
+                Err(self.io_error(stream.sd(), &format!("read at {offset}"), e.to_string()))
             }
+            Err(e) => Err(self.io_error(stream.sd(), &format!("read at {offset}"), e)),
         }
     }
 
@@ -382,15 +381,9 @@ impl Vfs {
             .map_err(|_| format!("{what} timed out after {} s", t.as_secs_f64()))
     }
 
-    fn io_error(&self, sd: SdHash, op: &str, e: StreamError) -> FsError {
-        let why = match &e {
-            StreamError::Fetch(FetchError::NoPeers { .. }) => format!("{e} (no peer has it)"),
-            _ => e.to_string(),
-        };
-        self.io_failure(format!("stream {sd}: {op} failed: {why}"))
-    }
-
-    fn io_failure(&self, reason: String) -> FsError {
+    /// An EIO whose reason is logged and kept: `stream SD: OP failed: WHY`.
+    fn io_error(&self, sd: SdHash, op: &str, why: String) -> FsError {
+        let reason = format!("stream {sd}: {op} failed: {why}");
         self.record(reason.clone());
         FsError::Io(reason)
     }

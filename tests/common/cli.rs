@@ -211,7 +211,7 @@ impl ServeNode {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
-        let log = self.log.lock().unwrap().clone();
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         (status, log)
     }
 
