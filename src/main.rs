@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::parse_from(&argv);
     if cli.command.is_none() && cli.mount.mountpoint.is_none() {
         use clap::CommandFactory;
         Cli::command()
@@ -30,6 +31,13 @@ fn main() -> ExitCode {
             )
             .exit();
     }
+    let cli = match cli::with_config_file(cli, argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("lbrymount: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     init_logging(&cli);
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

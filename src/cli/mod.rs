@@ -4,6 +4,7 @@
 //! names the file, blob or peer concerned; `main` maps them to exit code 1.
 //! clap itself exits with 2 on usage errors.
 
+mod config_file;
 mod dht;
 mod dht_cmd;
 mod get;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 #[command(
     name = "lbrymount",
     version,
+    args_override_self = true,
     about = "Mount the LBRY network as a filesystem; publish, fetch and serve LBRY streams",
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=lbrymount=debug) for finer control. See lbrymount(1)."
 )]
@@ -93,6 +95,7 @@ pub enum Command {
         command: dht_cmd::DhtCommand,
     },
     /// Serve the local store to LBRY peers over the blob-exchange protocol, and announce it in the DHT
+    #[command(args_override_self = true)]
     Serve {
         #[command(flatten)]
         node: node_args::NodeArgs,
@@ -113,6 +116,31 @@ impl Cli {
             cache_bytes: self.cache_size,
         })
     }
+}
+
+/// Parses the command line again with the options of the data dir's config
+/// file (`<data-dir>/config`) for the mount and `serve`; the command line wins.
+/// Exits with a usage error (2) on a bad config file.
+pub fn with_config_file(cli: Cli, argv: Vec<std::ffi::OsString>) -> anyhow::Result<Cli> {
+    use clap::CommandFactory;
+    let sub = match &cli.command {
+        None => None,
+        Some(Command::Serve { .. }) => Some("serve"),
+        Some(_) => return Ok(cli),
+    };
+    let file = config_file::path(&cli.config()?.data_dir);
+    let cmd = Cli::command();
+    let args = match config_file::with_config(argv.clone(), &file, &cmd, sub) {
+        Ok(a) => a,
+        Err(e) => cmd
+            .clone()
+            .error(clap::error::ErrorKind::InvalidValue, e)
+            .exit(),
+    };
+    if args == argv {
+        return Ok(cli);
+    }
+    Ok(<Cli as clap::Parser>::try_parse_from(args).unwrap_or_else(|e| e.exit()))
 }
 
 /// Runs the parsed command line.
