@@ -19,6 +19,22 @@ fn main() -> ExitCode {
             )
             .exit();
     }
+    if let (None, Some(mp)) = (&cli.command, &cli.mount.mountpoint) {
+        // A typo'd command reads as a mountpoint; say both.
+        if matches!(std::fs::symlink_metadata(mp), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        {
+            use clap::CommandFactory;
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::InvalidSubcommand,
+                    format!(
+                        "{} is not a command, nor a directory to mount on",
+                        mp.display()
+                    ),
+                )
+                .exit();
+        }
+    }
     if let (Some(_), Some(mp)) = (&cli.command, &cli.mount.mountpoint) {
         use clap::CommandFactory;
         Cli::command()

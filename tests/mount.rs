@@ -291,3 +291,39 @@ fn many_readers_of_many_files_are_served_at_once() {
         }
     });
 }
+
+#[test]
+fn a_blob_corrupted_in_the_cache_is_dropped_and_fetched_again() {
+    let (a_node, sd, data) = publisher(3 * CHUNK + 50, 6, "doc.pdf");
+    let a = ServeNode::start(&a_node);
+    let b_node = Node::new();
+    let b = MountNode::start(&b_node, &["--peer", &a.peer_arg()]);
+    assert_file_is(&b.file(&sd, "doc.pdf"), &data);
+    let stopped = b.stop(libc::SIGTERM);
+    assert!(stopped.status.success(), "{}", stopped.log);
+
+    // Flip one byte of a cached data blob (the page cache goes with the mount).
+    let victim = fs::read_dir(b_node.blob_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            fs::metadata(p)
+                .map(|m| m.len() == 2 * 1024 * 1024)
+                .unwrap_or(false)
+        })
+        .expect("a full-size cached blob");
+    let mut bytes = fs::read(&victim).unwrap();
+    bytes[1000] ^= 0xff;
+    fs::write(&victim, bytes).unwrap();
+
+    let b = MountNode::start(&b_node, &["--peer", &a.peer_arg()]);
+    assert_file_is(&b.file(&sd, "doc.pdf"), &data);
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    b.proc().wait_log("corrupt");
+    assert!(
+        b.proc().log().contains(&name),
+        "the corrupt blob is named: {}",
+        b.proc().log()
+    );
+}

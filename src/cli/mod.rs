@@ -26,6 +26,7 @@ use std::path::PathBuf;
     name = "lbrymount",
     version,
     args_override_self = true,
+    override_usage = "lbrymount [OPTIONS] MOUNTPOINT\n       lbrymount [OPTIONS] <COMMAND>",
     about = "Mount the LBRY network as a filesystem; publish, fetch and serve LBRY streams",
     after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=lbrymount=debug) for finer control. See lbrymount(1)."
 )]
