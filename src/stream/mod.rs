@@ -203,7 +203,6 @@ impl Stream {
                     .blob(info.hash, Some(u64::from(info.length)), urgent)
                     .await?;
                 let desc = self.desc.clone();
-                let info = info.clone();
                 let plain = tokio::task::spawn_blocking(move || decrypt_blob(&desc, &info, blob))
                     .await
                     .map_err(|_| StreamError::Interrupted)??;
