@@ -3,8 +3,12 @@
 //! One file per blob in `<data_dir>/blobfiles/`, named by its 96-char hex hash,
 //! so an existing lbrynet blob folder works as-is. What this module owns:
 //! - **one process per data dir**: `flock` on `<data_dir>/lock` (holder's pid inside);
-//! - **no half blobs**: a blob is written to a `.tmp-*` file, fsynced, renamed
-//!   into place and the directory fsynced; `open` removes stray temp files;
+//! - **no half blobs**: a blob is written to a `.tmp-*` file and renamed into
+//!   place; `open` removes stray temp files. Published and staged blobs are
+//!   fsynced before the rename and the directory after it, so they survive a
+//!   power cut. Cached blobs are not: they can be fetched again, and the
+//!   fsyncs would halve the mount's cold read speed; a torn cached blob left
+//!   by a power cut fails its hash when read or first served and is removed;
 //! - **the index**, rebuilt at open from the folder (LRU order from mtime, no
 //!   hashing: caches hold thousands of blobs) in `index.rs`, on top of the
 //!   pure [`Lru`](super::lru::Lru) accounting;
@@ -82,7 +86,7 @@ impl DiskStore {
             let text: String = lru.pinned().map(|h| h.to_hex() + "\n").collect();
             let data_dir_handle = File::open(data_dir).map_err(io_err("open", data_dir))?;
             let write = |f: &mut File, d: &[u8]| f.write_all(d);
-            install(data_dir, &data_dir_handle, "pinned", text.as_bytes(), write)?;
+            install(data_dir, &data_dir_handle, "pinned", text.as_bytes(), true, write)?;
         }
         let pins = PinLog::open(&pin_path)?;
         // Without these, a power cut could lose the new `blobfiles/` or
@@ -258,6 +262,7 @@ impl DiskStore {
                 &self.blob_dir_handle,
                 &hash.to_hex(),
                 blob.data(),
+                keep != Keep::Cache,
                 write,
             )
         });

@@ -62,16 +62,20 @@ pub(super) fn lock_dir(data_dir: &Path) -> Result<DirLock, StoreError> {
     Ok(DirLock { _file: file })
 }
 
-/// Writes `data` into `dir/name` so that a crash at any point leaves either
-/// nothing or the complete file under that name: a fresh temp file gets the
-/// bytes through `write`, is fsynced and renamed into place, then the
-/// directory (`dir_handle`, kept open so this costs one syscall) is fsynced.
+/// Writes `data` into `dir/name` through a fresh temp file (bytes written
+/// through `write`) renamed into place, so no other name ever shows a partial
+/// file. With `durable`, the file is fsynced before the rename and the
+/// directory (`dir_handle`, kept open so this costs one syscall) after it, so
+/// a power cut leaves either nothing or the complete file. Without it (cached
+/// blobs, which can be fetched again) a power cut may leave a torn file under
+/// the name; it fails its hash when read or first served and is removed.
 /// On any error the temp file is removed and the error names the file.
 pub(super) fn install<W>(
     dir: &Path,
     dir_handle: &File,
     name: &str,
     data: &[u8],
+    durable: bool,
     write: W,
 ) -> Result<(), StoreError>
 where
@@ -87,13 +91,19 @@ where
         .map_err(io_err("create", &tmp))?;
     let written = write(&mut file, data)
         .map_err(io_err("write", &tmp))
-        .and_then(|()| file.sync_data().map_err(io_err("sync", &tmp)));
+        .and_then(|()| match durable {
+            true => file.sync_data().map_err(io_err("sync", &tmp)),
+            false => Ok(()),
+        });
     drop(file);
     if let Err(e) = written.and_then(|()| fs::rename(&tmp, &dest).map_err(io_err("rename", &tmp))) {
         if let Err(rm) = fs::remove_file(&tmp) {
             tracing::warn!(path = %tmp.display(), error = %rm, "cannot remove temporary file");
         }
         return Err(e);
+    }
+    if !durable {
+        return Ok(());
     }
     dir_handle.sync_all().map_err(|e| {
         // The rename may not survive a crash: undo it rather than report a
