@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::hash::NodeId;
 
+mod bucket;
 pub mod lookup;
 pub mod node;
 pub mod policy;

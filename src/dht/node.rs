@@ -277,7 +277,7 @@ impl Inner {
 
     /// A request to `id` failed: routing stops handing it out.
     pub(super) fn failed(&self, id: &NodeId) {
-        let _ = lock(&self.routing).ping_failed(id);
+        let _ = lock(&self.routing).failed(id);
     }
 
     /// `contact` answered us: into the routing table, asking about a stale
