@@ -25,6 +25,7 @@ mod bucket;
 pub mod lookup;
 pub mod node;
 pub mod policy;
+mod rate;
 pub mod routing;
 pub mod rpc;
 mod search;
