@@ -22,6 +22,7 @@ use std::time::Duration;
 use crate::hash::NodeId;
 
 mod bucket;
+mod handler;
 pub mod lookup;
 pub mod node;
 pub mod policy;
