@@ -11,6 +11,7 @@ use crate::hash::{BlobHash, SdHash};
 use crate::store::BlobStore;
 use anyhow::Context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -18,26 +19,36 @@ use tokio::sync::OnceCell;
 /// Name resolution of peer and bootstrap hosts.
 const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Starts a DHT node on `listen` and joins through `seeds` (none: we are the first node).
+/// Starts a DHT node on `listen` and joins through `seeds` and the contacts
+/// saved in `state` (none of either: we are the first node).
+///
+/// `state` is the node's state file: its id and live contacts are kept there
+/// across restarts. Long-running nodes pass one; short-lived client nodes
+/// pass `None` and get a fresh id each time.
 ///
 /// A node bound to a loopback or LAN address accepts such peers (the node
 /// decides that itself). A node bound to every interface does too when all its
 /// bootstrap nodes are on loopback or a LAN: that network is evidently local.
 /// Otherwise it follows lbry-sdk's rules for the public network.
-pub async fn start(listen: SocketAddr, seeds: &[SocketAddr]) -> anyhow::Result<Arc<Node>> {
+pub async fn start(
+    listen: SocketAddr,
+    seeds: &[SocketAddr],
+    state: Option<&Path>,
+) -> anyhow::Result<Arc<Node>> {
     let local_seeds = !seeds.is_empty()
         && seeds
             .iter()
             .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
     let config = NodeConfig {
         addr_policy: (listen.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
+        state_file: state.map(Path::to_path_buf),
         ..NodeConfig::default()
     };
     let node = Node::bind(listen, config)
         .await
         .with_context(|| format!("cannot start the DHT node on {listen}"))?;
     let node = Arc::new(node);
-    if !seeds.is_empty() {
+    if !seeds.is_empty() || !node.saved_contacts().is_empty() {
         match node.join(seeds).await {
             Ok(n) => tracing::info!(contacts = n, "joined the DHT"),
             Err(e) => tracing::warn!(error = %e, "could not join the DHT yet"),

@@ -59,7 +59,7 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
             seeds = resolve(std::slice::from_ref(addr)).await?;
         }
         let joined = !matches!(cmd, DhtCommand::Ping { .. });
-        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }).await?;
+        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }, None).await?;
         if joined && node.routing_len() == 0 {
             anyhow::bail!("no DHT node answered (give a reachable --bootstrap HOST:PORT)");
         }

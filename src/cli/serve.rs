@@ -30,10 +30,11 @@ pub fn run(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let stats = server.stats();
-        let _node = match dht {
+        let node = match dht {
             Some((udp, bootstrap)) => {
                 let seeds = super::dht::resolve(&bootstrap).await?;
-                let node = super::dht::start(udp, &seeds).await?;
+                let state = cfg.data_dir.join("dht.json");
+                let node = super::dht::start(udp, &seeds, Some(&state)).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
                 let tcp_port = server.local_addr().port();
                 let span = tracing::info_span!("announce");
@@ -45,6 +46,10 @@ pub fn run(
             None => None,
         };
         server.run(shutdown_signal()).await;
+        if let Some(node) = &node {
+            // Saves the DHT state now, not whenever the last handle drops.
+            node.shutdown();
+        }
         let s = stats.snapshot();
         tracing::info!(
             blobs = s.blobs_served,

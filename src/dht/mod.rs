@@ -9,8 +9,10 @@
 //!
 //! Around them sit the parts that do I/O: `rpc` (the UDP endpoint: rpc ids,
 //! deadlines, drop rules), `store` (pure: announced peers and tokens),
-//! `policy` (pure: which addresses we accept) and `node` with `search` (a
-//! running node that answers requests, joins, looks up and announces).
+//! `policy` (pure: which addresses we accept) and `node` with `handler`,
+//! `search` and `maintain` (a running node that answers requests, looks up
+//! and announces, joins and refreshes its table), and `state` (the file that
+//! keeps a node's id and contacts across restarts).
 //!
 //! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
 //! the small routing view of a peer (node id + UDP address), so the two can
@@ -24,18 +26,21 @@ use crate::hash::NodeId;
 mod bucket;
 mod handler;
 pub mod lookup;
+mod maintain;
 pub mod node;
 pub mod policy;
 mod rate;
 pub mod routing;
 pub mod rpc;
 mod search;
+pub mod state;
 pub mod store;
 
 pub use node::{DhtError, Node, NodeConfig};
 pub use policy::AddrPolicy;
 pub use rpc::{RpcConfig, RpcError};
-pub use search::Found;
+pub use search::{Found, LookupReport, Responder};
+pub use state::{SavedState, StateError};
 
 #[cfg(test)]
 mod sim_tests;

@@ -2,25 +2,29 @@
 //! (lbry-sdk's `Node` and `KademliaRPC`, PROTOCOL.md §4.3–4.5).
 //!
 //! The node glues the pure parts (routing table, peer store, tokens,
-//! lookups) to the UDP endpoint. Requests are answered synchronously on the
-//! receive task under short locks; anything that waits on the network (ping
-//! backs, checking a stale contact) runs on its own named task.
+//! lookups) to the UDP endpoint, and owns their lifecycle: `bind` starts the
+//! named background tasks, `shutdown` (or drop) saves the state file and
+//! stops them. Anything that waits on the network runs on its own task.
 //!
 //! Who gets into the routing table: every node that answers one of our
-//! requests. A node that only sends us requests is pinged back after
-//! `NodeConfig::ping_back_delay` (lbry-sdk's `MAYBE_PING_DELAY`, 300 s) and
-//! added when it answers, so a spoofed source cannot insert itself.
+//! requests. Who leaves it: a contact whose requests fail, whichever request
+//! it was (lookup, store, refresh ping), collects failures until it is
+//! evicted (`routing.rs`). A node that only sends us requests is pinged back
+//! first (`handler.rs`).
 //!
 //! Addresses follow [`AddrPolicy`]: on loopback or LAN everything works
 //! without flags; bound elsewhere, only public IPv4 with ports ≥ 1024 is
 //! accepted, stored or handed out. Under the local policy the routing table's
 //! per-IP cap is lifted, since local test nodes all share one address.
 //!
-//! Answering requests is in `handler.rs`; the searches (`find_node`,
-//! `find_peers`, `announce`) are in `search.rs`.
+//! Elsewhere: answering requests in `handler.rs`; the searches (`find_node`,
+//! `find_peers`, `announce`) in `search.rs`; joining, the refresh loop and
+//! state snapshots in `maintain.rs`; the state file format in `state.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -32,11 +36,12 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use super::handler::ping_back_loop;
+use super::maintain::{load_state, maintenance_loop, refresh_loop};
 use super::policy::AddrPolicy;
-use super::routing::{Observed, RoutingConfig, RoutingTable};
+use super::routing::{Failure, Observed, RoutingConfig, RoutingTable};
 use super::rpc::{Rpc, RpcConfig, RpcError};
 use super::store::{PeerStore, StoreConfig, Tokens};
-use super::{Contact, MAYBE_PING_DELAY};
+use super::{Contact, CHECK_REFRESH_INTERVAL, MAYBE_PING_DELAY, REFRESH_INTERVAL_EMPTY};
 use crate::fetch::task;
 use crate::hash::NodeId;
 use crate::wire::dht::{self, Request, Response};
@@ -53,6 +58,18 @@ pub struct NodeConfig {
     pub store: StoreConfig,
     /// Delay before an unknown requester is pinged back.
     pub ping_back_delay: Duration,
+    /// Where the node id and a snapshot of live contacts are kept across
+    /// restarts (`state.rs`); `None` keeps nothing. An unreadable file is
+    /// logged and ignored.
+    pub state_file: Option<PathBuf>,
+    /// Period of the refresh loop: lookups in stale buckets and pings to the
+    /// contacts that are not good.
+    pub refresh_every: Duration,
+    /// Its period while the routing table is empty; each pass then rejoins
+    /// through the bootstrap nodes and saved contacts.
+    pub rejoin_every: Duration,
+    /// How often the state file is rewritten (besides at shutdown).
+    pub save_every: Duration,
 }
 
 impl Default for NodeConfig {
@@ -64,6 +81,10 @@ impl Default for NodeConfig {
             routing: RoutingConfig::default(),
             store: StoreConfig::default(),
             ping_back_delay: MAYBE_PING_DELAY,
+            state_file: None,
+            refresh_every: CHECK_REFRESH_INTERVAL,
+            rejoin_every: REFRESH_INTERVAL_EMPTY,
+            save_every: SAVE_EVERY,
         }
     }
 }
@@ -89,10 +110,11 @@ pub enum DhtError {
 
 /// Unknown requesters waiting for their ping-back, at most.
 const PING_BACK_QUEUE: usize = 256;
-/// Network checks (ping-backs, stale contacts) running at once, at most.
+/// Network checks (ping-backs, stale contacts, refresh pings) running at
+/// once, at most.
 const CHECKS_IN_FLIGHT: usize = 32;
-/// How often expired announcements are pruned.
-const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// Default period of state file snapshots.
+const SAVE_EVERY: Duration = Duration::from_secs(300);
 
 /// The shared state; `Node` is its owning handle.
 pub(super) struct Inner {
@@ -110,6 +132,16 @@ pub(super) struct Inner {
     pub(super) queued: Mutex<HashSet<NodeId>>,
     pub(super) checks: Arc<Semaphore>,
     pub(super) ping_back_delay: Duration,
+    /// Where to join through when the table is empty: the bootstrap nodes
+    /// given to `join`, and the contacts of the loaded state file.
+    pub(super) seeds: Mutex<Vec<SocketAddr>>,
+    /// The contacts the state file held at start.
+    pub(super) saved: Vec<Contact>,
+    pub(super) state_file: Option<PathBuf>,
+    /// Serializes writes of the state file.
+    pub(super) save_lock: Mutex<()>,
+    /// Set by the first `shutdown`, which saves the state.
+    pub(super) stopped: AtomicBool,
 }
 
 /// A running DHT node. Dropping it (or [`Node::shutdown`]) stops its tasks.
@@ -127,9 +159,13 @@ impl Node {
         let bind_err = |source| DhtError::Bind { addr, source };
         let socket = UdpSocket::bind(addr).await.map_err(bind_err)?;
         let local = socket.local_addr().map_err(bind_err)?;
+        let saved = load_state(config.state_file.clone()).await;
         let id = config
             .node_id
+            .or(saved.as_ref().map(|s| s.node_id))
             .unwrap_or_else(|| NodeId::from_bytes(random48()));
+        let saved_id = saved.as_ref().map(|s| s.node_id);
+        let saved = saved.map(|s| s.contacts).unwrap_or_default();
         let policy = config
             .addr_policy
             .unwrap_or_else(|| AddrPolicy::for_bound(local.ip()));
@@ -152,7 +188,17 @@ impl Node {
             queued: Mutex::new(HashSet::new()),
             checks: Arc::new(Semaphore::new(CHECKS_IN_FLIGHT)),
             ping_back_delay: config.ping_back_delay,
+            seeds: Mutex::new(saved.iter().map(|c| c.addr).collect()),
+            saved,
+            state_file: config.state_file.clone(),
+            save_lock: Mutex::new(()),
+            stopped: AtomicBool::new(false),
         });
+        if saved_id != Some(id) {
+            // A new id is written at once: a crash must not lose it.
+            let inner = inner.clone();
+            let _ = tokio::task::spawn_blocking(move || inner.save_state(true)).await;
+        }
         let span = tracing::debug_span!("dht_node", id = %id.short(), local = %local);
         let weak = Arc::downgrade(&inner);
         let tasks = vec![
@@ -161,7 +207,16 @@ impl Node {
                 span.clone(),
                 ping_back_loop(weak.clone(), rx),
             ),
-            task::spawn("dht_maintenance", span, maintenance_loop(weak)),
+            task::spawn(
+                "dht_maintenance",
+                span.clone(),
+                maintenance_loop(weak.clone(), config.save_every),
+            ),
+            task::spawn(
+                "dht_refresh",
+                span,
+                refresh_loop(weak, config.refresh_every, config.rejoin_every),
+            ),
         ];
         info!(id = %id.short(), local = %local, ?policy, "DHT node listening");
         Ok(Node { inner, tasks })
@@ -184,7 +239,8 @@ impl Node {
         lock(&self.inner.routing).len()
     }
 
-    /// Every contact in the routing table, closest to our own id first.
+    /// Every contact in the routing table that is not bad, closest to our
+    /// own id first.
     pub fn contacts(&self) -> Vec<Contact> {
         let own = self.inner.id;
         lock(&self.inner.routing).closest(&own, usize::MAX, None)
@@ -200,39 +256,26 @@ impl Node {
         self.inner.ping(addr).await
     }
 
-    /// Pings the bootstrap nodes, then looks up our own id to fill the
-    /// routing table. Returns the routing table's size.
+    /// Pings the bootstrap nodes and the contacts saved in the state file,
+    /// then looks up our own id to fill the routing table. The bootstrap
+    /// nodes are remembered: the refresh loop rejoins through them whenever
+    /// the table runs empty. Returns the routing table's size.
     pub async fn join(&self, bootstrap: &[SocketAddr]) -> Result<usize, DhtError> {
-        let mut set = tokio::task::JoinSet::new();
-        for &addr in bootstrap {
-            let inner = self.inner.clone();
-            let span = tracing::debug_span!("bootstrap", peer = %addr);
-            task::spawn_in(&mut set, "dht_bootstrap_ping", span, async move {
-                inner.ping(addr).await
-            });
-        }
-        let mut answered = 0;
-        while let Some(res) = set.join_next().await {
-            match res {
-                Ok(Ok(_)) => answered += 1,
-                Ok(Err(e)) => debug!(error = %e, "bootstrap node did not answer"),
-                Err(e) => debug!(error = %e, "bootstrap ping task failed"),
-            }
-        }
-        if answered == 0 {
-            return Err(DhtError::NoBootstrap {
-                tried: bootstrap.len(),
-            });
-        }
-        self.find_node(self.inner.id).await;
-        let size = self.routing_len();
-        info!(answered, contacts = size, "joined the DHT");
-        Ok(size)
+        self.inner.join(bootstrap).await
+    }
+
+    /// The contacts the state file held when the node started.
+    pub fn saved_contacts(&self) -> &[Contact] {
+        &self.inner.saved
     }
 
     /// Stops answering and fails pending calls; searches in progress end
     /// with what they have.
+    /// Saves the state file first, once.
     pub fn shutdown(&self) {
+        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+            self.inner.save_state(false);
+        }
         self.inner.rpc.shutdown();
         for t in &self.tasks {
             t.abort();
@@ -277,9 +320,30 @@ impl Inner {
         answer
     }
 
-    /// A request to `id` failed: routing stops handing it out.
-    pub(super) fn failed(&self, id: &NodeId) {
-        let _ = lock(&self.routing).failed(id);
+    /// One request to a known contact: an answer is observed, and a
+    /// failure that is the contact's fault (no answer, a refusal, garbage) is
+    /// recorded against it, until it is evicted.
+    pub(super) async fn call_contact(
+        self: &Arc<Self>,
+        c: Contact,
+        request: Request,
+    ) -> Result<(NodeId, Response), RpcError> {
+        let answer = self.call(c.addr, request).await;
+        if let Err(e) = &answer {
+            if e.blames_peer() {
+                self.failed(&c.id);
+            }
+        }
+        answer
+    }
+
+    /// A request to `id` failed: routing stops handing it out, and evicts it
+    /// when it keeps failing.
+    fn failed(&self, id: &NodeId) {
+        let outcome = lock(&self.routing).failed(id);
+        if let Ok(Failure::Evicted(c)) = outcome {
+            debug!(peer = %c.addr, id = %c.id.short(), "evicted a contact that stopped answering");
+        }
     }
 
     /// `contact` answered us: into the routing table, asking about a stale
@@ -304,17 +368,6 @@ impl Inner {
                 }
             });
         }
-    }
-}
-
-async fn maintenance_loop(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(EXPIRE_EVERY);
-    loop {
-        tick.tick().await;
-        let Some(node) = inner.upgrade() else {
-            return;
-        };
-        lock(&node.peers).expire(Instant::now());
     }
 }
 
