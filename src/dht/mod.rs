@@ -81,6 +81,20 @@ pub const SPLIT_BUCKETS_UNDER_INDEX: usize = 1;
 /// Default UDP (and TCP) port.
 pub const DEFAULT_UDP_PORT: u16 = 4444;
 
+/// LBRY's public bootstrap nodes (`conf.known_dht_nodes`), all on UDP 4444.
+/// Nothing here resolves them; the command line decides when to use them.
+pub const DEFAULT_BOOTSTRAP: &[&str] = &[
+    "dht.lbry.grin.io:4444",
+    "dht.lbry.madiator.com:4444",
+    "dht.lbry.pigg.es:4444",
+    "lbrynet1.lbry.com:4444",
+    "lbrynet2.lbry.com:4444",
+    "lbrynet3.lbry.com:4444",
+    "lbrynet4.lbry.com:4444",
+    "dht.lizard.technology:4444",
+    "s2.lbry.network:4444",
+];
+
 /// A DHT node as routing sees it: its id and the UDP address it answers on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Contact {
