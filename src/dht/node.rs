@@ -164,11 +164,14 @@ impl Node {
             .node_id
             .or(saved.as_ref().map(|s| s.node_id))
             .unwrap_or_else(|| NodeId::from_bytes(random48()));
-        let saved_id = saved.as_ref().map(|s| s.node_id);
-        let saved = saved.map(|s| s.contacts).unwrap_or_default();
         let policy = config
             .addr_policy
             .unwrap_or_else(|| AddrPolicy::for_bound(local.ip()));
+        let saved_id = saved.as_ref().map(|s| s.node_id);
+        let mut saved = saved.map(|s| s.contacts).unwrap_or_default();
+        // A file written under another policy (a LAN test, say) may hold
+        // addresses this node would never accept as contacts.
+        saved.retain(|c| policy.accepts(c.addr));
         let mut routing = config.routing.clone();
         if policy == AddrPolicy::Local {
             routing.max_per_ip = usize::MAX;
