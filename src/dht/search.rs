@@ -165,7 +165,11 @@ impl Inner {
             let Ok((c, page, rtt, answer)) = res else {
                 continue;
             };
-            if page == 0 && answer.is_ok() {
+            let useful = matches!(
+                answer,
+                Ok((_, Response::Contacts(_) | Response::FindValue(_)))
+            );
+            if page == 0 && useful {
                 responders.push(Responder { contact: c, rtt });
             }
             match answer {
