@@ -1,45 +1,13 @@
-//! The DHT as the commands use it: start a node, join, announce what we
-//! serve, and find the peers of a stream.
-//!
-//! The node itself (`crate::dht`) knows nothing of streams; this edge decides
-//! what is announced (lbry-sdk's default: the sd blob and the first data blob
-//! of every stream) and how `get` turns a stream's sd hash into peers.
+//! The DHT as the one-shot commands use it: a short-lived node, and the
+//! peers of one stream for `get`. (Long-running nodes are wired in
+//! `crate::node`, which also decides what is announced.)
 
-use crate::dht::{AddrPolicy, Node, NodeConfig};
+use crate::dht::Node;
 use crate::fetch::{BoxFuture, PeerFinder};
 use crate::hash::{BlobHash, SdHash};
-use anyhow::Context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
-
-/// Starts a DHT node on `listen` and joins through `seeds` (none: we are the first node).
-///
-/// A node bound to a loopback or LAN address accepts such peers (the node
-/// decides that itself). A node bound to every interface does too when all its
-/// bootstrap nodes are on loopback or a LAN: that network is evidently local.
-/// Otherwise it follows lbry-sdk's rules for the public network.
-pub async fn start(listen: SocketAddr, seeds: &[SocketAddr]) -> anyhow::Result<Arc<Node>> {
-    let local_seeds = !seeds.is_empty()
-        && seeds
-            .iter()
-            .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
-    let config = NodeConfig {
-        addr_policy: (listen.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
-        ..NodeConfig::default()
-    };
-    let node = Node::bind(listen, config)
-        .await
-        .with_context(|| format!("cannot start the DHT node on {listen}"))?;
-    let node = Arc::new(node);
-    if !seeds.is_empty() {
-        match node.join(seeds).await {
-            Ok(n) => tracing::info!(contacts = n, "joined the DHT"),
-            Err(e) => tracing::warn!(error = %e, "could not join the DHT yet"),
-        }
-    }
-    Ok(node)
-}
 
 /// The UDP address to bind for a short-lived node (as `get` runs one): on the
 /// loopback interface when every bootstrap node is there (loopback peers can
@@ -54,7 +22,7 @@ pub fn client_bind(bootstrap: &[SocketAddr]) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(ip), 0)
 }
 
-pub use crate::node::resolve;
+pub use crate::node::{join_dht as start, resolve};
 
 /// Peers for every blob of one stream: those announced for its sd hash
 /// (looked up once), plus any given by hand, as lbry-sdk's downloader does.

@@ -1,9 +1,14 @@
 //! `lbrymount dht …`: every DHT operation from the command line, for people
 //! who study or debug the network. Each runs a short-lived node, joins through
 //! the bootstrap nodes, does one thing and prints what came back with timings.
+//!
+//! The output is for people and for grep alike: one record per line, fields
+//! separated by two spaces, summaries on lines starting with `#`, and in the
+//! lookups one `answered` line per node that answered, with its round-trip
+//! time, before the results.
 
 use super::dht::{client_bind, resolve, start};
-use crate::dht::Node;
+use crate::dht::{LookupReport, Node};
 use crate::hash::{BlobHash, NodeId};
 use anyhow::Context;
 use clap::Subcommand;
@@ -19,13 +24,15 @@ pub enum DhtCommand {
         #[arg(value_name = "HOST:PORT")]
         addr: String,
     },
-    /// Look up the nodes closest to an id; print each with its address
+    /// Look up the nodes closest to an id; print who answered (with round-trip
+    /// times), then each result with its address
     FindNode {
         /// A node id or key (96 lowercase hex characters)
         #[arg(value_name = "ID", value_parser = parse_id)]
         id: NodeId,
     },
-    /// Look up the peers announced for a blob; print their TCP addresses
+    /// Look up the peers announced for a blob; print who answered (with
+    /// round-trip times), then the peers' TCP addresses
     FindPeers {
         /// A blob or sd hash (96 lowercase hex characters)
         #[arg(value_name = "HASH", value_parser = parse_id)]
@@ -59,7 +66,7 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
             seeds = resolve(std::slice::from_ref(addr)).await?;
         }
         let joined = !matches!(cmd, DhtCommand::Ping { .. });
-        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }).await?;
+        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }, None).await?;
         if joined && node.routing_len() == 0 {
             anyhow::bail!("no DHT node answered (give a reachable --bootstrap HOST:PORT)");
         }
@@ -67,26 +74,18 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
         match cmd {
             DhtCommand::Ping { .. } => ping(&node, seeds[0], t).await,
             DhtCommand::FindNode { id } => {
-                let found = node.find_node(id).await;
-                println!("# {} nodes in {} ms", found.len(), t.elapsed().as_millis());
+                let (found, report) = node.find_node_with_report(id).await;
+                print_report(&report, found.len(), "nodes", t);
                 for c in found {
                     println!("{}  {}", c.id, c.addr);
                 }
                 Ok(())
             }
             DhtCommand::FindPeers { hash } => {
-                let (peers, stats) = node
-                    .find_peers_with_stats(BlobHash::from_bytes(*hash.as_bytes()))
+                let (peers, report) = node
+                    .find_peers_with_report(BlobHash::from_bytes(*hash.as_bytes()))
                     .await;
-                println!(
-                    "# {} peers in {} ms ({} queries, {} answers, {} timeouts, {} rounds)",
-                    peers.len(),
-                    t.elapsed().as_millis(),
-                    stats.queries,
-                    stats.responses,
-                    stats.timeouts,
-                    stats.rounds
-                );
+                print_report(&report, peers.len(), "peers", t);
                 for p in peers {
                     println!("{p}");
                 }
@@ -109,6 +108,28 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// `answered  ID8  ADDR  RTT ms` per responder, in the order they answered,
+/// then `# N WHAT in MS ms (counters)`.
+fn print_report(report: &LookupReport, n: usize, what: &str, t: Instant) {
+    for r in &report.responders {
+        println!(
+            "answered  {}  {}  {} ms",
+            r.contact.id.short(),
+            r.contact.addr,
+            r.rtt.as_millis()
+        );
+    }
+    let s = &report.stats;
+    println!(
+        "# {n} {what} in {} ms ({} queries, {} answers, {} timeouts, {} rounds)",
+        t.elapsed().as_millis(),
+        s.queries,
+        s.responses,
+        s.timeouts,
+        s.rounds
+    );
 }
 
 async fn ping(node: &Arc<Node>, addr: SocketAddr, t: Instant) -> anyhow::Result<()> {

@@ -39,7 +39,7 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     // The DHT node lives until the download is done (the finder holds it).
     let finder: Arc<dyn PeerFinder> = if use_dht {
         let seeds = dht::resolve(&req.bootstrap).await?;
-        let node = dht::start(dht::client_bind(&seeds), &seeds).await?;
+        let node = dht::start(dht::client_bind(&seeds), &seeds, None).await?;
         Arc::new(dht::StreamPeers::new(node, sd, peers.clone()))
     } else {
         Arc::new(StaticPeers::new(peers.clone()))

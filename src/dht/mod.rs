@@ -9,8 +9,10 @@
 //!
 //! Around them sit the parts that do I/O: `rpc` (the UDP endpoint: rpc ids,
 //! deadlines, drop rules), `store` (pure: announced peers and tokens),
-//! `policy` (pure: which addresses we accept) and `node` with `search` (a
-//! running node that answers requests, joins, looks up and announces).
+//! `policy` (pure: which addresses we accept) and `node` with `handler`,
+//! `search` and `maintain` (a running node that answers requests, looks up
+//! and announces, joins and refreshes its table), and `state` (the file that
+//! keeps a node's id and contacts across restarts).
 //!
 //! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
 //! the small routing view of a peer (node id + UDP address), so the two can
@@ -21,18 +23,24 @@ use std::time::Duration;
 
 use crate::hash::NodeId;
 
+mod bucket;
+mod handler;
 pub mod lookup;
+mod maintain;
 pub mod node;
 pub mod policy;
+mod rate;
 pub mod routing;
 pub mod rpc;
 mod search;
+pub mod state;
 pub mod store;
 
 pub use node::{DhtError, Node, NodeConfig};
 pub use policy::AddrPolicy;
 pub use rpc::{RpcConfig, RpcError};
-pub use search::Found;
+pub use search::{Found, LookupReport, Responder};
+pub use state::{SavedState, StateError};
 
 #[cfg(test)]
 mod sim_tests;
@@ -72,6 +80,20 @@ pub const MSG_SIZE_LIMIT: usize = 1400;
 pub const SPLIT_BUCKETS_UNDER_INDEX: usize = 1;
 /// Default UDP (and TCP) port.
 pub const DEFAULT_UDP_PORT: u16 = 4444;
+
+/// LBRY's public bootstrap nodes (`conf.known_dht_nodes`), all on UDP 4444.
+/// Nothing here resolves them; the command line decides when to use them.
+pub const DEFAULT_BOOTSTRAP: &[&str] = &[
+    "dht.lbry.grin.io:4444",
+    "dht.lbry.madiator.com:4444",
+    "dht.lbry.pigg.es:4444",
+    "lbrynet1.lbry.com:4444",
+    "lbrynet2.lbry.com:4444",
+    "lbrynet3.lbry.com:4444",
+    "lbrynet4.lbry.com:4444",
+    "dht.lizard.technology:4444",
+    "s2.lbry.network:4444",
+];
 
 /// A DHT node as routing sees it: its id and the UDP address it answers on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -2,43 +2,49 @@
 //! (lbry-sdk's `Node` and `KademliaRPC`, PROTOCOL.md §4.3–4.5).
 //!
 //! The node glues the pure parts (routing table, peer store, tokens,
-//! lookups) to the UDP endpoint. Requests are answered synchronously on the
-//! receive task under short locks; anything that waits on the network (ping
-//! backs, checking a stale contact) runs on its own named task.
+//! lookups) to the UDP endpoint, and owns their lifecycle: `bind` starts the
+//! named background tasks, `shutdown` (or drop) saves the state file and
+//! stops them. Anything that waits on the network runs on its own task.
 //!
 //! Who gets into the routing table: every node that answers one of our
-//! requests. A node that only sends us requests is pinged back after
-//! `NodeConfig::ping_back_delay` (lbry-sdk's `MAYBE_PING_DELAY`, 300 s) and
-//! added when it answers, so a spoofed source cannot insert itself.
+//! requests. Who leaves it: a contact whose requests fail, whichever request
+//! it was (lookup, store, refresh ping), collects failures until it is
+//! evicted (`routing.rs`). A node that only sends us requests is pinged back
+//! first (`handler.rs`).
 //!
 //! Addresses follow [`AddrPolicy`]: on loopback or LAN everything works
 //! without flags; bound elsewhere, only public IPv4 with ports ≥ 1024 is
 //! accepted, stored or handed out. Under the local policy the routing table's
 //! per-IP cap is lifted, since local test nodes all share one address.
 //!
-//! The searches (`find_node`, `find_peers`, `announce`) are in `search.rs`.
+//! Elsewhere: answering requests in `handler.rs`; the searches (`find_node`,
+//! `find_peers`, `announce`) in `search.rs`; joining, the refresh loop and
+//! state snapshots in `maintain.rs`; the state file format in `state.rs`.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
+use super::handler::ping_back_loop;
+use super::maintain::{load_state, maintenance_loop, refresh_loop};
 use super::policy::AddrPolicy;
-use super::routing::{Observed, RoutingConfig, RoutingTable};
-use super::rpc::{ipv4, value_error, Handler, Reply, Rpc, RpcConfig, RpcError};
+use super::routing::{Failure, Observed, RoutingConfig, RoutingTable};
+use super::rpc::{Rpc, RpcConfig, RpcError};
 use super::store::{PeerStore, StoreConfig, Tokens};
-use super::{Contact, K, MAYBE_PING_DELAY};
+use super::{Contact, CHECK_REFRESH_INTERVAL, MAYBE_PING_DELAY, REFRESH_INTERVAL_EMPTY};
 use crate::fetch::task;
 use crate::hash::NodeId;
-use crate::wire::dht::{self, CompactPeer, FindValueResult, Request, Response};
+use crate::wire::dht::{self, Request, Response};
 
 /// How a node is set up; `Default` is lbry-sdk's behaviour.
 #[derive(Debug, Clone)]
@@ -52,6 +58,18 @@ pub struct NodeConfig {
     pub store: StoreConfig,
     /// Delay before an unknown requester is pinged back.
     pub ping_back_delay: Duration,
+    /// Where the node id and a snapshot of live contacts are kept across
+    /// restarts (`state.rs`); `None` keeps nothing. An unreadable file is
+    /// logged and ignored.
+    pub state_file: Option<PathBuf>,
+    /// Period of the refresh loop: lookups in stale buckets and pings to the
+    /// contacts that are not good.
+    pub refresh_every: Duration,
+    /// Its period while the routing table is empty; each pass then rejoins
+    /// through the bootstrap nodes and saved contacts.
+    pub rejoin_every: Duration,
+    /// How often the state file is rewritten (besides at shutdown).
+    pub save_every: Duration,
 }
 
 impl Default for NodeConfig {
@@ -63,6 +81,10 @@ impl Default for NodeConfig {
             routing: RoutingConfig::default(),
             store: StoreConfig::default(),
             ping_back_delay: MAYBE_PING_DELAY,
+            state_file: None,
+            refresh_every: CHECK_REFRESH_INTERVAL,
+            rejoin_every: REFRESH_INTERVAL_EMPTY,
+            save_every: SAVE_EVERY,
         }
     }
 }
@@ -88,10 +110,11 @@ pub enum DhtError {
 
 /// Unknown requesters waiting for their ping-back, at most.
 const PING_BACK_QUEUE: usize = 256;
-/// Network checks (ping-backs, stale contacts) running at once, at most.
+/// Network checks (ping-backs, stale contacts, refresh pings) running at
+/// once, at most.
 const CHECKS_IN_FLIGHT: usize = 32;
-/// How often expired announcements are pruned.
-const EXPIRE_EVERY: Duration = Duration::from_secs(60);
+/// Default period of state file snapshots.
+const SAVE_EVERY: Duration = Duration::from_secs(300);
 
 /// The shared state; `Node` is its owning handle.
 pub(super) struct Inner {
@@ -103,11 +126,22 @@ pub(super) struct Inner {
     /// Keys whose blob this node serves itself, with the TCP port: findValue
     /// answers add our own address for them, as lbry-sdk does.
     pub(super) serving: Mutex<HashMap<NodeId, u16>>,
-    tokens: Mutex<(Tokens, StdRng)>,
-    ping_back: mpsc::Sender<(Contact, Instant)>,
-    queued: Mutex<HashSet<NodeId>>,
-    checks: Arc<Semaphore>,
-    ping_back_delay: Duration,
+    pub(super) tokens: Mutex<(Tokens, StdRng)>,
+    pub(super) ping_back: mpsc::Sender<(Contact, Instant)>,
+    /// Requesters waiting for their ping-back.
+    pub(super) queued: Mutex<HashSet<NodeId>>,
+    pub(super) checks: Arc<Semaphore>,
+    pub(super) ping_back_delay: Duration,
+    /// Where to join through when the table is empty: the bootstrap nodes
+    /// given to `join`, and the contacts of the loaded state file.
+    pub(super) seeds: Mutex<Vec<SocketAddr>>,
+    /// The contacts the state file held at start.
+    pub(super) saved: Vec<Contact>,
+    pub(super) state_file: Option<PathBuf>,
+    /// Serializes writes of the state file.
+    pub(super) save_lock: Mutex<()>,
+    /// Set by the first `shutdown`, which saves the state.
+    pub(super) stopped: AtomicBool,
 }
 
 /// A running DHT node. Dropping it (or [`Node::shutdown`]) stops its tasks.
@@ -125,12 +159,19 @@ impl Node {
         let bind_err = |source| DhtError::Bind { addr, source };
         let socket = UdpSocket::bind(addr).await.map_err(bind_err)?;
         let local = socket.local_addr().map_err(bind_err)?;
+        let saved = load_state(config.state_file.clone()).await;
         let id = config
             .node_id
+            .or(saved.as_ref().map(|s| s.node_id))
             .unwrap_or_else(|| NodeId::from_bytes(random48()));
         let policy = config
             .addr_policy
             .unwrap_or_else(|| AddrPolicy::for_bound(local.ip()));
+        let saved_id = saved.as_ref().map(|s| s.node_id);
+        let mut saved = saved.map(|s| s.contacts).unwrap_or_default();
+        // A file written under another policy (a LAN test, say) may hold
+        // addresses this node would never accept as contacts.
+        saved.retain(|c| policy.accepts(c.addr));
         let mut routing = config.routing.clone();
         if policy == AddrPolicy::Local {
             routing.max_per_ip = usize::MAX;
@@ -150,7 +191,17 @@ impl Node {
             queued: Mutex::new(HashSet::new()),
             checks: Arc::new(Semaphore::new(CHECKS_IN_FLIGHT)),
             ping_back_delay: config.ping_back_delay,
+            seeds: Mutex::new(saved.iter().map(|c| c.addr).collect()),
+            saved,
+            state_file: config.state_file.clone(),
+            save_lock: Mutex::new(()),
+            stopped: AtomicBool::new(false),
         });
+        if saved_id != Some(id) {
+            // A new id is written at once: a crash must not lose it.
+            let inner = inner.clone();
+            let _ = tokio::task::spawn_blocking(move || inner.save_state(true)).await;
+        }
         let span = tracing::debug_span!("dht_node", id = %id.short(), local = %local);
         let weak = Arc::downgrade(&inner);
         let tasks = vec![
@@ -159,7 +210,16 @@ impl Node {
                 span.clone(),
                 ping_back_loop(weak.clone(), rx),
             ),
-            task::spawn("dht_maintenance", span, maintenance_loop(weak)),
+            task::spawn(
+                "dht_maintenance",
+                span.clone(),
+                maintenance_loop(weak.clone(), config.save_every),
+            ),
+            task::spawn(
+                "dht_refresh",
+                span,
+                refresh_loop(weak, config.refresh_every, config.rejoin_every),
+            ),
         ];
         info!(id = %id.short(), local = %local, ?policy, "DHT node listening");
         Ok(Node { inner, tasks })
@@ -182,7 +242,8 @@ impl Node {
         lock(&self.inner.routing).len()
     }
 
-    /// Every contact in the routing table, closest to our own id first.
+    /// Every contact in the routing table that is not bad, closest to our
+    /// own id first.
     pub fn contacts(&self) -> Vec<Contact> {
         let own = self.inner.id;
         lock(&self.inner.routing).closest(&own, usize::MAX, None)
@@ -198,39 +259,26 @@ impl Node {
         self.inner.ping(addr).await
     }
 
-    /// Pings the bootstrap nodes, then looks up our own id to fill the
-    /// routing table. Returns the routing table's size.
+    /// Pings the bootstrap nodes and the contacts saved in the state file,
+    /// then looks up our own id to fill the routing table. The bootstrap
+    /// nodes are remembered: the refresh loop rejoins through them whenever
+    /// the table runs empty. Returns the routing table's size.
     pub async fn join(&self, bootstrap: &[SocketAddr]) -> Result<usize, DhtError> {
-        let mut set = tokio::task::JoinSet::new();
-        for &addr in bootstrap {
-            let inner = self.inner.clone();
-            let span = tracing::debug_span!("bootstrap", peer = %addr);
-            task::spawn_in(&mut set, "dht_bootstrap_ping", span, async move {
-                inner.ping(addr).await
-            });
-        }
-        let mut answered = 0;
-        while let Some(res) = set.join_next().await {
-            match res {
-                Ok(Ok(_)) => answered += 1,
-                Ok(Err(e)) => debug!(error = %e, "bootstrap node did not answer"),
-                Err(e) => debug!(error = %e, "bootstrap ping task failed"),
-            }
-        }
-        if answered == 0 {
-            return Err(DhtError::NoBootstrap {
-                tried: bootstrap.len(),
-            });
-        }
-        self.find_node(self.inner.id).await;
-        let size = self.routing_len();
-        info!(answered, contacts = size, "joined the DHT");
-        Ok(size)
+        self.inner.join(bootstrap).await
+    }
+
+    /// The contacts the state file held when the node started.
+    pub fn saved_contacts(&self) -> &[Contact] {
+        &self.inner.saved
     }
 
     /// Stops answering and fails pending calls; searches in progress end
     /// with what they have.
+    /// Saves the state file first, once.
     pub fn shutdown(&self) {
+        if !self.inner.stopped.swap(true, Ordering::SeqCst) {
+            self.inner.save_state(false);
+        }
         self.inner.rpc.shutdown();
         for t in &self.tasks {
             t.abort();
@@ -275,9 +323,30 @@ impl Inner {
         answer
     }
 
-    /// A request to `id` failed: routing stops handing it out.
-    pub(super) fn failed(&self, id: &NodeId) {
-        let _ = lock(&self.routing).ping_failed(id);
+    /// One request to a known contact: an answer is observed, and a
+    /// failure that is the contact's fault (no answer, a refusal, garbage) is
+    /// recorded against it, until it is evicted.
+    pub(super) async fn call_contact(
+        self: &Arc<Self>,
+        c: Contact,
+        request: Request,
+    ) -> Result<(NodeId, Response), RpcError> {
+        let answer = self.call(c.addr, request).await;
+        if let Err(e) = &answer {
+            if e.blames_peer() {
+                self.failed(&c.id);
+            }
+        }
+        answer
+    }
+
+    /// A request to `id` failed: routing stops handing it out, and evicts it
+    /// when it keeps failing.
+    fn failed(&self, id: &NodeId) {
+        let outcome = lock(&self.routing).failed(id);
+        if let Ok(Failure::Evicted(c)) = outcome {
+            debug!(peer = %c.addr, id = %c.id.short(), "evicted a contact that stopped answering");
+        }
     }
 
     /// `contact` answered us: into the routing table, asking about a stale
@@ -302,155 +371,6 @@ impl Inner {
                 }
             });
         }
-    }
-
-    /// The K closest contacts to `key` in wire form, without `exclude`.
-    fn wire_contacts(&self, key: &NodeId, exclude: &NodeId) -> Vec<dht::Contact> {
-        lock(&self.routing)
-            .closest(key, K, Some(exclude))
-            .into_iter()
-            .filter_map(|c| match c.addr {
-                SocketAddr::V4(a) => Some(dht::Contact {
-                    node_id: c.id,
-                    ip: *a.ip(),
-                    udp_port: a.port(),
-                }),
-                SocketAddr::V6(_) => None,
-            })
-            .collect()
-    }
-
-    fn queue_ping_back(&self, contact: Contact) {
-        if lock(&self.routing).contains(&contact.id) || !lock(&self.queued).insert(contact.id) {
-            return;
-        }
-        let due = Instant::now() + self.ping_back_delay;
-        if self.ping_back.try_send((contact, due)).is_err() {
-            lock(&self.queued).remove(&contact.id);
-        }
-    }
-
-    fn find_value(&self, from: SocketAddr, sender: NodeId, key: NodeId, page: u32) -> Reply {
-        let Some(ip) = ipv4(from) else {
-            return Reply::Ignore;
-        };
-        let now = Instant::now();
-        let token = {
-            let (tokens, rng) = &mut *lock(&self.tokens);
-            tokens.issue(ip, now, rng)
-        };
-        let mut all = lock(&self.peers).peers(&key, now);
-        all.retain(|p| {
-            p.node_id != sender
-                && self
-                    .policy
-                    .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
-        });
-        if let (Some(&port), SocketAddr::V4(own)) =
-            (lock(&self.serving).get(&key), self.rpc.local_addr())
-        {
-            // Like lbry-sdk: a node that has the blob adds itself while it knows
-            // fewer than K peers. Only when bound to a concrete address: behind
-            // 0.0.0.0 our reachable address is not known here.
-            if all.len() < K && !own.ip().is_unspecified() && sender != self.id {
-                all.push(CompactPeer {
-                    ip: *own.ip(),
-                    tcp_port: port,
-                    node_id: self.id,
-                });
-            }
-        }
-        if all.len() > K {
-            // lbry-sdk shuffles with its own id as seed: stable per responder.
-            let mut seed = [0u8; 32];
-            seed.copy_from_slice(&self.id.as_bytes()[..32]);
-            all.shuffle(&mut StdRng::from_seed(seed));
-        }
-        // The true page count; lbry-sdk's `len // (K + 1) + 1` agrees up to
-        // 2K peers and under-counts beyond.
-        let pages = all.len().div_ceil(K) as u32;
-        let peers: Vec<CompactPeer> = all.into_iter().skip(page as usize * K).take(K).collect();
-        Reply::Response(Response::FindValue(FindValueResult {
-            key,
-            token,
-            contacts: (page == 0).then(|| self.wire_contacts(&key, &sender)),
-            peers,
-            pages,
-        }))
-    }
-
-    fn store(&self, from: SocketAddr, sender: NodeId, args: dht::StoreArgs) -> Reply {
-        let Some(ip) = ipv4(from) else {
-            return Reply::Ignore;
-        };
-        let now = Instant::now();
-        let valid = {
-            let (tokens, rng) = &mut *lock(&self.tokens);
-            tokens.verify(&args.token, ip, now, rng)
-        };
-        if !valid {
-            return Reply::Error(value_error("Invalid token".into()));
-        }
-        if !self.policy.accepts(SocketAddrV4::new(ip, args.port).into()) {
-            return Reply::Error(value_error(format!("invalid tcp port: {}", args.port)));
-        }
-        let peer = CompactPeer {
-            ip,
-            tcp_port: args.port,
-            node_id: sender,
-        };
-        match lock(&self.peers).add(args.key, peer, now) {
-            Ok(()) => Reply::Response(Response::Ok),
-            Err(e) => Reply::Error(value_error(e.to_string())),
-        }
-    }
-}
-
-impl Handler for Inner {
-    fn handle(&self, from: SocketAddr, sender: NodeId, request: Request) -> Reply {
-        if !self.policy.accepts(from) || sender == self.id {
-            return Reply::Ignore;
-        }
-        self.queue_ping_back(Contact::new(sender, from));
-        match request {
-            Request::Ping => Reply::Response(Response::Pong),
-            Request::Store(args) => self.store(from, sender, args),
-            Request::FindNode { key } => {
-                Reply::Response(Response::Contacts(self.wire_contacts(&key, &sender)))
-            }
-            Request::FindValue { key, page } => self.find_value(from, sender, key, page),
-        }
-    }
-}
-
-async fn ping_back_loop(inner: Weak<Inner>, mut rx: mpsc::Receiver<(Contact, Instant)>) {
-    while let Some((contact, due)) = rx.recv().await {
-        tokio::time::sleep_until(due.into()).await;
-        let Some(node) = inner.upgrade() else {
-            return;
-        };
-        let Ok(permit) = node.checks.clone().acquire_owned().await else {
-            return;
-        };
-        let span = tracing::debug_span!("ping_back", peer = %contact.addr);
-        task::spawn("dht_ping_back_one", span, async move {
-            let _permit = permit;
-            if let Err(e) = node.ping(contact.addr).await {
-                debug!(error = %e, "requester did not answer our ping");
-            }
-            lock(&node.queued).remove(&contact.id);
-        });
-    }
-}
-
-async fn maintenance_loop(inner: Weak<Inner>) {
-    let mut tick = tokio::time::interval(EXPIRE_EVERY);
-    loop {
-        tick.tick().await;
-        let Some(node) = inner.upgrade() else {
-            return;
-        };
-        lock(&node.peers).expire(Instant::now());
     }
 }
 

@@ -9,9 +9,13 @@
 //! pings it and either observes it again (it stays, the newcomer is dropped,
 //! as in Kademlia: old contacts are worth more) or calls `replace`.
 //!
-//! A contact that failed since it last answered is bad (lbry-sdk's rule): it
-//! stays until a newcomer needs its slot, since it may come back, but
-//! `closest` no longer hands it out and eviction asks about it first.
+//! Dead contacts leave in two steps. A contact that failed since it last
+//! answered is bad (lbry-sdk's rule): `closest` no longer hands it out, so
+//! neither our lookups nor other nodes' waste a timeout on it, and eviction
+//! asks about it first. At `EVICT_AFTER_FAILURES` failures in a row it is
+//! removed, freeing its slot for a live node without a ping. Any answer in
+//! between clears the count. Failures come from every request we send, so the
+//! refresh loop pings contacts that are not good to find the dead among them.
 //!
 //! One host must not fill the table: at most `max_per_ip` contacts (default 2)
 //! may share an IP address, counted across the whole table, so a host
@@ -20,27 +24,23 @@
 //!
 //! Pure: every method that needs the time takes `now`, and refresh targets take
 //! the random generator. Contacts' address validity (public IPv4, port range,
-//! §4.4) is checked where datagrams are decoded, not here.
+//! §4.4) is checked where datagrams are decoded, not here. The buckets and
+//! their entries' health are in `bucket.rs`.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::{
-    Contact, CHECK_REFRESH_INTERVAL, HASH_LENGTH, K, REFRESH_INTERVAL, SPLIT_BUCKETS_UNDER_INDEX,
-    STALE_CONTACT_AGE,
-};
+use super::bucket::{age, clear_bit, get_bit, pick_stale, set_bit};
+pub use super::bucket::{Bucket, Entry, Health, EVICT_AFTER_FAILURES};
+use super::{Contact, HASH_LENGTH, K, REFRESH_INTERVAL, SPLIT_BUCKETS_UNDER_INDEX};
 use crate::hash::NodeId;
 
 /// XOR distance, comparable as a big-endian number.
 pub type Distance = [u8; HASH_LENGTH];
 
 const BITS: u16 = (HASH_LENGTH * 8) as u16;
-/// Failures since its last answer after which a contact counts as bad. One,
-/// as in lbry-sdk's `PeerManager.peer_is_good`: a failure newer than the
-/// last reply makes a peer bad until it answers again.
-const BAD_AFTER_FAILURES: u32 = 1;
 
 /// Tunables; `Default` is lbry-sdk's constants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub struct RoutingConfig {
     pub split_buckets_under_index: usize,
     /// Contacts allowed per IP address, table-wide.
     pub max_per_ip: usize,
+    /// A bucket untouched this long is due for a refresh lookup.
+    pub refresh_interval: Duration,
 }
 
 impl Default for RoutingConfig {
@@ -59,6 +61,7 @@ impl Default for RoutingConfig {
             k: K,
             split_buckets_under_index: SPLIT_BUCKETS_UNDER_INDEX,
             max_per_ip: 2,
+            refresh_interval: REFRESH_INTERVAL,
         }
     }
 }
@@ -74,6 +77,15 @@ pub enum RoutingError {
     UnknownContact(NodeId),
 }
 
+/// What `failed` did with a contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Still in the table, but bad: `failures` in a row so far.
+    Bad { failures: u32 },
+    /// Removed from the table.
+    Evicted(Contact),
+}
+
 /// What `observe` did with a contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Observed {
@@ -86,84 +98,6 @@ pub enum Observed {
     /// The bucket is full and may not split. Ping `stale`: if it answers,
     /// observe it again; if not, `replace(&stale.id, newcomer, now)`.
     BucketFull { stale: Contact },
-}
-
-/// How much we trust a contact, lbry-sdk's good / unknown / bad.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Health {
-    /// Heard from within `CHECK_REFRESH_INTERVAL` and no failure since.
-    Good,
-    Unknown,
-    /// Failed since it last answered.
-    Bad,
-}
-
-/// One contact and what we know of it.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    contact: Contact,
-    last_seen: Instant,
-    failures: u32,
-}
-
-impl Entry {
-    pub fn contact(&self) -> &Contact {
-        &self.contact
-    }
-    pub fn last_seen(&self) -> Instant {
-        self.last_seen
-    }
-    /// Failed pings since we last heard from it.
-    pub fn failures(&self) -> u32 {
-        self.failures
-    }
-    pub fn health(&self, now: Instant) -> Health {
-        if self.failures >= BAD_AFTER_FAILURES {
-            Health::Bad
-        } else if self.failures == 0 && age(now, self.last_seen) <= CHECK_REFRESH_INTERVAL {
-            Health::Good
-        } else {
-            Health::Unknown
-        }
-    }
-}
-
-/// The contacts whose distance from us starts with the `depth` bits of `range_min`.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    range_min: Distance,
-    depth: u16,
-    /// Least recently seen first.
-    entries: Vec<Entry>,
-    last_accessed: Instant,
-}
-
-impl Bucket {
-    /// Smallest distance this bucket covers.
-    pub fn range_min(&self) -> &Distance {
-        &self.range_min
-    }
-    /// Prefix length: the bucket spans 2^(384 - depth) distances.
-    pub fn depth(&self) -> u16 {
-        self.depth
-    }
-    /// Least recently seen first.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-    /// When a contact in it was last added or heard from, or it was refreshed.
-    pub fn last_accessed(&self) -> Instant {
-        self.last_accessed
-    }
-    fn covers(&self, d: &Distance) -> bool {
-        prefix_eq(&self.range_min, d, self.depth)
-    }
 }
 
 /// Our view of the network: k-buckets of contacts around our own id.
@@ -257,18 +191,26 @@ impl RoutingTable {
         })
     }
 
-    /// A request to `id` went unanswered; returns its failures in a row.
-    /// It is now bad: no longer handed out by `closest`, and the first
-    /// eviction candidate once silent for `STALE_CONTACT_AGE`.
-    pub fn ping_failed(&mut self, id: &NodeId) -> Result<u32, RoutingError> {
+    /// A request to `id` went unanswered (or was refused). The contact is
+    /// now bad: no longer handed out by `closest`, and the first eviction
+    /// candidate once silent for `STALE_CONTACT_AGE`. At
+    /// `EVICT_AFTER_FAILURES` failures in a row it is removed.
+    pub fn failed(&mut self, id: &NodeId) -> Result<Failure, RoutingError> {
         let idx = self.bucket_index(&self.own.distance(id));
-        let entry = self.buckets[idx]
+        let bucket = &mut self.buckets[idx];
+        let pos = bucket
             .entries
-            .iter_mut()
-            .find(|e| e.contact.id == *id)
+            .iter()
+            .position(|e| e.contact.id == *id)
             .ok_or(RoutingError::UnknownContact(*id))?;
+        let entry = &mut bucket.entries[pos];
         entry.failures += 1;
-        Ok(entry.failures)
+        if entry.failures < EVICT_AFTER_FAILURES {
+            return Ok(Failure::Bad {
+                failures: entry.failures,
+            });
+        }
+        Ok(Failure::Evicted(bucket.entries.remove(pos).contact))
     }
 
     /// The stale contact did not answer its ping: `new` takes its place.
@@ -295,7 +237,7 @@ impl RoutingTable {
     pub fn closest(&self, key: &NodeId, n: usize, exclude: Option<&NodeId>) -> Vec<Contact> {
         let mut all: Vec<(Distance, Contact)> = self
             .entries()
-            .filter(|e| Some(&e.contact.id) != exclude && e.failures < BAD_AFTER_FAILURES)
+            .filter(|e| Some(&e.contact.id) != exclude && !e.is_bad())
             .map(|e| (key.distance(&e.contact.id), e.contact))
             .collect();
         if all.len() > n && n > 0 {
@@ -306,14 +248,32 @@ impl RoutingTable {
         all.into_iter().map(|(_, c)| c).collect()
     }
 
+    /// Contacts that are not good (silent for `CHECK_REFRESH_INTERVAL`, or
+    /// failed since they last answered): the refresh loop pings them, so the
+    /// live become good again and the dead collect failures until evicted.
+    pub fn questionable(&self, now: Instant) -> Vec<Contact> {
+        self.entries()
+            .filter(|e| e.health(now) != Health::Good)
+            .map(|e| e.contact)
+            .collect()
+    }
+
+    /// Up to `n` contacts worth remembering across a restart: every contact
+    /// that is not bad, most recently heard from first.
+    pub fn snapshot(&self, n: usize) -> Vec<Contact> {
+        let mut live: Vec<&Entry> = self.entries().filter(|e| !e.is_bad()).collect();
+        live.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
+        live.into_iter().take(n).map(|e| e.contact).collect()
+    }
+
     /// Ids to look up now: one random id inside each bucket not accessed for
-    /// `REFRESH_INTERVAL`, and one random id anywhere when three or fewer
+    /// `refresh_interval`, and one random id anywhere when three or fewer
     /// buckets hold contacts (a young table learns faster from far lookups).
     pub fn refresh_targets(&self, now: Instant, rng: &mut impl Rng) -> Vec<NodeId> {
         let mut out: Vec<NodeId> = self
             .buckets
             .iter()
-            .filter(|b| age(now, b.last_accessed) >= REFRESH_INTERVAL)
+            .filter(|b| age(now, b.last_accessed) >= self.config.refresh_interval)
             .map(|b| self.random_id_in(b, rng))
             .collect();
         if self.buckets.iter().filter(|b| !b.is_empty()).count() <= 3 {
@@ -412,7 +372,7 @@ impl RoutingTable {
             if get_bit(&bucket.range_min, bit) {
                 set_bit(&mut d, bit);
             } else {
-                d[usize::from(bit / 8)] &= !(0x80 >> (bit % 8));
+                clear_bit(&mut d, bit);
             }
         }
         let own = self.own.as_bytes();
@@ -422,45 +382,6 @@ impl RoutingTable {
         }
         NodeId::from_bytes(id)
     }
-}
-
-/// The first bad contact silent for `STALE_CONTACT_AGE`, else the first
-/// unknown one silent that long, else the least recently seen. lbry-sdk takes
-/// the first bad-or-unknown; asking about a bad one first evicts the dead
-/// before the merely quiet. `entries` is never empty here: the bucket is full and
-/// its capacity is at least 1.
-fn pick_stale(entries: &[Entry], now: Instant) -> Contact {
-    let silent = |want: Health| {
-        entries
-            .iter()
-            .find(move |e| e.health(now) == want && age(now, e.last_seen) > STALE_CONTACT_AGE)
-    };
-    silent(Health::Bad)
-        .or_else(|| silent(Health::Unknown))
-        .or_else(|| entries.iter().min_by_key(|e| e.last_seen))
-        .map(|e| e.contact)
-        .unwrap_or_else(|| unreachable!("a full bucket has entries"))
-}
-
-fn age(now: Instant, then: Instant) -> Duration {
-    now.saturating_duration_since(then)
-}
-
-fn get_bit(d: &Distance, bit: u16) -> bool {
-    d[usize::from(bit / 8)] & (0x80 >> (bit % 8)) != 0
-}
-
-fn set_bit(d: &mut Distance, bit: u16) {
-    d[usize::from(bit / 8)] |= 0x80 >> (bit % 8);
-}
-
-fn prefix_eq(a: &Distance, b: &Distance, bits: u16) -> bool {
-    let full = usize::from(bits / 8);
-    let rem = bits % 8;
-    if a[..full] != b[..full] {
-        return false;
-    }
-    rem == 0 || (a[full] ^ b[full]) & (0xFFu8 << (8 - rem)) == 0
 }
 
 #[cfg(test)]

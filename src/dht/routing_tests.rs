@@ -52,7 +52,7 @@ fn observing_again_updates_and_moves_to_the_back() {
     let mut t = table(now);
     t.observe(contact(&[1], 1), now).unwrap();
     t.observe(contact(&[2], 2), now).unwrap();
-    t.ping_failed(&id(&[1])).unwrap();
+    t.failed(&id(&[1])).unwrap();
     let later = now + Duration::from_secs(5);
     assert_eq!(t.observe(contact(&[1], 1), later), Ok(Observed::Updated));
     let entries = t.buckets()[0].entries();
@@ -100,7 +100,7 @@ fn full_bucket_prefers_a_silent_failing_contact() {
     let now = Instant::now();
     let mut t = with_upper_half(now);
     t.observe(contact(&[0x01], 100), now).unwrap();
-    t.ping_failed(&id(&[0x84])).unwrap();
+    t.failed(&id(&[0x84])).unwrap();
     // Within 60 s the failing contact is not yet stale: least recently seen wins.
     let soon = now + Duration::from_secs(30);
     t.observe(contact(&[0x80], 0), soon).unwrap();
@@ -202,18 +202,18 @@ fn one_ip_holds_at_most_two_contacts() {
 }
 
 #[test]
-fn remove_and_ping_failed() {
+fn remove_and_failed() {
     let now = Instant::now();
     let mut t = table(now);
     t.observe(contact(&[1], 1), now).unwrap();
-    assert_eq!(t.ping_failed(&id(&[1])), Ok(1));
+    assert_eq!(t.failed(&id(&[1])), Ok(Failure::Bad { failures: 1 }));
     assert_eq!(t.get(&id(&[1])).map(|e| e.health(now)), Some(Health::Bad));
     assert!(
         t.closest(&id(&[1]), 8, None).is_empty(),
         "bad contacts are not handed out"
     );
     assert_eq!(
-        t.ping_failed(&id(&[9])),
+        t.failed(&id(&[9])),
         Err(RoutingError::UnknownContact(id(&[9])))
     );
     assert_eq!(t.remove(&id(&[1])), Some(contact(&[1], 1)));
@@ -229,9 +229,44 @@ fn health_follows_last_seen_and_failures() {
     let e = t.get(&id(&[1])).unwrap().clone();
     assert_eq!(e.health(now), Health::Good);
     assert_eq!(e.health(now + Duration::from_secs(721)), Health::Unknown);
-    t.ping_failed(&id(&[1])).unwrap();
+    t.failed(&id(&[1])).unwrap();
     assert_eq!(t.get(&id(&[1])).unwrap().health(now), Health::Bad);
-    assert_eq!(t.ping_failed(&id(&[1])), Ok(2));
+}
+
+#[test]
+fn repeated_failures_evict_and_an_answer_in_between_forgives() {
+    let now = Instant::now();
+    let mut t = table(now);
+    t.observe(contact(&[1], 1), now).unwrap();
+    t.observe(contact(&[2], 2), now).unwrap();
+    t.failed(&id(&[1])).unwrap();
+    t.observe(contact(&[1], 1), now).unwrap();
+    assert_eq!(t.failed(&id(&[1])), Ok(Failure::Bad { failures: 1 }));
+    assert_eq!(t.failed(&id(&[1])), Ok(Failure::Evicted(contact(&[1], 1))));
+    assert!(!t.contains(&id(&[1])));
+    assert_eq!(t.len(), 1);
+    // The freed slot takes a newcomer without a ping.
+    assert_eq!(t.observe(contact(&[3], 3), now), Ok(Observed::Added));
+}
+
+#[test]
+fn questionable_and_snapshot_follow_health() {
+    let now = Instant::now();
+    let mut t = table(now);
+    t.observe(contact(&[1], 1), now).unwrap();
+    let later = now + Duration::from_secs(800);
+    t.observe(contact(&[2], 2), later).unwrap();
+    t.observe(contact(&[3], 3), later).unwrap();
+    t.failed(&id(&[3])).unwrap();
+    let q: Vec<NodeId> = t.questionable(later).iter().map(|c| c.id).collect();
+    assert_eq!(q.len(), 2);
+    assert!(
+        q.contains(&id(&[1])) && q.contains(&id(&[3])),
+        "silent and bad"
+    );
+    let snap: Vec<NodeId> = t.snapshot(10).iter().map(|c| c.id).collect();
+    assert_eq!(snap, vec![id(&[2]), id(&[1])], "no bad ones, newest first");
+    assert_eq!(t.snapshot(1).len(), 1);
 }
 
 #[test]

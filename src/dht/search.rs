@@ -4,14 +4,16 @@
 //!
 //! The driver keeps ALPHA requests in flight as the lookup asks, each on its
 //! own named task, and feeds every outcome back. Each request has the rpc
-//! deadline, so a search of dead nodes ends after a few timeouts. Contacts
+//! deadline, so a search of dead nodes ends after a few timeouts, and each
+//! failure is recorded against the contact in the routing table. Contacts
 //! and peers in answers are filtered by the node's address policy before the
-//! lookup sees them.
+//! lookup sees them. Every answer's round-trip time is kept in the search's
+//! [`LookupReport`], for people studying the network (`lbrymount dht`).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use tracing::debug;
@@ -24,6 +26,21 @@ use crate::fetch::task;
 use crate::hash::{BlobHash, NodeId};
 use crate::wire::dht::{self, CompactPeer, Request, Response, StoreArgs, Token};
 
+/// A node that answered during a search, and how long its answer took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Responder {
+    pub contact: Contact,
+    pub rtt: Duration,
+}
+
+/// How a search went.
+#[derive(Debug, Clone, Default)]
+pub struct LookupReport {
+    pub stats: LookupStats,
+    /// Every node that answered, once each, in the order the answers came.
+    pub responders: Vec<Responder>,
+}
+
 /// What a search found.
 #[derive(Debug, Clone, Default)]
 pub struct Found {
@@ -31,29 +48,39 @@ pub struct Found {
     pub closest: Vec<Contact>,
     /// findValue: the blob peers collected.
     pub peers: Vec<CompactPeer>,
-    pub stats: LookupStats,
+    pub report: LookupReport,
     /// findValue: the store token each responder gave us.
     tokens: HashMap<NodeId, Token>,
 }
 
-type Outcome = (Contact, u32, Result<(NodeId, Response), RpcError>);
+/// One query's end: whom, which page, how long, what came back.
+type Outcome = (Contact, u32, Duration, Result<(NodeId, Response), RpcError>);
 
 impl Node {
     /// The K closest live nodes to `key`.
     pub async fn find_node(&self, key: NodeId) -> Vec<Contact> {
-        self.inner
-            .search(key, LookupKind::FindNode, None)
-            .await
-            .closest
+        self.find_node_with_report(key).await.0
+    }
+
+    /// [`Node::find_node`], with the lookup's counters and who answered.
+    pub async fn find_node_with_report(&self, key: NodeId) -> (Vec<Contact>, LookupReport) {
+        let found = self.inner.search(key, LookupKind::FindNode, None).await;
+        (found.closest, found.report)
     }
 
     /// TCP addresses of the blob servers announced for `blob`.
     pub async fn find_peers(&self, blob: BlobHash) -> Vec<SocketAddr> {
-        self.find_peers_with_stats(blob).await.0
+        self.find_peers_with_report(blob).await.0
     }
 
     /// [`Node::find_peers`], with the lookup's counters.
     pub async fn find_peers_with_stats(&self, blob: BlobHash) -> (Vec<SocketAddr>, LookupStats) {
+        let (addrs, report) = self.find_peers_with_report(blob).await;
+        (addrs, report.stats)
+    }
+
+    /// [`Node::find_peers`], with the lookup's counters and who answered.
+    pub async fn find_peers_with_report(&self, blob: BlobHash) -> (Vec<SocketAddr>, LookupReport) {
         let key = NodeId::of_blob(&blob);
         // This node may itself be one of the closest and hold announcements
         // the lookup (which never asks itself) would miss.
@@ -66,7 +93,7 @@ impl Node {
                 addrs.push(a);
             }
         }
-        (addrs, found.stats)
+        (addrs, found.report)
     }
 
     /// Announces that we serve `blob` on `tcp_port` to the K closest nodes,
@@ -123,6 +150,7 @@ impl Inner {
             .excluding(self.id)
             .with_rpc_timeout(self.rpc.timeout() * 2);
         let mut tokens = HashMap::new();
+        let mut responders: Vec<Responder> = Vec::new();
         let mut set: JoinSet<Outcome> = JoinSet::new();
         loop {
             if enough.is_some_and(|n| lookup.values().len() >= n) {
@@ -134,9 +162,16 @@ impl Inner {
             let Some(res) = set.join_next().await else {
                 break;
             };
-            let Ok((c, page, answer)) = res else {
+            let Ok((c, page, rtt, answer)) = res else {
                 continue;
             };
+            let useful = matches!(
+                answer,
+                Ok((_, Response::Contacts(_) | Response::FindValue(_)))
+            );
+            if page == 0 && useful {
+                responders.push(Responder { contact: c, rtt });
+            }
             match answer {
                 Ok((_, Response::Contacts(cs))) => {
                     let _ = lookup.on_response(&c.id, self.accepted_contacts(cs));
@@ -164,18 +199,20 @@ impl Inner {
                 }
                 Err(e) => {
                     debug!(peer = %c.addr, error = %e, "lookup request failed");
-                    self.failed(&c.id);
                     let _ = lookup.on_timeout(&c.id);
                 }
             }
         }
         lock(&self.routing).refreshed(&target, Instant::now());
-        let stats = lookup.stats();
+        let report = LookupReport {
+            stats: lookup.stats(),
+            responders,
+        };
         let closest = lookup.result();
         Found {
             closest,
             peers: lookup.into_values(),
-            stats,
+            report,
             tokens,
         }
     }
@@ -195,7 +232,9 @@ impl Inner {
         let inner = self.clone();
         let span = tracing::trace_span!("lookup_query", peer = %c.addr, key = %key.short());
         task::spawn_in(set, "dht_lookup_query", span, async move {
-            (c, page, inner.call(c.addr, request).await)
+            let sent = Instant::now();
+            let answer = inner.call_contact(c, request).await;
+            (c, page, sent.elapsed(), answer)
         });
     }
 
@@ -218,7 +257,7 @@ impl Inner {
         match self.store_once(c, key, token, port).await {
             Err(RpcError::Remote(e)) if e.message.contains("Invalid token") => {
                 let fresh = match self
-                    .call(c.addr, Request::FindValue { key, page: 0 })
+                    .call_contact(c, Request::FindValue { key, page: 0 })
                     .await?
                 {
                     (_, Response::FindValue(r)) => r.token,
@@ -248,7 +287,7 @@ impl Inner {
             original_publisher: self.id,
             age: 0,
         };
-        match self.call(c.addr, Request::Store(args)).await? {
+        match self.call_contact(c, Request::Store(args)).await? {
             (_, Response::Ok) => Ok(()),
             _ => Err(RpcError::Invalid(dht::Invalid::UnexpectedResult("store"))),
         }

@@ -21,21 +21,9 @@ use crate::store::DiskStore;
 use anyhow::Context;
 use peers::NetworkPeers;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// LBRY's public DHT bootstrap nodes (PROTOCOL.md §4.1), all on UDP 4444.
-pub const DEFAULT_BOOTSTRAP: &[&str] = &[
-    "dht.lbry.grin.io:4444",
-    "dht.lbry.madiator.com:4444",
-    "dht.lbry.pigg.es:4444",
-    "lbrynet1.lbry.com:4444",
-    "lbrynet2.lbry.com:4444",
-    "lbrynet3.lbry.com:4444",
-    "lbrynet4.lbry.com:4444",
-    "dht.lizard.technology:4444",
-    "s2.lbry.network:4444",
-];
 
 /// Where the node joins the DHT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +80,8 @@ impl Node {
         let fixed = resolve(&opts.peers).await?;
         let (dht, announcer) = match opts.dht_listen {
             Some(udp) => {
-                let node = start_dht(udp, &opts.bootstrap).await?;
+                let state = cfg.data_dir.join("dht.json");
+                let node = start_dht(udp, &opts.bootstrap, &state).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
                 let announcer = announce::start(node.clone(), store.clone(), tcp_port);
                 (Some(node), announcer)
@@ -138,13 +127,17 @@ impl Node {
 }
 
 /// Starts the DHT node and joins through the chosen bootstrap nodes.
-async fn start_dht(udp: SocketAddr, bootstrap: &Bootstrap) -> anyhow::Result<Arc<dht::Node>> {
+async fn start_dht(
+    udp: SocketAddr,
+    bootstrap: &Bootstrap,
+    state: &Path,
+) -> anyhow::Result<Arc<dht::Node>> {
     let seeds = match bootstrap {
         Bootstrap::Nodes(specs) => resolve(specs).await?,
         Bootstrap::None => Vec::new(),
         Bootstrap::Default => {
             let mut seeds = Vec::new();
-            for spec in DEFAULT_BOOTSTRAP {
+            for spec in dht::DEFAULT_BOOTSTRAP {
                 match resolve(&[spec.to_string()]).await {
                     Ok(a) => seeds.extend(a),
                     Err(e) => tracing::warn!("skipping bootstrap node {spec}: {e:#}"),
@@ -156,20 +149,40 @@ async fn start_dht(udp: SocketAddr, bootstrap: &Bootstrap) -> anyhow::Result<Arc
             seeds
         }
     };
+    join_dht(udp, &seeds, Some(state)).await
+}
+
+/// Starts a DHT node on `listen` and joins through `seeds` and the contacts
+/// saved in `state` (none of either: we are the first node).
+///
+/// `state` is the node's state file: its id and live contacts are kept there
+/// across restarts. Long-running nodes pass one; short-lived client nodes
+/// pass `None` and get a fresh id each time.
+///
+/// A node bound to a loopback or LAN address accepts such peers (the node
+/// decides that itself). A node bound to every interface does too when all its
+/// bootstrap nodes are on loopback or a LAN: that network is evidently local.
+/// Otherwise it follows lbry-sdk's rules for the public network.
+pub async fn join_dht(
+    listen: SocketAddr,
+    seeds: &[SocketAddr],
+    state: Option<&Path>,
+) -> anyhow::Result<Arc<dht::Node>> {
     let local_seeds = !seeds.is_empty()
         && seeds
             .iter()
             .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
     let config = NodeConfig {
-        addr_policy: (udp.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
+        addr_policy: (listen.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
+        state_file: state.map(Path::to_path_buf),
         ..NodeConfig::default()
     };
-    let node = dht::Node::bind(udp, config)
+    let node = dht::Node::bind(listen, config)
         .await
-        .with_context(|| format!("cannot start the DHT node on {udp}"))?;
+        .with_context(|| format!("cannot start the DHT node on {listen}"))?;
     let node = Arc::new(node);
-    if !seeds.is_empty() {
-        match node.join(&seeds).await {
+    if !seeds.is_empty() || !node.saved_contacts().is_empty() {
+        match node.join(seeds).await {
             Ok(n) => tracing::info!(contacts = n, "joined the DHT"),
             Err(e) => tracing::warn!(error = %e, "could not join the DHT yet"),
         }

@@ -86,7 +86,14 @@ impl DiskStore {
             let text: String = lru.pinned().map(|h| h.to_hex() + "\n").collect();
             let data_dir_handle = File::open(data_dir).map_err(io_err("open", data_dir))?;
             let write = |f: &mut File, d: &[u8]| f.write_all(d);
-            install(data_dir, &data_dir_handle, "pinned", text.as_bytes(), true, write)?;
+            install(
+                data_dir,
+                &data_dir_handle,
+                "pinned",
+                text.as_bytes(),
+                true,
+                write,
+            )?;
         }
         let pins = PinLog::open(&pin_path)?;
         // Without these, a power cut could lose the new `blobfiles/` or
