@@ -215,7 +215,11 @@ async fn with_no_good_peer_get_fails_with_a_report_per_peer() {
 fn get_without_peers_or_local_blobs_is_a_clear_error() {
     let node = Node::new();
     let sd = "ab".repeat(48);
-    let err = node.fails(&["get", &sd, "-o", node.path("o").to_str().unwrap()], 1);
+    let out = node.path("o");
+    let err = node.fails(
+        &["get", &sd, "--no-bootstrap", "-o", out.to_str().unwrap()],
+        1,
+    );
     assert!(err.contains(&sd) && err.contains("--peer"), "{err}");
 }
 

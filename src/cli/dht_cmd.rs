@@ -10,6 +10,7 @@
 use super::dht::{client_bind, resolve, start};
 use crate::dht::{LookupReport, Node};
 use crate::hash::{BlobHash, NodeId};
+use crate::node::{bootstrap_addrs, Bootstrap};
 use anyhow::Context;
 use clap::Subcommand;
 use std::net::SocketAddr;
@@ -61,7 +62,11 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let mut seeds = resolve(bootstrap).await?;
+        let chosen = match bootstrap {
+            [] => Bootstrap::Default,
+            specs => Bootstrap::Nodes(specs.to_vec()),
+        };
+        let mut seeds = bootstrap_addrs(&chosen).await?;
         if let DhtCommand::Ping { addr } = &cmd {
             seeds = resolve(std::slice::from_ref(addr)).await?;
         }

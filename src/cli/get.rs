@@ -15,6 +15,7 @@ pub struct GetRequest {
     pub offline: bool,
     pub peers: Vec<String>,
     pub bootstrap: Vec<String>,
+    pub no_bootstrap: bool,
     pub timeout_secs: u64,
     pub show_progress: bool,
 }

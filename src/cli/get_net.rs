@@ -12,6 +12,8 @@ use super::progress::bytes_bar;
 use crate::assemble::{decrypt_blob, Output};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
 use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
+use crate::hash::SdHash;
+use crate::node::{bootstrap_addrs, Bootstrap};
 use crate::sd::StreamDescriptor;
 use crate::store::{BlobStore, DiskStore};
 use anyhow::{bail, Context};
@@ -35,10 +37,18 @@ pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
 async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let peers = dht::resolve(&req.peers).await?;
     let sd = req.sd_hash;
-    let use_dht = !req.bootstrap.is_empty();
+    // Where to look for peers: the nodes given, else (with no peer given
+    // either) LBRY's public DHT; nowhere when the store has the whole stream.
+    let bootstrap = match (&req.bootstrap[..], req.peers.is_empty(), req.no_bootstrap) {
+        (_, _, true) => Bootstrap::None,
+        ([], true, false) if !complete_locally(&*store, &sd) => Bootstrap::Default,
+        ([], _, false) => Bootstrap::None,
+        (specs, _, false) => Bootstrap::Nodes(specs.to_vec()),
+    };
+    let use_dht = bootstrap != Bootstrap::None;
     // The DHT node lives until the download is done (the finder holds it).
     let finder: Arc<dyn PeerFinder> = if use_dht {
-        let seeds = dht::resolve(&req.bootstrap).await?;
+        let seeds = bootstrap_addrs(&bootstrap).await?;
         let node = dht::start(dht::client_bind(&seeds), &seeds, None).await?;
         Arc::new(dht::StreamPeers::new(node, sd, peers.clone()))
     } else {
@@ -53,7 +63,7 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let fetcher = Fetcher::new(store.clone(), finder, client, config);
 
     if !has_sources && !store.contains(&sd.as_blob()) {
-        bail!("stream descriptor {sd} is not in the local store and no --peer or --bootstrap was given");
+        bail!("stream descriptor {sd} is not in the local store, and --no-bootstrap without --peer leaves nowhere to look");
     }
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
@@ -67,7 +77,7 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = peers.len(), "getting stream");
     if missing > 0 && !has_sources {
         bail!(
-            "{missing} of {} blobs are missing from the local store and no --peer or --bootstrap was given",
+            "{missing} of {} blobs are missing from the local store, and --no-bootstrap without --peer leaves nowhere to look",
             desc.blobs().len()
         );
     }
@@ -103,4 +113,10 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     bar.finish_and_clear();
     tracing::info!(sd = %sd.short(), bytes = n, path = %target.display(), "written");
     Ok(())
+}
+
+/// Whether the store holds the stream's descriptor and every blob of it.
+fn complete_locally(store: &dyn BlobStore, sd: &SdHash) -> bool {
+    crate::assemble::load_descriptor_quiet(store, sd)
+        .is_ok_and(|d| d.blobs().iter().all(|b| store.contains(&b.hash)))
 }

@@ -79,8 +79,12 @@ pub enum Command {
         #[arg(long = "peer", value_name = "HOST:PORT", value_parser = parse_host_port)]
         peers: Vec<String>,
         /// Find the stream's peers in the DHT, joining through this DHT node (UDP; repeatable)
+        /// [default without --peer: LBRY's public bootstrap list]
         #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, conflicts_with = "offline")]
         bootstrap: Vec<String>,
+        /// Do not look in LBRY's public DHT: use only --peer and the local store
+        #[arg(long, conflicts_with_all = ["bootstrap", "offline"])]
+        no_bootstrap: bool,
         /// Give up on a blob after this many seconds without success from any peer
         #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
         timeout: u64,
@@ -89,7 +93,7 @@ pub enum Command {
     Ls,
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
     Dht {
-        /// Join through this DHT node (UDP; repeatable)
+        /// Join through this DHT node (UDP; repeatable) [default: LBRY's public bootstrap list]
         #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, global = true)]
         bootstrap: Vec<String>,
         #[command(subcommand)]
@@ -159,6 +163,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             offline,
             peers,
             bootstrap,
+            no_bootstrap,
             timeout,
         } => {
             let req = get::GetRequest {
@@ -167,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 offline,
                 peers,
                 bootstrap,
+                no_bootstrap,
                 timeout_secs: timeout,
                 show_progress,
             };

@@ -132,7 +132,14 @@ async fn start_dht(
     bootstrap: &Bootstrap,
     state: &Path,
 ) -> anyhow::Result<Arc<dht::Node>> {
-    let seeds = match bootstrap {
+    let seeds = bootstrap_addrs(bootstrap).await?;
+    join_dht(udp, &seeds, Some(state)).await
+}
+
+/// The addresses of the chosen bootstrap nodes. Names given by hand must
+/// resolve; names of the public list that do not are skipped with a warning.
+pub async fn bootstrap_addrs(bootstrap: &Bootstrap) -> anyhow::Result<Vec<SocketAddr>> {
+    Ok(match bootstrap {
         Bootstrap::Nodes(specs) => resolve(specs).await?,
         Bootstrap::None => Vec::new(),
         Bootstrap::Default => {
@@ -144,12 +151,11 @@ async fn start_dht(
                 }
             }
             if seeds.is_empty() {
-                tracing::warn!("no bootstrap node resolves; waiting to be found");
+                tracing::warn!("no bootstrap node of the public list resolves");
             }
             seeds
         }
-    };
-    join_dht(udp, &seeds, Some(state)).await
+    })
 }
 
 /// Starts a DHT node on `listen` and joins through `seeds` and the contacts
