@@ -364,6 +364,14 @@ impl BlobStore for DiskStore {
         self.unlink_removing(&removing, "discarded after a failed publish");
     }
 
+    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        let (removing, were_pinned) = self.lock().remove_visible(hashes);
+        // The files go first: a crash before the removal lines are written
+        // leaves pin lines for absent blobs, which the next open drops.
+        self.unlink_removing(&removing, "removed on request");
+        self.pins.append_removals(&were_pinned)
+    }
+
     fn list(&self) -> Vec<BlobHash> {
         self.lock().list()
     }

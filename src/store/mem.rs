@@ -133,6 +133,17 @@ impl BlobStore for MemStore {
         }
     }
 
+    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for h in hashes {
+            if inner.blobs.contains_key(h) && !inner.lru.is_staged(h) {
+                inner.lru.remove(h);
+                inner.blobs.remove(h);
+            }
+        }
+        Ok(())
+    }
+
     fn list(&self) -> Vec<BlobHash> {
         self.lock().blobs.keys().copied().collect()
     }

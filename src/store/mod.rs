@@ -121,6 +121,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// last stage goes is removed. Blobs pinned for good, cached or absent are
     /// left alone.
     fn discard(&self, hashes: &[BlobHash]);
+    /// Removes these blobs, pinned or cached (an unpublished stream), and
+    /// forgets their pins for good. Blobs staged by a publish in progress and
+    /// absent ones are left alone. A reader holding one fetches it again.
+    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError>;
     /// Every blob present, in no particular order.
     fn list(&self) -> Vec<BlobHash>;
     /// Current figures.

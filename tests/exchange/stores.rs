@@ -82,6 +82,9 @@ impl BlobStore for FileStore {
     fn discard(&self, hashes: &[BlobHash]) {
         self.mem.discard(hashes)
     }
+    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        self.mem.remove(hashes)
+    }
     fn list(&self) -> Vec<BlobHash> {
         self.mem.list()
     }
@@ -156,6 +159,9 @@ impl BlobStore for GateStore {
     }
     fn discard(&self, hashes: &[BlobHash]) {
         self.mem.discard(hashes)
+    }
+    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        self.mem.remove(hashes)
     }
     fn list(&self) -> Vec<BlobHash> {
         self.mem.list()

@@ -172,16 +172,19 @@ pub(super) fn scan_blobs(dir: &Path) -> Result<Vec<Found>, StoreError> {
     Ok(found)
 }
 
-/// The pin set on disk: one hex hash per line, appended as blobs are pinned
-/// and compacted at open. A line for a blob that is gone is harmless.
+/// The pin set on disk: one hex hash per line, appended as blobs are pinned,
+/// and `-<hash>` when a pinned blob is removed (an unpublished stream), so
+/// the log is only ever appended to while the store is open; it is compacted
+/// at open. A line for a blob that is gone is harmless.
 pub(super) struct PinLog {
     path: PathBuf,
     file: Mutex<File>,
 }
 
 impl PinLog {
-    /// Reads the pinned hashes (none if the file is absent). Lines that are
-    /// not a hash are skipped and counted as `bad`.
+    /// Reads the pinned hashes (none if the file is absent), applying removals
+    /// in order. Lines that are not a hash are skipped and counted as `bad`,
+    /// as are removal lines (both make the log worth compacting).
     pub fn load(path: &Path) -> Result<(Vec<BlobHash>, usize), StoreError> {
         let text = match fs::read_to_string(path) {
             Ok(t) => t,
@@ -191,6 +194,11 @@ impl PinLog {
         let mut bad = 0;
         let mut hashes = Vec::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(Ok(gone)) = line.trim().strip_prefix('-').map(str::parse::<BlobHash>) {
+                hashes.retain(|h| *h != gone);
+                bad += 1;
+                continue;
+            }
             match line.trim().parse() {
                 Ok(h) => hashes.push(h),
                 Err(e) => {
@@ -217,10 +225,22 @@ impl PinLog {
     /// Appends hashes durably. A failed append is cut back off, so the next
     /// one does not start in the middle of a line.
     pub fn append(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        self.append_lines(hashes, "")
+    }
+
+    /// Records durably that these blobs are pinned no more.
+    pub fn append_removals(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+        self.append_lines(hashes, "-")
+    }
+
+    fn append_lines(&self, hashes: &[BlobHash], prefix: &str) -> Result<(), StoreError> {
         if hashes.is_empty() {
             return Ok(());
         }
-        let text: String = hashes.iter().map(|h| h.to_hex() + "\n").collect();
+        let text: String = hashes
+            .iter()
+            .map(|h| format!("{prefix}{}\n", h.to_hex()))
+            .collect();
         let file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         let before = file.metadata().map_err(io_err("stat", &self.path))?.len();
         let result = (&*file)

@@ -300,6 +300,25 @@ impl Index {
         removing
     }
 
+    /// Takes every visible blob of `hashes` out, pinned or cached, except
+    /// staged ones (a publish in progress owns them). Returns those now
+    /// `Removing`, for the caller to delete, and those of them that were pinned.
+    pub fn remove_visible(&mut self, hashes: &[BlobHash]) -> (Vec<BlobHash>, Vec<BlobHash>) {
+        let (mut removing, mut were_pinned) = (Vec::new(), Vec::new());
+        for h in hashes {
+            if !self.is_ready(h) || self.lru.is_staged(h) {
+                continue;
+            }
+            if self.lru.is_pinned(h) {
+                were_pinned.push(*h);
+            }
+            self.lru.remove(h);
+            self.set_slot(h, Slot::Removing);
+            removing.push(*h);
+        }
+        (removing, were_pinned)
+    }
+
     pub fn list(&self) -> Vec<BlobHash> {
         let ready = self.entries.iter().filter(|(_, e)| e.slot == Slot::Ready);
         ready.map(|(h, _)| *h).collect()

@@ -185,6 +185,33 @@ fn the_pin_file_is_compacted_at_open() {
 }
 
 #[test]
+fn removed_blobs_are_gone_and_their_pins_stay_forgotten_after_reopen() {
+    let dir = TempDir::new().unwrap();
+    let (p, q, c) = (blob(15, 2000), blob(16, 2000), blob(17, 500));
+    {
+        let s = DiskStore::open(dir.path(), 1000).unwrap();
+        s.put(&p, Keep::Pin).unwrap();
+        s.put(&q, Keep::Pin).unwrap();
+        s.put(&c, Keep::Cache).unwrap();
+        s.remove(&[*p.hash(), *c.hash()]).unwrap();
+        assert!(!s.contains(p.hash()) && !s.contains(c.hash()));
+        assert_eq!(s.get(p.hash()).unwrap(), None);
+        let st = s.stats();
+        assert_eq!((st.pinned_bytes, st.cached_bytes, st.blobs), (2000, 0, 1));
+    }
+    assert_eq!(files_in(dir.path()), vec![q.hash().to_hex()]);
+    // The same bytes fetched again later are ordinary cache, not a pin.
+    let s = DiskStore::open(dir.path(), 4000).unwrap();
+    s.put(&p, Keep::Cache).unwrap();
+    drop(s);
+    let s = DiskStore::open(dir.path(), 4000).unwrap();
+    let st = s.stats();
+    assert_eq!((st.pinned_bytes, st.cached_bytes), (2000, 2000));
+    let text = fs::read_to_string(dir.path().join("pinned")).unwrap();
+    assert_eq!(text, format!("{}\n", q.hash()), "compacted at open");
+}
+
+#[test]
 fn cached_bytes_on_disk_never_exceed_the_cap() {
     let dir = TempDir::new().unwrap();
     let cap = 10_000;
