@@ -164,9 +164,17 @@ impl Vfs {
         self.table.insert(Arc::new(stream))
     }
 
-    /// Streams known, in the order they became known.
+    /// Hides a stream the node no longer shares: it leaves the root listing
+    /// and name lookups resolve it afresh; open files keep reading.
+    pub fn remove_stream(&self, sd: &SdHash) {
+        if self.table.hide(sd) {
+            tracing::info!(sd = %sd.short(), "stream removed from the mount");
+        }
+    }
+
+    /// Streams listed, in the order they became known.
     pub fn streams(&self) -> Vec<SdHash> {
-        self.table.all().iter().map(|s| s.sd()).collect()
+        self.table.listed().iter().map(|(_, s)| s.sd()).collect()
     }
 
     /// The cache's figures (for `statfs` and `status`).
@@ -265,11 +273,10 @@ impl Vfs {
         match self.table.node(ino).ok_or(FsError::NotFound)? {
             Node::Root => Ok(self
                 .table
-                .all()
+                .listed()
                 .iter()
-                .enumerate()
-                .map(|(k, s)| DirEntry {
-                    ino: table::dir_ino(k),
+                .map(|(ino, s)| DirEntry {
+                    ino: *ino,
                     kind: Kind::Dir,
                     name: s.sd().to_string(),
                 })

@@ -1,10 +1,13 @@
 //! The inode table: which streams the mount knows, and the inode numbers
 //! derived from their order. Streams are only ever added, so an inode never
 //! changes meaning while the mount lives (the kernel caches them for long).
+//! A stream the node stops sharing is *hidden*: gone from listings and name
+//! lookups, while files already open keep reading; adding it again shows it
+//! under the same inodes.
 
 use crate::hash::SdHash;
 use crate::stream::Stream;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
 /// The root directory's inode (FUSE's fixed value).
@@ -36,6 +39,7 @@ pub struct Table {
 struct Inner {
     streams: Vec<Arc<Stream>>,
     by_sd: HashMap<SdHash, usize>,
+    hidden: HashSet<usize>,
 }
 
 impl Table {
@@ -44,6 +48,7 @@ impl Table {
         let mut t = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         let sd = stream.sd();
         if let Some(&k) = t.by_sd.get(&sd) {
+            t.hidden.remove(&k);
             return dir_ino(k);
         }
         let k = t.streams.len();
@@ -52,9 +57,20 @@ impl Table {
         dir_ino(k)
     }
 
+    /// The directory of a listed stream.
     pub fn dir_of(&self, sd: &SdHash) -> Option<u64> {
         let t = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        t.by_sd.get(sd).map(|&k| dir_ino(k))
+        let k = *t.by_sd.get(sd)?;
+        (!t.hidden.contains(&k)).then(|| dir_ino(k))
+    }
+
+    /// Hides a stream from listings and lookups; returns whether it was listed.
+    pub fn hide(&self, sd: &SdHash) -> bool {
+        let mut t = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        match t.by_sd.get(sd).copied() {
+            Some(k) => t.hidden.insert(k),
+            None => false,
+        }
     }
 
     pub fn node(&self, ino: u64) -> Option<Node> {
@@ -71,8 +87,11 @@ impl Table {
         })
     }
 
-    pub fn all(&self) -> Vec<Arc<Stream>> {
+    /// The listed streams with their directory inodes, in the order they became known.
+    pub fn listed(&self) -> Vec<(u64, Arc<Stream>)> {
         let t = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        t.streams.clone()
+        let shown = t.streams.iter().enumerate();
+        let shown = shown.filter(|(k, _)| !t.hidden.contains(k));
+        shown.map(|(k, s)| (dir_ino(k), s.clone())).collect()
     }
 }

@@ -204,3 +204,22 @@ async fn directories_are_not_files_and_inodes_are_stable() {
     let file = table::file_ino(dir);
     assert_eq!(f.vfs.readdir(file), Err(FsError::NotDir));
 }
+
+#[tokio::test]
+async fn a_removed_stream_leaves_the_listing_but_open_files_keep_reading() {
+    let f = fixture(2 * PLAIN_CHUNK + 99);
+    let dir = f.vfs.add_stream(f.desc.clone());
+    let file = f.vfs.lookup(dir, &name("movie.mkv")).await.unwrap();
+    let fh = f.vfs.open(file.ino).await.unwrap();
+    f.vfs.remove_stream(&f.desc.sd_hash());
+    assert!(f.vfs.readdir(ROOT).unwrap().is_empty());
+    assert!(f.vfs.streams().is_empty());
+    let got = f.vfs.read(fh, PLAIN_CHUNK as u64, 1000).await.unwrap();
+    assert!(got == f.data[PLAIN_CHUNK..PLAIN_CHUNK + 1000]);
+    f.vfs.release(fh);
+    // Known again (here: resolved afresh from the network), under the same inode.
+    let sd = f.desc.sd_hash().to_string();
+    let again = f.vfs.lookup(ROOT, &name(&sd)).await.unwrap();
+    assert_eq!(again.ino, dir);
+    assert_eq!(f.vfs.readdir(ROOT).unwrap().len(), 1);
+}
