@@ -13,8 +13,10 @@
 
 pub mod assemble;
 pub mod blob;
+pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dht;
 pub mod exchange;
 pub mod fetch;

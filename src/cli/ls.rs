@@ -1,36 +1,24 @@
-//! `lbrymount ls`: the streams whose descriptors are in the local store.
+//! `lbrymount ls`: the streams a node knows, or those in the local store.
 //!
-//! Read-only: it only peeks and reads quietly, so listing neither deletes
-//! nor reorders anything in the cache (a corrupt blob it reads is still
-//! removed, as by any read).
+//! With a node running on the data dir, the node answers over its control
+//! socket; otherwise the store is read directly (quietly: listing changes
+//! nothing in the cache).
 
-use crate::assemble::{local_streams, stream_size};
+use crate::catalog::stream_rows;
 use crate::config::Config;
-use crate::store::{BlobStore, DiskStore};
+use crate::control::{client, Reply, Request};
+use crate::store::DiskStore;
 
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    let store = DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?;
-    let mut rows = Vec::new();
-    for (sd, desc) in local_streams(&store) {
-        let total = desc.blobs().len();
-        let present = desc
-            .blobs()
-            .iter()
-            .filter(|b| store.contains(&b.hash))
-            .count();
-        let size = match stream_size(&store, &desc) {
-            (n, true) => n.to_string(),
-            (n, false) => format!("~{n}"),
-        };
-        let line = format!(
-            "{sd}  {size}  {present}/{total}  {}",
-            desc.file_name().escape_debug()
-        );
-        rows.push((desc.file_name(), line));
-    }
-    rows.sort();
-    for (_, line) in rows {
-        println!("{line}");
+    let rows = match client::connect(&cfg.data_dir)? {
+        Some(mut node) => match node.request(&Request::Ls, |_| {})? {
+            Reply::Ls { streams } => streams,
+            other => anyhow::bail!("unexpected reply from the node: {other:?}"),
+        },
+        None => stream_rows(&DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?),
+    };
+    for row in rows {
+        println!("{}", row.line());
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ mod node_args;
 mod progress;
 mod publish;
 mod serve;
+mod status;
 
 use crate::config::{self, Config};
 use crate::hash::SdHash;
@@ -89,8 +90,10 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
         timeout: u64,
     },
-    /// List the streams in the local store: sd hash, size, blobs present/total, file name
+    /// List the streams of the running node, or of the local store: sd hash, size, blobs present/total, file name
     Ls,
+    /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
+    Status,
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
     Dht {
         /// Join through this DHT node (UDP; repeatable) [default: LBRY's public bootstrap list]
@@ -179,6 +182,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             get::run(&cfg, req)
         }
         Command::Ls => ls::run(&cfg),
+        Command::Status => status::run(&cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(&cfg, &node),
     }

@@ -9,7 +9,9 @@ use super::node_args::NodeArgs;
 use crate::assemble::local_streams;
 use crate::config::Config;
 use crate::fuse::Fuse;
-use crate::node::{FetchSource, Hooks, Node};
+use crate::hash::SdHash;
+use crate::node::{FetchSource, Hooks, MountView, Node};
+use crate::sd::StreamDescriptor;
 use crate::vfs::{Vfs, VfsConfig};
 use anyhow::{bail, Context};
 use fuser::MountOption;
@@ -71,6 +73,10 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     for (_, desc) in known {
         vfs.add_stream(desc);
     }
+    node.publisher.attach(Arc::new(VfsView {
+        vfs: vfs.clone(),
+        mountpoint: mp.to_path_buf(),
+    }));
     let fs = Fuse::new(vfs.clone(), tokio::runtime::Handle::current());
     let mut options = vec![
         MountOption::RO,
@@ -102,6 +108,31 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
         "unmounted, node stopped"
     );
     Ok(())
+}
+
+/// The mount as the node sees it: publishes appear in it, unpublished
+/// streams leave it, and its read errors show in `status`.
+struct VfsView {
+    vfs: Arc<Vfs>,
+    mountpoint: PathBuf,
+}
+
+impl MountView for VfsView {
+    fn stream_added(&self, desc: &StreamDescriptor) {
+        self.vfs.add_stream(desc.clone());
+    }
+
+    fn stream_removed(&self, sd: &SdHash) {
+        self.vfs.remove_stream(sd);
+    }
+
+    fn recent_errors(&self) -> Vec<(std::time::SystemTime, String)> {
+        self.vfs.recent_errors()
+    }
+
+    fn mountpoint(&self) -> PathBuf {
+        self.mountpoint.clone()
+    }
 }
 
 /// Resolves when the FUSE session thread ends (someone ran `umount`).

@@ -3,16 +3,22 @@
 //! It opens the store, starts the blob server (re-seeding what the store
 //! holds), the DHT node and its announcer, and the fetcher with its peer
 //! finder; `serve` runs just this, the mount adds a filesystem on top.
-//! Shutdown is ordered: stop accepting peers, then stop the DHT.
+//! It also answers the control socket (`ls`, `status`, `publish` from other
+//! terminals). Shutdown is ordered: close the control socket, stop accepting
+//! peers, then stop the DHT.
 
 pub mod announce;
+pub mod control;
 mod glue;
 pub mod peers;
+pub mod publisher;
 
 pub use announce::Announcer;
 pub use glue::{FetchSource, Hooks};
+pub use publisher::{MountView, Publisher};
 
 use crate::config::Config;
+use crate::control::server::ControlServer;
 use crate::dht::{self, AddrPolicy, NodeConfig};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
 use crate::exchange::server::{BlobServer, RunningServer, ServerConfig, StatsSnapshot};
@@ -57,6 +63,9 @@ pub struct Node {
     pub peers: Arc<NetworkPeers>,
     pub dht: Option<Arc<dht::Node>>,
     pub announcer: Announcer,
+    pub publisher: Publisher,
+    pub control: Arc<control::NodeControl>,
+    control_server: Option<ControlServer>,
     server: RunningServer,
 }
 
@@ -95,12 +104,35 @@ impl Node {
         };
         let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
         let fetcher = Fetcher::new(store.clone(), peers.clone(), client, fetch);
+        let publisher = Publisher::new(store.clone(), announcer.clone());
+        let control = Arc::new(control::NodeControl {
+            store: store.clone(),
+            publisher: publisher.clone(),
+            peers: peers.clone(),
+            dht: dht.clone(),
+            served: server.stats(),
+            listen: server.local_addr(),
+            started: std::time::Instant::now(),
+            share: std::sync::OnceLock::new(),
+        });
+        // Without the socket the node still works; other commands then
+        // cannot reach it, and say the data dir is in use.
+        let control_server = match crate::control::server::start(&cfg.data_dir, control.clone()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("no control socket: {:#}", anyhow::Error::new(e));
+                None
+            }
+        };
         Ok(Node {
             store,
             fetcher,
             peers,
             dht,
             announcer,
+            publisher,
+            control,
+            control_server,
             server,
         })
     }
@@ -117,6 +149,9 @@ impl Node {
 
     /// Stops serving peers, then leaves the DHT; returns what was served.
     pub async fn shutdown(self) -> StatsSnapshot {
+        if let Some(c) = &self.control_server {
+            c.shutdown();
+        }
         let stats = self.server.stats();
         self.server.shutdown().await;
         if let Some(node) = &self.dht {

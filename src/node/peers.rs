@@ -63,6 +63,16 @@ impl NetworkPeers {
         all.len()
     }
 
+    /// Distinct peers known for any stream (given by hand or found in the DHT).
+    pub fn distinct(&self) -> usize {
+        let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all = self.fixed.clone();
+        all.extend(found.values().flat_map(|(_, p)| p.iter().copied()));
+        all.sort();
+        all.dedup();
+        all.len()
+    }
+
     fn is_us(&self, a: &SocketAddr) -> bool {
         a.port() == self.own_tcp_port && (a.ip().is_loopback() || a.ip().is_unspecified())
     }

@@ -325,6 +325,11 @@ impl BlobStore for DiskStore {
         self.lock().is_ready(hash)
     }
 
+    fn is_pinned(&self, hash: &BlobHash) -> bool {
+        let index = self.lock();
+        index.is_ready(hash) && index.lru().is_pinned(hash)
+    }
+
     fn len_of(&self, hash: &BlobHash) -> Option<u64> {
         self.lock().ready_len(hash)
     }

@@ -107,6 +107,10 @@ impl BlobStore for MemStore {
         self.lock().blobs.contains_key(hash)
     }
 
+    fn is_pinned(&self, hash: &BlobHash) -> bool {
+        self.lock().lru.is_pinned(hash)
+    }
+
     fn len_of(&self, hash: &BlobHash) -> Option<u64> {
         self.lock().blobs.get(hash).map(|b| b.len() as u64)
     }

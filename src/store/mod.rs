@@ -108,6 +108,10 @@ pub trait BlobStore: Send + Sync + 'static {
     fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError>;
     /// Whether the blob is present (no I/O).
     fn contains(&self, hash: &BlobHash) -> bool;
+    /// Whether the blob is pinned for good (published), not staged or cached (no I/O).
+    fn is_pinned(&self, _hash: &BlobHash) -> bool {
+        false
+    }
     /// The stored length of a blob, if present (no I/O).
     fn len_of(&self, hash: &BlobHash) -> Option<u64>;
     /// Opens a blob for sending, hashing it only if this store has not yet

@@ -1,0 +1,96 @@
+//! What streams a store holds, as rows for `ls` and `status`.
+//!
+//! One function serves both ways of asking: `lbrymount ls` on a data dir no
+//! node has open, and a running node answering over its control socket, so
+//! the two print the same thing. Looking is quiet: listing neither reorders
+//! nor deletes anything in the cache (a corrupt blob it reads is still
+//! removed, as by any read).
+
+use crate::assemble::{local_streams, stream_size};
+use crate::store::BlobStore;
+use serde::{Deserialize, Serialize};
+
+/// One stream in a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamRow {
+    pub sd_hash: String,
+    /// Plaintext size; exact unless `size_exact` is false (an upper bound).
+    pub size: u64,
+    pub size_exact: bool,
+    /// Data blobs present / in the stream.
+    pub present: usize,
+    pub total: usize,
+    /// The descriptor's sanitized file name.
+    pub name: String,
+    /// Published here (pinned), rather than cached from peers.
+    pub published: bool,
+}
+
+impl StreamRow {
+    /// `<sd_hash>  <size>  <present>/<total>  <name>`, with `~` before a size
+    /// that is only a bound; names are escaped so a row stays one line.
+    pub fn line(&self) -> String {
+        let tilde = if self.size_exact { "" } else { "~" };
+        format!(
+            "{}  {tilde}{}  {}/{}  {}",
+            self.sd_hash,
+            self.size,
+            self.present,
+            self.total,
+            self.name.escape_debug()
+        )
+    }
+}
+
+/// Every stream whose descriptor is in `store`, sorted by name then sd hash.
+pub fn stream_rows(store: &dyn BlobStore) -> Vec<StreamRow> {
+    let mut rows: Vec<StreamRow> = local_streams(store)
+        .into_iter()
+        .map(|(sd, desc)| {
+            let (size, size_exact) = stream_size(store, &desc);
+            let blobs = desc.blobs();
+            StreamRow {
+                sd_hash: sd.to_string(),
+                size,
+                size_exact,
+                present: blobs.iter().filter(|b| store.contains(&b.hash)).count(),
+                total: blobs.len(),
+                name: desc.file_name(),
+                published: store.is_pinned(&sd.as_blob()),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.name, &a.sd_hash).cmp(&(&b.name, &b.sd_hash)));
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::{publish_reader, PublishOptions};
+    use crate::store::{Keep, MemStore};
+
+    #[test]
+    fn rows_tell_published_from_cached_and_count_blobs() {
+        let store = MemStore::new();
+        let opts = PublishOptions::default();
+        let data = vec![7u8; 3 * 2_097_151 + 5];
+        let mine = publish_reader(&store, "b.bin", &data[..], &opts, &|_| {}).unwrap();
+        let other = MemStore::new();
+        let theirs = publish_reader(&other, "a\nb.txt", &b"hi"[..], &opts, &|_| {}).unwrap();
+        let sd = other.get(&theirs.sd_hash.as_blob()).unwrap().unwrap();
+        store.put(&sd, Keep::Cache).unwrap();
+        let rows = stream_rows(&store);
+        assert_eq!(rows.len(), 2);
+        let (a, b) = (&rows[0], &rows[1]);
+        assert_eq!((a.published, a.present, a.total), (false, 0, 1));
+        assert_eq!(a.line().lines().count(), 1, "{}", a.line());
+        assert_eq!(b.sd_hash, mine.sd_hash.to_string());
+        assert_eq!((b.published, b.present, b.total), (true, 4, 4));
+        assert_eq!((b.size, b.size_exact), (data.len() as u64, true));
+        assert_eq!(
+            b.line(),
+            format!("{}  {}  4/4  b.bin", mine.sd_hash, data.len())
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! `lbrymount status`: what a running node is doing, asked over its control socket.
+
+use crate::config::Config;
+use crate::control::{client, Reply, Request, Status};
+use std::fmt::Write;
+
+pub fn run(cfg: &Config) -> anyhow::Result<()> {
+    let Some(mut node) = client::connect(&cfg.data_dir)? else {
+        anyhow::bail!(
+            "no lbrymount node is running on data dir {} (start one with `lbrymount MOUNTPOINT` or `lbrymount serve`)",
+            cfg.data_dir.display()
+        );
+    };
+    match node.request(&Request::Status, |_| {})? {
+        Reply::Status(s) => {
+            print!("{}", render(&s));
+            Ok(())
+        }
+        Reply::Error { message } => anyhow::bail!("the node refused: {message}"),
+        other => anyhow::bail!("unexpected reply from the node: {other:?}"),
+    }
+}
+
+/// `key: value` lines, one fact each, for people and for `grep`.
+pub fn render(s: &Status) -> String {
+    let mut o = String::new();
+    let none = || "-".to_string();
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(none, |p| p.display().to_string());
+    let _ = writeln!(o, "pid: {}", s.pid);
+    let _ = writeln!(o, "data dir: {}", s.data_dir.display());
+    let _ = writeln!(o, "uptime: {} s", s.uptime_secs);
+    let _ = writeln!(o, "mountpoint: {}", path(&s.mountpoint));
+    let _ = writeln!(o, "share folder: {} ({} files shared)", path(&s.share_dir), s.shared_files);
+    let _ = writeln!(o, "blob server: {}", s.listen);
+    let _ = writeln!(o, "dht node: {}", s.dht_listen.clone().unwrap_or_else(none));
+    let _ = writeln!(o, "dht contacts: {}", s.dht_contacts);
+    let _ = writeln!(o, "dht announcements stored: {}", s.dht_stored);
+    let _ = writeln!(o, "peers known: {}", s.peers_known);
+    let _ = writeln!(
+        o,
+        "served: {} blobs, {} bytes, {} connections",
+        s.blobs_served, s.bytes_served, s.connections_served
+    );
+    let _ = writeln!(o, "cache: {} of {} bytes used", s.cache_used, s.cache_cap);
+    let _ = writeln!(o, "published bytes (pinned): {}", s.pinned_bytes);
+    let _ = writeln!(o, "streams published: {}", s.streams_published);
+    let _ = writeln!(o, "streams cached: {}", s.streams_cached);
+    let _ = writeln!(o, "recent read errors: {}", s.recent_errors.len());
+    for (at, why) in &s.recent_errors {
+        let _ = writeln!(o, "  {at}  {}", why.escape_debug());
+    }
+    o
+}

@@ -1,0 +1,176 @@
+//! The control socket: how `lbrymount ls`, `status` and `publish` talk to a
+//! node that is running on the same data dir (the mount or `serve`).
+//!
+//! A running node holds the data dir's lock, so these commands cannot open
+//! the store themselves; they ask the node instead. The socket is
+//! `<data-dir>/control.sock`, readable and writable by its owner only, and
+//! the node also checks each caller's user id. One request per connection:
+//! the client sends one JSON line, the node answers with zero or more
+//! `progress` lines (a long publish, at least every second, so the client's
+//! silence deadline never cuts off a slow but live publish) and one final
+//! line. This module is the protocol, pure; `server` and `client` do the I/O.
+
+pub mod client;
+pub mod server;
+
+use crate::catalog::StreamRow;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The socket's name in the data dir.
+pub const SOCKET_NAME: &str = "control.sock";
+
+/// Longest request line accepted; a path is far shorter.
+pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// The socket of a data dir.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// The streams the node knows.
+    Ls,
+    /// The node's figures.
+    Status,
+    /// Publish this file (an absolute path, read by the node).
+    Publish { path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "kebab-case")]
+pub enum Reply {
+    /// Work goes on: this many bytes done so far.
+    Progress { bytes: u64 },
+    Ls { streams: Vec<StreamRow> },
+    Status(Box<Status>),
+    Published { sd_hash: String, name: String, size: u64 },
+    Error { message: String },
+}
+
+/// What `lbrymount status` shows of a running node.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Status {
+    pub pid: u32,
+    pub data_dir: PathBuf,
+    pub uptime_secs: u64,
+    pub mountpoint: Option<PathBuf>,
+    pub share_dir: Option<PathBuf>,
+    /// Files of the share folder published now.
+    pub shared_files: usize,
+    /// The blob server's TCP address.
+    pub listen: String,
+    /// The DHT node's UDP address, if one runs.
+    pub dht_listen: Option<String>,
+    /// Contacts in the DHT routing table.
+    pub dht_contacts: usize,
+    /// Announcements this node stores for others.
+    pub dht_stored: usize,
+    /// Distinct peers known to hold streams (given by hand or found in the DHT).
+    pub peers_known: usize,
+    pub connections_served: u64,
+    pub blobs_served: u64,
+    pub bytes_served: u64,
+    pub cache_used: u64,
+    pub cache_cap: u64,
+    pub pinned_bytes: u64,
+    pub streams_published: usize,
+    pub streams_cached: usize,
+    /// Recent read errors: seconds since the epoch, and the reason.
+    pub recent_errors: Vec<(u64, String)>,
+}
+
+/// Why a control exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("cannot use the control socket {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the node at {path} sent nothing for {secs} s")]
+    Silent { path: PathBuf, secs: u64 },
+    #[error("the node at {path} closed the connection without an answer")]
+    Closed { path: PathBuf },
+    #[error("the node at {path} sent a malformed reply: {why}")]
+    BadReply { path: PathBuf, why: String },
+}
+
+/// One line of the protocol, newline included.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    // Serializing these plain types cannot fail (no maps with non-string keys).
+    let mut line = serde_json::to_vec(msg).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Parses a request line (without its newline); the error is for the reply.
+pub fn decode_request(line: &[u8]) -> Result<Request, String> {
+    serde_json::from_slice(line).map_err(|e| format!("malformed request: {e}"))
+}
+
+/// Parses a reply line (without its newline).
+pub fn decode_reply(line: &[u8]) -> Result<Reply, String> {
+    serde_json::from_slice(line).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_have_a_readable_shape() {
+        let reqs = [
+            Request::Ls,
+            Request::Status,
+            Request::Publish {
+                path: "/tmp/a b.mkv".into(),
+            },
+        ];
+        for r in reqs {
+            let line = encode(&r);
+            assert_eq!(line.last(), Some(&b'\n'));
+            assert_eq!(decode_request(&line[..line.len() - 1]), Ok(r));
+        }
+        assert_eq!(encode(&Request::Ls), b"{\"op\":\"ls\"}\n");
+    }
+
+    #[test]
+    fn malformed_requests_are_errors_not_panics() {
+        for bad in [
+            &b""[..],
+            b"{",
+            b"null",
+            b"{\"op\":\"rm\"}",
+            b"{\"op\":\"publish\"}",
+            b"{\"op\":\"publish\",\"path\":7}",
+            b"{\"op\":\"ls\",\"extra\":1}",
+            b"\xff\xfe",
+        ] {
+            let e = decode_request(bad).unwrap_err();
+            assert!(e.starts_with("malformed request"), "{e}");
+        }
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let status = Status {
+            pid: 7,
+            recent_errors: vec![(1, "no peers for blob 1234".into())],
+            ..Status::default()
+        };
+        for r in [
+            Reply::Progress { bytes: 5 },
+            Reply::Status(Box::new(status)),
+            Reply::Error {
+                message: "x".into(),
+            },
+        ] {
+            let line = encode(&r);
+            assert_eq!(decode_reply(&line[..line.len() - 1]), Ok(r));
+        }
+    }
+}

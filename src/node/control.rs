@@ -1,0 +1,88 @@
+//! The node's answers to the control socket (`ls`, `status`, `publish`).
+
+use super::peers::NetworkPeers;
+use super::publisher::Publisher;
+use crate::catalog::{stream_rows, StreamRow};
+use crate::control::server::ControlHandler;
+use crate::control::{Reply, Status};
+use crate::dht;
+use crate::exchange::server::ServerStats;
+use crate::store::{BlobStore, DiskStore};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime};
+
+/// Shared-folder figures, filled in once the share folder runs.
+pub trait ShareView: Send + Sync + 'static {
+    fn dir(&self) -> PathBuf;
+    fn shared_files(&self) -> usize;
+}
+
+pub struct NodeControl {
+    pub store: Arc<DiskStore>,
+    pub publisher: Publisher,
+    pub peers: Arc<NetworkPeers>,
+    pub dht: Option<Arc<dht::Node>>,
+    pub served: Arc<ServerStats>,
+    pub listen: std::net::SocketAddr,
+    pub started: Instant,
+    pub share: OnceLock<Arc<dyn ShareView>>,
+}
+
+impl ControlHandler for NodeControl {
+    fn ls(&self) -> Vec<StreamRow> {
+        stream_rows(&*self.store)
+    }
+
+    fn status(&self) -> Status {
+        let rows = stream_rows(&*self.store);
+        let published = rows.iter().filter(|r| r.published).count();
+        let cache = self.store.stats();
+        let served = self.served.snapshot();
+        let mount = self.publisher.mount();
+        let epoch = |t: SystemTime| {
+            t.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        Status {
+            pid: std::process::id(),
+            data_dir: std::fs::canonicalize(self.store.data_dir())
+                .unwrap_or_else(|_| self.store.data_dir().to_path_buf()),
+            uptime_secs: self.started.elapsed().as_secs(),
+            mountpoint: mount.as_ref().map(|m| m.mountpoint()),
+            share_dir: self.share.get().map(|s| s.dir()),
+            shared_files: self.share.get().map_or(0, |s| s.shared_files()),
+            listen: self.listen.to_string(),
+            dht_listen: self.dht.as_ref().map(|d| d.local_addr().to_string()),
+            dht_contacts: self.dht.as_ref().map_or(0, |d| d.routing_len()),
+            dht_stored: self.dht.as_ref().map_or(0, |d| d.stored_len()),
+            peers_known: self.peers.distinct(),
+            connections_served: served.connections,
+            blobs_served: served.blobs_served,
+            bytes_served: served.bytes_served,
+            cache_used: cache.cached_bytes,
+            cache_cap: cache.cap_bytes,
+            pinned_bytes: cache.pinned_bytes,
+            streams_published: published,
+            streams_cached: rows.len() - published,
+            recent_errors: mount
+                .map(|m| m.recent_errors())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(t, e)| (epoch(t), e))
+                .collect(),
+        }
+    }
+
+    fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {
+        let p = self
+            .publisher
+            .publish(path, progress)
+            .map_err(|e| format!("{:#}", anyhow::Error::new(e)))?;
+        Ok(Reply::Published {
+            sd_hash: p.sd_hash.to_string(),
+            name: p.descriptor.file_name(),
+            size: p.size,
+        })
+    }
+}

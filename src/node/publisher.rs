@@ -1,0 +1,86 @@
+//! Publishing and unpublishing while the node runs, for the control socket
+//! and the share folder: the stream is stored pinned, announced at once and
+//! shown in the mount; unpublished, its blobs leave the store (so it is no
+//! longer served, listed or re-announced) and the mount.
+
+use super::Announcer;
+use crate::assemble::load_descriptor_quiet;
+use crate::hash::SdHash;
+use crate::publish::{publish_file, PublishError, PublishOptions, Published};
+use crate::sd::StreamDescriptor;
+use crate::store::{BlobStore, DiskStore};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
+
+/// What the node needs of a mounted filesystem (the mount implements it).
+pub trait MountView: Send + Sync + 'static {
+    /// A stream was published here: list it.
+    fn stream_added(&self, desc: &StreamDescriptor);
+    /// A stream is no longer shared: stop listing it.
+    fn stream_removed(&self, sd: &SdHash);
+    /// Recent read errors with their reasons, oldest first.
+    fn recent_errors(&self) -> Vec<(SystemTime, String)>;
+    fn mountpoint(&self) -> PathBuf;
+}
+
+/// Publishes into the node's store. Cheap to clone.
+#[derive(Clone)]
+pub struct Publisher {
+    store: Arc<DiskStore>,
+    announcer: Announcer,
+    mount: Arc<RwLock<Option<Arc<dyn MountView>>>>,
+}
+
+impl Publisher {
+    pub fn new(store: Arc<DiskStore>, announcer: Announcer) -> Self {
+        Self {
+            store,
+            announcer,
+            mount: Arc::default(),
+        }
+    }
+
+    /// Lets the mount follow publishes from now on.
+    pub fn attach(&self, view: Arc<dyn MountView>) {
+        *self.mount.write().unwrap_or_else(PoisonError::into_inner) = Some(view);
+    }
+
+    pub fn mount(&self) -> Option<Arc<dyn MountView>> {
+        self.mount.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Publishes a file (blocking): stored pinned, announced, listed.
+    pub fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Published, PublishError> {
+        let p = publish_file(&*self.store, path, &PublishOptions::default(), progress)?;
+        let first = p.descriptor.blobs().first().map(|b| b.hash);
+        self.announcer
+            .now(std::iter::once(p.sd_hash.as_blob()).chain(first).collect());
+        if let Some(m) = self.mount() {
+            m.stream_added(&p.descriptor);
+        }
+        Ok(p)
+    }
+
+    /// Stops sharing a stream (blocking): its blobs leave the store, so it
+    /// is no longer served, listed or announced, and it leaves the mount.
+    pub fn unpublish(&self, sd: &SdHash) {
+        let mut blobs = vec![sd.as_blob()];
+        match load_descriptor_quiet(&*self.store, sd) {
+            Ok(desc) => blobs.extend(desc.blobs().iter().map(|b| b.hash)),
+            Err(e) => tracing::warn!(sd = %sd.short(), error = %e, "unpublishing a stream whose descriptor cannot be read"),
+        }
+        if let Err(e) = self.store.remove(&blobs) {
+            tracing::error!(sd = %sd.short(), error = %e, "cannot record the unpublish; the stream may be pinned again at the next start");
+        }
+        if let Some(m) = self.mount() {
+            m.stream_removed(sd);
+        }
+        tracing::info!(sd = %sd, "unpublished");
+    }
+
+    /// Whether the stream is published here (its descriptor is pinned).
+    pub fn is_published(&self, sd: &SdHash) -> bool {
+        self.store.is_pinned(&sd.as_blob())
+    }
+}
