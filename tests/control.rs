@@ -52,8 +52,14 @@ fn ls_status_and_publish_reach_a_running_node() {
     // Published through the node: announced at once (a second round after start's).
     serve.wait_log_nth("announced", 2);
     let ls = node.ok(&["ls"]);
-    assert!(ls.contains(&format!("{sd1}  3000000  2/2  first.bin")), "{ls}");
-    assert!(ls.contains(&format!("{sd2}  5000000  3/3  second.bin")), "{ls}");
+    assert!(
+        ls.contains(&format!("{sd1}  3000000  2/2  first.bin")),
+        "{ls}"
+    );
+    assert!(
+        ls.contains(&format!("{sd2}  5000000  3/3  second.bin")),
+        "{ls}"
+    );
 
     let status = node.ok(&["status"]);
     assert_eq!(field(&status, "pid"), serve.pid().to_string());
@@ -102,7 +108,10 @@ fn a_publish_through_the_node_appears_in_its_mount_at_once() {
     let status = node.ok(&["status"]);
     assert_eq!(
         field(&status, "mountpoint"),
-        std::fs::canonicalize(&m.mountpoint).unwrap().to_str().unwrap()
+        std::fs::canonicalize(&m.mountpoint)
+            .unwrap()
+            .to_str()
+            .unwrap()
     );
     let stopped = m.stop(libc::SIGTERM);
     assert!(stopped.status.success(), "{}", stopped.log);

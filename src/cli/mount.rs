@@ -57,7 +57,12 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     // A fetch gives up a little before the read does, so the read fails with
     // the fetcher's reasons (which peers were tried and why) rather than a bare timeout.
     let fetch_deadline = read_timeout.saturating_sub(read_timeout / 10);
-    let node = Node::start(cfg, args.node.options(args.peers.clone(), fetch_deadline)).await?;
+    let mut node = Node::start(
+        cfg,
+        args.node
+            .options(&cfg.data_dir, args.peers.clone(), fetch_deadline),
+    )
+    .await?;
     let hooks = Arc::new(Hooks {
         peers: node.peers.clone(),
         announcer: node.announcer.clone(),
@@ -77,6 +82,7 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
         vfs: vfs.clone(),
         mountpoint: mp.to_path_buf(),
     }));
+    node.start_share()?;
     let fs = Fuse::new(vfs.clone(), tokio::runtime::Handle::current());
     let mut options = vec![
         MountOption::RO,

@@ -3,6 +3,7 @@
 
 use crate::node::{Bootstrap, NodeOptions};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -25,12 +26,23 @@ pub struct NodeArgs {
     /// Join through no node: wait to be found (the first node of a private network)
     #[arg(long, conflicts_with = "bootstrap")]
     pub no_bootstrap: bool,
+    /// Share folder: files copied into it are published [default: <data-dir>/share]
+    #[arg(long, value_name = "DIR")]
+    pub share: Option<PathBuf>,
+    /// Watch no share folder
+    #[arg(long, conflicts_with = "share")]
+    pub no_share: bool,
 }
 
 impl NodeArgs {
     /// The node options these flags ask for; `peers` and `fetch_deadline`
     /// come from the command's own flags.
-    pub fn options(&self, peers: Vec<String>, fetch_deadline: Duration) -> NodeOptions {
+    pub fn options(
+        &self,
+        data_dir: &Path,
+        peers: Vec<String>,
+        fetch_deadline: Duration,
+    ) -> NodeOptions {
         let bootstrap = if self.no_bootstrap {
             Bootstrap::None
         } else if self.bootstrap.is_empty() {
@@ -45,6 +57,8 @@ impl NodeArgs {
             bootstrap,
             peers,
             fetch_deadline,
+            share_dir: (!self.no_share)
+                .then(|| self.share.clone().unwrap_or_else(|| data_dir.join("share"))),
         }
     }
 }

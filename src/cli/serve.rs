@@ -13,7 +13,12 @@ pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let node = Node::start(cfg, args.options(Vec::new(), Duration::from_secs(60))).await?;
+        let mut node = Node::start(
+            cfg,
+            args.options(&cfg.data_dir, Vec::new(), Duration::from_secs(60)),
+        )
+        .await?;
+        node.start_share()?;
         shutdown_signal().await;
         let s = node.shutdown().await;
         tracing::info!(

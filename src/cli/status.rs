@@ -25,12 +25,18 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
 pub fn render(s: &Status) -> String {
     let mut o = String::new();
     let none = || "-".to_string();
-    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(none, |p| p.display().to_string());
+    let path =
+        |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(none, |p| p.display().to_string());
     let _ = writeln!(o, "pid: {}", s.pid);
     let _ = writeln!(o, "data dir: {}", s.data_dir.display());
     let _ = writeln!(o, "uptime: {} s", s.uptime_secs);
     let _ = writeln!(o, "mountpoint: {}", path(&s.mountpoint));
-    let _ = writeln!(o, "share folder: {} ({} files shared)", path(&s.share_dir), s.shared_files);
+    let _ = writeln!(
+        o,
+        "share folder: {} ({} files shared)",
+        path(&s.share_dir),
+        s.shared_files
+    );
     let _ = writeln!(o, "blob server: {}", s.listen);
     let _ = writeln!(o, "dht node: {}", s.dht_listen.clone().unwrap_or_else(none));
     let _ = writeln!(o, "dht contacts: {}", s.dht_contacts);

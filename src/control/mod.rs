@@ -43,11 +43,21 @@ pub enum Request {
 #[serde(tag = "reply", rename_all = "kebab-case")]
 pub enum Reply {
     /// Work goes on: this many bytes done so far.
-    Progress { bytes: u64 },
-    Ls { streams: Vec<StreamRow> },
+    Progress {
+        bytes: u64,
+    },
+    Ls {
+        streams: Vec<StreamRow>,
+    },
     Status(Box<Status>),
-    Published { sd_hash: String, name: String, size: u64 },
-    Error { message: String },
+    Published {
+        sd_hash: String,
+        name: String,
+        size: u64,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// What `lbrymount status` shows of a running node.

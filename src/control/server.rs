@@ -38,7 +38,10 @@ pub struct ControlServer {
 
 /// Listens on the data dir's socket. The caller holds the data dir's lock,
 /// so a socket file already there was left by a node that died: it is replaced.
-pub fn start(data_dir: &Path, handler: Arc<dyn ControlHandler>) -> Result<ControlServer, ControlError> {
+pub fn start(
+    data_dir: &Path,
+    handler: Arc<dyn ControlHandler>,
+) -> Result<ControlServer, ControlError> {
     let path = socket_path(data_dir);
     let io = |source| ControlError::Io {
         path: path.clone(),
@@ -72,7 +75,11 @@ impl Drop for ControlServer {
     }
 }
 
-async fn accept(listener: UnixListener, handler: Arc<dyn ControlHandler>, mut stop: watch::Receiver<bool>) {
+async fn accept(
+    listener: UnixListener,
+    handler: Arc<dyn ControlHandler>,
+    mut stop: watch::Receiver<bool>,
+) {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     loop {
@@ -103,7 +110,8 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
     let mut limited = BufReader::new(read).take(super::MAX_REQUEST as u64 + 1);
-    let reply = match tokio::time::timeout(IO_DEADLINE, limited.read_until(b'\n', &mut line)).await {
+    let reply = match tokio::time::timeout(IO_DEADLINE, limited.read_until(b'\n', &mut line)).await
+    {
         Err(_) => Reply::Error {
             message: format!("no request within {} s", IO_DEADLINE.as_secs()),
         },
@@ -114,7 +122,10 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
         // Connected and left without asking: a probe, nothing to answer.
         Ok(Ok(0)) => return,
         Ok(Ok(_)) if line.last() != Some(&b'\n') => Reply::Error {
-            message: format!("malformed request: no complete line within {} bytes", super::MAX_REQUEST),
+            message: format!(
+                "malformed request: no complete line within {} bytes",
+                super::MAX_REQUEST
+            ),
         },
         Ok(Ok(_)) => {
             line.pop();
@@ -130,11 +141,20 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
     let _ = send(&mut write, &reply).await;
 }
 
-async fn answer(req: Request, handler: Arc<dyn ControlHandler>, write: &mut tokio::net::unix::OwnedWriteHalf) -> Reply {
+async fn answer(
+    req: Request,
+    handler: Arc<dyn ControlHandler>,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Reply {
     tracing::debug!(?req, "control request");
     let done = match req {
         Request::Ls => flatten(
-            tokio::task::spawn_blocking(move || Ok(Reply::Ls { streams: handler.ls() })).await,
+            tokio::task::spawn_blocking(move || {
+                Ok(Reply::Ls {
+                    streams: handler.ls(),
+                })
+            })
+            .await,
         ),
         Request::Status => flatten(
             tokio::task::spawn_blocking(move || Ok(Reply::Status(Box::new(handler.status()))))

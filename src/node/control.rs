@@ -86,3 +86,13 @@ impl ControlHandler for NodeControl {
         })
     }
 }
+
+impl ShareView for crate::share::ShareHandle {
+    fn dir(&self) -> PathBuf {
+        crate::share::ShareHandle::dir(self)
+    }
+
+    fn shared_files(&self) -> usize {
+        self.shared().len()
+    }
+}

@@ -55,6 +55,8 @@ pub struct NodeOptions {
     pub peers: Vec<String>,
     /// Longest time spent fetching one blob.
     pub fetch_deadline: Duration,
+    /// The share folder to watch, if any.
+    pub share_dir: Option<std::path::PathBuf>,
 }
 
 pub struct Node {
@@ -66,6 +68,9 @@ pub struct Node {
     pub publisher: Publisher,
     pub control: Arc<control::NodeControl>,
     control_server: Option<ControlServer>,
+    share_dir: Option<std::path::PathBuf>,
+    data_dir: std::path::PathBuf,
+    share: Option<Arc<crate::share::ShareHandle>>,
     server: RunningServer,
 }
 
@@ -133,8 +138,28 @@ impl Node {
             publisher,
             control,
             control_server,
+            share_dir: opts.share_dir,
+            data_dir: cfg.data_dir.clone(),
+            share: None,
             server,
         })
+    }
+
+    /// Starts watching the share folder (if the options name one). Called
+    /// once whatever shows streams (the mount) is attached to the publisher,
+    /// so no publish goes unseen.
+    pub fn start_share(&mut self) -> anyhow::Result<()> {
+        let Some(dir) = self.share_dir.clone() else {
+            return Ok(());
+        };
+        let cfg = crate::share::ShareConfig::new(&dir, self.data_dir.join("share.json"));
+        let handle = crate::share::start(cfg, Arc::new(self.publisher.clone()))
+            .with_context(|| format!("cannot use the share folder {}", dir.display()))?;
+        let handle = Arc::new(handle);
+        tracing::info!("share folder {}", handle.dir().display());
+        let _ = self.control.share.set(handle.clone());
+        self.share = Some(handle);
+        Ok(())
     }
 
     /// The blob server's address.
@@ -151,6 +176,10 @@ impl Node {
     pub async fn shutdown(self) -> StatsSnapshot {
         if let Some(c) = &self.control_server {
             c.shutdown();
+        }
+        if let Some(share) = &self.share {
+            share.shutdown();
+            share.stopped().await;
         }
         let stats = self.server.stats();
         self.server.shutdown().await;

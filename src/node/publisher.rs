@@ -47,11 +47,18 @@ impl Publisher {
     }
 
     pub fn mount(&self) -> Option<Arc<dyn MountView>> {
-        self.mount.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.mount
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Publishes a file (blocking): stored pinned, announced, listed.
-    pub fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Published, PublishError> {
+    pub fn publish(
+        &self,
+        path: &Path,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Published, PublishError> {
         let p = publish_file(&*self.store, path, &PublishOptions::default(), progress)?;
         let first = p.descriptor.blobs().first().map(|b| b.hash);
         self.announcer
@@ -68,13 +75,16 @@ impl Publisher {
         let mut blobs = vec![sd.as_blob()];
         match load_descriptor_quiet(&*self.store, sd) {
             Ok(desc) => blobs.extend(desc.blobs().iter().map(|b| b.hash)),
-            Err(e) => tracing::warn!(sd = %sd.short(), error = %e, "unpublishing a stream whose descriptor cannot be read"),
+            Err(e) => {
+                tracing::warn!(sd = %sd.short(), error = %e, "unpublishing a stream whose descriptor cannot be read")
+            }
+        }
+        // Out of the mount first, so nothing lists a stream whose blobs are going.
+        if let Some(m) = self.mount() {
+            m.stream_removed(sd);
         }
         if let Err(e) = self.store.remove(&blobs) {
             tracing::error!(sd = %sd.short(), error = %e, "cannot record the unpublish; the stream may be pinned again at the next start");
-        }
-        if let Some(m) = self.mount() {
-            m.stream_removed(sd);
         }
         tracing::info!(sd = %sd, "unpublished");
     }
@@ -82,5 +92,21 @@ impl Publisher {
     /// Whether the stream is published here (its descriptor is pinned).
     pub fn is_published(&self, sd: &SdHash) -> bool {
         self.store.is_pinned(&sd.as_blob())
+    }
+}
+
+impl crate::share::SharePublisher for Publisher {
+    fn publish(&self, path: &Path) -> Result<SdHash, String> {
+        Publisher::publish(self, path, &|_| {})
+            .map(|p| p.sd_hash)
+            .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+    }
+
+    fn unpublish(&self, sd: &SdHash) {
+        Publisher::unpublish(self, sd)
+    }
+
+    fn is_published(&self, sd: &SdHash) -> bool {
+        Publisher::is_published(self, sd)
     }
 }

@@ -1,0 +1,384 @@
+//! The share folder's async driver: turns watcher events and timers into
+//! scans, feeds them to the state machine, and carries out its actions.
+//!
+//! Events only say "look soon": every look is a full [`scan`], because
+//! inotify drops events when its queue overflows and cannot see into folders
+//! created before their watch was added; a periodic rescan covers the rest.
+//! When inotify cannot run (its per-user watch limit is reached, or no
+//! instance can be created) the driver says so loudly and polls instead.
+//!
+//! Blocking work never runs on the runtime: scans, unpublishes and manifest
+//! writes run on blocking threads and are awaited; a publish (CPU-heavy, maybe
+//! minutes) runs on its own blocking thread while the driver keeps scanning
+//! (see `job`: a publish still running at shutdown is undone when it ends).
+
+use super::state::{is_ignored_path, Action, FileStamp, Outcome, Record, ShareState, Timing};
+use super::{job, manifest, scan, watcher, SharePublisher, FALLBACK_RESCAN};
+use crate::hash::SdHash;
+use notify::event::{AccessKind, AccessMode};
+use notify::EventKind;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// What the handle reads while the driver runs.
+#[derive(Default)]
+pub(super) struct Status {
+    pub shared: Mutex<Vec<(PathBuf, SdHash)>>,
+    pub polling: AtomicBool,
+}
+
+/// How the driver learns about changes.
+pub(super) enum Setup {
+    Notify,
+    Poll(Duration),
+    /// Acts as if the watcher failed with this error (the fallback path, testable
+    /// without touching the system's inotify limits).
+    #[cfg(test)]
+    FailNotify(fn() -> notify::Error),
+}
+
+pub(super) struct Params {
+    pub dir: PathBuf,
+    pub manifest: PathBuf,
+    pub records: Vec<Record>,
+    pub debounce: Duration,
+    pub rescan: Duration,
+    pub setup: Setup,
+    pub publisher: Arc<dyn SharePublisher>,
+    pub status: Arc<Status>,
+}
+
+struct Job {
+    rel: PathBuf,
+    stamp: FileStamp,
+    slot: Arc<job::Slot>,
+}
+
+struct Driver {
+    dir: PathBuf,
+    manifest: PathBuf,
+    publisher: Arc<dyn SharePublisher>,
+    status: Arc<Status>,
+    state: ShareState,
+    /// Period of full scans: `rescan`, or the fallback when polling.
+    every: Duration,
+    fallback: Duration,
+    /// Shortest gap between scans, and how long events are gathered first.
+    tick: Duration,
+    next_periodic: Instant,
+    last_scan: Option<Instant>,
+    /// The first scan after start was logged (tests and users wait for it).
+    scanned_once: bool,
+    job: Option<Job>,
+    manifest_dirty: bool,
+    unreadable: BTreeSet<PathBuf>,
+}
+
+pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
+    let timing = Timing {
+        debounce: p.debounce,
+        retry: p.rescan,
+    };
+    let (records, publisher) = (p.records, p.publisher.clone());
+    let restored = tokio::task::spawn_blocking(move || {
+        ShareState::restore(timing, records, |sd| publisher.is_published(sd))
+    })
+    .await;
+    let Ok(state) = restored else {
+        tracing::error!(
+            "checking the manifest's streams panicked; the share folder is not watched"
+        );
+        return;
+    };
+    let mut d = Driver {
+        dir: p.dir,
+        manifest: p.manifest,
+        publisher: p.publisher,
+        status: p.status,
+        state,
+        every: p.rescan,
+        fallback: p.rescan.min(FALLBACK_RESCAN),
+        tick: (p.debounce / 4).clamp(Duration::from_millis(10), Duration::from_millis(250)),
+        next_periodic: Instant::now() + p.rescan,
+        last_scan: None,
+        scanned_once: false,
+        job: None,
+        manifest_dirty: false,
+        unreadable: BTreeSet::new(),
+    };
+    d.show_status();
+    let (tx, mut events) = mpsc::unbounded_channel();
+    // Held for its side effect: dropping it stops inotify.
+    let _watcher = d.start_watcher(p.setup, tx).await;
+
+    let mut scan_at = Some(Instant::now());
+    while !*stop.borrow() {
+        let wake = d.next_wake(scan_at);
+        tokio::select! {
+            biased;
+            changed = stop.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+            }
+            () = job_done(d.job.as_ref()) => {
+                d.finish_job().await;
+                scan_at = Some(Instant::now());
+            }
+            Some(event) = events.recv() => {
+                if let Some(at) = d.on_event(event) {
+                    scan_at = Some(scan_at.map_or(at, |s| s.min(at)));
+                }
+            }
+            () = tokio::time::sleep_until(wake) => {
+                scan_at = None;
+                d.scan().await;
+            }
+        }
+    }
+    d.stop().await;
+    tracing::info!("share folder no longer watched");
+}
+
+async fn job_done(job: Option<&Job>) {
+    match job {
+        Some(j) => j.slot.done().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `e` and its causes, for a log line.
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl Driver {
+    fn next_wake(&self, scan_at: Option<Instant>) -> Instant {
+        let deadline = self.state.next_deadline().map(Instant::from_std);
+        let wake = [Some(self.next_periodic), scan_at, deadline]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.next_periodic);
+        match self.last_scan {
+            Some(last) => wake.max(last + self.tick),
+            None => wake,
+        }
+    }
+
+    /// What a watcher event means: when to scan, if at all.
+    fn on_event(&mut self, event: notify::Result<notify::Event>) -> Option<Instant> {
+        match event {
+            // Opens and reads (ours included, while publishing) change
+            // nothing; closing after a write may end a copy.
+            Ok(e) if matches!(e.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) => {
+                None
+            }
+            Ok(e)
+                if !e.need_rescan()
+                    && !e.paths.is_empty()
+                    && e.paths.iter().all(|p| self.ignored(p)) =>
+            {
+                None
+            }
+            Ok(_) => Some(Instant::now() + self.tick),
+            Err(e) => {
+                if watcher::is_watch_limit(&e) {
+                    // A new subfolder could not be watched: rescans must cover it.
+                    self.fall_back(&e);
+                } else {
+                    tracing::debug!(error = %e, "share folder watcher error; scanning");
+                }
+                Some(Instant::now())
+            }
+        }
+    }
+
+    fn ignored(&self, path: &Path) -> bool {
+        match path.strip_prefix(&self.dir) {
+            Ok(rel) => !rel.as_os_str().is_empty() && is_ignored_path(rel),
+            Err(_) => false,
+        }
+    }
+
+    async fn start_watcher(
+        &mut self,
+        setup: Setup,
+        tx: watcher::Events,
+    ) -> Option<notify::RecommendedWatcher> {
+        match setup {
+            Setup::Poll(every) => {
+                self.every = every;
+                self.next_periodic = Instant::now() + every;
+                self.status.polling.store(true, Ordering::Relaxed);
+                tracing::info!(every = ?every, "share folder is polled, not watched");
+                None
+            }
+            Setup::Notify => {
+                let dir = self.dir.clone();
+                match tokio::task::spawn_blocking(move || watcher::start(&dir, tx)).await {
+                    Ok(Ok(w)) => {
+                        tracing::info!("watching share folder");
+                        Some(w)
+                    }
+                    Ok(Err(e)) => {
+                        self.fall_back(&e);
+                        None
+                    }
+                    Err(_) => {
+                        self.fall_back(&notify::Error::generic("starting the watcher panicked"));
+                        None
+                    }
+                }
+            }
+            #[cfg(test)]
+            Setup::FailNotify(error) => {
+                self.fall_back(&error());
+                None
+            }
+        }
+    }
+
+    /// Switches to rescans every `fallback`, with a warning that says why.
+    fn fall_back(&mut self, e: &notify::Error) {
+        if self.status.polling.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.every = self.every.min(self.fallback);
+        self.next_periodic = self.next_periodic.min(Instant::now() + self.every);
+        tracing::warn!("{}", watcher::fallback_warning(e, self.every));
+    }
+
+    async fn scan(&mut self) {
+        let started = Instant::now();
+        let dir = self.dir.clone();
+        let Ok(scan) = tokio::task::spawn_blocking(move || scan::scan(&dir)).await else {
+            tracing::error!("scanning the share folder panicked");
+            return;
+        };
+        self.last_scan = Some(started);
+        self.next_periodic = started + self.every;
+        let unreadable: BTreeSet<PathBuf> = scan.unreadable.iter().cloned().collect();
+        for path in unreadable.difference(&self.unreadable) {
+            tracing::warn!(
+                path = %self.dir.join(path).display(),
+                "cannot read this part of the share folder; what it held stays shared until it can be read"
+            );
+        }
+        self.unreadable = unreadable;
+        let actions = self.state.observe(started.into_std(), &scan);
+        let first = self.last_scan.is_some() && !self.scanned_once;
+        self.apply(actions).await;
+        if first {
+            self.scanned_once = true;
+            tracing::info!(files = scan.files.len(), "share folder scanned");
+        }
+    }
+
+    /// Carries out the state machine's actions: unpublishes and the manifest
+    /// first (short, awaited), then starts the publish, if any.
+    async fn apply(&mut self, actions: Vec<Action>) {
+        let mut unpublish = Vec::new();
+        let mut publish = None;
+        for a in actions {
+            match a {
+                Action::Publish { path, stamp } => publish = Some((path, stamp)),
+                Action::Unpublish(sd) => unpublish.push(sd),
+                Action::WriteManifest => self.manifest_dirty = true,
+            }
+        }
+        if !unpublish.is_empty() || self.manifest_dirty {
+            let records = self.manifest_dirty.then(|| self.state.records());
+            let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
+            let span = tracing::Span::current();
+            let done = tokio::task::spawn_blocking(move || {
+                let _enter = span.enter();
+                for sd in &unpublish {
+                    publisher.unpublish(sd);
+                    tracing::info!(sd = %sd.short(), "unpublished");
+                }
+                records.map(|r| manifest::save(&path, &r))
+            })
+            .await;
+            match done {
+                Ok(Some(Ok(()))) => self.manifest_dirty = false,
+                Ok(Some(Err(e))) => {
+                    tracing::error!(error = %chain(&e), "cannot save the share manifest; trying again at the next scan");
+                }
+                Ok(None) => {}
+                Err(_) => tracing::error!("unpublishing panicked"),
+            }
+        }
+        self.show_status();
+        if let Some((rel, stamp)) = publish {
+            self.launch(rel, stamp);
+        }
+    }
+
+    fn show_status(&self) {
+        *lock(&self.status.shared) = self.state.shared();
+    }
+
+    fn launch(&mut self, rel: PathBuf, stamp: FileStamp) {
+        let slot = job::spawn(self.publisher.clone(), &self.dir, &rel, stamp);
+        self.job = Some(Job { rel, stamp, slot });
+    }
+
+    async fn finish_job(&mut self) {
+        let Some(job) = self.job.take() else { return };
+        match job.slot.take() {
+            Some(outcome) => self.record(&job, outcome).await,
+            None => self.job = Some(job),
+        }
+    }
+
+    async fn record(&mut self, job: &Job, outcome: Outcome) {
+        let file = job.rel.display();
+        match &outcome {
+            Outcome::Published { sd, after } if *after == Some(job.stamp) => {
+                tracing::info!(%file, sd = %sd, "published");
+            }
+            Outcome::Published { .. } => {
+                tracing::info!(%file, "changed while it was published; publishing again once it is stable");
+            }
+            Outcome::Failed => {}
+        }
+        let actions = self
+            .state
+            .publish_done(std::time::Instant::now(), &job.rel, outcome);
+        self.apply(actions).await;
+    }
+
+    /// Ends the driver: records a publish that just finished, abandons one
+    /// still running, and saves a manifest still unsaved.
+    async fn stop(&mut self) {
+        if let Some(job) = self.job.take() {
+            match job.slot.abandon() {
+                Some(outcome) => self.record(&job, outcome).await,
+                None => tracing::info!(
+                    file = %job.rel.display(),
+                    "stopping during a publish: its stream is unpublished when it ends"
+                ),
+            }
+        }
+        if self.manifest_dirty {
+            self.apply(Vec::new()).await;
+        }
+    }
+}
