@@ -32,3 +32,15 @@ pub mod store;
 pub mod stream;
 pub mod vfs;
 pub mod wire;
+
+/// `e` and its causes, `: `-separated, for a log line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}

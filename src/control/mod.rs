@@ -29,7 +29,9 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+/// Unknown fields are ignored, so a newer client's extra options reach an
+/// older node as the plain request.
+#[serde(tag = "op", rename_all = "kebab-case")]
 pub enum Request {
     /// The streams the node knows.
     Ls,
@@ -157,7 +159,6 @@ mod tests {
             b"{\"op\":\"rm\"}",
             b"{\"op\":\"publish\"}",
             b"{\"op\":\"publish\",\"path\":7}",
-            b"{\"op\":\"ls\",\"extra\":1}",
             b"\xff\xfe",
         ] {
             let e = decode_request(bad).unwrap_err();
