@@ -31,8 +31,9 @@
 # and nginx's file are in the page cache for both systems alike. Both mounts
 # write what they fetch to their cache dir through the page cache; the time
 # to write SIZE_MIB into new 2 MiB files is printed as a reference for that
-# cost, which on some VMs (memory handed back to the host when freed) is
-# several times that of hashing.
+# cost, which varies several-fold on VMs that hand freed memory back to the
+# host (fresh pages are then slow to touch). The mounts' kernel read-ahead
+# (bdi read_ahead_kb) is printed too: it bounds the reads in flight.
 # `sha384sum` of the file, page cache warm, best of 3, is the reference the
 # cold sequential read is compared with (target >= 0.7x its throughput).
 # Only processes started here are stopped, by PID; mounts made here are
@@ -284,6 +285,7 @@ measure() {
     t1=$(ticks "$mnt_pid")
     s1=$(ticks "$srv_pid")
     R[$k.hwm]=$(hwm_kib "$mnt_pid")
+    R[$k.ra]=$(cat "/sys/class/bdi/$(mountpoint -d "$mnt")/read_ahead_kb" 2>/dev/null || echo "?")
     read -r R[$k.cold_s] bytes <<<"$out"
     [ "$bytes" = "$((size_mib << 20))" ] || { echo "$k: cold read gave $bytes bytes" >&2; exit 1; }
     R[$k.cpu]=$(awk -v d="$((t1 - t0))" -v hz="$hz" -v s="${R[$k.cold_s]}" 'BEGIN { printf "%.0f%%", 100 * d / hz / s }')
@@ -337,6 +339,7 @@ row "  / sha384sum throughput" "$(ratio "${R[$l.cold_s]}")" "$(ratio "${R[$r.col
 row "  CPU of the mount process" "${R[$l.cpu]}" "${R[$r.cpu]}"
 row "  CPU of the server (node A / nginx)" "${R[$l.srv_cpu]}" "${R[$r.srv_cpu]}"
 row "  peak RSS of the mount process" "$(mib "${R[$l.hwm]}")" "$(mib "${R[$r.hwm]}")"
+row "  kernel read-ahead of the mount" "${R[$l.ra]} KiB" "${R[$r.ra]} KiB"
 row "warm re-read (same mount)" "$(rate "${R[$l.warm_s]}") (${R[$l.warm_s]} s)" "$(rate "${R[$r.warm_s]}") (${R[$r.warm_s]} s)"
 row "cmp with the original" "${R[$l.cmp]}" "${R[$r.cmp]}"
 for c in cold warm; do
