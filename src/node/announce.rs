@@ -25,6 +25,11 @@ impl Announcer {
         Self { tx: None }
     }
 
+    /// Queues what LBRY announces for a stream: its sd blob and first data blob.
+    pub fn stream(&self, sd: crate::hash::SdHash, first: Option<BlobHash>) {
+        self.now(std::iter::once(sd.as_blob()).chain(first).collect());
+    }
+
     /// Queues blobs for announcing; a no-op without a DHT.
     pub fn now(&self, blobs: Vec<BlobHash>) {
         if let Some(tx) = &self.tx {

@@ -42,8 +42,7 @@ impl NodeHooks for Hooks {
     }
 
     fn stream_cached(&self, sd: SdHash, first: Option<BlobHash>) {
-        self.announcer
-            .now(std::iter::once(sd.as_blob()).chain(first).collect());
+        self.announcer.stream(sd, first);
     }
 
     fn peers_known(&self, sd: &SdHash) -> usize {

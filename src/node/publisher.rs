@@ -61,8 +61,7 @@ impl Publisher {
     ) -> Result<Published, PublishError> {
         let p = publish_file(&*self.store, path, &PublishOptions::default(), progress)?;
         let first = p.descriptor.blobs().first().map(|b| b.hash);
-        self.announcer
-            .now(std::iter::once(p.sd_hash.as_blob()).chain(first).collect());
+        self.announcer.stream(p.sd_hash, first);
         if let Some(m) = self.mount() {
             m.stream_added(&p.descriptor);
         }
