@@ -10,7 +10,7 @@ use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 
 use crate::hash::BlobHash;
-use sha2::{Digest, Sha384};
+use crate::sha384::Sha384;
 
 /// Largest encrypted blob, padding included (`MAX_BLOB_SIZE` in lbry-sdk).
 pub const MAX_BLOB_SIZE: usize = 2 * 1024 * 1024;

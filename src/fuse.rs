@@ -27,7 +27,7 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 /// The root's listing grows as streams become known.
 const ROOT_TTL: Duration = Duration::from_secs(1);
 /// Largest read and read-ahead we ask the kernel for.
-const MAX_IO: u32 = 1 << 20;
+pub const MAX_IO: u32 = 1 << 20;
 
 /// The one place FsError becomes an errno.
 pub fn errno(e: &FsError) -> i32 {

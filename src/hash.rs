@@ -7,7 +7,7 @@
 //! types are distinct so an sd hash cannot be passed where a data blob is meant
 //! by accident; `SdHash::as_blob` names the sd blob itself in the store.
 
-use sha2::{Digest, Sha384};
+use crate::sha384::Sha384;
 use std::fmt;
 use std::str::FromStr;
 
@@ -70,11 +70,11 @@ macro_rules! hash_type {
             }
             /// The SHA-384 of `data`.
             pub fn digest(data: &[u8]) -> Self {
-                Self(Sha384::digest(data).into())
+                Self(Sha384::digest(data))
             }
             /// Finishes a running SHA-384.
             pub fn from_hasher(h: Sha384) -> Self {
-                Self(h.finalize().into())
+                Self(h.finalize())
             }
             /// The 48 raw bytes (the DHT key form).
             pub fn as_bytes(&self) -> &[u8; HASH_LEN] {

@@ -27,6 +27,7 @@ pub mod node;
 pub mod pipeline;
 pub mod publish;
 pub mod sd;
+pub mod sha384;
 pub mod share;
 pub mod store;
 pub mod stream;

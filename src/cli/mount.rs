@@ -5,6 +5,7 @@
 //! exits 0. A mount left by a killed process ("transport endpoint is not
 //! connected") is cleared at the next start.
 
+use super::bdi;
 use super::node_args::NodeArgs;
 use crate::assemble::local_streams;
 use crate::config::Config;
@@ -98,6 +99,15 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     }
     let session = fuser::spawn_mount2(fs, mp, &options)
         .with_context(|| format!("cannot mount on {}", mp.display()))?;
+    let root = mp.to_path_buf();
+    let ra = tokio::task::spawn_blocking(move || {
+        bdi::raise_read_ahead(&root, crate::fuse::MAX_IO / 1024)
+    });
+    match ra.await {
+        Ok(Ok(kib)) => tracing::debug!("kernel read-ahead on the mount: {kib} KiB"),
+        Ok(Err(e)) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
+        Err(e) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
+    }
     tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());
     tokio::select! {
         _ = super::serve::shutdown_signal() => {}

@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use sha2::{Digest, Sha384};
+use crate::sha384::Sha384;
 
 use super::{DATA_EXPIRATION, TOKEN_SECRET_REFRESH_INTERVAL};
 use crate::hash::NodeId;
@@ -212,14 +212,14 @@ impl Tokens {
 fn random_secret(rng: &mut impl Rng) -> [u8; 48] {
     let mut seed = [0u8; 64];
     rng.fill(&mut seed[..]);
-    Sha384::digest(seed).into()
+    Sha384::digest(seed)
 }
 
 fn token_for(secret: &[u8; 48], ip: Ipv4Addr) -> Token {
     let mut h = Sha384::new();
     h.update(secret);
     h.update(ip.octets());
-    h.finalize().into()
+    h.finalize()
 }
 
 #[cfg(test)]

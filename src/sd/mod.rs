@@ -28,7 +28,7 @@ pub use names::{sanitize_file_name, sanitize_file_name_or};
 
 use crate::blob::{StreamKey, BLOCK, MAX_BLOB_SIZE};
 use crate::hash::{BlobHash, SdHash};
-use sha2::{Digest, Sha384};
+use crate::sha384::Sha384;
 
 /// Most entries (data blobs plus the terminator) a descriptor may list.
 /// lbry-sdk has no limit, but an sd blob is at most 2 MiB, which cannot
