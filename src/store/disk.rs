@@ -33,6 +33,7 @@
 //! disk, and a reader names the index generation it saw when it reports back. Synchronous like the trait: a durable `put` spends
 //! milliseconds in fsync, so async callers use `spawn_blocking`.
 
+mod direct;
 mod files;
 mod index;
 #[cfg(test)]
@@ -299,7 +300,10 @@ fn remove_file_logged(path: &Path) {
 
 impl BlobStore for DiskStore {
     fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
-        self.put_with(blob, keep, |f, data| f.write_all(data))
+        match keep {
+            Keep::Cache => self.put_with(blob, keep, direct::write_all),
+            Keep::Pin | Keep::Staged => self.put_with(blob, keep, |f, data| f.write_all(data)),
+        }
     }
 
     fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
