@@ -7,7 +7,7 @@ use common::cli::{pseudo_random, Node, ServeNode};
 use common::mount::{is_mounted, xattr, MountNode};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
 const CHUNK: usize = 2_097_151;
@@ -159,6 +159,26 @@ fn names_that_are_not_streams_are_not_found() {
     // The mount is read-only.
     let err = fs::write(m.mountpoint.join("new"), b"x").unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
+}
+
+#[test]
+fn as_root_the_mount_reads_ahead_a_megabyte() {
+    // The kernel starts every FUSE mount at 128 KiB; raising it needs root.
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the mount keeps the kernel's read-ahead, nothing to check");
+        return;
+    }
+    let node = Node::new();
+    let m = MountNode::start(&node, &[]);
+    let dev = fs::metadata(&m.mountpoint).unwrap().dev();
+    let file = format!(
+        "/sys/class/bdi/{}:{}/read_ahead_kb",
+        libc::major(dev),
+        libc::minor(dev)
+    );
+    let kib = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(kib.trim(), "1024", "{file}");
 }
 
 #[test]

@@ -56,9 +56,11 @@ fn unescape(s: &str) -> String {
 /// the read-ahead again from that answer (to at most what it offered, the
 /// 128 KiB default), so a value written earlier would be lost.
 pub fn raise_read_ahead(mp: &Path, kib: u32) -> Result<u32, String> {
-    // Every request waits for INIT to be answered, so once a stat of the
-    // root returns the kernel has set its value.
-    std::fs::metadata(mp).map_err(|e| format!("cannot stat {}: {e}", mp.display()))?;
+    // Every request waits for INIT to be answered, so once a statfs of the
+    // mount returns the kernel has set its value. (Not a stat: that would
+    // leave the root's attributes in the kernel's cache, where a `stat` right
+    // after a crash finds them instead of ENOTCONN.)
+    statfs(mp).map_err(|e| format!("cannot statfs {}: {e}", mp.display()))?;
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
     let dev = device_of(&info, mp).ok_or_else(|| format!("{} is not mounted", mp.display()))?;
@@ -75,6 +77,22 @@ pub fn raise_read_ahead(mp: &Path, kib: u32) -> Result<u32, String> {
         }
     }
     current()
+}
+
+/// `statfs(2)` of `path`, for its side effect of one round trip to the filesystem.
+fn statfs(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `buf` has room for one statfs;
+    // the result is not read.
+    let r = unsafe { libc::statfs(c.as_ptr(), buf.as_mut_ptr()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 #[cfg(test)]
