@@ -81,20 +81,45 @@ pub fn decrypt_blob(
     info: &BlobInfo,
     blob: VerifiedBlob,
 ) -> Result<Vec<u8>, GetError> {
-    let (num, hash) = (info.blob_num, info.hash);
+    check_length(info, &blob)?;
+    let mut data = blob.into_data();
+    let n = blob::decrypt_in_place(desc.key(), &info.iv, &mut data).map_err(|source| {
+        GetError::Decrypt {
+            num: info.blob_num,
+            hash: info.hash,
+            source,
+        }
+    })?;
+    data.truncate(n);
+    Ok(data)
+}
+
+/// [`decrypt_blob`] of a blob shared with others (the store may be writing
+/// it): the plaintext goes to a new buffer.
+pub fn decrypt_shared(
+    desc: &StreamDescriptor,
+    info: &BlobInfo,
+    blob: &VerifiedBlob,
+) -> Result<Vec<u8>, GetError> {
+    check_length(info, blob)?;
+    blob::decrypt(desc.key(), &info.iv, blob.data()).map_err(|source| GetError::Decrypt {
+        num: info.blob_num,
+        hash: info.hash,
+        source,
+    })
+}
+
+/// A blob must have the length its descriptor gives.
+fn check_length(info: &BlobInfo, blob: &VerifiedBlob) -> Result<(), GetError> {
     if blob.len() as u64 != u64::from(info.length) {
         return Err(GetError::Length {
-            num,
-            hash,
+            num: info.blob_num,
+            hash: info.hash,
             expected: info.length.into(),
             got: blob.len() as u64,
         });
     }
-    let mut data = blob.into_data();
-    let n = blob::decrypt_in_place(desc.key(), &info.iv, &mut data)
-        .map_err(|source| GetError::Decrypt { num, hash, source })?;
-    data.truncate(n);
-    Ok(data)
+    Ok(())
 }
 
 /// Written bytes after which the kernel is asked to start writing them back.

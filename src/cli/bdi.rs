@@ -34,7 +34,9 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match (b[i], octal) {
             (b'\\', Some(d)) => {
                 let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
@@ -109,7 +111,10 @@ mod tests {
     #[test]
     fn finds_the_device_of_a_mount_point() {
         assert_eq!(device_of(INFO, Path::new("/")).as_deref(), Some("254:0"));
-        assert_eq!(device_of(INFO, Path::new("/tmp/my net")).as_deref(), Some("0:46"));
+        assert_eq!(
+            device_of(INFO, Path::new("/tmp/my net")).as_deref(),
+            Some("0:46")
+        );
         assert_eq!(device_of(INFO, Path::new("/tmp")), None);
         assert_eq!(device_of("", Path::new("/")), None);
         assert_eq!(device_of("garbage\n1 2\n", Path::new("/")), None);
@@ -117,7 +122,10 @@ mod tests {
 
     #[test]
     fn the_last_mount_on_a_point_wins() {
-        assert_eq!(device_of(INFO, Path::new("/root/net")).as_deref(), Some("0:47"));
+        assert_eq!(
+            device_of(INFO, Path::new("/root/net")).as_deref(),
+            Some("0:47")
+        );
     }
 
     #[test]

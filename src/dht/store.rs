@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
 use crate::sha384::Sha384;
+use rand::Rng;
 
 use super::{DATA_EXPIRATION, TOKEN_SECRET_REFRESH_INTERVAL};
 use crate::hash::NodeId;

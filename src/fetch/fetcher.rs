@@ -3,14 +3,18 @@
 //! many callers want it, spawned so that no caller's cancellation can strand
 //! the others.
 //!
-//! A successful fetch puts the blob in the store (`Keep::Cache`), with one
-//! exception: when the cache is full of blobs held by open files (a cache
-//! smaller than what is being read), the verified blob is handed to the
-//! caller without being cached, so reads still work and the cap still holds.
-//! Any other store failure is a failed fetch ([`FetchError::Store`]). The store is synchronous, so it is
-//! called through `spawn_blocking` (a read re-hashes up to 2 MiB).
+//! A successful fetch puts the blob in the store (`Keep::Cache`) before it
+//! returns; [`Fetcher::fetch_shared`] returns earlier, as soon as the blob is
+//! verified, while the same transfer stores it (readers need the bytes, not
+//! the disk write). When the cache is full of blobs held by open files (a
+//! cache smaller than what is being read), the verified blob is handed over
+//! without being cached, so reads still work and the cap still holds. Any
+//! other store failure fails [`Fetcher::fetch`] ([`FetchError::Store`]);
+//! `fetch_shared` callers have their bytes by then. The store is
+//! synchronous, so it is called through `spawn_blocking` (a read re-hashes
+//! up to 2 MiB).
 
-use super::flight::{Flights, Join};
+use super::flight::{Flights, Join, Waiter};
 use super::hedge::HedgeConfig;
 use super::score::{ScoreConfig, Scoreboard};
 use super::{task, transfer, BlobPeer, FetchError, PeerFinder};
@@ -114,23 +118,42 @@ impl Fetcher {
         priority: Priority,
     ) -> Result<VerifiedBlob, FetchError> {
         let span = tracing::debug_span!("fetch", blob = %hash.short(), ?priority);
-        self.fetch_in_span(hash, expected_len, priority)
-            .instrument(span)
-            .await
+        async {
+            if let Some(blob) = cached(&self.inner, hash).await? {
+                tracing::trace!("cache hit");
+                return Ok(blob);
+            }
+            self.join(hash, expected_len, priority).wait().await
+        }
+        .instrument(span)
+        .await
     }
 
-    async fn fetch_in_span(
+    /// Like [`fetch`](Self::fetch), but returns as soon as a fetched blob is
+    /// verified, while it is still being stored (for readers, which need the
+    /// bytes, not the disk write), and shares the bytes instead of copying.
+    pub async fn fetch_shared(
         &self,
         hash: BlobHash,
         expected_len: Option<u64>,
         priority: Priority,
-    ) -> Result<VerifiedBlob, FetchError> {
-        if let Some(blob) = cached(&self.inner, hash).await? {
-            tracing::trace!("cache hit");
-            return Ok(blob);
+    ) -> Result<Arc<VerifiedBlob>, FetchError> {
+        let span = tracing::debug_span!("fetch", blob = %hash.short(), ?priority);
+        async {
+            if let Some(blob) = cached(&self.inner, hash).await? {
+                tracing::trace!("cache hit");
+                return Ok(Arc::new(blob));
+            }
+            self.join(hash, expected_len, priority).wait_shared().await
         }
+        .instrument(span)
+        .await
+    }
+
+    /// Joins the transfer of `hash`, starting it if none runs.
+    fn join(&self, hash: BlobHash, expected_len: Option<u64>, priority: Priority) -> Waiter {
         let urgent = priority == Priority::Urgent;
-        let waiter = match self.inner.flights.join(hash, urgent) {
+        match self.inner.flights.join(hash, urgent) {
             Join::Running(waiter) => {
                 tracing::trace!("joined the running transfer");
                 waiter
@@ -140,14 +163,29 @@ impl Fetcher {
                 let span = tracing::debug_span!("transfer", blob = %hash.short());
                 task::spawn("blob transfer", span, async move {
                     let urgent = leader.urgent.clone();
-                    let result = transfer::run(&inner, hash, expected_len, urgent).await;
+                    let result = match transfer::run(&inner, hash, expected_len, urgent).await {
+                        Ok(Got::Stored(blob)) => Ok(Arc::new(blob)),
+                        Ok(Got::Fetched(blob)) => {
+                            let blob = Arc::new(blob);
+                            leader.deliver(blob.clone());
+                            store(&inner, blob).await
+                        }
+                        Err(e) => Err(e),
+                    };
                     leader.finish(result);
                 });
                 waiter
             }
-        };
-        waiter.wait().await
+        }
     }
+}
+
+/// What a transfer ends with.
+pub(crate) enum Got {
+    /// Found in the store (it landed there since the caller looked).
+    Stored(VerifiedBlob),
+    /// Fetched from a peer and verified, not stored yet.
+    Fetched(VerifiedBlob),
 }
 
 /// The stored copy of `hash`, if any. A corrupt copy (the store removed it) is a miss.
@@ -171,7 +209,7 @@ pub(crate) async fn cached(
 }
 
 /// Stores a fetched blob as a cache entry and hands it back.
-pub(crate) async fn store(inner: &Inner, blob: VerifiedBlob) -> Result<VerifiedBlob, FetchError> {
+async fn store(inner: &Inner, blob: Arc<VerifiedBlob>) -> Result<Arc<VerifiedBlob>, FetchError> {
     let hash = *blob.hash();
     let store = Arc::clone(&inner.store);
     let put = move || match store.put(&blob, Keep::Cache) {
@@ -231,6 +269,31 @@ mod tests {
             .unwrap();
         assert_eq!(got, blob);
         assert_eq!(net.total().calls, 0);
+    }
+
+    #[tokio::test]
+    async fn a_shared_fetch_gets_the_bytes_and_the_blob_is_still_stored_once() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"early");
+        let (f, store) = fetcher(&net, &[addr(1)], test_config());
+        let (shared, stored) = tokio::join!(
+            f.fetch_shared(hash, len, Priority::Urgent),
+            f.fetch(hash, len, Priority::Bulk)
+        );
+        assert_eq!(shared.unwrap().data(), b"early");
+        // The plain fetch returns only once the blob is stored.
+        assert_eq!(stored.unwrap().data(), b"early");
+        assert!(store.contains(&hash));
+        assert_eq!(net.total().calls, 1, "one transfer for both callers");
+        // Later shared fetches are cache hits.
+        assert_eq!(
+            f.fetch_shared(hash, len, Priority::Urgent)
+                .await
+                .unwrap()
+                .data(),
+            b"early"
+        );
+        assert_eq!(net.total().calls, 1);
     }
 
     #[tokio::test]

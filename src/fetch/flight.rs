@@ -11,6 +11,11 @@
 //!
 //! A flight also carries an *urgent* flag: a bulk prefetch that a reader
 //! starts waiting for becomes urgent, which lets the transfer hedge.
+//!
+//! A fetched blob is *delivered* (verified, in memory) before it is stored
+//! (a 2 MiB disk write, milliseconds on a slow disk): a reader that only
+//! needs the bytes ([`Waiter::wait_shared`]) goes on at delivery, while
+//! [`Waiter::wait`] returns once the flight is over, blob stored.
 
 use super::FetchError;
 use crate::blob::VerifiedBlob;
@@ -20,9 +25,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::watch;
 
-/// Shared so that many waiters cost no copies of the blob; the last one to
-/// take it gets the blob itself (see [`Waiter::wait`]).
-type Outcome = Option<Result<Arc<VerifiedBlob>, FetchError>>;
+/// Where a flight is. The blob is shared so that many waiters cost no
+/// copies of it; the last one to take it gets the blob itself (see
+/// [`Waiter::wait`]).
+#[derive(Clone)]
+enum Outcome {
+    Running,
+    /// Verified and handed to readers; being stored.
+    Delivered(Arc<VerifiedBlob>),
+    /// Over: stored (or served from the store), or failed.
+    Done(Result<Arc<VerifiedBlob>, FetchError>),
+}
 
 /// The blobs being transferred right now.
 #[derive(Default)]
@@ -62,7 +75,7 @@ impl Flights {
             return Join::Running(Waiter { hash, outcome });
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (outcome, rx) = watch::channel(None);
+        let (outcome, rx) = watch::channel(Outcome::Running);
         let (urgent, urgent_rx) = watch::channel(urgent);
         map.insert(
             hash,
@@ -102,20 +115,44 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    /// Waits for the flight's result. A finished flight has dropped its
-    /// sender, so the only waiter (the common case) holds the last reference
-    /// once its receiver is gone and takes the blob without copying 2 MiB.
+    /// Waits for the end of the flight: the blob stored (or found in the
+    /// store), or the error. A finished flight has dropped its sender, so
+    /// the only waiter (the common case) holds the last reference once its
+    /// receiver is gone and takes the blob without copying 2 MiB.
     pub(crate) async fn wait(mut self) -> Result<VerifiedBlob, FetchError> {
         let hash = self.hash;
-        let outcome = match self.outcome.wait_for(Option::is_some).await {
+        let outcome = match self
+            .outcome
+            .wait_for(|o| matches!(o, Outcome::Done(_)))
+            .await
+        {
             Ok(r) => r.clone(),
-            Err(_) => None,
+            Err(_) => Outcome::Running,
         };
         drop(self.outcome);
         match outcome {
-            Some(Ok(blob)) => Ok(Arc::try_unwrap(blob).unwrap_or_else(|b| (*b).clone())),
-            Some(Err(e)) => Err(e),
-            None => Err(FetchError::Interrupted { hash }),
+            Outcome::Done(Ok(blob)) => Ok(Arc::try_unwrap(blob).unwrap_or_else(|b| (*b).clone())),
+            Outcome::Done(Err(e)) => Err(e),
+            _ => Err(FetchError::Interrupted { hash }),
+        }
+    }
+
+    /// Waits for the blob only: returns at delivery, possibly before the
+    /// blob is stored (see the module docs).
+    pub(crate) async fn wait_shared(mut self) -> Result<Arc<VerifiedBlob>, FetchError> {
+        let hash = self.hash;
+        let outcome = match self
+            .outcome
+            .wait_for(|o| !matches!(o, Outcome::Running))
+            .await
+        {
+            Ok(r) => r.clone(),
+            Err(_) => Outcome::Running,
+        };
+        match outcome {
+            Outcome::Delivered(blob) | Outcome::Done(Ok(blob)) => Ok(blob),
+            Outcome::Done(Err(e)) => Err(e),
+            Outcome::Running => Err(FetchError::Interrupted { hash }),
         }
     }
 }
@@ -130,15 +167,24 @@ pub(crate) struct Leader {
 }
 
 impl Leader {
+    /// Hands the verified blob to the waiters that need only its bytes; the
+    /// flight goes on (the blob is being stored) until [`finish`](Self::finish).
+    pub(crate) fn deliver(&self, blob: Arc<VerifiedBlob>) {
+        let map = self.flights.lock();
+        if let Some(e) = map.get(&self.hash).filter(|e| e.id == self.id) {
+            e.outcome.send_replace(Outcome::Delivered(blob));
+        }
+    }
+
     /// Hands the result to every waiter and ends the flight.
-    pub(crate) fn finish(self, result: Result<VerifiedBlob, FetchError>) {
+    pub(crate) fn finish(self, result: Result<Arc<VerifiedBlob>, FetchError>) {
         let mut map = self.flights.lock();
         if map.get(&self.hash).is_some_and(|e| e.id == self.id) {
             if let Some(e) = map.remove(&self.hash) {
                 // Published and removed under the lock: a caller either joined
                 // before and gets this result, or starts a new flight after.
                 // Dropping the sender here closes the channel once the value is in.
-                e.outcome.send_replace(Some(result.map(Arc::new)));
+                e.outcome.send_replace(Outcome::Done(result));
             }
         }
     }
@@ -181,7 +227,7 @@ mod tests {
         assert_eq!(f.waiters(&hash), 2);
         drop(w2);
         let w3 = running(&f, hash, false);
-        leader.finish(Ok(blob.clone()));
+        leader.finish(Ok(Arc::new(blob.clone())));
         assert_eq!(w1.wait().await.unwrap(), blob);
         assert_eq!(w3.wait().await.unwrap(), blob);
         assert_eq!(f.waiters(&hash), 0);
@@ -194,9 +240,49 @@ mod tests {
         let blob = VerifiedBlob::from_bytes(vec![5; 1000]);
         let (hash, bytes) = (*blob.hash(), blob.data().as_ptr());
         let (w, leader) = start(&f, hash, false);
-        leader.finish(Ok(blob));
+        leader.finish(Ok(Arc::new(blob)));
         assert_eq!(f.waiters(&hash), 0);
         assert_eq!(w.wait().await.unwrap().data().as_ptr(), bytes);
+    }
+
+    #[tokio::test]
+    async fn a_delivered_blob_reaches_shared_waiters_before_the_flight_ends() {
+        let f = Arc::new(Flights::default());
+        let blob = Arc::new(VerifiedBlob::from_bytes(vec![7; 1000]));
+        let hash = *blob.hash();
+        let (shared, leader) = start(&f, hash, false);
+        let stored = running(&f, hash, false);
+        let stored = tokio::spawn(stored.wait());
+        leader.deliver(blob.clone());
+        // Delivered: the bytes are there, the same allocation, no copy.
+        let got = shared.wait_shared().await.unwrap();
+        assert!(Arc::ptr_eq(&got, &blob));
+        // A caller joining now gets the delivered blob at once too.
+        let late = running(&f, hash, false).wait_shared().await.unwrap();
+        assert!(Arc::ptr_eq(&late, &blob));
+        // The flight is not over: whoever waits for the stored blob still waits.
+        tokio::task::yield_now().await;
+        assert!(!stored.is_finished());
+        assert_eq!(f.waiters(&hash), 1);
+        leader.finish(Ok(blob.clone()));
+        assert_eq!(stored.await.unwrap().unwrap(), *blob);
+        assert_eq!(f.waiters(&hash), 0);
+    }
+
+    #[tokio::test]
+    async fn a_flight_lost_after_delivery_fails_waiters_for_the_stored_blob() {
+        let f = Arc::new(Flights::default());
+        let blob = Arc::new(VerifiedBlob::from_bytes(vec![8; 10]));
+        let hash = *blob.hash();
+        let (w, leader) = start(&f, hash, false);
+        let shared = running(&f, hash, false);
+        leader.deliver(blob);
+        drop(leader);
+        assert!(shared.wait_shared().await.is_ok());
+        assert!(matches!(
+            w.wait().await,
+            Err(FetchError::Interrupted { .. })
+        ));
     }
 
     #[tokio::test]

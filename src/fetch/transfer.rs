@@ -1,15 +1,14 @@
 //! One blob's transfer: find candidates, ask the best free peer, fail over on
-//! any error, hedge when urgent and slow, give up at the deadline, store the
-//! winner. Runs in the flight's own task (see `flight`).
+//! any error, hedge when urgent and slow, give up at the deadline, hand the
+//! winner to the flight (which stores it). Runs in the flight's own task (see `flight`).
 //!
 //! Every candidate ends up accounted for: asked (with its error) or skipped
 //! (with the reason), so a failure says exactly who was tried and why.
 
 use super::error::Skipped;
-use super::fetcher::{self, Inner};
+use super::fetcher::{self, Got, Inner};
 use super::hedge::Race;
 use super::{FetchError, PeerError};
-use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,13 +18,13 @@ use tokio::time::{sleep_until, Instant};
 /// How a request still running at the deadline is reported.
 pub(crate) const AT_DEADLINE: PeerError = PeerError::Timeout("at the overall per-blob deadline");
 
-/// Fetches `hash` from peers and stores it. `urgent` may turn on mid-way.
+/// Fetches `hash` from peers (the caller stores it). `urgent` may turn on mid-way.
 pub(crate) async fn run(
     inner: &Arc<Inner>,
     hash: BlobHash,
     len: Option<u64>,
     urgent: watch::Receiver<bool>,
-) -> Result<VerifiedBlob, FetchError> {
+) -> Result<Got, FetchError> {
     let result = transfer(inner, hash, len, urgent).await;
     if let Err(e) = &result {
         tracing::debug!(error = %e, "fetch failed");
@@ -38,11 +37,11 @@ async fn transfer(
     hash: BlobHash,
     len: Option<u64>,
     mut urgent: watch::Receiver<bool>,
-) -> Result<VerifiedBlob, FetchError> {
+) -> Result<Got, FetchError> {
     let deadline = Instant::now() + inner.cfg.deadline;
     // The blob may have landed between the caller's cache check and this flight.
     if let Some(blob) = fetcher::cached(inner, hash).await? {
-        return Ok(blob);
+        return Ok(Got::Stored(blob));
     }
     let found = tokio::time::timeout_at(deadline, inner.finder.find_peers(hash))
         .await
@@ -107,7 +106,7 @@ async fn transfer(
                     // Cancel the losers before the (blocking) store write.
                     drop(race);
                     tracing::debug!(peer = %attempt.peer, ms = elapsed.as_millis() as u64, "fetched");
-                    return fetcher::store(inner, blob).await;
+                    return Ok(Got::Fetched(blob));
                 }
                 Err(e) => {
                     tracing::debug!(peer = %attempt.peer, error = %e, "attempt failed");
@@ -204,6 +203,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blob::VerifiedBlob;
     use crate::fetch::mock::{addr, all_failed, fetcher, test_config, Behave, MockNet};
     use crate::fetch::Priority;
     use crate::store::BlobStore;

@@ -15,18 +15,21 @@ use std::sync::Arc;
 pub struct FetchSource(pub Fetcher);
 
 impl BlobSource for FetchSource {
+    /// A reader waiting for the blob gets it as soon as it is verified,
+    /// shared with the store still writing it (see `Fetcher::fetch_shared`).
+    /// Read-ahead waits for the write and then owns the blob, so it can be
+    /// decrypted in place: no 2 MiB copy on the sequential path.
     fn blob(
         &self,
         hash: BlobHash,
         len: Option<u64>,
         urgent: bool,
-    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>> {
-        let priority = if urgent {
-            Priority::Urgent
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>> {
+        if urgent {
+            Box::pin(self.0.fetch_shared(hash, len, Priority::Urgent))
         } else {
-            Priority::Bulk
-        };
-        Box::pin(self.0.fetch(hash, len, priority))
+            Box::pin(async move { self.0.fetch(hash, len, Priority::Bulk).await.map(Arc::new) })
+        }
     }
 }
 

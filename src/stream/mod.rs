@@ -15,7 +15,7 @@ pub mod readahead;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::assemble::{decrypt_blob, GetError};
+use crate::assemble::{decrypt_blob, decrypt_shared, GetError};
 use crate::blob::{VerifiedBlob, PLAIN_CHUNK};
 use crate::fetch::{BoxFuture, FetchError};
 use crate::hash::{BlobHash, SdHash};
@@ -34,7 +34,7 @@ pub trait BlobSource: Send + Sync + 'static {
         hash: BlobHash,
         len: Option<u64>,
         urgent: bool,
-    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>>;
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>>;
 }
 
 /// Why a read failed.
@@ -168,9 +168,10 @@ impl Stream {
     }
 
     /// Fetches and decrypts blobs ahead of a reader (into the shared cache);
-    /// errors are left for the reader to meet.
-    pub async fn prefetch(self: Arc<Self>, blob: usize) {
-        if let Err(e) = self.plaintext(blob, false).await {
+    /// errors are left for the reader to meet. `urgent` when a reader is
+    /// about to wait for it (the first blob on open), not read-ahead.
+    pub async fn prefetch(self: Arc<Self>, blob: usize, urgent: bool) {
+        if let Err(e) = self.plaintext(blob, urgent).await {
             tracing::debug!(sd = %self.sd.short(), blob, error = %e, "read-ahead failed");
         }
     }
@@ -203,7 +204,12 @@ impl Stream {
                     .blob(info.hash, Some(u64::from(info.length)), urgent)
                     .await?;
                 let desc = self.desc.clone();
-                let plain = tokio::task::spawn_blocking(move || decrypt_blob(&desc, &info, blob))
+                // In place when nobody else holds the blob, else into a copy.
+                let decrypt = move || match Arc::try_unwrap(blob) {
+                    Ok(owned) => decrypt_blob(&desc, &info, owned),
+                    Err(shared) => decrypt_shared(&desc, &info, &shared),
+                };
+                let plain = tokio::task::spawn_blocking(decrypt)
                     .await
                     .map_err(|_| StreamError::Interrupted)??;
                 Ok::<_, StreamError>(Arc::new(plain))

@@ -6,6 +6,7 @@ use crate::fetch::{BoxFuture, FetchError};
 use crate::hash::BlobHash;
 use crate::store::{BlobStore, MemStore};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Serves blobs from a memory store and counts the calls.
@@ -22,7 +23,7 @@ impl BlobSource for MemSource {
         hash: BlobHash,
         _len: Option<u64>,
         _urgent: bool,
-    ) -> BoxFuture<'_, Result<VerifiedBlob, FetchError>> {
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let stalled = self.stall.lock().unwrap().contains(&hash);
         Box::pin(async move {
@@ -30,7 +31,7 @@ impl BlobSource for MemSource {
                 tokio::time::sleep(Duration::from_secs(86_400)).await;
             }
             match self.store.get(&hash) {
-                Ok(Some(b)) => Ok(b),
+                Ok(Some(b)) => Ok(Arc::new(b)),
                 _ => Err(FetchError::NoPeers { hash }),
             }
         })

@@ -307,8 +307,9 @@ impl Vfs {
         let span = tracing::debug_span!("open", sd = %stream.sd().short(), fh);
         crate::fetch::task::spawn("open prefetch", span, async move {
             let first = stream.descriptor().blobs().first().map(|b| b.hash);
+            // A reader usually comes for the first blob right after open.
             for i in ends {
-                stream.clone().prefetch(i).await;
+                stream.clone().prefetch(i, i == 0).await;
             }
             if stream.is_decrypted(0) {
                 hooks.stream_cached(stream.sd(), first);
@@ -323,13 +324,18 @@ impl Vfs {
             .handles
             .on_read(fh, offset, u64::from(size))
             .ok_or(FsError::BadHandle)?;
-        for i in wish {
-            let span = tracing::trace_span!("read-ahead", sd = %stream.sd().short(), blob = i);
-            crate::fetch::task::spawn("read-ahead", span, stream.clone().prefetch(i));
-        }
         let span = tracing::trace_span!("read", sd = %stream.sd().short(), fh, offset, size);
         let read = stream.read(offset, size as usize).instrument(span);
-        match self.bounded("reading", read).await {
+        let result = self.bounded("reading", read).await;
+        // Read-ahead starts once this read has its bytes: the blobs it wants
+        // lie beyond the one being read, and started earlier they would take
+        // peer slots and CPU (hashing) from it. That matters for the first
+        // read of a file, whose blob is not there yet: time to first byte.
+        for i in wish {
+            let span = tracing::trace_span!("read-ahead", sd = %stream.sd().short(), blob = i);
+            crate::fetch::task::spawn("read-ahead", span, stream.clone().prefetch(i, false));
+        }
+        match result {
             Ok(Ok(data)) => Ok(data),
             Ok(Err(e)) => {
                 Err(self.io_error(stream.sd(), &format!("read at {offset}"), e.to_string()))

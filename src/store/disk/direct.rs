@@ -109,7 +109,16 @@ mod tests {
     #[test]
     fn any_length_reads_back_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        for len in [0, 1, 4095, MIN_DIRECT - 1, MIN_DIRECT, 2 << 20, (2 << 20) - 1, 1_234_567] {
+        for len in [
+            0,
+            1,
+            4095,
+            MIN_DIRECT - 1,
+            MIN_DIRECT,
+            2 << 20,
+            (2 << 20) - 1,
+            1_234_567,
+        ] {
             roundtrip(dir.path(), len);
         }
     }
