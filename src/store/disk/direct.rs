@@ -32,7 +32,7 @@ const MIN_DIRECT: usize = 64 << 10;
 /// `KEEP_BUFFERS` idle buffers are kept, so memory stays bounded however
 /// many threads the pool has had.
 static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
-const KEEP_BUFFERS: usize = 4;
+const KEEP_BUFFERS: usize = 2;
 
 /// Writes `data` as the whole content of the new, empty `file`, bypassing the
 /// page cache where the filesystem allows.
