@@ -19,13 +19,13 @@ pub fn device_of(mountinfo: &str, mp: &Path) -> Option<String> {
     let want = mp.to_str()?;
     mountinfo
         .lines()
-        .filter_map(|line| {
+        .rev()
+        .find_map(|line| {
             let mut fields = line.split(' ');
             let dev = fields.nth(2)?;
             let point = fields.nth(1)?;
             (unescape(point) == want).then(|| dev.to_string())
         })
-        .last()
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).
