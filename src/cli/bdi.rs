@@ -17,15 +17,12 @@ use std::path::Path;
 /// backslash as octal (`\040`).
 pub fn device_of(mountinfo: &str, mp: &Path) -> Option<String> {
     let want = mp.to_str()?;
-    mountinfo
-        .lines()
-        .rev()
-        .find_map(|line| {
-            let mut fields = line.split(' ');
-            let dev = fields.nth(2)?;
-            let point = fields.nth(1)?;
-            (unescape(point) == want).then(|| dev.to_string())
-        })
+    mountinfo.lines().rev().find_map(|line| {
+        let mut fields = line.split(' ');
+        let dev = fields.nth(2)?;
+        let point = fields.nth(1)?;
+        (unescape(point) == want).then(|| dev.to_string())
+    })
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).

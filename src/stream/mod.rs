@@ -11,6 +11,7 @@
 //! next reader (they live in the fetcher, not in the read).
 
 pub mod plain;
+pub mod queue;
 pub mod readahead;
 #[cfg(test)]
 pub(crate) mod testing;

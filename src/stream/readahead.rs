@@ -30,6 +30,8 @@ pub struct ReadAheadConfig {
     /// Sequential reads needed before read-ahead starts (a read at offset 0
     /// counts as sequential at once: a file read from the start is streamed).
     pub streak: u32,
+    /// Blobs of the window fetched at once, nearest first (see `queue`).
+    pub parallel: usize,
 }
 
 impl Default for ReadAheadConfig {
@@ -40,6 +42,7 @@ impl Default for ReadAheadConfig {
             lead: Duration::from_secs(4),
             slack: 4 << 20,
             streak: 2,
+            parallel: 4,
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct ReadAhead {
     run_bytes: u64,
     /// Blobs below this index were already wished for in this run.
     wished_until: usize,
+    /// Runs so far: a seek starts a new one.
+    runs: u64,
 }
 
 impl ReadAhead {
@@ -68,7 +73,14 @@ impl ReadAhead {
             run_start: None,
             run_bytes: 0,
             wished_until: 0,
+            runs: 0,
         }
+    }
+
+    /// How many runs have started: it changes when a read is a seek, and
+    /// what was wished for before is then no longer ahead of the reader.
+    pub fn runs(&self) -> u64 {
+        self.runs
     }
 
     /// Records a read of `len` bytes at `offset`, which falls in blob `blob`
@@ -90,6 +102,7 @@ impl ReadAhead {
                 && end.saturating_add(self.cfg.slack) >= self.next);
         if !sequential {
             // A seek: start a new run from here.
+            self.runs += 1;
             self.run = 1;
             self.run_start = Some(now);
             self.run_bytes = len;
@@ -146,6 +159,7 @@ mod tests {
             lead: Duration::from_secs(4),
             slack: MIB,
             streak: 2,
+            parallel: 4,
         }
     }
 
@@ -213,8 +227,10 @@ mod tests {
         let t0 = Instant::now();
         let mut ra = ReadAhead::new(cfg());
         assert_eq!(read(&mut ra, t0, 0.0, 0, MIB), 1..9);
+        assert_eq!(ra.runs(), 0);
         // Seek to blob 50: nothing yet (one read is not a run).
         assert_eq!(read(&mut ra, t0, 0.01, 50 * BLOB, MIB), 0..0);
+        assert_eq!(ra.runs(), 1, "a seek starts a new run");
         // The second sequential read there starts the window.
         assert_eq!(read(&mut ra, t0, 0.02, 50 * BLOB + MIB, MIB), 51..59);
     }

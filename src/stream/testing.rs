@@ -15,6 +15,8 @@ pub struct MemSource {
     pub calls: AtomicUsize,
     /// Blobs that never arrive (a stalled network).
     pub stall: std::sync::Mutex<Vec<BlobHash>>,
+    /// Every blob asked for, in order.
+    asked: std::sync::Mutex<Vec<BlobHash>>,
 }
 
 impl BlobSource for MemSource {
@@ -24,6 +26,7 @@ impl BlobSource for MemSource {
         _len: Option<u64>,
         _urgent: bool,
     ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>> {
+        self.asked.lock().unwrap().push(hash);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let stalled = self.stall.lock().unwrap().contains(&hash);
         Box::pin(async move {
@@ -56,7 +59,12 @@ impl MemSource {
             store,
             calls: AtomicUsize::new(0),
             stall: Default::default(),
+            asked: Default::default(),
         }
+    }
+
+    pub fn asked(&self) -> Vec<BlobHash> {
+        self.asked.lock().unwrap().clone()
     }
 
     pub fn calls(&self) -> usize {

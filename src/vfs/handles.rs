@@ -1,6 +1,8 @@
-//! Open file handles: the stream each reads and its read-ahead state.
+//! Open file handles: the stream each reads and its read-ahead state (the
+//! policy, and the queue of blobs it wants).
 
 use crate::blob::PLAIN_CHUNK;
+use crate::stream::queue::ReadAheadQueue;
 use crate::stream::readahead::{ReadAhead, ReadAheadConfig};
 use crate::stream::Stream;
 use std::collections::HashMap;
@@ -11,6 +13,7 @@ use std::time::Instant;
 struct Handle {
     stream: Arc<Stream>,
     readahead: ReadAhead,
+    queue: Arc<ReadAheadQueue>,
     /// Blob indexes held in the store while the handle is open.
     held: Vec<usize>,
 }
@@ -47,18 +50,20 @@ impl Handles {
             Handle {
                 stream,
                 readahead,
+                queue: Arc::default(),
                 held,
             },
         );
         fh
     }
 
-    /// Records a read; returns the stream and the blobs to fetch ahead.
-    pub fn on_read(&self, fh: u64, offset: u64, len: u64) -> Option<(Arc<Stream>, Range<usize>)> {
+    /// Records a read; returns the stream and what to fetch ahead.
+    pub fn on_read(&self, fh: u64, offset: u64, len: u64) -> Option<(Arc<Stream>, Wish)> {
         let mut h = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let handle = h.open.get_mut(&fh)?;
         let stream = handle.stream.clone();
-        let wish = match stream.blob_at(offset) {
+        let runs = handle.readahead.runs();
+        let blobs = match stream.blob_at(offset) {
             Some(blob) => handle.readahead.on_read(
                 offset,
                 len,
@@ -69,12 +74,40 @@ impl Handles {
             ),
             None => 0..0,
         };
+        if handle.readahead.runs() != runs {
+            // A seek: what was queued is no longer ahead of the reader.
+            handle.queue.clear();
+        }
+        let wish = Wish {
+            blobs,
+            queue: handle.queue.clone(),
+            parallel: self.cfg.parallel,
+        };
         Some((stream, wish))
     }
 
     /// Forgets a handle; returns its stream and held blobs.
     pub fn close(&self, fh: u64) -> Option<(Arc<Stream>, Vec<usize>)> {
         let mut h = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        h.open.remove(&fh).map(|x| (x.stream, x.held))
+        h.open.remove(&fh).map(|x| {
+            x.queue.clear();
+            (x.stream, x.held)
+        })
+    }
+}
+
+/// Blobs a read wants fetched ahead, and the handle's queue for them.
+pub struct Wish {
+    blobs: Range<usize>,
+    queue: Arc<ReadAheadQueue>,
+    parallel: usize,
+}
+
+impl Wish {
+    /// Queues the blobs, nearest first, behind those already wanted.
+    pub fn start(self, stream: &Arc<Stream>) {
+        if !self.blobs.is_empty() {
+            self.queue.push(stream, self.blobs, self.parallel);
+        }
     }
 }

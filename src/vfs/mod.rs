@@ -331,10 +331,7 @@ impl Vfs {
         // lie beyond the one being read, and started earlier they would take
         // peer slots and CPU (hashing) from it. That matters for the first
         // read of a file, whose blob is not there yet: time to first byte.
-        for i in wish {
-            let span = tracing::trace_span!("read-ahead", sd = %stream.sd().short(), blob = i);
-            crate::fetch::task::spawn("read-ahead", span, stream.clone().prefetch(i, false));
-        }
+        wish.start(&stream);
         match result {
             Ok(Ok(data)) => Ok(data),
             Ok(Err(e)) => {
