@@ -12,6 +12,7 @@
 //! - `config`, `cli`: flags to a validated configuration (the binary's edge).
 
 pub mod assemble;
+mod atomic_file;
 pub mod blob;
 pub mod catalog;
 pub mod cli;

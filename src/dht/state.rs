@@ -17,7 +17,7 @@
 //! `{"version":1,"node_id":"<96 hex>","contacts":[{"id":"<96 hex>","addr":"1.2.3.4:4444"}]}`.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -150,30 +150,11 @@ impl SavedState {
         };
         // Serializing these plain strings and numbers cannot fail.
         let json = serde_json::to_vec(&file).unwrap_or_default();
-        write_atomic(path, &json).map_err(|source| StateError::Write {
+        crate::atomic_file::write(path, &json).map_err(|source| StateError::Write {
             path: path.into(),
             source,
         })
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
 }
 
 pub(super) use crate::error_chain as chain;

@@ -15,7 +15,7 @@ use super::state::{is_ignored_path, FileStamp, Record};
 use crate::hash::SdHash;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -152,33 +152,17 @@ pub fn save(path: &Path, records: &[Record]) -> Result<(), ManifestError> {
         version: VERSION,
         files,
     };
-    let io_err = |op: &'static str, p: &Path| {
-        let p = p.to_path_buf();
+    let io_err = |op: &'static str| {
         move |source| ManifestError::Io {
             op,
-            path: p,
+            path: path.to_path_buf(),
             source,
         }
     };
-    let mut bytes = serde_json::to_vec_pretty(&json)
-        .map_err(|e| io_err("encode", path)(io::Error::other(e)))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(&json).map_err(|e| io_err("encode")(io::Error::other(e)))?;
     bytes.push(b'\n');
-    let tmp = sibling(path, ".tmp");
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io_err("create the folder of", path))?;
-    }
-    let mut f = std::fs::File::create(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(&bytes).map_err(io_err("write", &tmp))?;
-    f.sync_all().map_err(io_err("sync", &tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io_err("rename into place", path))?;
-    // Make the rename itself durable; a failure here only risks the old manifest.
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::atomic_file::write(path, &bytes).map_err(io_err("write"))
 }
 
 /// Renames an unusable manifest to `<name>.corrupt` so the next save does not
@@ -221,7 +205,7 @@ mod tests {
         save(&path, &records).unwrap();
         assert_eq!(load(&path).unwrap(), records);
         assert!(
-            !sibling(&path, ".tmp").exists(),
+            !crate::atomic_file::temp_path(&path).exists(),
             "the temporary file is renamed away"
         );
         // Saving again replaces it whole.
