@@ -4,7 +4,7 @@
 mod common;
 
 use common::cli::{pseudo_random, Node, ServeNode};
-use common::mount::{is_mounted, xattr, MountNode};
+use common::mount::{assert_file_is, is_mounted, xattr, MountNode};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -20,13 +20,6 @@ fn publisher(len: usize, seed: u64, name: &str) -> (Node, String, Vec<u8>) {
     fs::write(&path, &data).unwrap();
     let sd = node.publish(&path);
     (node, sd, data)
-}
-
-/// Reads the whole file and compares it with `want` (no 50 MB assert dumps).
-fn assert_file_is(path: &Path, want: &[u8]) {
-    let got = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(got.len(), want.len(), "size of {}", path.display());
-    assert!(got == want, "content of {} differs", path.display());
 }
 
 /// 200 reads at pseudo-random offsets and lengths, each compared.

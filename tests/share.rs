@@ -5,9 +5,8 @@
 mod common;
 
 use common::cli::{pseudo_random, Node, ServeNode};
-use common::mount::MountNode;
+use common::mount::{assert_file_is, MountNode};
 use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Polls `lbrymount ls` on `node` until `pred` holds for its output (60 s at most).
@@ -31,12 +30,6 @@ fn sd_of(ls: &str, name: &str) -> Option<String> {
     ls.lines()
         .find(|l| l.ends_with(&format!("  {name}")))
         .map(|l| l[..96].to_string())
-}
-
-fn assert_file_is(path: &Path, want: &[u8]) {
-    let got = fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(got.len(), want.len(), "size of {}", path.display());
-    assert!(got == want, "content of {} differs", path.display());
 }
 
 fn publishes_in(log: &str) -> usize {

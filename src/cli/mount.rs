@@ -103,9 +103,8 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     let ra = tokio::task::spawn_blocking(move || {
         bdi::raise_read_ahead(&root, crate::fuse::MAX_IO / 1024)
     });
-    match ra.await {
-        Ok(Ok(kib)) => tracing::debug!("kernel read-ahead on the mount: {kib} KiB"),
-        Ok(Err(e)) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
+    match ra.await.map_err(|e| e.to_string()).and_then(|r| r) {
+        Ok(kib) => tracing::debug!("kernel read-ahead on the mount: {kib} KiB"),
         Err(e) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
     }
     tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());

@@ -98,7 +98,7 @@ impl crate::share::SharePublisher for Publisher {
     fn publish(&self, path: &Path) -> Result<SdHash, String> {
         Publisher::publish(self, path, &|_| {})
             .map(|p| p.sd_hash)
-            .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+            .map_err(|e| crate::error_chain(&e))
     }
 
     fn unpublish(&self, sd: &SdHash) {

@@ -119,3 +119,10 @@ pub fn xattr(path: &Path, name: &str) -> std::io::Result<String> {
     buf.truncate(r as usize);
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
+
+/// Reads the whole file and compares it with `want` (no 50 MB assert dumps).
+pub fn assert_file_is(path: &Path, want: &[u8]) {
+    let got = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    assert_eq!(got.len(), want.len(), "size of {}", path.display());
+    assert!(got == want, "content of {} differs", path.display());
+}
