@@ -1,7 +1,7 @@
 //! One blob: AES-CBC with PKCS7, named by the SHA-384 of its encrypted bytes.
 //!
 //! PURE: bytes in, bytes out. No files, sockets or clock, so every rule of
-//! PROTOCOL.md §1 is checked by fast unit tests.
+//! docs/protocol.md §1 is checked by fast unit tests.
 //!
 //! Writers always use AES-128 (a 16-byte key, like lbry-sdk); readers accept
 //! 16, 24 or 32-byte keys because lbry-sdk does not enforce the key size.

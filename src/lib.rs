@@ -1,15 +1,29 @@
 //! lbrymount: the LBRY peer-to-peer content network as a filesystem and a CLI.
 //!
-//! The layers, bottom up (see DESIGN.md for the map):
-//! - `hash`, `blob`, `sd`, `layout`: pure formats (PROTOCOL.md §1–2), no I/O;
-//! - `store`: verified blobs on disk (lbrynet's `blobfiles/` layout), LRU with a byte cap and pins;
+//! The modules, bottom up. The full map is docs/architecture.md §3; the
+//! paths a read, a served blob and a publish take are docs/architecture.md §2;
+//! the wire formats are docs/protocol.md.
+//! - `hash`, `sha384`: SHA-384 names (`BlobHash`, `SdHash`, `NodeId`) and the hash itself;
+//! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash (pure, docs/protocol.md §1);
+//! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
+//! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
+//! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
+//! - `atomic_file`: small files replaced whole (node state, share manifest);
+//! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
+//! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
-//! - `wire`: pure codecs for the network protocols;
-//! - `dht`: the LBRY Kademlia's routing table and lookups as pure state machines;
+//! - `assemble`: descriptor + blobs -> the original file, written whole or not at all;
+//! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
+//! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
-//! - `fetch`: getting verified blobs from many peers (single flight, failover, hedging);
-//! - `assemble`: descriptor + blobs -> the original file;
-//! - `config`, `cli`: flags to a validated configuration (the binary's edge).
+//! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
+//! - `stream`: one stream as a random-access file, with read-ahead;
+//! - `vfs`: the mounted filesystem as a FUSE-free model;
+//! - `fuse`: the FUSE adapter, translation only;
+//! - `share`: the share folder, published as it changes;
+//! - `control`: the control socket protocol between commands and a running node;
+//! - `node`: a running node: store, blob server, DHT, fetcher, announcer, control socket;
+//! - `config`, `cli`: flags to a validated configuration and the commands (the binary's edge).
 
 pub mod assemble;
 mod atomic_file;

@@ -1,4 +1,4 @@
-//! File → LBRY stream: chunk, encrypt, hash, store, describe (PROTOCOL.md §2.5).
+//! File → LBRY stream: chunk, encrypt, hash, store, describe (docs/protocol.md §2.5).
 //!
 //! Streaming with bounded memory: the file is read one 2 097 151-byte chunk at
 //! a time through [`pipeline::ordered_map`], so a 10 GiB file needs a few
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Where IVs come from. lbry-sdk uses fresh random IVs; the fixed sequence
-/// reproduces PROTOCOL.md's test vectors (the n-th IV is byte n repeated).
+/// reproduces the test vectors of docs/protocol.md §2.6 (the n-th IV is byte n repeated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IvSource {
     Random,

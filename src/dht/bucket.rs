@@ -1,6 +1,6 @@
 //! One k-bucket and what the routing table knows of each contact in it:
 //! when it last answered and how often it has failed since (lbry-sdk's
-//! `KBucket` and `PeerManager.peer_is_good`, PROTOCOL.md §4.5).
+//! `KBucket` and `PeerManager.peer_is_good`, docs/protocol.md §4.5).
 //!
 //! Health is derived, never stored: from `last_seen`, the failure count and
 //! the `now` the caller passes. The table (`routing.rs`) decides what to do

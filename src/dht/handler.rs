@@ -1,5 +1,6 @@
 //! Answering other nodes: the four RPCs (lbry-sdk's `KademliaRPC`,
-//! PROTOCOL.md §4.3) and the ping-back of unknown requesters (§4.4).
+//! docs/protocol.md §4.3) and the ping-back of unknown requesters
+//! (docs/protocol.md §4.4).
 //!
 //! Requests are answered on the receive task, synchronously and under short
 //! locks, so nothing here waits on the network; the ping-back, which does,

@@ -1,5 +1,5 @@
 //! The iterative Kademlia lookup as a state machine (lbry-sdk's
-//! `iterative_find.py`, PROTOCOL.md §4.5).
+//! `iterative_find.py`, docs/protocol.md §4.5).
 //!
 //! The driver owns the sockets and loops: ask `next_queries(now)`, send those
 //! requests, and feed each outcome back (`on_response`, `on_value`,

@@ -1,6 +1,6 @@
 //! Joining the network and staying in it: the join itself, the refresh loop,
 //! expiry of stored announcements and snapshots of the state file
-//! (lbry-sdk's `Node.join_network` and `Node.refresh_node`, PROTOCOL.md §4.5).
+//! (lbry-sdk's `Node.join_network` and `Node.refresh_node`, docs/protocol.md §4.5).
 //!
 //! The refresh loop runs every `NodeConfig::refresh_every` (lbry-sdk's
 //! `CHECK_REFRESH_INTERVAL`, 720 s). Each pass looks up an id in every bucket

@@ -1,4 +1,4 @@
-//! The LBRY DHT (lbry-sdk's Kademlia, PROTOCOL.md §4).
+//! The LBRY DHT (lbry-sdk's Kademlia, docs/protocol.md §4).
 //!
 //! The core owns the decisions a node makes about *whom* it knows and
 //! *whom* it asks: `routing` (the k-bucket table) and `lookup` (the iterative

@@ -1,5 +1,5 @@
 //! A DHT node: answers the four RPCs for others and searches for us
-//! (lbry-sdk's `Node` and `KademliaRPC`, PROTOCOL.md §4.3–4.5).
+//! (lbry-sdk's `Node` and `KademliaRPC`, docs/protocol.md §4.3–4.5).
 //!
 //! The node glues the pure parts (routing table, peer store, tokens,
 //! lookups) to the UDP endpoint, and owns their lifecycle: `bind` starts the

@@ -1,5 +1,5 @@
 //! Which addresses a node accepts as contacts and stores or hands out as
-//! blob peers (PROTOCOL.md §4.4).
+//! blob peers (docs/protocol.md §4.4).
 //!
 //! lbry-sdk accepts only public IPv4 addresses and ports ≥ 1024; loopback
 //! needs a module flag and LAN addresses are always refused. That rule would

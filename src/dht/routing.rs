@@ -1,4 +1,4 @@
-//! The k-bucket routing table (lbry-sdk's `TreeRoutingTable`, PROTOCOL.md §4.5).
+//! The k-bucket routing table (lbry-sdk's `TreeRoutingTable`, docs/protocol.md §4.5).
 //!
 //! Buckets are ranges of XOR distance from our own id. The table starts as one
 //! bucket covering every distance; a full bucket splits in half when its index
@@ -23,8 +23,8 @@
 //! one NAT address still fit.
 //!
 //! Pure: every method that needs the time takes `now`, and refresh targets take
-//! the random generator. Contacts' address validity (public IPv4, port range,
-//! §4.4) is checked where datagrams are decoded, not here. The buckets and
+//! the random generator. Contacts' address validity (docs/protocol.md §4.4)
+//! is the node's address policy (`policy.rs`), applied before contacts get here. The buckets and
 //! their entries' health are in `bucket.rs`.
 
 use std::net::IpAddr;

@@ -1,5 +1,5 @@
 //! The DHT's UDP endpoint: one socket, one receive task, and a map from rpc
-//! id to the caller waiting for the answer (PROTOCOL.md §4.2, §4.4).
+//! id to the caller waiting for the answer (docs/protocol.md §4.2, §4.4).
 //!
 //! This module owns sockets, rpc ids and deadlines, and no policy: which
 //! requests to answer and how is the [`Handler`]'s business (the node), and

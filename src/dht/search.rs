@@ -1,6 +1,6 @@
 //! The node's searches: iterative findNode / findValue driving the pure
 //! [`Lookup`], and announcing a blob (lbry-sdk's `iterative_find.py` and
-//! `Node.announce_blob`, PROTOCOL.md §4.5).
+//! `Node.announce_blob`, docs/protocol.md §4.5).
 //!
 //! The driver keeps ALPHA requests in flight as the lookup asks, each on its
 //! own named task, and feeds every outcome back. Each request has the rpc

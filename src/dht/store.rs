@@ -1,5 +1,5 @@
 //! What a node keeps for others: announced blob peers and store tokens
-//! (lbry-sdk's `DictDataStore` and `KademliaRPC` tokens, PROTOCOL.md §4.3).
+//! (lbry-sdk's `DictDataStore` and `KademliaRPC` tokens, docs/protocol.md §4.3).
 //!
 //! A record is the *sender's* UDP source IP, the TCP port from the store and
 //! the sender's node id (never the `original_publisher` argument, which

@@ -1,5 +1,5 @@
 //! `ExchangeClient`: asks one peer for one blob, the way lbry-sdk's client
-//! does (PROTOCOL.md §3.5–3.6), and implements `fetch::BlobPeer`.
+//! does (docs/protocol.md §3.5–3.6), and implements `fetch::BlobPeer`.
 //!
 //! One request per connection at a time; a connection that completed a clean
 //! exchange goes back to a small pool for the next blob, any failure drops
@@ -337,7 +337,7 @@ impl Op for Query {
     }
 }
 
-/// lbry-sdk's acceptance rules for a download answer (PROTOCOL.md §3.6).
+/// lbry-sdk's acceptance rules for a download answer (docs/protocol.md §3.6).
 fn check_download(
     response: &BlobResponse,
     hash: BlobHash,

@@ -1,4 +1,4 @@
-//! The TCP blob exchange protocol (PROTOCOL.md §3): serving blobs from the
+//! The TCP blob exchange protocol (docs/protocol.md §3): serving blobs from the
 //! store to LBRY peers ([`BlobServer`]) and fetching blobs from them
 //! ([`ExchangeClient`], the network side of `fetch::BlobPeer`).
 //!

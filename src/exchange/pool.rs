@@ -1,6 +1,6 @@
 //! Idle client connections kept for reuse, keyed by peer address.
 //!
-//! lbry-sdk reuses one connection for the next blob (PROTOCOL.md §3.5), which
+//! lbry-sdk reuses one connection for the next blob (docs/protocol.md §3.5), which
 //! saves a handshake per 2 MiB. Only a connection that finished a transfer
 //! cleanly is put back; one that failed in any way is dropped. A connection is
 //! checked when taken: one that idled too long (lbry-sdk servers close after

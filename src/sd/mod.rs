@@ -1,4 +1,4 @@
-//! Stream descriptors (the "sd blob", PROTOCOL.md §2): the JSON that names a
+//! Stream descriptors (the "sd blob", docs/protocol.md §2): the JSON that names a
 //! stream's key, its encrypted data blobs and their IVs.
 //!
 //! This module owns three things:
@@ -6,7 +6,7 @@
 //!   for byte (and its legacy key order), because the sd hash that names a
 //!   stream is the SHA-384 of those exact bytes;
 //! - the reader, which accepts any key order, never re-serializes to check
-//!   anything, applies lbry-sdk's validation rules in order (§2.4) and then our
+//!   anything, applies lbry-sdk's validation rules in order (docs/protocol.md §2.4) and then our
 //!   own safety rules (types, hex, sizes), and never panics on any input;
 //! - file names: lbry-sdk's `sanitize_file_name` for writing, and
 //!   [`StreamDescriptor::file_name`], a name that is always safe to put in a
@@ -72,7 +72,7 @@ impl StreamDescriptor {
     /// `stream_name` is `file_name` (which must be a base name, as lbry-sdk
     /// takes `os.path.basename`), `suggested_file_name` is
     /// [`sanitize_file_name`]`(file_name)`, and the stream hash is computed
-    /// (§2.3).
+    /// (docs/protocol.md §2.3).
     ///
     /// `blobs` must be numbered 0, 1, 2, ... with lengths in 1..=2097152 that
     /// are multiples of 16 (what `blob::encrypt` produces); otherwise readers,
@@ -193,7 +193,7 @@ impl StreamDescriptor {
         )
     }
 
-    /// §2.3 over this descriptor's fields: names re-hexlified in lowercase,
+    /// docs/protocol.md §2.3 over this descriptor's fields: names re-hexlified in lowercase,
     /// key and IVs as written.
     fn compute_stream_hash(&self) -> String {
         let data = self.blobs.iter().map(|b| Entry {
@@ -236,7 +236,7 @@ struct Entry {
     length: u64,
 }
 
-/// `calculate_stream_hash` (§2.3): every string exactly as given, integers in
+/// `calculate_stream_hash` (docs/protocol.md §2.3): every string exactly as given, integers in
 /// decimal, no separators.
 fn stream_hash<'a>(
     stream_name_hex: &str,

@@ -1,7 +1,7 @@
 //! The tolerant, strict reader: any key order in, a validated descriptor out.
 //!
 //! Order of checks: size, JSON, field presence and types, then lbry-sdk's
-//! rules 2–5 of PROTOCOL.md §2.4 in its order, then our value rules (hex,
+//! rules 2–5 of docs/protocol.md §2.4 in its order, then our value rules (hex,
 //! key and IV sizes, blob hashes, blob lengths), and last rule 6, the stream
 //! hash. Nothing is re-serialized: the sd hash was taken over the raw bytes.
 
@@ -77,7 +77,7 @@ pub(super) fn parse(bytes: &[u8], sd_hash: SdHash) -> Result<StreamDescriptor, S
     Ok(sd)
 }
 
-/// lbry-sdk's rules 2–5 (§2.4), in its order.
+/// lbry-sdk's rules 2–5 (docs/protocol.md §2.4), in its order.
 fn check_lbry_rules(entries: &[RawEntry]) -> Result<(), SdError> {
     let Some((terminator, data)) = entries.split_last() else {
         return Err(SdError::NoTerminator);

@@ -1,4 +1,4 @@
-//! The two byte layouts lbry-sdk writes (PROTOCOL.md §2.2).
+//! The two byte layouts lbry-sdk writes (docs/protocol.md §2.2).
 //!
 //! Written by hand rather than through serde_json: every value is either
 //! validated hex or an integer, so nothing ever needs escaping, and the exact

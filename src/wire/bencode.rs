@@ -5,7 +5,7 @@
 //! `{0: type, 1: rpc_id, ...}`), and Python's decoder does not consume the
 //! closing `e` of a nested dictionary, so a value that *ends in* a dict (a
 //! dict, or a list whose last element ends in a dict) is only read correctly
-//! when it is the last element of its container (PROTOCOL.md §4.2 quirk 1).
+//! when it is the last element of its container (the nested-dict quirk of docs/protocol.md §4.2).
 //!
 //! * The encoder is canonical (ints before byte strings, each sorted like
 //!   Python sorts them) and refuses, with [`EncodeError::DictNotLast`], any

@@ -1,4 +1,4 @@
-//! Blob exchange messages (PROTOCOL.md §3): the request a client sends and the
+//! Blob exchange messages (docs/protocol.md §3): the request a client sends and the
 //! header a server answers with, as lbry-sdk writes and reads them.
 //!
 //! Decoding is two-phase: [`frame::object_end`](super::frame::object_end)
@@ -58,7 +58,8 @@ pub struct BlobResponse {
     pub blob_data_payment_rate: Option<String>,
     /// The requested blobs the server has.
     pub available_blobs: Option<Vec<BlobHash>>,
-    /// Any JSON value: the server's address string, or `true` (the §3.3 quirk).
+    /// Any JSON value: the server's address string, or `true` (the quirk
+    /// in docs/protocol.md §3.3).
     pub lbrycrd_address: Option<Value>,
 }
 

@@ -2,7 +2,7 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::json;
 
-/// The hello vector of PROTOCOL.md §2.6: 16 encrypted bytes.
+/// The hello blob of docs/protocol.md §1.5: 16 encrypted bytes.
 const H: &str = "772edb0f65efc2b4be39a6a80a9f5fea827487a5dd350670fa08a17246f09203ed283ca27e9fc09a7c496bae04971026";
 const ADDR: &str = "bFakeAddress";
 

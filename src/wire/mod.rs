@@ -1,7 +1,7 @@
 //! Wire formats of the network protocols, as pure codecs.
 //!
 //! Bytes in, typed values out (and back). Nothing here touches a socket, a
-//! file or the clock, so every rule of PROTOCOL.md is checked by fast unit
+//! file or the clock, so every rule of docs/protocol.md is checked by fast unit
 //! and property tests; the async code in `exchange` only moves bytes.
 //! Decoders distinguish "need more bytes" from "can never be valid".
 

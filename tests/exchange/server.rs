@@ -44,7 +44,7 @@ async fn read_n(stream: &mut TcpStream, n: usize) -> Vec<u8> {
     buf
 }
 
-/// The hello vector of PROTOCOL.md §2.6: a 16-byte blob with a known hash.
+/// The hello blob of docs/protocol.md §1.5: a 16-byte blob with a known hash.
 fn hello_blob() -> VerifiedBlob {
     let key = StreamKey::new(&hex::decode("000102030405060708090a0b0c0d0e0f").unwrap()).unwrap();
     VerifiedBlob::from_bytes(encrypt(&key, &[1u8; 16], b"hello lbry\n"))

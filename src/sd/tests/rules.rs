@@ -13,7 +13,7 @@ fn mutated(f: impl FnOnce(&mut Value)) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap()
 }
 
-/// §2.3 as lbry-sdk computes it when reading, written independently of the
+/// docs/protocol.md §2.3 as lbry-sdk computes it when reading, written independently of the
 /// module: names re-hexlified in lowercase, everything else as written.
 fn python_stream_hash(v: &Value) -> String {
     let relower = |s: &Value| hex::encode(hex::decode(s.as_str().unwrap()).unwrap());

@@ -1,8 +1,8 @@
-//! PROTOCOL.md §2.6, every vector exactly.
+//! docs/protocol.md §2.6, every vector exactly.
 
 use super::*;
 
-/// §2.6 (a): the legacy-order sd blob from lbry-sdk's test suite.
+/// docs/protocol.md §2.6 (a): the legacy-order sd blob from lbry-sdk's test suite.
 const LEGACY_SD: &str = r#"{"stream_name": "4f62616d6120446f6e6b65792d322e73746c", "blobs": [{"length": 1153488, "blob_num": 0, "blob_hash": "9fa32a249ce3f2d4e46b78599800f368b72f2a7f22b81df443c7f6bdbef496bd61b4c0079c73d79c8bb9be9a6bf86592", "iv": "0bf348867244019c9e22196339016ea6"}, {"length": 0, "blob_num": 1, "iv": "9f36abae16955463919b07ed530a3d18"}], "stream_type": "lbryfile", "key": "a03742b87628aa7228e48f1dcd207e48", "suggested_file_name": "4f62616d6120446f6e6b65792d322e73746c", "stream_hash": "b43f4b1379780caf60d20aa06ac38fb144df61e514ebfa97537018ba73bce8fe37ae712f473ff0ba0be0eef44e160207"}"#;
 
 #[test]

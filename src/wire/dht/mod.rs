@@ -1,4 +1,4 @@
-//! DHT datagrams (PROTOCOL.md §4.2–4.3): typed messages to bytes and back.
+//! DHT datagrams (docs/protocol.md §4.2–4.3): typed messages to bytes and back.
 //!
 //! A datagram is a bencoded dict `{0: type, 1: rpc_id, 2: node_id, 3: …, 4: …}`.
 //! What key 3 of a *response* means depends on the request it answers (a

@@ -1,4 +1,4 @@
-//! Golden datagrams of PROTOCOL.md §4.2, §4.3 and §8, and the rejection rules.
+//! Golden datagrams (docs/protocol.md §4.6), and the rejection rules.
 
 use super::*;
 use std::net::Ipv4Addr;
