@@ -10,6 +10,8 @@ mod dht;
 mod dht_cmd;
 mod get;
 mod get_net;
+mod get_node;
+mod interrupt;
 mod ls;
 mod mount;
 mod node_args;
