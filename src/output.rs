@@ -177,10 +177,12 @@ impl Output {
     pub fn write(&mut self, plain: &[u8]) -> Result<(), OutputError> {
         match &mut self.sink {
             Sink::File(f) => {
-                f.file.write_all(plain).map_err(|source| OutputError::Write {
-                    path: f.part.clone(),
-                    source,
-                })?;
+                f.file
+                    .write_all(plain)
+                    .map_err(|source| OutputError::Write {
+                        path: f.part.clone(),
+                        source,
+                    })?;
                 self.written += plain.len() as u64;
                 f.start_writeback(self.written);
             }

@@ -141,7 +141,11 @@ mod tests {
         std::fs::write(d.join("a (1).txt"), "").unwrap();
         assert_eq!(free_name(d, "a.txt"), d.join("a (2).txt"));
         std::os::unix::fs::symlink("/nonexistent", d.join("b")).unwrap();
-        assert_eq!(free_name(d, "b"), d.join("b (1)"), "a dangling symlink is taken");
+        assert_eq!(
+            free_name(d, "b"),
+            d.join("b (1)"),
+            "a dangling symlink is taken"
+        );
     }
 
     #[test]

@@ -11,9 +11,7 @@ use std::future::Future;
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Runs `work`; if a terminating signal arrives first, cleans up and dies of it.
-pub async fn until_signal<T>(
-    work: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+pub async fn until_signal<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;

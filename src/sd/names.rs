@@ -296,7 +296,10 @@ mod tests {
         assert_eq!(visible_file_name(b".bashrc", b"", HASH), "bashrc");
         assert_eq!(visible_file_name(b"../x", b"", HASH), "_x");
         assert_eq!(visible_file_name(b"a/b", b"", HASH), "a_b");
-        assert_eq!(visible_file_name(b"...", b"", HASH), "lbry-0123456789abcdef");
+        assert_eq!(
+            visible_file_name(b"...", b"", HASH),
+            "lbry-0123456789abcdef"
+        );
         assert_eq!(visible_file_name(b"a.txt", b"", HASH), "a.txt");
     }
 

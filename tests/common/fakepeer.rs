@@ -52,6 +52,9 @@ pub enum Mode {
     /// Serves one blob per connection, then closes on the next request
     /// without answering (an lbry-sdk server whose idle timer just fired).
     OneBlobPerConnection,
+    /// Serves the blobs it holds; a request for one it lacks is never
+    /// answered (a stream that stalls partway).
+    StallOnMissing,
 }
 
 /// A misbehaving peer on 127.0.0.1; stops on drop.
@@ -186,6 +189,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
         );
         let data = match ctx.blobs.get(&hash) {
             Some(data) if ctx.mode != Mode::Refuse => data,
+            None if ctx.mode == Mode::StallOnMissing => return std::future::pending().await,
             _ => {
                 if stream.write_all(refuse.as_bytes()).await.is_err() {
                     return;
@@ -219,7 +223,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
                 }
                 Vec::new()
             }
-            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection => {
+            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection | Mode::StallOnMissing => {
                 [header(data.len()).as_bytes(), data].concat()
             }
             Mode::Corrupt => {
