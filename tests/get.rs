@@ -284,35 +284,27 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 fn an_interrupted_get_removes_its_part_file_and_keeps_the_blobs_it_fetched() {
     let (publisher, sd, data) = published(5, 5);
     let blobs = data_blobs(&publisher, &sd);
-    // A peer with the descriptor and the first two blobs only: the get
-    // writes those, then waits for the third, which never comes.
-    let mut some = blob_map(&publisher);
-    some.retain(|h, _| {
-        let h = h.to_string();
-        h == sd || blobs[..2].contains(&h)
-    });
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let peer = rt.block_on(FakePeer::start(Mode::StallOnMissing, some));
     for sig in [libc::SIGTERM, libc::SIGINT] {
+        // A peer that sends the descriptor and two data blobs, then stalls.
+        let peer = rt.block_on(FakePeer::start(Mode::StallAfter(3), blob_map(&publisher)));
         let leecher = Node::new();
         let out_dir = leecher.path("out");
         fs::create_dir(&out_dir).unwrap();
         let out = out_dir.join("movie.bin");
+        let peer_arg = peer.addr().to_string();
+        let args = ["get", &sd, "-o", out.to_str().unwrap(), "--peer", &peer_arg];
         let mut child = leecher
-            .cmd(&[
-                "get",
-                &sd,
-                "-o",
-                out.to_str().unwrap(),
-                "--peer",
-                &peer.addr().to_string(),
-            ])
+            .cmd(&args)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let have = |h: &String| leecher.blob_dir().join(h).exists();
-        wait_for("the first two blobs and the part file", || {
-            blobs[..2].iter().all(have) && !entries(&out_dir).is_empty()
+        let fetched = || -> Vec<String> {
+            let have = |h: &&String| leecher.blob_dir().join(h).exists();
+            blobs.iter().filter(have).cloned().collect()
+        };
+        wait_for("two blobs and the part file", || {
+            fetched().len() == 2 && !entries(&out_dir).is_empty()
         });
         // SAFETY: kill(2) on the PID of a child we started and have not reaped.
         unsafe { libc::kill(child.id() as i32, sig) };
@@ -323,23 +315,22 @@ fn an_interrupted_get_removes_its_part_file_and_keeps_the_blobs_it_fetched() {
             Vec::<String>::new(),
             "signal {sig}: part file left"
         );
-        assert!(
-            blobs[..2].iter().all(have) && have(&sd),
-            "fetched blobs stay"
-        );
+        assert_eq!(fetched().len(), 2, "the fetched blobs stay");
+        assert!(leecher.blob_dir().join(&sd).exists());
 
         // Rerun against a complete seeder: only the missing blobs travel.
         let seeder = Node::new();
         copy_blobs(&publisher, &seeder);
         let server = ServeNode::start(&seeder);
-        leecher.ok(&[
+        let args = [
             "get",
             &sd,
             "-o",
             out.to_str().unwrap(),
             "--peer",
             &server.peer_arg(),
-        ]);
+        ];
+        leecher.ok(&args);
         assert!(fs::read(&out).unwrap() == data);
         let (_, log) = server.stop(libc::SIGTERM);
         assert_eq!(
@@ -348,5 +339,57 @@ fn an_interrupted_get_removes_its_part_file_and_keeps_the_blobs_it_fetched() {
             "only the missing blobs were fetched"
         );
     }
-    drop(peer);
+}
+
+#[test]
+fn get_on_a_data_dir_held_by_a_running_node_goes_through_the_node() {
+    let (node, sd, data) = published(3, 6);
+    let server = ServeNode::start(&node);
+    let cwd = node.path("cwd");
+    fs::create_dir(&cwd).unwrap();
+    // From the node's store: to a file, to stdout, and under the stream's name.
+    let out = node.path("via-node.bin");
+    let (_, stderr) = get_in(
+        &node,
+        &cwd,
+        &["get", &sd, "--offline", "-o", out.to_str().unwrap()],
+    );
+    assert!(fs::read(&out).unwrap() == data, "{stderr}");
+    assert!(stderr.contains(out.to_str().unwrap()), "{stderr}");
+    let (stdout, _) = get_in(&node, &cwd, &["get", &sd, "-o", "-"]);
+    assert!(stdout == data, "stdout differs ({} bytes)", stdout.len());
+    get_in(&node, &cwd, &["get", &sd]);
+    assert!(fs::read(cwd.join("movie.bin")).unwrap() == data);
+
+    // A stream the node lacks: it fetches it from the peer named here, into its store.
+    let (other, sd2, data2) = published(2, 7);
+    let seeder = ServeNode::start(&other);
+    let out2 = node.path("fetched.bin");
+    let args = [
+        "get",
+        &sd2,
+        "-o",
+        out2.to_str().unwrap(),
+        "--peer",
+        &seeder.peer_arg(),
+    ];
+    get_in(&node, &cwd, &args);
+    assert!(fs::read(&out2).unwrap() == data2);
+    for h in data_blobs(&other, &sd2) {
+        assert!(
+            node.blob_dir().join(&h).exists(),
+            "blob {h} is in the node's store"
+        );
+    }
+    // The same safety rules apply: a symlink is not replaced.
+    let link = node.path("link");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let err = node.fails(&["get", &sd, "-o", link.to_str().unwrap()], 1);
+    assert!(err.contains("refusing"), "{err}");
+    assert_eq!(fs::read_link(&link).unwrap(), out);
+
+    // A second node on the same data dir says which node holds it and what to do.
+    let err = node.fails(&["serve", "--listen", "127.0.0.1:0", "--no-dht"], 1);
+    let pid = server.pid().to_string();
+    assert!(err.contains(&pid) && err.contains("--data-dir"), "{err}");
 }

@@ -11,7 +11,6 @@ use super::progress::bytes_bar;
 use crate::assemble::{check_complete, get_offline_into, load_descriptor, Output};
 use crate::config::Config;
 use crate::hash::SdHash;
-use crate::sd::StreamDescriptor;
 use crate::store::DiskStore;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -32,15 +31,18 @@ pub struct GetRequest {
 const NAME_MAX: usize = 255;
 
 pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
-    if let Some(node) = crate::control::client::connect(&cfg.data_dir)? {
-        return super::get_node::run(cfg, node, req);
-    }
-    let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lbrymount-get")
         .build()
         .context("cannot start the async runtime")?;
+    // A node running on the data dir holds its store: ask it.
+    if let Some(node) = crate::control::client::connect(&cfg.data_dir)? {
+        return rt.block_on(super::interrupt::until_signal(async move {
+            tokio::task::spawn_blocking(move || super::get_node::run(node, &req)).await?
+        }));
+    }
+    let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
     rt.block_on(super::interrupt::until_signal(async move {
         if req.offline {
             tokio::task::spawn_blocking(move || offline(&store, &req)).await?
@@ -54,7 +56,7 @@ pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
 fn offline(store: &DiskStore, req: &GetRequest) -> anyhow::Result<()> {
     let desc = load_descriptor(store, &req.sd_hash)?;
     check_complete(store, &desc)?;
-    let out = open_output(req.output.as_deref(), &desc)?;
+    let out = open_output(req.output.as_deref(), &desc.download_name())?;
     let bar = bytes_bar(
         desc.encrypted_size(),
         &desc.download_name(),
@@ -79,15 +81,13 @@ pub(super) fn report(req: &GetRequest, bytes: u64, target: &str) {
 /// Opens where the stream goes.
 ///
 /// `-o -` is standard output. `-o DIR` (or a symlink to one) and no `-o`
-/// put the descriptor's visible name ([`StreamDescriptor::download_name`])
+/// put `name`, the descriptor's visible name
+/// ([`StreamDescriptor::download_name`](crate::sd::StreamDescriptor::download_name)),
 /// into that directory and never overwrite anything: the next free
 /// `name (N).ext` is used, as lbry-sdk does. `-o FILE` replaces FILE like
 /// `cp` would, but only if it is a regular file (or absent).
-pub(super) fn open_output(
-    output: Option<&Path>,
-    desc: &StreamDescriptor,
-) -> anyhow::Result<Output> {
-    let into_dir = |dir: &Path| Output::create(&free_name(dir, &desc.download_name()), false);
+pub(super) fn open_output(output: Option<&Path>, name: &str) -> anyhow::Result<Output> {
+    let into_dir = |dir: &Path| Output::create(&free_name(dir, name), false);
     let out = match output {
         Some(p) if p.as_os_str() == "-" => Ok(Output::stdout()),
         // `is_dir` follows a symlink: writing inside the directory it points

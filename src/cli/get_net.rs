@@ -78,7 +78,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         &desc.download_name(),
         req.show_progress,
     );
-    let mut out = open_output(req.output.as_deref(), &desc)?;
+    let mut out = open_output(req.output.as_deref(), &desc.download_name())?;
     let target = out.describe();
     let wanted = desc
         .blobs()

@@ -157,6 +157,29 @@ pub fn with_config_file(cli: Cli, argv: Vec<std::ffi::OsString>) -> anyhow::Resu
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = cli.config()?;
+    run_command(&cfg, cli).map_err(|e| explain_locked(e, &cfg))
+}
+
+/// A data dir held by another node: say what to do about it. (`ls`,
+/// `status`, `publish` and `get` go through a running node's control
+/// socket; this is for a second node, or a node without its socket.)
+fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
+    let locked = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref(),
+            Some(crate::store::StoreError::Locked { .. })
+        )
+    });
+    if !locked {
+        return e;
+    }
+    anyhow::anyhow!(
+        "{e:#}; stop that node first, or give this command another --data-dir (`lbrymount --data-dir {} status` shows what the node is doing)",
+        cfg.data_dir.display()
+    )
+}
+
+fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let Some(command) = cli.command else {
         return mount::run(&cfg, &cli.mount);
