@@ -73,7 +73,8 @@ pub enum Command {
         /// The stream's sd hash (96 lowercase hex characters)
         #[arg(value_name = "SD_HASH", value_parser = parse_sd_hash)]
         sd_hash: SdHash,
-        /// Where to write the file [default: the descriptor's file name in the current directory]
+        /// Where to write the file (replaced only if a regular file), a directory to add it to,
+        /// or - for standard output [default: the descriptor's name, made visible, in the current directory]
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Use only blobs already in the local store; never touch the network
@@ -182,10 +183,10 @@ fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
 fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let Some(command) = cli.command else {
-        return mount::run(&cfg, &cli.mount);
+        return mount::run(cfg, &cli.mount);
     };
     match command {
-        Command::Publish { files } => publish::run(&cfg, &files, show_progress),
+        Command::Publish { files } => publish::run(cfg, &files, show_progress),
         Command::Get {
             sd_hash,
             output,
@@ -205,12 +206,12 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 timeout_secs: timeout,
                 show_progress,
             };
-            get::run(&cfg, req)
+            get::run(cfg, req)
         }
-        Command::Ls => ls::run(&cfg),
-        Command::Status => status::run(&cfg),
+        Command::Ls => ls::run(cfg),
+        Command::Status => status::run(cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(&cfg, &node),
+        Command::Serve { node } => serve::run(cfg, &node),
     }
 }
 
