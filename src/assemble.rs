@@ -1,8 +1,7 @@
 //! Stream → file: decrypt verified blobs in order and write the original bytes.
 //!
-//! The output is written to a hidden part file beside the target and renamed
-//! into place only when every byte is there, so a failed or interrupted `get`
-//! never leaves a truncated file under the final name. Blobs reach this module
+//! Bytes go to an [`Output`] (a part file renamed into place when complete,
+//! or standard output; see [`crate::output`]). Blobs reach this module
 //! already verified (`VerifiedBlob`); it checks them against the descriptor
 //! (length) and decrypts them. Where blobs come from (local store or peers) is
 //! the caller's business.
@@ -13,9 +12,9 @@ use crate::layout::{Layout, Size};
 use crate::pipeline::ordered_map;
 use crate::sd::{BlobInfo, SdError, StreamDescriptor};
 use crate::store::{BlobStore, StoreError};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub use crate::output::{Output, OutputError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GetError {
@@ -45,12 +44,8 @@ pub enum GetError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 /// Reads and checks a stream descriptor from the store (a use of its blob).
@@ -122,122 +117,6 @@ fn check_length(info: &BlobInfo, blob: &VerifiedBlob) -> Result<(), GetError> {
     Ok(())
 }
 
-/// Written bytes after which the kernel is asked to start writing them back.
-/// Without it a file smaller than the dirty-page limits (gigabytes on a
-/// large machine) stays in memory until the final fsync, which then waits
-/// for all of it at once; with it the writeback overlaps the download and
-/// the final fsync waits only for the tail.
-const WRITEBACK_EVERY: u64 = 8 << 20;
-
-/// An output file that appears under its final name only when complete.
-pub struct Output {
-    part: PathBuf,
-    target: PathBuf,
-    file: BufWriter<File>,
-    written: u64,
-    /// Bytes before this offset have had their writeback started.
-    writeback_from: u64,
-    done: bool,
-    /// Whether an existing file under the target name may be replaced.
-    replace: bool,
-}
-
-impl Output {
-    /// A part file beside `target`. With `replace` false, `finish` fails
-    /// rather than overwrite a file that exists under the target name.
-    pub fn create(target: &Path, replace: bool) -> Result<Self, GetError> {
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let part = target.with_file_name(format!(".{name}.lbrymount-part"));
-        let file = File::create(&part).map_err(|source| GetError::Write {
-            path: part.clone(),
-            source,
-        })?;
-        Ok(Self {
-            part,
-            target: target.to_path_buf(),
-            file: BufWriter::with_capacity(1 << 20, file),
-            written: 0,
-            writeback_from: 0,
-            done: false,
-            replace,
-        })
-    }
-
-    pub fn write(&mut self, plain: &[u8]) -> Result<(), GetError> {
-        self.file
-            .write_all(plain)
-            .map_err(|source| GetError::Write {
-                path: self.part.clone(),
-                source,
-            })?;
-        self.written += plain.len() as u64;
-        self.start_writeback();
-        Ok(())
-    }
-
-    /// Starts (does not wait for) the writeback of what reached the file
-    /// since the last call, once that is `WRITEBACK_EVERY` bytes. Only a
-    /// hint: errors show up in the final fsync, which is what counts.
-    fn start_writeback(&mut self) {
-        let in_file = self.written - self.file.buffer().len() as u64;
-        let len = in_file - self.writeback_from;
-        if len < WRITEBACK_EVERY {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            if let (Ok(from), Ok(n)) = (i64::try_from(self.writeback_from), i64::try_from(len)) {
-                // SAFETY: a plain syscall on a descriptor `self.file` keeps open.
-                unsafe {
-                    libc::sync_file_range(
-                        self.file.get_ref().as_raw_fd(),
-                        from,
-                        n,
-                        libc::SYNC_FILE_RANGE_WRITE,
-                    );
-                }
-            }
-        }
-        self.writeback_from = in_file;
-    }
-
-    /// Flushes, syncs and renames into place; returns the bytes written.
-    pub fn finish(mut self) -> Result<u64, GetError> {
-        let part_err = |source| GetError::Write {
-            path: self.part.clone(),
-            source,
-        };
-        self.file.flush().map_err(part_err)?;
-        self.file.get_ref().sync_all().map_err(part_err)?;
-        let target_err = |source| GetError::Write {
-            path: self.target.clone(),
-            source,
-        };
-        if self.replace {
-            std::fs::rename(&self.part, &self.target).map_err(target_err)?;
-        } else {
-            // A hard link fails if the name exists, so nothing is ever overwritten,
-            // even by a file that appeared while the stream was downloading.
-            std::fs::hard_link(&self.part, &self.target).map_err(target_err)?;
-            let _ = std::fs::remove_file(&self.part);
-        }
-        self.done = true;
-        Ok(self.written)
-    }
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.part);
-        }
-    }
-}
-
 /// Reassembles a stream from the local store only (`get --offline`); the
 /// caller has loaded and checked its descriptor.
 pub fn get_offline(
@@ -248,14 +127,30 @@ pub fn get_offline(
     workers: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, GetError> {
-    // Fail before writing anything if a blob is missing.
-    if let Some(b) = desc.blobs().iter().find(|b| !store.contains(&b.hash)) {
-        return Err(GetError::MissingBlob {
+    check_complete(store, desc)?;
+    let out = Output::create(target, replace)?;
+    get_offline_into(store, desc, out, workers, progress)
+}
+
+/// Fails, naming the first missing blob, unless the store holds every blob.
+pub fn check_complete(store: &dyn BlobStore, desc: &StreamDescriptor) -> Result<(), GetError> {
+    match desc.blobs().iter().find(|b| !store.contains(&b.hash)) {
+        Some(b) => Err(GetError::MissingBlob {
             num: b.blob_num,
             hash: b.hash,
-        });
+        }),
+        None => Ok(()),
     }
-    let mut out = Output::create(target, replace)?;
+}
+
+/// [`get_offline`] into an output the caller opened (a file or standard output).
+pub fn get_offline_into(
+    store: &dyn BlobStore,
+    desc: &StreamDescriptor,
+    mut out: Output,
+    workers: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, GetError> {
     ordered_map(
         desc.blobs().iter().map(Ok),
         workers,
@@ -273,7 +168,7 @@ pub fn get_offline(
             Ok(())
         },
     )?;
-    out.finish()
+    Ok(out.finish()?)
 }
 
 /// The stream's plaintext size and whether it is exact. Exact once the last

@@ -39,6 +39,7 @@ pub mod fuse;
 pub mod hash;
 pub mod layout;
 pub mod node;
+pub mod output;
 pub mod pipeline;
 pub mod publish;
 pub mod sd;

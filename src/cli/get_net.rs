@@ -7,9 +7,9 @@
 //! from there, so an interrupted `get` resumes.
 
 use super::dht;
-use super::get::{target_path, GetRequest};
+use super::get::{open_output, report, GetRequest};
 use super::progress::bytes_bar;
-use crate::assemble::{decrypt_blob, Output};
+use crate::assemble::decrypt_blob;
 use crate::exchange::client::{ClientConfig, ExchangeClient};
 use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
 use crate::hash::SdHash;
@@ -25,16 +25,7 @@ use std::time::Duration;
 const WINDOW: usize = 8;
 const MAX_WINDOW: usize = 32;
 
-pub fn run(store: DiskStore, req: GetRequest) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("lbrymount-get")
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(get(Arc::new(store), req))
-}
-
-async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
+pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let peers = dht::resolve(&req.peers).await?;
     let sd = req.sd_hash;
     // Where to look for peers: the nodes given, else (with no peer given
@@ -68,7 +59,6 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
         .with_context(|| format!("stream descriptor {sd} is invalid"))?;
-    let (target, replace) = target_path(req.output.as_deref(), &desc)?;
     let missing = desc
         .blobs()
         .iter()
@@ -83,8 +73,13 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     }
 
     let desc = Arc::new(desc);
-    let bar = bytes_bar(desc.encrypted_size(), &desc.file_name(), req.show_progress);
-    let mut out = Output::create(&target, replace)?;
+    let bar = bytes_bar(
+        desc.encrypted_size(),
+        &desc.download_name(),
+        req.show_progress,
+    );
+    let mut out = open_output(req.output.as_deref(), &desc.download_name())?;
+    let target = out.describe();
     let wanted = desc
         .blobs()
         .iter()
@@ -111,7 +106,7 @@ async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     }
     let n = tokio::task::spawn_blocking(move || out.finish()).await??;
     bar.finish_and_clear();
-    tracing::info!(sd = %sd.short(), bytes = n, path = %target.display(), "written");
+    report(&req, n, &target);
     Ok(())
 }
 

@@ -10,6 +10,8 @@ mod dht;
 mod dht_cmd;
 mod get;
 mod get_net;
+mod get_node;
+mod interrupt;
 mod ls;
 mod mount;
 mod node_args;
@@ -71,7 +73,8 @@ pub enum Command {
         /// The stream's sd hash (96 lowercase hex characters)
         #[arg(value_name = "SD_HASH", value_parser = parse_sd_hash)]
         sd_hash: SdHash,
-        /// Where to write the file [default: the descriptor's file name in the current directory]
+        /// Where to write the file (replaced only if a regular file), a directory to add it to,
+        /// or - for standard output [default: the descriptor's name, made visible, in the current directory]
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
         /// Use only blobs already in the local store; never touch the network
@@ -155,12 +158,35 @@ pub fn with_config_file(cli: Cli, argv: Vec<std::ffi::OsString>) -> anyhow::Resu
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = cli.config()?;
+    run_command(&cfg, cli).map_err(|e| explain_locked(e, &cfg))
+}
+
+/// A data dir held by another node: say what to do about it. (`ls`,
+/// `status`, `publish` and `get` go through a running node's control
+/// socket; this is for a second node, or a node without its socket.)
+fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
+    let locked = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref(),
+            Some(crate::store::StoreError::Locked { .. })
+        )
+    });
+    if !locked {
+        return e;
+    }
+    anyhow::anyhow!(
+        "{e:#}; stop that node first, or give this command another --data-dir (`lbrymount --data-dir {} status` shows what the node is doing)",
+        cfg.data_dir.display()
+    )
+}
+
+fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let Some(command) = cli.command else {
-        return mount::run(&cfg, &cli.mount);
+        return mount::run(cfg, &cli.mount);
     };
     match command {
-        Command::Publish { files } => publish::run(&cfg, &files, show_progress),
+        Command::Publish { files } => publish::run(cfg, &files, show_progress),
         Command::Get {
             sd_hash,
             output,
@@ -180,12 +206,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout_secs: timeout,
                 show_progress,
             };
-            get::run(&cfg, req)
+            get::run(cfg, req)
         }
-        Command::Ls => ls::run(&cfg),
-        Command::Status => status::run(&cfg),
+        Command::Ls => ls::run(cfg),
+        Command::Status => status::run(cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(&cfg, &node),
+        Command::Serve { node } => serve::run(cfg, &node),
     }
 }
 

@@ -4,7 +4,7 @@
 //! listens on, left by a killed node) from a real failure, so commands can
 //! fall back to opening the data dir themselves.
 
-use super::{decode_reply, encode, socket_path, ControlError, Reply, Request};
+use super::{decode_reply, encode, socket_path, ControlError, Reply, Request, MAX_DATA};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -50,40 +50,73 @@ impl Client {
         req: &Request,
         mut progress: impl FnMut(u64),
     ) -> Result<Reply, ControlError> {
-        let path = self.path.clone();
-        let io = |source| ControlError::Io {
-            path: path.clone(),
-            source,
-        };
-        self.reader.get_mut().write_all(&encode(req)).map_err(io)?;
+        self.send(req)?;
         loop {
-            let mut line = Vec::new();
-            let n = (&mut self.reader)
-                .take(MAX_REPLY)
-                .read_until(b'\n', &mut line);
-            match n {
-                Ok(0) => return Err(ControlError::Closed { path }),
-                Ok(_) if line.last() != Some(&b'\n') => {
-                    return Err(ControlError::BadReply {
-                        path,
-                        why: "unterminated or oversized line".into(),
-                    })
-                }
-                Ok(_) => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Err(ControlError::Silent {
-                        path,
-                        secs: SILENCE.as_secs(),
-                    })
-                }
-                Err(e) => return Err(io(e)),
+            match self.next_reply()? {
+                Reply::Progress { bytes } => progress(bytes),
+                reply => return Ok(reply),
             }
-            line.pop();
-            match decode_reply(&line) {
-                Ok(Reply::Progress { bytes }) => progress(bytes),
-                Ok(reply) => return Ok(reply),
-                Err(why) => return Err(ControlError::BadReply { path, why }),
+        }
+    }
+
+    /// Sends a request; its replies come from [`next_reply`](Self::next_reply).
+    pub fn send(&mut self, req: &Request) -> Result<(), ControlError> {
+        let path = self.path.clone();
+        self.reader
+            .get_mut()
+            .write_all(&encode(req))
+            .map_err(|source| ControlError::Io { path, source })
+    }
+
+    /// The next reply line, progress included.
+    pub fn next_reply(&mut self) -> Result<Reply, ControlError> {
+        let path = self.path.clone();
+        let mut line = Vec::new();
+        let n = (&mut self.reader)
+            .take(MAX_REPLY)
+            .read_until(b'\n', &mut line);
+        match n {
+            Ok(0) => return Err(ControlError::Closed { path }),
+            Ok(_) if line.last() != Some(&b'\n') => {
+                return Err(ControlError::BadReply {
+                    path,
+                    why: "unterminated or oversized line".into(),
+                })
             }
+            Ok(_) => {}
+            Err(e) => return Err(self.read_error(e)),
+        }
+        line.pop();
+        decode_reply(&line).map_err(|why| ControlError::BadReply { path, why })
+    }
+
+    /// The `len` raw bytes that follow a `data` reply.
+    pub fn read_data(&mut self, len: u32) -> Result<Vec<u8>, ControlError> {
+        if len > MAX_DATA {
+            return Err(ControlError::BadReply {
+                path: self.path.clone(),
+                why: format!("{len} bytes of data in one piece"),
+            });
+        }
+        let mut buf = vec![0; len as usize];
+        match self.reader.read_exact(&mut buf) {
+            Ok(()) => Ok(buf),
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(ControlError::Closed {
+                path: self.path.clone(),
+            }),
+            Err(e) => Err(self.read_error(e)),
+        }
+    }
+
+    fn read_error(&self, e: std::io::Error) -> ControlError {
+        let path = self.path.clone();
+        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+            ControlError::Silent {
+                path,
+                secs: SILENCE.as_secs(),
+            }
+        } else {
+            ControlError::Io { path, source: e }
         }
     }
 }

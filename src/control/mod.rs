@@ -8,7 +8,10 @@
 //! the client sends one JSON line, the node answers with zero or more
 //! `progress` lines (a long publish, at least every second, so the client's
 //! silence deadline never cuts off a slow but live publish) and one final
-//! line. This module is the protocol, pure; `server` and `client` do the I/O.
+//! line. A `get` is answered with a `stream` line once the descriptor is
+//! known, then `data` lines each followed by exactly that many raw bytes of
+//! the file, in order, then the final line. This module is the protocol,
+//! pure; `server` and `client` do the I/O.
 
 pub mod client;
 pub mod server;
@@ -22,6 +25,9 @@ pub const SOCKET_NAME: &str = "control.sock";
 
 /// Longest request line accepted; a path is far shorter.
 pub const MAX_REQUEST: usize = 64 * 1024;
+
+/// Most raw bytes after one `data` line (one decrypted blob fits).
+pub const MAX_DATA: u32 = 4 << 20;
 
 /// The socket of a data dir.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -39,6 +45,24 @@ pub enum Request {
     Status,
     /// Publish this file (an absolute path, read by the node).
     Publish { path: PathBuf },
+    /// Get a stream into the node's store and send its bytes back.
+    Get(GetJob),
+}
+
+/// What `lbrymount get` asks of a node running on its data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetJob {
+    /// The stream's sd hash (hex).
+    pub sd_hash: String,
+    /// Peers to ask besides those the node knows (`HOST:PORT`).
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// Only blobs the node's store already holds.
+    #[serde(default)]
+    pub offline: bool,
+    /// Seconds without success from any peer before a blob is given up.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +80,19 @@ pub enum Reply {
         sd_hash: String,
         name: String,
         size: u64,
+    },
+    /// A `get` starts: the stream's visible file name and encrypted size.
+    Stream {
+        name: String,
+        size: u64,
+    },
+    /// Exactly `len` raw bytes of the file follow this line.
+    Data {
+        len: u32,
+    },
+    /// A `get` is complete: this many bytes were sent.
+    Got {
+        bytes: u64,
     },
     Error {
         message: String,
@@ -141,6 +178,12 @@ mod tests {
             Request::Publish {
                 path: "/tmp/a b.mkv".into(),
             },
+            Request::Get(GetJob {
+                sd_hash: "ab".repeat(48),
+                peers: vec!["127.0.0.1:1".into()],
+                offline: true,
+                timeout_secs: Some(5),
+            }),
         ];
         for r in reqs {
             let line = encode(&r);

@@ -5,8 +5,9 @@
 //! malformed or oversized request gets an error reply and the connection is
 //! closed; the node goes on. Only the node's own user (or root) is served.
 
-use super::{decode_request, encode, socket_path, ControlError, Reply, Request, Status};
+use super::{decode_request, encode, socket_path, ControlError, GetJob, Reply, Request, Status};
 use crate::catalog::StreamRow;
+use crate::fetch::BoxFuture;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,16 @@ use tokio::sync::watch;
 const IO_DEADLINE: Duration = Duration::from_secs(10);
 /// How often a long request reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How long the node waits for a `get` to take the next bytes: the command
+/// may write to a pipe whose reader pauses (a paused player).
+const DATA_DEADLINE: Duration = Duration::from_secs(600);
+
+/// What a `get` produces, in order: the header, then the file's bytes.
+#[derive(Debug)]
+pub enum GetEvent {
+    Stream { name: String, size: u64 },
+    Data(Vec<u8>),
+}
 
 /// What the control socket asks of the node (the consumer owns the seam).
 /// Every method may block; the server calls them on blocking threads.
@@ -28,6 +39,13 @@ pub trait ControlHandler: Send + Sync + 'static {
     fn status(&self) -> Status;
     /// Publishes `path`, reporting bytes done; the reply is `Published`.
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String>;
+    /// Gets a stream, sending its events in order; the reply is `Got`. Async:
+    /// it waits on the network, not on the CPU.
+    fn get(
+        &self,
+        job: GetJob,
+        events: tokio::sync::mpsc::Sender<GetEvent>,
+    ) -> BoxFuture<'_, Result<Reply, String>>;
 }
 
 /// A listening control socket; stops and removes its file on `shutdown` or drop.
@@ -160,6 +178,7 @@ async fn answer(
             tokio::task::spawn_blocking(move || Ok(Reply::Status(Box::new(handler.status()))))
                 .await,
         ),
+        Request::Get(job) => get(job, &*handler, write).await,
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();
@@ -185,6 +204,67 @@ async fn answer(
     match done {
         Ok(reply) => reply,
         Err(message) => Reply::Error { message },
+    }
+}
+
+/// Runs a `get`, writing its events as they come, with progress lines while
+/// it waits (so the command's silence deadline holds). A command that stops
+/// reading ends the job.
+async fn get(
+    job: GetJob,
+    handler: &dyn ControlHandler,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Result<Reply, String> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+    let job = handler.get(job, tx);
+    tokio::pin!(job);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    let mut sent = 0u64;
+    let mut result = None;
+    loop {
+        tokio::select! {
+            r = &mut job, if result.is_none() => result = Some(r),
+            ev = rx.recv() => match ev {
+                Some(ev) => {
+                    sent += send_event(write, ev).await.map_err(|e| format!("the command went away: {e}"))?;
+                }
+                // The job is done and every event is written.
+                None => break,
+            },
+            _ = tick.tick(), if result.is_none() => {
+                let _ = send(write, &Reply::Progress { bytes: sent }).await;
+            }
+        }
+    }
+    result.unwrap_or_else(|| Err("the get ended without an answer".into()))
+}
+
+/// Writes one event: a `stream` line, or a `data` line and its bytes.
+async fn send_event(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    ev: GetEvent,
+) -> std::io::Result<u64> {
+    match ev {
+        GetEvent::Stream { name, size } => {
+            send(write, &Reply::Stream { name, size }).await.map(|_| 0)
+        }
+        GetEvent::Data(bytes) => {
+            let mut n = 0;
+            for piece in bytes.chunks(super::MAX_DATA as usize) {
+                let len = piece.len() as u32;
+                let frame = async {
+                    write.write_all(&encode(&Reply::Data { len })).await?;
+                    write.write_all(piece).await
+                };
+                match tokio::time::timeout(DATA_DEADLINE, frame).await {
+                    Ok(r) => r?,
+                    Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+                }
+                n += u64::from(len);
+            }
+            Ok(n)
+        }
     }
 }
 

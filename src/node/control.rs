@@ -1,12 +1,13 @@
-//! The node's answers to the control socket (`ls`, `status`, `publish`).
+//! The node's answers to the control socket (`ls`, `status`, `publish`, `get`).
 
 use super::peers::NetworkPeers;
 use super::publisher::Publisher;
 use crate::catalog::{stream_rows, StreamRow};
-use crate::control::server::ControlHandler;
-use crate::control::{Reply, Status};
+use crate::control::server::{ControlHandler, GetEvent};
+use crate::control::{GetJob, Reply, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
+use crate::fetch::BoxFuture;
 use crate::store::{BlobStore, DiskStore};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -72,6 +73,14 @@ impl ControlHandler for NodeControl {
                 .map(|(t, e)| (epoch(t), e))
                 .collect(),
         }
+    }
+
+    fn get(
+        &self,
+        job: GetJob,
+        events: tokio::sync::mpsc::Sender<GetEvent>,
+    ) -> BoxFuture<'_, Result<Reply, String>> {
+        Box::pin(self.get_stream(job, events))
     }
 
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {

@@ -9,6 +9,7 @@
 
 pub mod announce;
 pub mod control;
+mod get;
 mod glue;
 pub mod peers;
 pub mod publisher;

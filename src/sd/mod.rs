@@ -193,6 +193,17 @@ impl StreamDescriptor {
         )
     }
 
+    /// The name `get` writes under when the user gave none: [`file_name`](Self::file_name)
+    /// without leading dots, so it is never a hidden file (`.bashrc`
+    /// becomes `bashrc`); the stream-hash fallback if nothing is left.
+    pub fn download_name(&self) -> String {
+        names::visible_file_name(
+            &self.suggested_file_name,
+            &self.stream_name,
+            &self.stream_hash,
+        )
+    }
+
     /// docs/protocol.md §2.3 over this descriptor's fields: names re-hexlified in lowercase,
     /// key and IVs as written.
     fn compute_stream_hash(&self) -> String {

@@ -145,6 +145,19 @@ pub(super) fn safe_file_name(suggested: &[u8], stream_name: &[u8], stream_hash: 
     name
 }
 
+/// The rule of [`StreamDescriptor::download_name`](super::StreamDescriptor::download_name):
+/// [`safe_file_name`] without its leading dots, so a sender cannot make
+/// `get` write a hidden file (`.bashrc`, `.gitconfig`, `..` tricks).
+pub(super) fn visible_file_name(suggested: &[u8], stream_name: &[u8], stream_hash: &str) -> String {
+    let safe = safe_file_name(suggested, stream_name, stream_hash);
+    let visible = safe.trim_start_matches('.');
+    if visible.is_empty() {
+        let prefix = stream_hash.get(..16).unwrap_or(stream_hash);
+        return format!("lbry-{prefix}");
+    }
+    visible.to_owned()
+}
+
 /// At most `NAME_MAX` bytes, keeping a short extension.
 fn shorten(name: String) -> String {
     if name.len() <= NAME_MAX {
@@ -278,7 +291,26 @@ mod tests {
         assert_eq!(safe_file_name(exactly.as_bytes(), b"", HASH), exactly);
     }
 
+    #[test]
+    fn download_names_are_never_hidden() {
+        assert_eq!(visible_file_name(b".bashrc", b"", HASH), "bashrc");
+        assert_eq!(visible_file_name(b"../x", b"", HASH), "_x");
+        assert_eq!(visible_file_name(b"a/b", b"", HASH), "a_b");
+        assert_eq!(
+            visible_file_name(b"...", b"", HASH),
+            "lbry-0123456789abcdef"
+        );
+        assert_eq!(visible_file_name(b"a.txt", b"", HASH), "a.txt");
+    }
+
     proptest! {
+        #[test]
+        fn download_name_is_always_visible(suggested in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let got = visible_file_name(&suggested, b"", HASH);
+            prop_assert!(!got.is_empty() && got.len() <= 255 && !got.starts_with('.'));
+            prop_assert!(!got.contains('/') && !got.contains('\0'));
+        }
+
         #[test]
         fn safe_name_is_always_safe(suggested in proptest::collection::vec(any::<u8>(), 0..600),
                                     name in proptest::collection::vec(any::<u8>(), 0..20)) {

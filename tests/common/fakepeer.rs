@@ -52,6 +52,9 @@ pub enum Mode {
     /// Serves one blob per connection, then closes on the next request
     /// without answering (an lbry-sdk server whose idle timer just fired).
     OneBlobPerConnection,
+    /// Serves the first N blobs it is asked for (over all connections), then
+    /// never answers again: a stream that stalls partway.
+    StallAfter(usize),
 }
 
 /// A misbehaving peer on 127.0.0.1; stops on drop.
@@ -66,6 +69,8 @@ struct Ctx {
     mode: Mode,
     blobs: HashMap<BlobHash, Vec<u8>>,
     requests: Arc<AtomicUsize>,
+    /// Blobs sent, over all connections.
+    sent: AtomicUsize,
 }
 
 impl FakePeer {
@@ -81,6 +86,7 @@ impl FakePeer {
             mode,
             blobs,
             requests: requests.clone(),
+            sent: AtomicUsize::new(0),
         });
         let accepted = connections.clone();
         let task = tokio::spawn(async move {
@@ -198,6 +204,11 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
                 r#"{{"incoming_blob": {{"blob_hash": "{hash}", "length": {length}}}, "blob_data_payment_rate": "RATE_ACCEPTED", "available_blobs": ["{hash}"], "lbrycrd_address": "{FAKE_ADDRESS}"}}"#
             )
         };
+        if let Mode::StallAfter(n) = ctx.mode {
+            if ctx.sent.fetch_add(1, Ordering::SeqCst) >= n {
+                return std::future::pending().await;
+            }
+        }
         let half = &data[..data.len() / 2];
         let out: Vec<u8> = match ctx.mode {
             Mode::Stall => return std::future::pending().await,
@@ -219,7 +230,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
                 }
                 Vec::new()
             }
-            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection => {
+            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection | Mode::StallAfter(_) => {
                 [header(data.len()).as_bytes(), data].concat()
             }
             Mode::Corrupt => {
