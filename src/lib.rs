@@ -12,7 +12,8 @@
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
-//! - `assemble`: descriptor + blobs -> the original file, written whole or not at all;
+//! - `assemble`: descriptor + blobs -> the original file;
+//! - `output`: where `get` writes: a file that appears whole or not at all, or standard output;
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
