@@ -57,11 +57,21 @@ fn main() -> ExitCode {
     init_logging(&cli);
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our standard output went away (`get -o - | head`):
+        // it chose to stop, which is not a failure of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("lbrymount: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Long-running commands log their lifecycle at info; one-shot commands stay

@@ -138,6 +138,29 @@ fn o_dash_streams_the_file_to_stdout_from_the_store_and_from_a_peer() {
     );
 }
 
+#[test]
+fn o_dash_into_a_reader_that_stops_early_is_not_an_error() {
+    // `get SD -o - | head -c 1000`: the reader closing the pipe is its choice.
+    use std::io::Read;
+    use std::process::Stdio;
+    let (node, sd, data) = published(3, 3);
+    let mut child = node
+        .cmd(&["get", &sd, "--offline", "-o", "-"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = vec![0u8; 1000];
+    stdout.read_exact(&mut head).unwrap();
+    assert!(head == data[..1000], "the first bytes are the file's");
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
 /// A terminator-only descriptor whose names are `name`'s bytes (docs/protocol.md §2.2–2.3).
 fn descriptor_named(name: &[u8]) -> Vec<u8> {
     use sha2::{Digest, Sha384};
