@@ -256,12 +256,10 @@ impl RoutingTable {
         if !live.is_empty() {
             return live;
         }
-        let mut all: Vec<(Distance, Contact)> = self
-            .entries()
-            .map(|e| (key.distance(&e.contact.id), e.contact))
-            .collect();
-        all.sort_unstable_by_key(|a| a.0);
-        all.into_iter().take(n).map(|(_, c)| c).collect()
+        let mut bad = self.bad();
+        bad.sort_unstable_by_key(|c| key.distance(&c.id));
+        bad.truncate(n);
+        bad
     }
 
     /// Contacts that are not bad.
