@@ -11,8 +11,9 @@
 //! deadlines, drop rules), `store` (pure: announced peers and tokens),
 //! `policy` (pure: which addresses we accept) and `node` with `handler`,
 //! `search` and `maintain` (a running node that answers requests, looks up
-//! and announces, joins and refreshes its table), and `state` (the file that
-//! keeps a node's id and contacts across restarts).
+//! and announces, joins and refreshes its table; `rejoin` holds the pure
+//! decisions of when a node with too few live contacts goes looking), and
+//! `state` (the file that keeps a node's id and contacts across restarts).
 //!
 //! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
 //! the small routing view of a peer (node id + UDP address), so the two can

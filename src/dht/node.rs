@@ -368,7 +368,7 @@ impl Inner {
 
     /// A request to `id` failed: routing stops handing it out, and evicts it
     /// when it keeps failing.
-    fn failed(&self, id: &NodeId) {
+    pub(super) fn failed(&self, id: &NodeId) {
         let outcome = lock(&self.routing).failed(id);
         if let Ok(Failure::Evicted(c)) = outcome {
             debug!(peer = %c.addr, id = %c.id.short(), "evicted a contact that stopped answering");
