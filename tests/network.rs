@@ -320,7 +320,15 @@ fn the_dht_commands_reach_a_serving_node() {
     let udp = a.wait_log("dht node ready at ");
     a.wait_log("announced");
     let user = Node::new();
-    let ping = user.ok(&["dht", "ping", &udp]);
+    // Given an address, `dht ping` contacts that node and nothing else: no
+    // bootstrap list is resolved (that would leave the machine).
+    let out = user.cmd(&["dht", "ping", &udp]).output().unwrap();
+    let (ping, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("bootstrap"), "{stderr}");
     assert!(
         ping.contains(&udp) && ping.trim_end().ends_with("ms"),
         "{ping}"

@@ -62,15 +62,18 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let chosen = match bootstrap {
-            [] => Bootstrap::Default,
-            specs => Bootstrap::Nodes(specs.to_vec()),
+        // `ping` talks to the one node it names: no bootstrap list is
+        // consulted, so nothing else is resolved or contacted.
+        let (seeds, joined) = match &cmd {
+            DhtCommand::Ping { addr } => (resolve(std::slice::from_ref(addr)).await?, false),
+            _ => {
+                let chosen = match bootstrap {
+                    [] => Bootstrap::Default,
+                    specs => Bootstrap::Nodes(specs.to_vec()),
+                };
+                (bootstrap_addrs(&chosen).await?, true)
+            }
         };
-        let mut seeds = bootstrap_addrs(&chosen).await?;
-        if let DhtCommand::Ping { addr } = &cmd {
-            seeds = resolve(std::slice::from_ref(addr)).await?;
-        }
-        let joined = !matches!(cmd, DhtCommand::Ping { .. });
         let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }, None).await?;
         if joined && node.routing_len() == 0 {
             anyhow::bail!("no DHT node answered (give a reachable --bootstrap HOST:PORT)");

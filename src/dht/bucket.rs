@@ -16,10 +16,13 @@ use super::{Contact, CHECK_REFRESH_INTERVAL, STALE_CONTACT_AGE};
 /// as in lbry-sdk's `PeerManager.peer_is_good`: a failure newer than the
 /// last reply makes a peer bad until it answers again.
 pub(super) const BAD_AFTER_FAILURES: u32 = 1;
-/// Failures in a row after which a contact leaves the table. lbry-sdk removes
-/// a peer at its first failure after a reply; one more chance keeps a good
-/// contact through a single lost datagram, while it is no longer handed out.
-pub const EVICT_AFTER_FAILURES: u32 = 2;
+/// Failures in a row after which a contact leaves the table. lbry-sdk
+/// drops a peer once a failure is newer than its last reply, and keeps two
+/// failure times to judge a peer that never replied; one timeout (a lost
+/// datagram, a busy peer) must not cost a node its only contact, so a bad
+/// contact here stays, is asked again by the refresh and rejoin passes and
+/// by lookups that have nobody better, and leaves at its third failure.
+pub const EVICT_AFTER_FAILURES: u32 = 3;
 
 /// How much we trust a contact, lbry-sdk's good / unknown / bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -46,7 +46,12 @@ impl Inner {
     }
 
     fn queue_ping_back(&self, contact: Contact) {
-        if lock(&self.routing).contains(&contact.id) || !lock(&self.queued).insert(contact.id) {
+        // A known contact is pinged back too when it had failed us: its
+        // request says it may be alive again.
+        let known = lock(&self.routing)
+            .get(&contact.id)
+            .is_some_and(|e| e.failures() == 0);
+        if known || !lock(&self.queued).insert(contact.id) {
             return;
         }
         let due = Instant::now() + self.ping_back_delay;
@@ -71,8 +76,8 @@ impl Inner {
                     .policy
                     .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
         });
-        if let (Some(&port), SocketAddr::V4(own)) =
-            (lock(&self.serving).get(&key), self.rpc.local_addr())
+        if let (Some(port), SocketAddr::V4(own)) =
+            (lock(&self.serving).port(&key, now), self.rpc.local_addr())
         {
             // Like lbry-sdk: a node that has the blob adds itself while it knows
             // fewer than K peers. Only when bound to a concrete address: behind

@@ -27,6 +27,13 @@
 //! values) and it reported more pages (`p`) than we fetched; `on_value` returns
 //! the page to ask it for next.
 //!
+//! **Bounds**: a hostile responder can claim endless pages or keep naming
+//! new, ever closer contacts. A lookup pages one responder at most
+//! `max_pages` times, keeps at most `max_values` values (later ones are
+//! dropped and paging stops), and sends at most `max_queries` requests
+//! (pages aside); past that it is done with what it has. The driver adds a
+//! deadline on top.
+//!
 //! **Rounds** are counted as hops: seeds are hop 0, a contact learned from a
 //! hop-h responder is hop h+1, and `rounds` is the deepest hop asked plus one.
 //! That figure does not depend on how the driver interleaves replies.
@@ -35,7 +42,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::routing::Distance;
-use super::{Contact, RPC_TIMEOUT};
+use super::{Contact, MAX_PAGES_PER_PEER, MAX_QUERIES, MAX_VALUES, RPC_TIMEOUT};
 use crate::hash::NodeId;
 
 /// Which RPC the lookup sends.
@@ -90,6 +97,9 @@ pub struct Lookup<T> {
     k: usize,
     alpha: usize,
     rpc_timeout: Duration,
+    max_pages: u32,
+    max_values: usize,
+    max_queries: u32,
     exclude: Option<NodeId>,
     candidates: BTreeMap<Distance, Candidate>,
     values: Vec<T>,
@@ -112,6 +122,9 @@ impl<T: PartialEq> Lookup<T> {
             k: k.max(1),
             alpha: alpha.max(1),
             rpc_timeout: RPC_TIMEOUT,
+            max_pages: MAX_PAGES_PER_PEER,
+            max_values: MAX_VALUES,
+            max_queries: MAX_QUERIES,
             exclude: None,
             candidates: BTreeMap::new(),
             values: Vec::new(),
@@ -131,6 +144,16 @@ impl<T: PartialEq> Lookup<T> {
     /// Requests in flight longer than this count as timed out (default `RPC_TIMEOUT`).
     pub fn with_rpc_timeout(mut self, timeout: Duration) -> Self {
         self.rpc_timeout = timeout;
+        self
+    }
+
+    /// Caps pages per responder, values kept and requests sent (pages
+    /// aside); each at least 1. Defaults: `MAX_PAGES_PER_PEER`,
+    /// `MAX_VALUES`, `MAX_QUERIES`.
+    pub fn with_limits(mut self, max_pages: u32, max_values: usize, max_queries: u32) -> Self {
+        self.max_pages = max_pages.max(1);
+        self.max_values = max_values.max(1);
+        self.max_queries = max_queries.max(1);
         self
     }
 
@@ -160,7 +183,8 @@ impl<T: PartialEq> Lookup<T> {
             .values()
             .filter(|c| matches!(c.state, State::InFlight { .. }))
             .count();
-        let mut budget = self.alpha.saturating_sub(in_flight);
+        let left = self.max_queries.saturating_sub(self.stats.queries) as usize;
+        let mut budget = self.alpha.saturating_sub(in_flight).min(left);
         let mut out = Vec::new();
         for c in self.window_mut() {
             if budget == 0 {
@@ -204,14 +228,20 @@ impl<T: PartialEq> Lookup<T> {
         self.mark_answered(from)?;
         let full = values.len() >= self.k;
         for v in values {
+            if self.values.len() >= self.max_values {
+                break;
+            }
             if !self.values.contains(&v) {
                 self.values.push(v);
             }
         }
         self.stats.pages += 1;
+        let room = self.values.len() < self.max_values;
+        let max_pages = self.max_pages;
         let c = self.candidate_mut(from)?;
         c.pages_fetched = c.pages_fetched.max(page.saturating_add(1));
-        Ok((full && pages > c.pages_fetched).then_some(c.pages_fetched))
+        let more = full && room && pages > c.pages_fetched && c.pages_fetched < max_pages;
+        Ok(more.then_some(c.pages_fetched))
     }
 
     /// A request to `from` timed out (or failed). For a contact that had
@@ -225,9 +255,15 @@ impl<T: PartialEq> Lookup<T> {
         Ok(())
     }
 
-    /// Every candidate in the window has answered, or none is left.
+    /// Every candidate in the window has answered, or none is left, or
+    /// every request allowed was sent and none is in flight.
     pub fn is_done(&self) -> bool {
-        self.window().all(|c| c.state == State::Answered)
+        let spent = self.stats.queries >= self.max_queries
+            && !self
+                .candidates
+                .values()
+                .any(|c| matches!(c.state, State::InFlight { .. }));
+        spent || self.window().all(|c| c.state == State::Answered)
     }
 
     /// The K closest contacts that answered, nearest first.

@@ -151,3 +151,53 @@ fn a_page_timeout_keeps_the_responder() {
     assert_eq!(ids(&l.result()), vec![1]);
     assert_eq!(l.stats().timeouts, 0);
 }
+
+#[test]
+fn endless_pages_stop_at_the_page_cap() {
+    let now = Instant::now();
+    let seeds = vec![c(1)];
+    let mut l: Lookup<u32> =
+        Lookup::new(target(), LookupKind::FindValue, seeds, 2, 1).with_limits(3, 1000, 100);
+    l.next_queries(now);
+    let mut page = 0;
+    let mut next = Some(0);
+    let mut v = 0;
+    while let Some(p) = next {
+        assert_eq!(p, page);
+        // Two fresh values per page and a claim of endless pages.
+        next = l.on_value(&c(1).id, p, u32::MAX, vec![v, v + 1]).unwrap();
+        v += 2;
+        page += 1;
+        assert!(page <= 3, "paged past the cap");
+    }
+    assert_eq!(l.values().len(), 6);
+}
+
+#[test]
+fn values_stop_at_the_value_cap() {
+    let now = Instant::now();
+    let mut l: Lookup<u32> =
+        Lookup::new(target(), LookupKind::FindValue, vec![c(1)], 2, 1).with_limits(100, 3, 100);
+    l.next_queries(now);
+    assert_eq!(l.on_value(&c(1).id, 0, 9, vec![1, 2]).unwrap(), Some(1));
+    assert_eq!(l.on_value(&c(1).id, 1, 9, vec![3, 4]).unwrap(), None);
+    assert_eq!(l.values(), &[1, 2, 3]);
+}
+
+#[test]
+fn ever_closer_contacts_stop_at_the_query_cap() {
+    let now = Instant::now();
+    let mut l = find_node(&[250], 8, 1).with_limits(1, 1, 5);
+    let mut asked = 0;
+    let mut next = 249u8;
+    loop {
+        let q = l.next_queries(now);
+        let Some(first) = q.first() else { break };
+        asked += q.len();
+        // Every answer names a closer contact nobody has asked yet.
+        l.on_response(&first.id, vec![c(next)]).unwrap();
+        next -= 1;
+    }
+    assert_eq!(asked, 5);
+    assert!(l.is_done());
+}

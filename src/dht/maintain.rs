@@ -7,15 +7,21 @@
 //! nobody touched for `RoutingConfig::refresh_interval` (an hour), then pings
 //! every contact that is not good: the live answer and are good again, the
 //! dead collect failures and are evicted (`routing.rs`), so the table stops
-//! handing them out within one pass and forgets them within two. While the
-//! table is empty the loop runs every `rejoin_every` (900 s) and rejoins
-//! through the remembered bootstrap nodes and saved contacts instead.
+//! handing them out within one pass and forgets them after three failures.
+//!
+//! Beside it the watchdog looks at the table every second (`rejoin.rs`
+//! decides): with no live contact it rejoins at once through the bootstrap
+//! nodes, the saved contacts, the recently evicted and the failed ones,
+//! then with backoff up to `rejoin_every`; with fewer than K it looks up our
+//! own id with backoff up to the refresh period. A lookup that finds no live
+//! contact rejoins first (`Inner::rejoin`) rather than ask nobody.
 //!
 //! Every task here holds only a weak reference between passes, so dropping
 //! the `Node` ends them; a pass in progress is aborted by `shutdown`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -24,7 +30,9 @@ use tracing::{debug, info, warn};
 
 use super::lookup::LookupKind;
 use super::node::{lock, DhtError, Inner};
+use super::rejoin::{Action, Watch};
 use super::state::{chain, SavedState, MAX_SAVED_CONTACTS};
+use super::K;
 use crate::fetch::task;
 use crate::wire::dht::Request;
 
@@ -33,14 +41,17 @@ const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 /// The shortest period any loop here accepts, so a zero in the config
 /// cannot make it spin.
 const MIN_PERIOD: Duration = Duration::from_millis(10);
+/// How often the watchdog looks at the routing table.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 impl Inner {
-    /// Pings `bootstrap` and every remembered seed, then looks up our own id.
+    /// Pings `bootstrap`, every remembered seed, the recently evicted and
+    /// the failed contacts, then looks up our own id.
     pub(super) async fn join(
         self: &Arc<Self>,
         bootstrap: &[SocketAddr],
     ) -> Result<usize, DhtError> {
-        let addrs = {
+        let mut addrs = {
             let mut seeds = lock(&self.seeds);
             for a in bootstrap {
                 if !seeds.contains(a) {
@@ -49,6 +60,13 @@ impl Inner {
             }
             seeds.clone()
         };
+        let bad = lock(&self.routing).bad();
+        let former = lock(&self.former).clone();
+        for a in former.into_iter().chain(bad.iter().take(K).map(|c| c.addr)) {
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
         let mut set = JoinSet::new();
         for &addr in &addrs {
             let inner = self.clone();
@@ -68,26 +86,43 @@ impl Inner {
         if answered == 0 {
             return Err(DhtError::NoBootstrap { tried: addrs.len() });
         }
-        self.search(self.id, LookupKind::FindNode, None).await;
+        let seeds = lock(&self.routing).closest_or_bad(&self.id, K);
+        self.search_from(self.id, LookupKind::FindNode, None, seeds)
+            .await;
         let size = lock(&self.routing).len();
         info!(answered, contacts = size, "joined the DHT");
         Ok(size)
     }
 
-    /// One pass of the refresh loop; returns the delay until the next.
-    async fn refresh_once(self: &Arc<Self>, every: Duration, rejoin_every: Duration) -> Duration {
+    /// Whether a rejoin has anyone to ask.
+    fn can_rejoin(&self) -> bool {
+        !lock(&self.seeds).is_empty()
+            || !lock(&self.former).is_empty()
+            || !lock(&self.routing).is_empty()
+    }
+
+    /// Rejoins unless a contact is live, once at a time: a caller that
+    /// waited for someone else's rejoin does not start another.
+    pub(super) async fn rejoin(self: &Arc<Self>) {
+        let seen = self.joins.load(Ordering::SeqCst);
+        let _one = self.joining.lock().await;
+        if self.joins.load(Ordering::SeqCst) != seen
+            || lock(&self.routing).live_len() > 0
+            || !self.can_rejoin()
+        {
+            return;
+        }
+        match self.join(&[]).await {
+            Ok(n) => info!(contacts = n, "rejoined the DHT"),
+            Err(e) => debug!(error = %e, "rejoin failed"),
+        }
+        self.joins.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One pass of the refresh loop (an empty table is the watchdog's).
+    async fn refresh_once(self: &Arc<Self>) {
         if lock(&self.routing).is_empty() {
-            if lock(&self.seeds).is_empty() {
-                return rejoin_every;
-            }
-            return match self.join(&[]).await {
-                Ok(n) if n > 0 => every,
-                Ok(_) => rejoin_every,
-                Err(e) => {
-                    debug!(error = %e, "rejoin failed");
-                    rejoin_every
-                }
-            };
+            return;
         }
         let targets = {
             let mut rng = rand::thread_rng();
@@ -102,11 +137,6 @@ impl Inner {
             lookups = targets.len(),
             pinged, answered, contacts, "routing table refreshed"
         );
-        if contacts == 0 {
-            rejoin_every
-        } else {
-            every
-        }
     }
 
     /// Pings every contact that is not good; returns (pinged, answered).
@@ -180,15 +210,36 @@ pub(super) async fn load_state(path: Option<PathBuf>) -> Option<SavedState> {
 }
 
 /// The refresh loop (see the module docs).
-pub(super) async fn refresh_loop(inner: Weak<Inner>, every: Duration, rejoin_every: Duration) {
-    let (every, rejoin_every) = (every.max(MIN_PERIOD), rejoin_every.max(MIN_PERIOD));
-    let mut delay = every;
+pub(super) async fn refresh_loop(inner: Weak<Inner>, every: Duration) {
+    let every = every.max(MIN_PERIOD);
     loop {
-        tokio::time::sleep(delay).await;
+        tokio::time::sleep(every).await;
         let Some(node) = inner.upgrade() else {
             return;
         };
-        delay = node.refresh_once(every, rejoin_every).await;
+        node.refresh_once().await;
+    }
+}
+
+/// The watchdog (see the module docs): `grow_max` bounds the backoff of a
+/// young table's lookups, `rejoin_max` that of rejoins.
+pub(super) async fn watch_loop(inner: Weak<Inner>, grow_max: Duration, rejoin_max: Duration) {
+    let mut watch = Watch::new(K, rejoin_max.max(MIN_PERIOD), grow_max.max(MIN_PERIOD));
+    loop {
+        let Some(node) = inner.upgrade() else {
+            return;
+        };
+        let live = lock(&node.routing).live_len();
+        match watch.tick(live, node.can_rejoin(), Instant::now()) {
+            Action::Wait => {}
+            Action::Rejoin => node.rejoin().await,
+            Action::Grow => {
+                let found = node.search(node.id, LookupKind::FindNode, None).await;
+                debug!(closest = found.closest.len(), "looked for more contacts");
+            }
+        }
+        drop(node);
+        tokio::time::sleep(WATCH_EVERY).await;
     }
 }
 

@@ -163,3 +163,24 @@ async fn an_unwritable_state_file_is_not_fatal() {
     a.shutdown();
     assert!(path.is_dir());
 }
+
+#[tokio::test]
+async fn a_lookup_whose_only_contact_failed_still_asks_it() {
+    let (b, _c) = pair().await;
+    let a = Node::bind(local(), config()).await.unwrap();
+    a.join(&[b.local_addr()]).await.unwrap();
+    for x in a.contacts() {
+        // One lost datagram each: every contact is now bad.
+        a.inner.failed(&x.id);
+    }
+    assert!(a.contacts().is_empty(), "bad contacts are not handed out");
+    let key = NodeId::digest(b"some blob");
+    let (_, report) = a.find_node_with_report(key).await;
+    assert!(
+        report.stats.queries > 0,
+        "the lookup asked nobody: {report:?}"
+    );
+    assert!(report.responders.iter().any(|r| r.contact.id == b.id()));
+    assert!(in_table(&a, &b.id()), "one failure keeps the contact");
+    assert!(!a.contacts().is_empty(), "its answer makes it good again");
+}

@@ -11,8 +11,9 @@
 //! deadlines, drop rules), `store` (pure: announced peers and tokens),
 //! `policy` (pure: which addresses we accept) and `node` with `handler`,
 //! `search` and `maintain` (a running node that answers requests, looks up
-//! and announces, joins and refreshes its table), and `state` (the file that
-//! keeps a node's id and contacts across restarts).
+//! and announces, joins and refreshes its table; `rejoin` holds the pure
+//! decisions of when a node with too few live contacts goes looking), and
+//! `state` (the file that keeps a node's id and contacts across restarts).
 //!
 //! The datagram codec lives in `wire::dht`; `Contact` here is deliberately
 //! the small routing view of a peer (node id + UDP address), so the two can
@@ -30,6 +31,7 @@ mod maintain;
 pub mod node;
 pub mod policy;
 mod rate;
+pub mod rejoin;
 pub mod routing;
 pub mod rpc;
 mod search;
@@ -57,16 +59,28 @@ pub const RPC_ID_LENGTH: usize = 20;
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 /// A bucket untouched this long is refreshed by looking up an id inside it.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
-/// The refresh loop's period while the routing table is empty.
-pub const REFRESH_INTERVAL_EMPTY: Duration = Duration::from_secs(900);
+/// The longest wait between two rejoin attempts of a node that has no live
+/// contact (it retries after 1 s, then doubling up to this; `rejoin.rs`).
+pub const REJOIN_MAX_DELAY: Duration = Duration::from_secs(15);
+/// Longest time one lookup (findNode or findValue, with its pages) may run.
+pub const SEARCH_DEADLINE: Duration = Duration::from_secs(30);
+/// findValue pages asked of one responder in one lookup, at most.
+pub const MAX_PAGES_PER_PEER: u32 = 16;
+/// Values (blob peers) one findValue lookup collects, at most.
+pub const MAX_VALUES: usize = 1024;
+/// Requests one lookup sends (pages not counted), at most.
+pub const MAX_QUERIES: u32 = 256;
 /// Stored announcements expire after this long.
 pub const DATA_EXPIRATION: Duration = Duration::from_secs(86_400);
 /// Our announcements are repeated at half the expiry.
 pub const REANNOUNCE_INTERVAL: Duration = Duration::from_secs(43_200);
 /// Token secret rotation, and how long a received token is cached.
 pub const TOKEN_SECRET_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
-/// Unknown requesters are pinged back after this delay.
-pub const MAYBE_PING_DELAY: Duration = Duration::from_secs(300);
+/// Unknown requesters are pinged back after this delay. lbry-sdk waits five
+/// minutes (`MAYBE_PING_DELAY`), which leaves the first nodes of a new
+/// network unknown to each other that long; a node that just sent us a
+/// request is most likely alive now.
+pub const PING_BACK_DELAY: Duration = Duration::from_secs(1);
 /// A contact that answered within this window counts as good.
 pub const CHECK_REFRESH_INTERVAL: Duration = Duration::from_secs(720);
 /// A full bucket prefers to evict a contact that has been silent this long.

@@ -21,10 +21,10 @@
 //! `find_peers`, `announce`) in `search.rs`; joining, the refresh loop and
 //! state snapshots in `maintain.rs`; the state file format in `state.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -36,12 +36,12 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info};
 
 use super::handler::ping_back_loop;
-use super::maintain::{load_state, maintenance_loop, refresh_loop};
+use super::maintain::{load_state, maintenance_loop, refresh_loop, watch_loop};
 use super::policy::AddrPolicy;
 use super::routing::{Failure, Observed, RoutingConfig, RoutingTable};
 use super::rpc::{Rpc, RpcConfig, RpcError};
-use super::store::{PeerStore, StoreConfig, Tokens};
-use super::{Contact, CHECK_REFRESH_INTERVAL, MAYBE_PING_DELAY, REFRESH_INTERVAL_EMPTY};
+use super::store::{PeerStore, ServedKeys, StoreConfig, Tokens};
+use super::{Contact, CHECK_REFRESH_INTERVAL, PING_BACK_DELAY, REJOIN_MAX_DELAY, SEARCH_DEADLINE};
 use crate::fetch::task;
 use crate::hash::NodeId;
 use crate::wire::dht::{self, Request, Response};
@@ -65,9 +65,12 @@ pub struct NodeConfig {
     /// Period of the refresh loop: lookups in stale buckets and pings to the
     /// contacts that are not good.
     pub refresh_every: Duration,
-    /// Its period while the routing table is empty; each pass then rejoins
-    /// through the bootstrap nodes and saved contacts.
+    /// The longest wait between rejoins while no contact is live (the first
+    /// retry comes after a second, each next one waits twice as long).
     pub rejoin_every: Duration,
+    /// Longest time one lookup may run, pages included; an announce adds
+    /// its stores (each with the rpc deadline) after it.
+    pub search_deadline: Duration,
     /// How often the state file is rewritten (besides at shutdown).
     pub save_every: Duration,
 }
@@ -80,10 +83,11 @@ impl Default for NodeConfig {
             addr_policy: None,
             routing: RoutingConfig::default(),
             store: StoreConfig::default(),
-            ping_back_delay: MAYBE_PING_DELAY,
+            ping_back_delay: PING_BACK_DELAY,
             state_file: None,
             refresh_every: CHECK_REFRESH_INTERVAL,
-            rejoin_every: REFRESH_INTERVAL_EMPTY,
+            rejoin_every: REJOIN_MAX_DELAY,
+            search_deadline: SEARCH_DEADLINE,
             save_every: SAVE_EVERY,
         }
     }
@@ -115,6 +119,10 @@ const PING_BACK_QUEUE: usize = 256;
 const CHECKS_IN_FLIGHT: usize = 32;
 /// Default period of state file snapshots.
 const SAVE_EVERY: Duration = Duration::from_secs(300);
+/// Keys we announce as served by us, at most.
+const MAX_SERVED_KEYS: usize = 65_536;
+/// Addresses of evicted contacts kept to rejoin through, at most.
+const MAX_FORMER_CONTACTS: usize = 16;
 
 /// The shared state; `Node` is its owning handle.
 pub(super) struct Inner {
@@ -125,7 +133,7 @@ pub(super) struct Inner {
     pub(super) peers: Mutex<PeerStore>,
     /// Keys whose blob this node serves itself, with the TCP port: findValue
     /// answers add our own address for them, as lbry-sdk does.
-    pub(super) serving: Mutex<HashMap<NodeId, u16>>,
+    pub(super) serving: Mutex<ServedKeys>,
     pub(super) tokens: Mutex<(Tokens, StdRng)>,
     pub(super) ping_back: mpsc::Sender<(Contact, Instant)>,
     /// Requesters waiting for their ping-back.
@@ -137,6 +145,15 @@ pub(super) struct Inner {
     pub(super) seeds: Mutex<Vec<SocketAddr>>,
     /// The contacts the state file held at start.
     pub(super) saved: Vec<Contact>,
+    /// Recently evicted contacts, newest last: a node whose whole table
+    /// died rejoins through them too, in case one comes back.
+    pub(super) former: Mutex<VecDeque<SocketAddr>>,
+    /// Held by a rejoin in progress, so lookups that find the table empty
+    /// wait for it instead of starting their own.
+    pub(super) joining: tokio::sync::Mutex<()>,
+    /// Rejoins finished so far.
+    pub(super) joins: AtomicU64,
+    pub(super) search_deadline: Duration,
     pub(super) state_file: Option<PathBuf>,
     /// Serializes writes of the state file.
     pub(super) save_lock: Mutex<()>,
@@ -185,7 +202,7 @@ impl Node {
             rpc: Rpc::new(socket, local, id, config.rpc.clone(), weak.clone()),
             routing: Mutex::new(RoutingTable::new(id, routing, now)),
             peers: Mutex::new(PeerStore::new(config.store.clone())),
-            serving: Mutex::new(HashMap::new()),
+            serving: Mutex::new(ServedKeys::new(MAX_SERVED_KEYS)),
             tokens: Mutex::new((Tokens::new(now, &mut rng), rng)),
             ping_back: tx,
             queued: Mutex::new(HashSet::new()),
@@ -193,6 +210,10 @@ impl Node {
             ping_back_delay: config.ping_back_delay,
             seeds: Mutex::new(saved.iter().map(|c| c.addr).collect()),
             saved,
+            former: Mutex::new(VecDeque::new()),
+            joining: tokio::sync::Mutex::new(()),
+            joins: AtomicU64::new(0),
+            search_deadline: config.search_deadline,
             state_file: config.state_file.clone(),
             save_lock: Mutex::new(()),
             stopped: AtomicBool::new(false),
@@ -217,8 +238,13 @@ impl Node {
             ),
             task::spawn(
                 "dht_refresh",
+                span.clone(),
+                refresh_loop(weak.clone(), config.refresh_every),
+            ),
+            task::spawn(
+                "dht_watch",
                 span,
-                refresh_loop(weak, config.refresh_every, config.rejoin_every),
+                watch_loop(weak, config.refresh_every, config.rejoin_every),
             ),
         ];
         info!(id = %id.short(), local = %local, ?policy, "DHT node listening");
@@ -342,10 +368,16 @@ impl Inner {
 
     /// A request to `id` failed: routing stops handing it out, and evicts it
     /// when it keeps failing.
-    fn failed(&self, id: &NodeId) {
+    pub(super) fn failed(&self, id: &NodeId) {
         let outcome = lock(&self.routing).failed(id);
         if let Ok(Failure::Evicted(c)) = outcome {
             debug!(peer = %c.addr, id = %c.id.short(), "evicted a contact that stopped answering");
+            let mut former = lock(&self.former);
+            former.retain(|a| *a != c.addr);
+            if former.len() >= MAX_FORMER_CONTACTS {
+                former.pop_front();
+            }
+            former.push_back(c.addr);
         }
     }
 

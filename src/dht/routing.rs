@@ -11,8 +11,8 @@
 //!
 //! Dead contacts leave in two steps. A contact that failed since it last
 //! answered is bad (lbry-sdk's rule): `closest` no longer hands it out, so
-//! neither our lookups nor other nodes' waste a timeout on it, and eviction
-//! asks about it first. At `EVICT_AFTER_FAILURES` failures in a row it is
+//! neither our lookups nor other nodes' waste a timeout on it (unless nothing
+//! live is left: `closest_or_bad`), and eviction asks about it first. At `EVICT_AFTER_FAILURES` failures in a row it is
 //! removed, freeing its slot for a live node without a ping. Any answer in
 //! between clears the count. Failures come from every request we send, so the
 //! refresh loop pings contacts that are not good to find the dead among them.
@@ -246,6 +246,33 @@ impl RoutingTable {
         all.truncate(n);
         all.sort_unstable_by_key(|a| a.0);
         all.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Like [`closest`](Self::closest), but when no live contact is left,
+    /// the closest bad ones: a lookup from a table whose contacts all failed
+    /// once asks them again rather than nobody.
+    pub fn closest_or_bad(&self, key: &NodeId, n: usize) -> Vec<Contact> {
+        let live = self.closest(key, n, None);
+        if !live.is_empty() {
+            return live;
+        }
+        let mut bad = self.bad();
+        bad.sort_unstable_by_key(|c| key.distance(&c.id));
+        bad.truncate(n);
+        bad
+    }
+
+    /// Contacts that are not bad.
+    pub fn live_len(&self) -> usize {
+        self.entries().filter(|e| !e.is_bad()).count()
+    }
+
+    /// Contacts that failed since they last answered.
+    pub fn bad(&self) -> Vec<Contact> {
+        self.entries()
+            .filter(|e| e.is_bad())
+            .map(|e| e.contact)
+            .collect()
     }
 
     /// Contacts that are not good (silent for `CHECK_REFRESH_INTERVAL`, or

@@ -242,6 +242,7 @@ fn repeated_failures_evict_and_an_answer_in_between_forgives() {
     t.failed(&id(&[1])).unwrap();
     t.observe(contact(&[1], 1), now).unwrap();
     assert_eq!(t.failed(&id(&[1])), Ok(Failure::Bad { failures: 1 }));
+    assert_eq!(t.failed(&id(&[1])), Ok(Failure::Bad { failures: 2 }));
     assert_eq!(t.failed(&id(&[1])), Ok(Failure::Evicted(contact(&[1], 1))));
     assert!(!t.contains(&id(&[1])));
     assert_eq!(t.len(), 1);
@@ -345,4 +346,25 @@ fn buckets_cover_every_distance_once() {
             assert!(bucket.covers(&t.own_id().distance(&e.contact().id)));
         }
     }
+}
+
+#[test]
+fn one_timeout_does_not_leave_lookups_with_nobody_to_ask() {
+    let now = Instant::now();
+    let mut t = table(now);
+    t.observe(contact(&[1], 1), now).unwrap();
+    t.failed(&id(&[1])).unwrap();
+    assert_eq!(t.live_len(), 0);
+    assert_eq!(t.bad(), vec![contact(&[1], 1)]);
+    assert_eq!(
+        t.closest_or_bad(&id(&[7]), 8),
+        vec![contact(&[1], 1)],
+        "the only contact is still asked"
+    );
+    t.observe(contact(&[2], 2), now).unwrap();
+    assert_eq!(
+        t.closest_or_bad(&id(&[7]), 8),
+        vec![contact(&[2], 2)],
+        "a live contact is preferred"
+    );
 }

@@ -5,7 +5,14 @@
 //! The driver keeps ALPHA requests in flight as the lookup asks, each on its
 //! own named task, and feeds every outcome back. Each request has the rpc
 //! deadline, so a search of dead nodes ends after a few timeouts, and each
-//! failure is recorded against the contact in the routing table. Contacts
+//! failure is recorded against the contact in the routing table. The whole
+//! search has `NodeConfig::search_deadline` and the lookup's caps on pages,
+//! values and requests, so a hostile responder (endless pages, endless new
+//! contacts) costs a bounded amount of work; it ends with what it has.
+//!
+//! A search never gives up without asking anyone: it starts from the live
+//! contacts closest to the target, else the failed ones, and when the table
+//! has no live contact at all it rejoins first (`maintain.rs`). Contacts
 //! and peers in answers are filtered by the node's address policy before the
 //! lookup sees them. Every answer's round-trip time is kept in the search's
 //! [`LookupReport`], for people studying the network (`lbrymount dht`).
@@ -104,7 +111,7 @@ impl Node {
             return Err(DhtError::BadPort(tcp_port));
         }
         let key = NodeId::of_blob(&blob);
-        lock(&self.inner.serving).insert(key, tcp_port);
+        lock(&self.inner.serving).insert(key, tcp_port, Instant::now());
         let found = self.inner.search(key, LookupKind::FindValue, None).await;
         let mut set = JoinSet::new();
         for c in &found.closest {
@@ -135,15 +142,31 @@ impl Node {
 }
 
 impl Inner {
-    /// Runs one iterative search. For findValue, `enough` stops it early
-    /// once that many peers are known.
+    /// Runs one iterative search, rejoining first when no contact is
+    /// live. For findValue, `enough` stops it early once that many peers
+    /// are known.
     pub(super) async fn search(
         self: &Arc<Self>,
         target: NodeId,
         kind: LookupKind,
         enough: Option<usize>,
     ) -> Found {
-        let seeds = lock(&self.routing).closest(&target, K, None);
+        if lock(&self.routing).live_len() == 0 {
+            self.rejoin().await;
+        }
+        let seeds = lock(&self.routing).closest_or_bad(&target, K);
+        self.search_from(target, kind, enough, seeds).await
+    }
+
+    /// One iterative search from `seeds`, within the search deadline.
+    pub(super) async fn search_from(
+        self: &Arc<Self>,
+        target: NodeId,
+        kind: LookupKind,
+        enough: Option<usize>,
+        seeds: Vec<Contact>,
+    ) -> Found {
+        let deadline = tokio::time::Instant::now() + self.search_deadline;
         // The rpc layer enforces the deadline; the lookup's own expiry is a
         // backstop that must not fire first.
         let mut lookup: Lookup<CompactPeer> = Lookup::new(target, kind, seeds, K, ALPHA)
@@ -159,7 +182,11 @@ impl Inner {
             for c in lookup.next_queries(Instant::now()) {
                 self.query(&mut set, c, target, kind, 0);
             }
-            let Some(res) = set.join_next().await else {
+            let next = tokio::time::timeout_at(deadline, set.join_next());
+            let Ok(Some(res)) = next.await else {
+                if !set.is_empty() {
+                    debug!(key = %target.short(), "search deadline reached");
+                }
                 break;
             };
             let Ok((c, page, rtt, answer)) = res else {

@@ -35,6 +35,9 @@ pub struct StoreConfig {
     pub max_per_key: usize,
     /// Records kept per source IP, across all keys.
     pub max_per_source: usize,
+    /// Records kept in all, whatever their source: many hosts together
+    /// cannot fill our memory either.
+    pub max_records: usize,
 }
 
 impl Default for StoreConfig {
@@ -43,6 +46,7 @@ impl Default for StoreConfig {
             expiry: DATA_EXPIRATION,
             max_per_key: 512,
             max_per_source: 1024,
+            max_records: 65_536,
         }
     }
 }
@@ -54,6 +58,8 @@ pub enum StoreError {
     KeyFull(usize),
     #[error("too many records from {ip} (limit {limit})")]
     SourceFull { ip: Ipv4Addr, limit: usize },
+    #[error("the peer store is full (limit {0})")]
+    Full(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +74,8 @@ pub struct PeerStore {
     config: StoreConfig,
     by_key: HashMap<NodeId, Vec<Record>>,
     per_source: HashMap<Ipv4Addr, usize>,
+    /// Records held, all keys together.
+    total: usize,
 }
 
 impl PeerStore {
@@ -85,6 +93,7 @@ impl PeerStore {
         if let Some(pos) = records.iter().position(|r| r.peer.node_id == peer.node_id) {
             let old = records.remove(pos);
             dec(&mut self.per_source, old.peer.ip);
+            self.total -= 1;
         }
         let result = if records.len() >= self.config.max_per_key {
             Err(StoreError::KeyFull(self.config.max_per_key))
@@ -94,12 +103,15 @@ impl PeerStore {
                 ip: peer.ip,
                 limit: self.config.max_per_source,
             })
+        } else if self.total >= self.config.max_records {
+            Err(StoreError::Full(self.config.max_records))
         } else {
             records.push(Record {
                 peer,
                 stored_at: now,
             });
             *self.per_source.entry(peer.ip).or_default() += 1;
+            self.total += 1;
             Ok(())
         };
         if records.is_empty() {
@@ -124,12 +136,13 @@ impl PeerStore {
     /// Drops expired records.
     pub fn expire(&mut self, now: Instant) {
         let expiry = self.config.expiry;
-        let per_source = &mut self.per_source;
+        let (per_source, total) = (&mut self.per_source, &mut self.total);
         self.by_key.retain(|_, rs| {
             rs.retain(|r| {
                 let live = now.saturating_duration_since(r.stored_at) < expiry;
                 if !live {
                     dec(per_source, r.peer.ip);
+                    *total -= 1;
                 }
                 live
             });
@@ -139,7 +152,7 @@ impl PeerStore {
 
     /// Number of live and not yet pruned records.
     pub fn len(&self) -> usize {
-        self.by_key.values().map(Vec::len).sum()
+        self.total
     }
 
     pub fn is_empty(&self) -> bool {
@@ -153,6 +166,66 @@ fn dec(map: &mut HashMap<Ipv4Addr, usize>, ip: Ipv4Addr) {
         if *n == 0 {
             map.remove(&ip);
         }
+    }
+}
+
+/// The keys whose blob this node serves itself, with the TCP port: findValue
+/// answers name us for them (as lbry-sdk does). An entry lives as long as an
+/// announcement would unless announced again, and the map holds at most
+/// `cap` keys (the oldest announced goes first), so announcing never grows
+/// it without bound.
+#[derive(Debug, Clone)]
+pub struct ServedKeys {
+    cap: usize,
+    keys: HashMap<NodeId, (u16, Instant)>,
+}
+
+impl ServedKeys {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// We serve `key` on `port` as of `now`.
+    pub fn insert(&mut self, key: NodeId, port: u16, now: Instant) {
+        if !self.keys.contains_key(&key) && self.keys.len() >= self.cap {
+            self.expire(now);
+            if self.keys.len() >= self.cap {
+                let oldest = self
+                    .keys
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| *k);
+                if let Some(k) = oldest {
+                    self.keys.remove(&k);
+                }
+            }
+        }
+        self.keys.insert(key, (port, now));
+    }
+
+    /// The port we serve `key` on, if we announced it within the expiry.
+    pub fn port(&self, key: &NodeId, now: Instant) -> Option<u16> {
+        self.keys
+            .get(key)
+            .filter(|(_, at)| now.saturating_duration_since(*at) < DATA_EXPIRATION)
+            .map(|(port, _)| *port)
+    }
+
+    /// Drops keys not announced within the expiry.
+    pub fn expire(&mut self, now: Instant) {
+        self.keys
+            .retain(|_, (_, at)| now.saturating_duration_since(*at) < DATA_EXPIRATION);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 

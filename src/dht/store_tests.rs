@@ -94,3 +94,45 @@ fn previous_secret_is_accepted_for_one_interval() {
     let tok = t.issue(ip, t0, &mut rng);
     assert!(!t.verify(&tok, ip, t0 + i * 7, &mut rng));
 }
+
+#[test]
+fn the_store_holds_at_most_max_records_whatever_the_sources() {
+    let t0 = Instant::now();
+    let config = StoreConfig {
+        max_records: 3,
+        ..StoreConfig::default()
+    };
+    let mut s = PeerStore::new(config);
+    for n in 0..3u8 {
+        s.add(id(n), peer([10, 0, 0, n], 3333, n), t0).unwrap();
+    }
+    assert_eq!(
+        s.add(id(9), peer([10, 0, 0, 9], 3333, 9), t0),
+        Err(StoreError::Full(3))
+    );
+    // A re-announce replaces its record and still fits.
+    s.add(id(1), peer([10, 0, 0, 1], 4444, 1), t0).unwrap();
+    assert_eq!(s.len(), 3);
+    s.expire(t0 + DATA_EXPIRATION);
+    assert_eq!(s.len(), 0);
+    s.add(id(9), peer([10, 0, 0, 9], 3333, 9), t0 + DATA_EXPIRATION)
+        .unwrap();
+}
+
+#[test]
+fn served_keys_are_capped_and_expire() {
+    let t0 = Instant::now();
+    let mut k = ServedKeys::new(2);
+    k.insert(id(1), 1001, t0);
+    k.insert(id(2), 1002, t0 + Duration::from_secs(1));
+    k.insert(id(3), 1003, t0 + Duration::from_secs(2));
+    assert_eq!(k.len(), 2);
+    assert_eq!(k.port(&id(1), t0), None, "the oldest went first");
+    assert_eq!(k.port(&id(3), t0 + Duration::from_secs(2)), Some(1003));
+    assert_eq!(
+        k.port(&id(3), t0 + DATA_EXPIRATION + Duration::from_secs(2)),
+        None
+    );
+    k.expire(t0 + DATA_EXPIRATION + Duration::from_secs(2));
+    assert!(k.is_empty());
+}

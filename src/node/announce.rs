@@ -5,18 +5,34 @@
 //! and again before the announcements expire (every 12 hours). Streams that
 //! arrive while running (a file read through the mount, a publish) are
 //! announced at once through [`Announcer::now`].
+//!
+//! Bounded: the queue from the rest of the node holds `QUEUE` requests (a
+//! request that finds it full is dropped with a warning; the next full pass
+//! announces it), blobs waiting for a slot are deduplicated and at most
+//! `MAX_WAITING`, and `CONCURRENCY` announces run at once, each bounded by
+//! the DHT's search deadline and rpc deadlines. One stuck announce (a
+//! hostile node, a dead one) therefore never holds up the others.
 
 use crate::assemble::local_streams;
 use crate::dht::{self, REANNOUNCE_INTERVAL};
 use crate::hash::BlobHash;
 use crate::store::BlobStore;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// Announce requests queued from the rest of the node, at most.
+const QUEUE: usize = 256;
+/// Blobs waiting for an announce slot, at most.
+const MAX_WAITING: usize = 4096;
+/// Announces running at once.
+const CONCURRENCY: usize = 4;
 
 /// Asks the announce task to announce blobs now. Cheap to clone.
 #[derive(Clone)]
 pub struct Announcer {
-    tx: Option<mpsc::UnboundedSender<Vec<BlobHash>>>,
+    tx: Option<mpsc::Sender<Vec<BlobHash>>>,
 }
 
 impl Announcer {
@@ -33,28 +49,118 @@ impl Announcer {
     /// Queues blobs for announcing; a no-op without a DHT.
     pub fn now(&self, blobs: Vec<BlobHash>) {
         if let Some(tx) = &self.tx {
-            // The task ends only at shutdown; nothing is lost that matters then.
-            let _ = tx.send(blobs);
+            match tx.try_send(blobs) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(b)) => {
+                    tracing::warn!(
+                        blobs = b.len(),
+                        "announce queue full; left to the next full pass"
+                    )
+                }
+                // The task ends only at shutdown; nothing is lost that matters then.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
         }
     }
 }
 
 /// Starts the announce task for `node`, serving blobs on `tcp_port`.
 pub fn start(node: Arc<dht::Node>, store: Arc<dyn BlobStore>, tcp_port: u16) -> Announcer {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(QUEUE);
     let span = tracing::info_span!("announce");
     crate::fetch::task::spawn("announcer", span, run(node, store, tcp_port, rx));
     Announcer { tx: Some(tx) }
+}
+
+/// One round of announcing (a full pass, or one request): it logs
+/// `announced` once all its blobs are done.
+#[derive(Default)]
+struct Round {
+    left: usize,
+    done: usize,
+    stores: usize,
+}
+
+/// Blobs waiting for a slot, each with its round: a full pass (our own
+/// store, any length) and the bounded, deduplicated requests from the rest
+/// of the node, which go first.
+#[derive(Default)]
+struct Waiting {
+    pass: VecDeque<(BlobHash, u64)>,
+    asked: VecDeque<(BlobHash, u64)>,
+    queued: HashSet<BlobHash>,
+    rounds: HashMap<u64, Round>,
+    next_round: u64,
+}
+
+impl Waiting {
+    /// Queues a round of `blobs`; a request's blobs beyond the backlog cap,
+    /// or already waiting, are left out of it.
+    fn add(&mut self, blobs: Vec<BlobHash>, full_pass: bool) {
+        let id = self.next_round;
+        self.next_round += 1;
+        let mut round = Round::default();
+        for b in blobs {
+            if full_pass {
+                self.pass.push_back((b, id));
+            } else if self.queued.len() >= MAX_WAITING {
+                tracing::warn!("announce backlog full; left to the next full pass");
+                break;
+            } else if self.queued.insert(b) {
+                self.asked.push_back((b, id));
+            } else {
+                continue;
+            }
+            round.left += 1;
+        }
+        self.rounds.insert(id, round);
+        self.finish(id);
+    }
+
+    fn next(&mut self) -> Option<(BlobHash, u64)> {
+        let (b, id) = self.asked.pop_front().or_else(|| self.pass.pop_front())?;
+        self.queued.remove(&b);
+        Some((b, id))
+    }
+
+    fn done(&mut self, id: u64, stores: usize) {
+        if let Some(r) = self.rounds.get_mut(&id) {
+            r.left = r.left.saturating_sub(1);
+            r.done += 1;
+            r.stores += stores;
+        }
+        self.finish(id);
+    }
+
+    fn finish(&mut self, id: u64) {
+        if self.rounds.get(&id).is_some_and(|r| r.left == 0) {
+            if let Some(r) = self.rounds.remove(&id) {
+                tracing::info!(blobs = r.done, stores = r.stores, "announced");
+            }
+        }
+    }
 }
 
 async fn run(
     node: Arc<dht::Node>,
     store: Arc<dyn BlobStore>,
     tcp_port: u16,
-    mut rx: mpsc::UnboundedReceiver<Vec<BlobHash>>,
+    mut rx: mpsc::Receiver<Vec<BlobHash>>,
 ) {
     let mut next_full = tokio::time::Instant::now();
+    let mut waiting = Waiting::default();
+    let mut running: JoinSet<(u64, usize)> = JoinSet::new();
     loop {
+        while running.len() < CONCURRENCY {
+            let Some((blob, round)) = waiting.next() else {
+                break;
+            };
+            let node = node.clone();
+            let span = tracing::debug_span!("announce_blob", blob = %blob.short());
+            crate::fetch::task::spawn_in(&mut running, "announce_blob", span, async move {
+                (round, announce(&node, blob, tcp_port).await)
+            });
+        }
         tokio::select! {
             _ = tokio::time::sleep_until(next_full) => {
                 let heads = tokio::task::spawn_blocking({
@@ -63,26 +169,33 @@ async fn run(
                 })
                 .await
                 .unwrap_or_default();
-                announce(&node, &heads, tcp_port).await;
+                waiting.add(heads, true);
                 next_full = tokio::time::Instant::now() + REANNOUNCE_INTERVAL;
             }
             blobs = rx.recv() => match blobs {
-                Some(blobs) => announce(&node, &blobs, tcp_port).await,
+                Some(blobs) => waiting.add(blobs, false),
                 None => return,
             },
+            Some(done) = running.join_next() => {
+                // A task that panicked has logged why; its round then never
+                // reports, which only costs a log line.
+                if let Ok((round, stores)) = done {
+                    waiting.done(round, stores);
+                }
+            }
         }
     }
 }
 
-async fn announce(node: &dht::Node, blobs: &[BlobHash], tcp_port: u16) {
-    let mut stored = 0;
-    for blob in blobs {
-        match node.announce(*blob, tcp_port).await {
-            Ok(n) => stored += n,
-            Err(e) => tracing::debug!(blob = %blob.short(), error = %e, "announce reached no node"),
+/// Announces one blob; returns the stores made.
+async fn announce(node: &dht::Node, blob: BlobHash, tcp_port: u16) -> usize {
+    match node.announce(blob, tcp_port).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::debug!(blob = %blob.short(), error = %e, "announce reached no node");
+            0
         }
     }
-    tracing::info!(blobs = blobs.len(), stores = stored, "announced");
 }
 
 /// The blobs LBRY announces for each stream: its sd blob and first data blob.
