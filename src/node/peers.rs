@@ -6,9 +6,14 @@
 //! blobs here). Results are kept for a minute (an empty answer for five
 //! seconds) so a stream of thousands of blobs costs one lookup, not thousands.
 //! Our own blob server is never returned: asking ourselves is a wasted turn.
+//!
+//! When nobody is found, the search says why, in the user's terms: no peer
+//! source at all, a DHT that knows no node, a DHT whose nodes did not
+//! answer, or a DHT that answered and where nobody announced the stream.
 
 use crate::dht;
-use crate::fetch::{BoxFuture, PeerFinder};
+use crate::dht::lookup::LookupStats;
+use crate::fetch::{BoxFuture, PeerFinder, PeerSearch};
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
 use std::collections::HashMap;
@@ -28,7 +33,14 @@ pub struct NetworkPeers {
     own_tcp_port: u16,
     /// Data blob -> the stream it belongs to.
     owner: Mutex<HashMap<BlobHash, SdHash>>,
-    found: Mutex<HashMap<SdHash, (Instant, Vec<SocketAddr>)>>,
+    found: Mutex<HashMap<SdHash, Memo>>,
+}
+
+/// One DHT answer: when, who, and why nobody when nobody.
+struct Memo {
+    at: Instant,
+    peers: Vec<SocketAddr>,
+    why_none: Option<String>,
 }
 
 impl NetworkPeers {
@@ -55,8 +67,8 @@ impl NetworkPeers {
     pub fn known(&self, sd: &SdHash) -> usize {
         let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = self.fixed.clone();
-        if let Some((_, peers)) = found.get(sd) {
-            all.extend(peers);
+        if let Some(memo) = found.get(sd) {
+            all.extend(&memo.peers);
         }
         all.sort();
         all.dedup();
@@ -67,7 +79,7 @@ impl NetworkPeers {
     pub fn distinct(&self) -> usize {
         let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = self.fixed.clone();
-        all.extend(found.values().flat_map(|(_, p)| p.iter().copied()));
+        all.extend(found.values().flat_map(|m| m.peers.iter().copied()));
         all.sort();
         all.dedup();
         all.len()
@@ -77,32 +89,42 @@ impl NetworkPeers {
         a.port() == self.own_tcp_port && (a.ip().is_loopback() || a.ip().is_unspecified())
     }
 
-    /// DHT peers for `key`, from the memo when fresh.
-    async fn lookup(&self, node: &dht::Node, key: SdHash) -> Vec<SocketAddr> {
+    /// DHT peers for `key` (and why none), from the memo when fresh.
+    async fn lookup(&self, node: &dht::Node, key: SdHash) -> (Vec<SocketAddr>, Option<String>) {
         let now = Instant::now();
         {
             let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((at, peers)) = found.get(&key) {
-                let ttl = if peers.is_empty() { FRESH_EMPTY } else { FRESH };
-                if now.duration_since(*at) < ttl {
-                    return peers.clone();
+            if let Some(m) = found.get(&key) {
+                let ttl = if m.peers.is_empty() {
+                    FRESH_EMPTY
+                } else {
+                    FRESH
+                };
+                if now.duration_since(m.at) < ttl {
+                    return (m.peers.clone(), m.why_none.clone());
                 }
             }
         }
-        let mut peers = node.find_peers(key.as_blob()).await;
+        let (mut peers, stats) = node.find_peers_with_stats(key.as_blob()).await;
         peers.retain(|a| !self.is_us(a));
-        tracing::debug!(key = %key.short(), peers = peers.len(), "dht peer lookup");
+        tracing::debug!(key = %key.short(), peers = peers.len(), ?stats, "dht peer lookup");
+        let why_none = peers.is_empty().then(|| why_none(&stats));
         let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
-        found.insert(key, (now, peers.clone()));
-        peers
+        let memo = Memo {
+            at: now,
+            peers: peers.clone(),
+            why_none: why_none.clone(),
+        };
+        found.insert(key, memo);
+        (peers, why_none)
     }
-}
 
-impl PeerFinder for NetworkPeers {
-    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move {
-            let mut all = self.fixed.clone();
-            if let Some(node) = &self.dht {
+    /// Every peer source asked for `hash`, and why nobody when nobody.
+    async fn search_all(&self, hash: BlobHash) -> PeerSearch {
+        let mut all = self.fixed.clone();
+        let mut why = None;
+        match &self.dht {
+            Some(node) => {
                 let owner = self
                     .owner
                     .lock()
@@ -111,15 +133,51 @@ impl PeerFinder for NetworkPeers {
                     .copied();
                 // An sd blob, or a blob of no known stream, is looked up by itself.
                 let key = owner.unwrap_or(SdHash::from(hash));
-                all.extend(self.lookup(node, key).await);
+                let (peers, why_stream) = self.lookup(node, key).await;
+                all.extend(peers);
+                why = why_stream;
                 if all.is_empty() && owner.is_some() {
                     // Nobody announced the stream; someone may have announced this blob.
-                    all.extend(self.lookup(node, SdHash::from(hash)).await);
+                    let (peers, why_blob) = self.lookup(node, SdHash::from(hash)).await;
+                    all.extend(peers);
+                    why = why_blob.or(why);
                 }
             }
-            let mut seen = std::collections::HashSet::new();
-            all.retain(|a| seen.insert(*a));
-            all
-        })
+            None if all.is_empty() => why = Some("no --peer given and no DHT".to_owned()),
+            None => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|a| seen.insert(*a));
+        PeerSearch {
+            why_none: if all.is_empty() { why } else { None },
+            peers: all,
+        }
+    }
+}
+
+/// Why a DHT lookup found no peer, from what the lookup went through.
+fn why_none(stats: &LookupStats) -> String {
+    if stats.queries == 0 {
+        "the DHT knows no node to ask (no contacts)".to_owned()
+    } else if stats.responses == 0 {
+        format!(
+            "no DHT node answered ({} asked, {} timed out)",
+            stats.queries, stats.timeouts
+        )
+    } else {
+        format!(
+            "nobody announced it in the DHT ({} nodes answered)",
+            stats.responses
+        )
+    }
+}
+
+impl PeerFinder for NetworkPeers {
+    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
+        Box::pin(async move { self.search_all(hash).await.peers })
+    }
+
+    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
+        Box::pin(self.search_all(hash))
     }
 }

@@ -52,6 +52,9 @@ pub enum Mode {
     /// Serves one blob per connection, then closes on the next request
     /// without answering (an lbry-sdk server whose idle timer just fired).
     OneBlobPerConnection,
+    /// The first answer for each blob is cut off: the header and half the
+    /// bytes, then the connection closes. Later requests are served correctly.
+    TruncateFirst,
 }
 
 /// A misbehaving peer on 127.0.0.1; stops on drop.
@@ -66,6 +69,8 @@ struct Ctx {
     mode: Mode,
     blobs: HashMap<BlobHash, Vec<u8>>,
     requests: Arc<AtomicUsize>,
+    /// Blobs whose first answer was already cut off (`TruncateFirst`).
+    truncated: std::sync::Mutex<std::collections::HashSet<BlobHash>>,
 }
 
 impl FakePeer {
@@ -81,6 +86,7 @@ impl FakePeer {
             mode,
             blobs,
             requests: requests.clone(),
+            truncated: Default::default(),
         });
         let accepted = connections.clone();
         let task = tokio::spawn(async move {
@@ -199,7 +205,10 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
             )
         };
         let half = &data[..data.len() / 2];
+        let cut = ctx.mode == Mode::TruncateFirst
+            && ctx.truncated.lock().expect("truncated set").insert(hash);
         let out: Vec<u8> = match ctx.mode {
+            Mode::TruncateFirst if cut => [header(data.len()).as_bytes(), half].concat(),
             Mode::Stall => return std::future::pending().await,
             Mode::Garbage => b"HTTP/1.1 400 Bad Request\r\n\r\nnot json".to_vec(),
             Mode::OneBlobPerConnection if served > 0 => return,
@@ -219,7 +228,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
                 }
                 Vec::new()
             }
-            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection => {
+            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection | Mode::TruncateFirst => {
                 [header(data.len()).as_bytes(), data].concat()
             }
             Mode::Corrupt => {
@@ -239,6 +248,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
         served += 1;
         match ctx.mode {
             Mode::DisconnectMidBlob => return,
+            Mode::TruncateFirst if cut => return,
             Mode::StallMidBlob => return std::future::pending().await,
             _ => {}
         }
