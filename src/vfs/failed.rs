@@ -4,9 +4,11 @@
 //! When a read fails, the kernel asks again for the page it was after (a
 //! read-ahead failure is retried as a plain read). Served normally, that
 //! retry waits the whole read timeout again, and the reader sees twice the
-//! timeout it asked for. A range that failed less than `window` ago
-//! therefore fails again at once with the same reason. The window is short:
-//! a reader who tries again later gets a fresh attempt.
+//! timeout it asked for. A range whose read waited out most of the timeout
+//! and failed less than `window` ago therefore fails again at once with the
+//! same reason (the caller records only such slow failures: a quick failure
+//! is as quick the second time). The window is short: a reader who tries
+//! again later gets a fresh attempt.
 //!
 //! PURE: takes `now`, so the window is tested without a clock.
 

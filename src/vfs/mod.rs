@@ -335,6 +335,7 @@ impl Vfs {
         }
         let span = tracing::trace_span!("read", sd = %stream.sd().short(), fh, offset, size);
         let read = stream.read(offset, size as usize).instrument(span);
+        let started = std::time::Instant::now();
         let result = self.bounded("reading", read).await;
         // Read-ahead starts once this read has its bytes: the blobs it wants
         // lie beyond the one being read, and started earlier they would take
@@ -347,7 +348,10 @@ impl Vfs {
             Err(e) => e,
         };
         let e = self.io_error(stream.sd(), &format!("read at {offset}"), why);
-        if let FsError::Io(reason) = &e {
+        // Only a failure that waited out most of the timeout is worth
+        // remembering: a quick one would fail (or succeed) as quickly again.
+        let waited = started.elapsed() >= self.cfg.read_timeout / 2;
+        if let (true, FsError::Io(reason)) = (waited, &e) {
             let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
             let now = std::time::Instant::now();
             failed.record(stream.sd(), offset, u64::from(size), reason, now);
