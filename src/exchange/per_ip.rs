@@ -3,6 +3,9 @@
 //! most; a host holding more is either many users behind one address (rare
 //! for blob exchange) or a client that hoards slots, idle or not reading.
 //!
+//! An IPv6 host usually holds a whole /64, so IPv6 addresses count per /64
+//! (an IPv4-mapped address counts as its IPv4 address).
+//!
 //! The map holds an entry only for addresses with a connection open, so it
 //! is bounded by the server's connection cap.
 
@@ -37,6 +40,7 @@ impl PerIp {
 
     /// A slot for one more connection from `ip`, unless it holds the cap already.
     pub(super) fn try_take(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let ip = host(ip);
         let mut open = self.lock();
         let n = open.entry(ip).or_insert(0);
         if *n >= self.cap {
@@ -51,7 +55,22 @@ impl PerIp {
 
     #[cfg(test)]
     fn open(&self, ip: IpAddr) -> usize {
-        self.lock().get(&ip).copied().unwrap_or(0)
+        self.lock().get(&host(ip)).copied().unwrap_or(0)
+    }
+}
+
+/// The key one host's connections count under: the IPv4 address, or the /64
+/// of an IPv6 one.
+fn host(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(net))
+            }
+        },
     }
 }
 
@@ -86,6 +105,22 @@ mod tests {
         drop(a1);
         assert_eq!(limits.open(a), 1);
         assert!(limits.try_take(a).is_some());
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_per_64_and_a_mapped_ipv4_as_itself() {
+        let limits = PerIp::new(1);
+        let _a = limits.try_take("2001:db8::1".parse().unwrap()).unwrap();
+        assert!(limits
+            .try_take("2001:db8::ffff:2".parse().unwrap())
+            .is_none());
+        assert!(limits
+            .try_take("2001:db8:0:1::1".parse().unwrap())
+            .is_some());
+        let _v4 = limits.try_take("192.0.2.7".parse().unwrap()).unwrap();
+        assert!(limits
+            .try_take("::ffff:192.0.2.7".parse().unwrap())
+            .is_none());
     }
 
     #[test]

@@ -181,3 +181,44 @@ impl PeerFinder for NetworkPeers {
         Box::pin(self.search_all(hash))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(queries: u32, responses: u32, timeouts: u32) -> LookupStats {
+        LookupStats {
+            queries,
+            responses,
+            timeouts,
+            ..LookupStats::default()
+        }
+    }
+
+    #[test]
+    fn an_empty_answer_says_what_the_dht_went_through() {
+        assert!(why_none(&stats(0, 0, 0)).contains("knows no node"));
+        let silent = why_none(&stats(3, 0, 3));
+        assert!(
+            silent.contains("no DHT node answered (3 asked, 3 timed out)"),
+            "{silent}"
+        );
+        let answered = why_none(&stats(8, 5, 3));
+        assert!(answered.contains("nobody announced it"), "{answered}");
+    }
+
+    #[tokio::test]
+    async fn without_peers_or_dht_the_search_says_so() {
+        let peers = NetworkPeers::new(Vec::new(), None, 4444);
+        let found = peers.search(BlobHash::digest(b"x")).await;
+        assert!(found.peers.is_empty());
+        assert_eq!(
+            found.why_none.as_deref(),
+            Some("no --peer given and no DHT")
+        );
+        let fixed: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let peers = NetworkPeers::new(vec![fixed], None, 4444);
+        let found = peers.search(BlobHash::digest(b"x")).await;
+        assert_eq!((found.peers, found.why_none), (vec![fixed], None));
+    }
+}
