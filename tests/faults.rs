@@ -305,3 +305,34 @@ fn a_dht_that_does_not_answer_is_named_as_the_cause() {
         "the cause names the missing peer sources:\n{s}"
     );
 }
+
+#[test]
+fn get_says_when_the_dht_gave_it_nobody_to_ask() {
+    // A bootstrap address that takes datagrams and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let bootstrap = silent.local_addr().unwrap().to_string();
+    let node = Node::new();
+    let sd = "ef".repeat(48);
+    let out = node.path("out");
+    let stderr = node.fails(
+        &[
+            "get",
+            &sd,
+            "--bootstrap",
+            &bootstrap,
+            "--timeout",
+            "10",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("lbrymount: error"))
+        .unwrap_or_else(|| panic!("an error line:\n{stderr}"));
+    assert!(
+        error.contains("no peers known") && error.contains("DHT"),
+        "the error says what the DHT search ran into: {error}"
+    );
+}

@@ -108,7 +108,7 @@ impl NetworkPeers {
         let (mut peers, stats) = node.find_peers_with_stats(key.as_blob()).await;
         peers.retain(|a| !self.is_us(a));
         tracing::debug!(key = %key.short(), peers = peers.len(), ?stats, "dht peer lookup");
-        let why_none = peers.is_empty().then(|| why_none(&stats));
+        let why_none = peers.is_empty().then(|| why_no_peers(&stats));
         let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let memo = Memo {
             at: now,
@@ -156,7 +156,7 @@ impl NetworkPeers {
 }
 
 /// Why a DHT lookup found no peer, from what the lookup went through.
-fn why_none(stats: &LookupStats) -> String {
+pub fn why_no_peers(stats: &LookupStats) -> String {
     if stats.queries == 0 {
         "the DHT knows no node to ask (no contacts)".to_owned()
     } else if stats.responses == 0 {
@@ -197,13 +197,13 @@ mod tests {
 
     #[test]
     fn an_empty_answer_says_what_the_dht_went_through() {
-        assert!(why_none(&stats(0, 0, 0)).contains("knows no node"));
-        let silent = why_none(&stats(3, 0, 3));
+        assert!(why_no_peers(&stats(0, 0, 0)).contains("knows no node"));
+        let silent = why_no_peers(&stats(3, 0, 3));
         assert!(
             silent.contains("no DHT node answered (3 asked, 3 timed out)"),
             "{silent}"
         );
-        let answered = why_none(&stats(8, 5, 3));
+        let answered = why_no_peers(&stats(8, 5, 3));
         assert!(answered.contains("nobody announced it"), "{answered}");
     }
 
