@@ -2,9 +2,11 @@
 //! peers of one stream for `get`. (Long-running nodes are wired in
 //! `crate::node`, which also decides what is announced.)
 
+use crate::dht::lookup::LookupStats;
 use crate::dht::Node;
-use crate::fetch::{BoxFuture, PeerFinder};
+use crate::fetch::{BoxFuture, PeerFinder, PeerSearch};
 use crate::hash::{BlobHash, SdHash};
+use crate::node::peers::why_no_peers;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -30,7 +32,7 @@ pub struct StreamPeers {
     node: Arc<Node>,
     sd: SdHash,
     fixed: Vec<SocketAddr>,
-    found: OnceCell<Vec<SocketAddr>>,
+    found: OnceCell<(Vec<SocketAddr>, LookupStats)>,
 }
 
 impl StreamPeers {
@@ -44,21 +46,38 @@ impl StreamPeers {
     }
 }
 
+impl StreamPeers {
+    /// The peers for `hash`, and why none when none.
+    async fn search_all(&self, hash: BlobHash) -> PeerSearch {
+        let (stream, mut stats) = self
+            .found
+            .get_or_init(|| self.node.find_peers_with_stats(self.sd.as_blob()))
+            .await
+            .clone();
+        let mut all = self.fixed.clone();
+        all.extend(stream);
+        if all.is_empty() {
+            // Nobody announced the stream; someone may have announced this blob.
+            let (peers, blob_stats) = self.node.find_peers_with_stats(hash).await;
+            all.extend(peers);
+            stats = blob_stats;
+        }
+        all.dedup();
+        PeerSearch {
+            why_none: all
+                .is_empty()
+                .then(|| why_no_peers(&stats, self.node.seed_count())),
+            peers: all,
+        }
+    }
+}
+
 impl PeerFinder for StreamPeers {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move {
-            let stream = self
-                .found
-                .get_or_init(|| self.node.find_peers(self.sd.as_blob()))
-                .await;
-            let mut all = self.fixed.clone();
-            all.extend(stream.iter().copied());
-            if all.is_empty() {
-                // Nobody announced the stream; someone may have announced this blob.
-                all.extend(self.node.find_peers(hash).await);
-            }
-            all.dedup();
-            all
-        })
+        Box::pin(async move { self.search_all(hash).await.peers })
+    }
+
+    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
+        Box::pin(self.search_all(hash))
     }
 }

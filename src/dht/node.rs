@@ -293,6 +293,15 @@ impl Node {
         self.inner.join(bootstrap).await
     }
 
+    /// How many bootstrap nodes and saved contacts a rejoin goes through.
+    pub fn seed_count(&self) -> usize {
+        self.inner
+            .seeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// The contacts the state file held when the node started.
     pub fn saved_contacts(&self) -> &[Contact] {
         &self.inner.saved

@@ -8,7 +8,8 @@
 //! read by read as it lands, so hashing overlaps the transfer and never holds
 //! an async worker for more than one bounded read's worth (`READ_CHUNK`).
 //! Every failure maps to one `PeerError` so the fetcher can tell a slow peer
-//! from a lying one.
+//! from a lying one. A length announced against the descriptor's is read
+//! anyway: if the bytes hash right, the descriptor is what lies.
 
 use super::pool::{peek, Peek, Pool};
 use crate::blob::{BlobReceiver, VerifiedBlob, MAX_BLOB_SIZE};
@@ -308,10 +309,23 @@ impl Op for Download {
     type Out = VerifiedBlob;
     async fn run(&self, client: &ExchangeClient, stream: &mut TcpStream) -> Exchange<VerifiedBlob> {
         let (response, pending) = client.ask(stream, &self.request).await?;
-        let incoming = check_download(&response, self.hash, self.expected_len)?;
-        client
+        let incoming = check_download(&response, self.hash)?;
+        let body = client
             .read_body(stream, &self.hash, incoming.length, &pending)
-            .await
+            .await;
+        let got = incoming.length;
+        match self.expected_len {
+            // A length against the descriptor's: the blob itself says who lies.
+            Some(expected) if expected != got => Err(match body {
+                Ok(_) => PeerError::DescriptorLength {
+                    expected,
+                    actual: got,
+                },
+                Err(_) => PeerError::WrongLength { expected, got },
+            }
+            .into()),
+            _ => body,
+        }
     }
 }
 
@@ -338,11 +352,7 @@ impl Op for Query {
 }
 
 /// lbry-sdk's acceptance rules for a download answer (docs/protocol.md §3.6).
-fn check_download(
-    response: &BlobResponse,
-    hash: BlobHash,
-    expected_len: Option<u64>,
-) -> Exchange<IncomingBlob> {
+fn check_download(response: &BlobResponse, hash: BlobHash) -> Exchange<IncomingBlob> {
     let available = response.available_blobs.as_deref();
     let incoming = response.incoming_blob;
     match (incoming, available) {
@@ -363,18 +373,13 @@ fn check_download(
             incoming.blob_hash.short()
         )));
     }
-    match expected_len {
-        Some(expected) if expected != incoming.length => Err(PeerError::WrongLength {
-            expected,
-            got: incoming.length,
-        }
-        .into()),
-        _ if incoming.length > MAX_BLOB_SIZE as u64 => Err(protocol(&format!(
+    if incoming.length > MAX_BLOB_SIZE as u64 {
+        return Err(protocol(&format!(
             "peer announced {} bytes, more than the 2 MiB maximum",
             incoming.length
-        ))),
-        _ => Ok(incoming),
+        )));
     }
+    Ok(incoming)
 }
 
 impl BlobPeer for ExchangeClient {

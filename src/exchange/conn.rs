@@ -6,7 +6,7 @@
 //! else: a request of 1200 bytes or more, bytes that are not a JSON object, no
 //! recognised key, an invalid hash, or a second request in the same read.
 
-use super::send::send_blob;
+use super::send::{self, send_blob, Drain};
 use super::server::{ServerConfig, ServerStats};
 use crate::blob::MAX_BLOB_SIZE;
 use crate::hash::BlobHash;
@@ -16,7 +16,7 @@ use crate::wire::{Invalid, WireError};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
@@ -48,6 +48,11 @@ pub(super) enum ConnError {
     Send { blob: String, error: io::Error },
     #[error("timed out sending the answer for {0}")]
     SendTimeout(String),
+    #[error("the peer stopped reading: {unread} bytes sent to it unread for {} s", stall.as_secs_f64())]
+    NotReading {
+        unread: u64,
+        stall: std::time::Duration,
+    },
 }
 
 /// Serves one connection until the peer leaves, idles out, misbehaves, or the server stops.
@@ -61,12 +66,24 @@ pub(super) async fn serve(
     let mut buf = [0u8; MAX_REQUEST_SIZE];
     let mut filled = 0;
     let mut idle_deadline = Instant::now() + shared.cfg.idle_timeout;
+    let stall = shared.cfg.stall_timeout;
+    // Watches a sent blob leave the kernel's send queue (see `send::Drain`).
+    let mut drain: Option<Drain> = None;
     loop {
+        let check_at = drain.as_ref().map(Drain::check_at);
         let request = tokio::select! {
             biased;
             // An error means the server is gone: stop as well.
             _ = stop.wait_for(|stopping| *stopping) => return Ok(ConnEnd::Shutdown),
             () = tokio::time::sleep_until(idle_deadline) => return Ok(ConnEnd::Idle),
+            () = tokio::time::sleep_until(check_at.unwrap_or(idle_deadline)), if check_at.is_some() => {
+                drain = match drain.take().map(|d| d.check(&stream, stall)) {
+                    Some(Err(unread)) => return Err(ConnError::NotReading { unread, stall }),
+                    Some(Ok(next)) => next,
+                    None => None,
+                };
+                continue;
+            }
             read = read_request(&mut stream, &mut buf, &mut filled) => match read {
                 Ok(Some(request)) => request,
                 Ok(None) => return Ok(ConnEnd::PeerClosed),
@@ -82,6 +99,7 @@ pub(super) async fn serve(
         // Like lbry-sdk, only a blob transfer counts as activity; queries do not.
         if answer(&mut stream, peer, &shared, &request).await? {
             idle_deadline = Instant::now() + shared.cfg.idle_timeout;
+            drain = Drain::start(&stream, stall);
         }
     }
 }
@@ -132,10 +150,10 @@ async fn answer(
         return Ok(false);
     }
     let header = response.encode();
-    let deadline = shared.cfg.send_timeout;
+    let (deadline, stall) = (shared.cfg.send_timeout, shared.cfg.stall_timeout);
     let Some((hash, raw)) = request.requested_blob.zip(raw) else {
         let what = || "a query".to_owned();
-        return match timeout(deadline, stream.write_all(&header)).await {
+        return match timeout(deadline, send::write_all(stream, &header, stall)).await {
             Ok(Ok(())) => Ok(false),
             Ok(Err(error)) => Err(ConnError::Send {
                 blob: what(),
@@ -145,7 +163,7 @@ async fn answer(
         };
     };
     let span = tracing::info_span!("send", blob = %hash.short());
-    let sent = timeout(deadline, send_blob(stream, &header, raw))
+    let sent = timeout(deadline, send_blob(stream, &header, raw, stall))
         .instrument(span)
         .await;
     match sent {

@@ -9,6 +9,7 @@
 
 pub mod client;
 mod conn;
+mod per_ip;
 mod pool;
 mod send;
 pub mod server;

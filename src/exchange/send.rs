@@ -4,30 +4,70 @@
 //! copy through user space, no blocking read on the async threads. The socket
 //! is non-blocking, so the loop waits for writability and resumes after
 //! partial sends and `EAGAIN`. Blobs held in memory are written normally.
+//!
+//! Every wait for the socket has the stall deadline: a peer that asks for a
+//! blob and stops reading frees its connection after that long, instead of
+//! holding a slot for the whole send deadline. The kernel may take a whole
+//! blob into its send buffer, so a send that "completed" proves nothing:
+//! [`Drain`] then watches the bytes the peer has not acknowledged, and a
+//! connection whose queue does not shrink for the stall deadline is closed.
 
 use crate::store::RawBlob;
 use std::io;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Writes `header` then the blob; returns the number of blob bytes sent.
+/// Fails when the peer takes no byte for `stall`.
 pub(super) async fn send_blob(
     stream: &mut TcpStream,
     header: &[u8],
     raw: RawBlob,
+    stall: Duration,
 ) -> io::Result<u64> {
-    stream.write_all(header).await?;
+    write_all(stream, header, stall).await?;
     match raw {
         RawBlob::Bytes(bytes) => {
-            stream.write_all(&bytes).await?;
+            write_all(stream, &bytes, stall).await?;
             Ok(bytes.len() as u64)
         }
-        RawBlob::File(file, len) => send_file(stream, &file, len).await,
+        RawBlob::File(file, len) => send_file(stream, &file, len, stall).await,
     }
 }
 
+/// Writes all of `buf`; fails when the peer takes no byte for `stall`.
+pub(super) async fn write_all(
+    stream: &mut TcpStream,
+    buf: &[u8],
+    stall: Duration,
+) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        match tokio::time::timeout(stall, stream.write(&buf[done..])).await {
+            Err(_) => return Err(stalled(stall)),
+            Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => done += n,
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn stalled(stall: Duration) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the peer read nothing for {} s", stall.as_secs_f64()),
+    )
+}
+
 #[cfg(target_os = "linux")]
-async fn send_file(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Result<u64> {
+async fn send_file(
+    stream: &TcpStream,
+    file: &std::fs::File,
+    len: u64,
+    stall: Duration,
+) -> io::Result<u64> {
     use std::os::fd::AsRawFd;
     use tokio::io::Interest;
 
@@ -40,7 +80,9 @@ async fn send_file(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Re
     while offset < end {
         // Lossless: `end - offset` is positive and at most `len`.
         let want = ((end - offset) as u64).min(CHUNK) as usize;
-        stream.writable().await?;
+        tokio::time::timeout(stall, stream.writable())
+            .await
+            .map_err(|_| stalled(stall))??;
         let sent = stream.try_io(Interest::WRITABLE, || {
             // SAFETY: `sock` and `fd` are open for the whole call (both are
             // borrowed), and `offset` is a valid, exclusive pointer.
@@ -69,7 +111,12 @@ async fn send_file(stream: &TcpStream, file: &std::fs::File, len: u64) -> io::Re
 }
 
 #[cfg(not(target_os = "linux"))]
-async fn send_file(stream: &mut TcpStream, file: &std::fs::File, len: u64) -> io::Result<u64> {
+async fn send_file(
+    stream: &mut TcpStream,
+    file: &std::fs::File,
+    len: u64,
+    stall: Duration,
+) -> io::Result<u64> {
     use std::io::Read;
     let mut file = file.try_clone()?;
     let bytes = tokio::task::spawn_blocking(move || {
@@ -84,6 +131,57 @@ async fn send_file(stream: &mut TcpStream, file: &std::fs::File, len: u64) -> io
             "blob file shorter than announced",
         ));
     }
-    stream.write_all(&bytes).await?;
+    write_all(stream, &bytes, stall).await?;
     Ok(len)
+}
+
+/// A sent blob on its way out of the kernel's send queue. Checked once per
+/// stall deadline, so it costs nothing while the peer reads.
+pub(super) struct Drain {
+    check_at: tokio::time::Instant,
+    unacked: u64,
+}
+
+impl Drain {
+    /// Starts watching after a send; `None` when nothing is left to watch.
+    pub(super) fn start(stream: &TcpStream, stall: Duration) -> Option<Drain> {
+        let unacked = unacked(stream).filter(|n| *n > 0)?;
+        Some(Drain {
+            check_at: tokio::time::Instant::now() + stall,
+            unacked,
+        })
+    }
+
+    pub(super) fn check_at(&self) -> tokio::time::Instant {
+        self.check_at
+    }
+
+    /// The next watch when the queue shrank (`None` once empty); the bytes
+    /// still unread when it did not.
+    pub(super) fn check(self, stream: &TcpStream, stall: Duration) -> Result<Option<Drain>, u64> {
+        match unacked(stream) {
+            None | Some(0) => Ok(None),
+            Some(n) if n < self.unacked => Ok(Some(Drain {
+                check_at: tokio::time::Instant::now() + stall,
+                unacked: n,
+            })),
+            Some(n) => Err(n),
+        }
+    }
+}
+
+/// Bytes written to the socket that the peer has not acknowledged yet.
+#[cfg(target_os = "linux")]
+fn unacked(stream: &TcpStream) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int through a valid pointer; the
+    // descriptor is open for the whole call (borrowed from `stream`).
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    (r == 0).then(|| u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unacked(_stream: &TcpStream) -> Option<u64> {
+    None
 }

@@ -6,9 +6,15 @@
 //! Over the connection cap a new connection is closed at once rather than
 //! queued: a peer that waits gains nothing over one that moves on to another
 //! seeder, and a queue would tie up sockets for a server that is already busy.
+//!
+//! Fairness: one IP address holds at most `max_per_ip` connections (more are
+//! closed on accept), and a connection whose peer stops reading an answer is
+//! closed after `stall_timeout`, so neither a flood of idle connections from
+//! one host nor requesters that never read can shut other peers out.
 
 use super::conn::{self, Shared};
 use super::named;
+use super::per_ip::PerIp;
 use crate::store::BlobStore;
 use std::future::Future;
 use std::io;
@@ -33,8 +39,13 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// Deadline for sending one answer and its blob (lbry-sdk: 60 s).
     pub send_timeout: Duration,
+    /// Longest time a send may make no progress at all (the peer stopped
+    /// reading); then the connection is closed and its slot freed.
+    pub stall_timeout: Duration,
     /// Connections served at once; more are closed on accept.
     pub max_connections: usize,
+    /// Connections served at once from one IP address; more are closed on accept.
+    pub max_per_ip: usize,
     /// How long shutdown waits for transfers in flight.
     pub shutdown_grace: Duration,
     /// The `lbrycrd_address` we answer with.
@@ -46,7 +57,9 @@ impl Default for ServerConfig {
         Self {
             idle_timeout: Duration::from_secs(30),
             send_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(10),
             max_connections: 64,
+            max_per_ip: 16,
             shutdown_grace: Duration::from_secs(5),
             lbrycrd_address: PLACEHOLDER_ADDRESS.to_owned(),
         }
@@ -69,7 +82,7 @@ pub struct ServerStats {
 pub struct StatsSnapshot {
     /// Connections accepted and served.
     pub connections: u64,
-    /// Connections closed on accept because the cap was reached.
+    /// Connections closed on accept because a cap (overall or per address) was reached.
     pub refused: u64,
     /// Well-formed requests handled.
     pub requests: u64,
@@ -146,6 +159,7 @@ impl BlobServer {
         } = self;
         info!("listening on {addr}");
         let slots = Arc::new(Semaphore::new(shared.cfg.max_connections));
+        let per_ip = PerIp::new(shared.cfg.max_per_ip);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
@@ -160,6 +174,11 @@ impl BlobServer {
                 }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        let Some(ip_slot) = per_ip.try_take(peer.ip()) else {
+                            ServerStats::add(&shared.stats.refused, 1);
+                            debug!(%peer, "per-address connection limit reached, closing new connection");
+                            continue;
+                        };
                         let Ok(permit) = slots.clone().try_acquire_owned() else {
                             ServerStats::add(&shared.stats.refused, 1);
                             debug!(%peer, "connection limit reached, closing new connection");
@@ -174,7 +193,7 @@ impl BlobServer {
                         }
                         let (shared, stop) = (shared.clone(), stop_rx.clone());
                         let task = async move {
-                            let _slot = permit;
+                            let _slots = (permit, ip_slot);
                             conn::serve(stream, peer, shared, stop).await
                         };
                         let span = tracing::info_span!("conn", %peer);

@@ -56,9 +56,19 @@ pub enum FetchError {
         attempts: Vec<(SocketAddr, PeerError)>,
         skipped: Vec<(SocketAddr, Skipped)>,
     },
-    /// The peer finder knows nobody who might have the blob.
-    #[error("no peers known for blob {hash}")]
-    NoPeers { hash: BlobHash },
+    /// A peer sent the blob (its hash verifies) at another length than the
+    /// stream descriptor gives. No peer can do better: the descriptor is wrong.
+    #[error("blob {hash}: the stream descriptor is wrong: it gives {expected} bytes, the blob (whose hash verifies, from {peer}) has {actual}")]
+    DescriptorLength {
+        hash: BlobHash,
+        peer: SocketAddr,
+        expected: u64,
+        actual: u64,
+    },
+    /// The peer finder knows nobody who might have the blob; `why` says
+    /// what the search ran into, when it knows.
+    #[error("no peers known for blob {hash}{}", why.as_ref().map(|w| format!(": {w}")).unwrap_or_default())]
+    NoPeers { hash: BlobHash, why: Option<String> },
     /// The blob store failed (reading a cached copy or storing the fetched one).
     #[error("blob {hash}: blob store failed")]
     Store {
@@ -76,7 +86,8 @@ impl FetchError {
     pub fn hash(&self) -> &BlobHash {
         match self {
             FetchError::AllPeersFailed { hash, .. }
-            | FetchError::NoPeers { hash }
+            | FetchError::DescriptorLength { hash, .. }
+            | FetchError::NoPeers { hash, .. }
             | FetchError::Store { hash, .. }
             | FetchError::Interrupted { hash } => hash,
         }

@@ -317,7 +317,7 @@ mod tests {
         let (f, _) = fetcher(&net, &[], test_config());
         let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
         assert!(
-            matches!(e, FetchError::NoPeers { hash: h } if h == hash),
+            matches!(e, FetchError::NoPeers { hash: h, .. } if h == hash),
             "{e}"
         );
     }

@@ -291,7 +291,7 @@ mod tests {
         let hash = BlobHash::digest(b"x");
         let (w1, leader) = start(&f, hash, false);
         let w2 = running(&f, hash, false);
-        leader.finish(Err(FetchError::NoPeers { hash }));
+        leader.finish(Err(FetchError::NoPeers { hash, why: None }));
         assert!(matches!(w1.wait().await, Err(FetchError::NoPeers { .. })));
         assert!(matches!(w2.wait().await, Err(FetchError::NoPeers { .. })));
 

@@ -153,7 +153,9 @@ impl Race {
     }
 }
 
-/// Guards the trait's promise: the blob is the one asked for, at the expected length.
+/// Guards the trait's promise: the blob is the one asked for, at the expected
+/// length. The hash is checked first: a genuine blob at another length than
+/// the descriptor's means the descriptor is wrong.
 fn check(blob: VerifiedBlob, hash: &BlobHash, len: Option<u64>) -> Result<VerifiedBlob, PeerError> {
     if blob.hash() != hash {
         return Err(PeerError::HashMismatch {
@@ -161,9 +163,9 @@ fn check(blob: VerifiedBlob, hash: &BlobHash, len: Option<u64>) -> Result<Verifi
         });
     }
     match len {
-        Some(expected) if blob.len() as u64 != expected => Err(PeerError::WrongLength {
+        Some(expected) if blob.len() as u64 != expected => Err(PeerError::DescriptorLength {
             expected,
-            got: blob.len() as u64,
+            actual: blob.len() as u64,
         }),
         _ => Ok(blob),
     }

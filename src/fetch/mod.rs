@@ -47,8 +47,14 @@ pub enum PeerError {
     Timeout(&'static str),
     #[error("peer does not have the blob")]
     NotAvailable,
+    /// The peer announced another length than the descriptor gives and did
+    /// not back it with the blob: a lie.
     #[error("peer announced {got} bytes, expected {expected}")]
     WrongLength { expected: u64, got: u64 },
+    /// The peer sent the blob asked for (its hash verifies) at another length
+    /// than the stream descriptor gives: the descriptor is wrong, not the peer.
+    #[error("the blob has {actual} bytes and its hash verifies, but the stream descriptor says {expected}")]
+    DescriptorLength { expected: u64, actual: u64 },
     #[error("data does not match the blob hash (got {actual})")]
     HashMismatch { actual: BlobHash },
     #[error("connection closed after {got} of {expected} bytes")]
@@ -57,9 +63,11 @@ pub enum PeerError {
     Protocol(String),
 }
 
-/// Ask one peer for one blob. The implementation checks the announced length
-/// against `expected_len` (when the descriptor gives one), reads exactly that
-/// many bytes within its deadlines, and verifies the hash before returning.
+/// Ask one peer for one blob. The implementation reads the announced length
+/// within its deadlines and verifies the hash before returning. When the
+/// descriptor gives a length (`expected_len`) and the peer announces another,
+/// a blob whose hash verifies is [`PeerError::DescriptorLength`] (the
+/// descriptor lies) and anything else is [`PeerError::WrongLength`] (the peer lies).
 pub trait BlobPeer: Send + Sync + 'static {
     fn fetch_blob(
         &self,
@@ -69,7 +77,26 @@ pub trait BlobPeer: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<crate::blob::VerifiedBlob, PeerError>>;
 }
 
+/// What a search for a blob's peers found, and why it found nobody.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerSearch {
+    pub peers: Vec<SocketAddr>,
+    /// When `peers` is empty: the cause, as a user should read it (a DHT
+    /// that did not answer is not a DHT where nobody announced the blob).
+    pub why_none: Option<String>,
+}
+
 /// Who might have a blob (static list, DHT, LAN).
 pub trait PeerFinder: Send + Sync + 'static {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>>;
+
+    /// Like [`find_peers`](Self::find_peers), saying why nobody was found.
+    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
+        Box::pin(async move {
+            PeerSearch {
+                peers: self.find_peers(hash).await,
+                why_none: None,
+            }
+        })
+    }
 }

@@ -9,8 +9,10 @@
 //!   the best known one, so new peers get tried;
 //! - the worth is shared among the requests the peer already serves, which
 //!   spreads the blobs of a stream over equally good peers;
-//! - corrupt data or a wrong length bans the peer for a while (it is not asked
-//!   at all); a timeout, refusal or broken transfer halves its worth per
+//! - corrupt data, or a length announced against the descriptor and not
+//!   backed by the blob, bans the peer for a while (it is not asked at all);
+//!   a blob whose hash verifies at another length than the descriptor's
+//!   blames the descriptor, never the peer; a timeout, refusal or broken transfer halves its worth per
 //!   consecutive failure and backs it off exponentially (it is asked only after
 //!   every healthy peer); "not available" is remembered for that blob only.
 
@@ -115,6 +117,8 @@ impl Scoreboard {
                 let p = self.peers.entry(peer).or_default();
                 p.banned = Some((now + self.cfg.ban_for, err.clone()));
             }
+            // The peer sent the genuine blob; the descriptor is to blame.
+            PeerError::DescriptorLength { .. } => {}
             PeerError::NotAvailable => {
                 self.missing
                     .insert((peer, hash), now + self.cfg.not_available_for);

@@ -4,16 +4,25 @@
 //!
 //! Every candidate ends up accounted for: asked (with its error) or skipped
 //! (with the reason), so a failure says exactly who was tried and why.
+//!
+//! A peer that cut a transfer short (closed or truncated mid-blob) is asked
+//! again, up to [`MAX_TRIES`] times per blob: a dropped connection says little
+//! about the next one, and it may be the only peer there is. A blob whose
+//! hash verifies at another length than the descriptor's ends the transfer at
+//! once: every peer would send the same bytes, and the descriptor is to blame.
 
 use super::error::Skipped;
 use super::fetcher::{self, Got, Inner};
 use super::hedge::Race;
-use super::{FetchError, PeerError};
+use super::{FetchError, PeerError, PeerSearch};
 use crate::hash::BlobHash;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
+
+/// Attempts at one peer for one blob when each ends cut short.
+pub(crate) const MAX_TRIES: usize = 3;
 
 /// How a request still running at the deadline is reported.
 pub(crate) const AT_DEADLINE: PeerError = PeerError::Timeout("at the overall per-blob deadline");
@@ -43,12 +52,16 @@ async fn transfer(
     if let Some(blob) = fetcher::cached(inner, hash).await? {
         return Ok(Got::Stored(blob));
     }
-    let found = tokio::time::timeout_at(deadline, inner.finder.find_peers(hash))
+    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
         .await
-        .unwrap_or_default();
-    let mut tally = Tally::new(hash, found);
+        .unwrap_or_else(|_| PeerSearch {
+            peers: Vec::new(),
+            why_none: Some("the search for peers did not end before the deadline".into()),
+        });
+    let mut tally = Tally::new(hash, found.peers);
     if tally.candidates.is_empty() {
-        return Err(FetchError::NoPeers { hash });
+        let why = found.why_none;
+        return Err(FetchError::NoPeers { hash, why });
     }
     let limit = inner.cfg.per_peer_in_flight.max(1);
     let max_parallel = inner.cfg.hedge.max_parallel.max(1);
@@ -108,10 +121,15 @@ async fn transfer(
                     tracing::debug!(peer = %attempt.peer, ms = elapsed.as_millis() as u64, "fetched");
                     return Ok(Got::Fetched(blob));
                 }
+                Err(PeerError::DescriptorLength { expected, actual }) => {
+                    tracing::debug!(peer = %attempt.peer, expected, actual, "the descriptor gives a wrong length");
+                    let peer = attempt.peer;
+                    return Err(FetchError::DescriptorLength { hash, peer, expected, actual });
+                }
                 Err(e) => {
                     tracing::debug!(peer = %attempt.peer, error = %e, "attempt failed");
                     inner.score().record_failure(attempt.peer, hash, &e, std_now());
-                    tally.attempts.push((attempt.peer, e));
+                    tally.failed_attempt(attempt.peer, e);
                 }
             },
             () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
@@ -161,6 +179,17 @@ impl Tally {
             candidates,
             asked: Vec::new(),
             attempts: Vec::new(),
+        }
+    }
+
+    /// Records a failed attempt; a peer that cut the transfer short may be asked again.
+    fn failed_attempt(&mut self, peer: SocketAddr, e: PeerError) {
+        let cut_short = matches!(e, PeerError::ShortRead { .. });
+        self.attempts.push((peer, e));
+        let tries = self.attempts.iter().filter(|(p, _)| *p == peer).count();
+        if cut_short && tries < MAX_TRIES {
+            tracing::debug!(%peer, tries, "the transfer was cut short; asking again");
+            self.asked.retain(|p| *p != peer);
         }
     }
 
@@ -265,11 +294,14 @@ mod tests {
             (addr(2), refused.clone()),
             (addr(3), short.clone()),
             (addr(4), wrong_len.clone()),
+            // A transfer cut short is tried again, after the healthy peers.
+            (addr(3), short.clone()),
+            (addr(3), short.clone()),
         ];
         assert_eq!(attempts, &expected);
         assert!(skipped.is_empty());
         let text = e.to_string();
-        assert_eq!(text.lines().count(), 5, "{text}");
+        assert_eq!(text.lines().count(), 7, "{text}");
         assert!(
             text.contains("10.0.0.2:4444: connection failed: connection refused"),
             "{text}"
@@ -278,7 +310,9 @@ mod tests {
         // Asked again: the liars are banned and not asked; the others are.
         let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
         let (attempts, skipped) = all_failed(&e);
-        assert_eq!(attempts, &vec![(addr(2), refused), (addr(3), short)]);
+        let mut again = vec![(addr(2), refused)];
+        again.extend(vec![(addr(3), short); MAX_TRIES]);
+        assert_eq!(attempts, &again);
         assert!(matches!(&skipped[..], [
             (a, Skipped::Banned { reason: r1, .. }),
             (b, Skipped::Banned { reason: r2, .. }),
@@ -319,14 +353,56 @@ mod tests {
             banned,
             Some(Skipped::Banned { reason: PeerError::HashMismatch { actual }, .. }) if actual == *other.hash()
         ));
+    }
 
-        let (h2, _) = net.add(b"sized");
-        let e = f.fetch(h2, Some(999), Priority::Bulk).await.unwrap_err();
+    #[tokio::test]
+    async fn a_genuine_blob_at_another_length_blames_the_descriptor_not_the_peer() {
+        let net = MockNet::new();
+        let (h1, _) = net.add(b"sized");
+        let (h2, l2) = net.add(b"other stream");
+        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
+        let e = f.fetch(h1, Some(999), Priority::Bulk).await.unwrap_err();
         assert!(
-            e.to_string()
-                .contains("10.0.0.2:4444: peer announced 5 bytes, expected 999"),
+            matches!(
+                e,
+                FetchError::DescriptorLength {
+                    expected: 999,
+                    actual: 5,
+                    ..
+                }
+            ),
             "{e}"
         );
+        assert!(e.to_string().contains("descriptor is wrong"), "{e}");
+        assert_eq!(net.total().calls, 1, "no other peer can do better");
+        let now = std_now();
+        for p in [addr(1), addr(2)] {
+            assert_eq!(
+                f.inner.score().excluded(&p, &h1, now),
+                None,
+                "{p} not banned"
+            );
+        }
+        assert_eq!(
+            f.fetch(h2, l2, Priority::Bulk).await.unwrap().data(),
+            b"other stream"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_cut_a_transfer_short_is_asked_again_a_few_times() {
+        let net = MockNet::new();
+        let (hash, len) = net.add(b"patience");
+        let short = PeerError::ShortRead {
+            got: 3,
+            expected: 8,
+        };
+        net.set(addr(1), Behave::Fail(short.clone()));
+        let (f, _) = fetcher(&net, &[addr(1)], test_config());
+        let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
+        let (attempts, _) = all_failed(&e);
+        assert_eq!(attempts, &vec![(addr(1), short); MAX_TRIES]);
+        assert_eq!(net.counts(addr(1)).calls, MAX_TRIES);
     }
 
     #[tokio::test]

@@ -11,6 +11,7 @@ pub mod announce;
 pub mod control;
 mod get;
 mod glue;
+mod peer_memo;
 pub mod peers;
 pub mod publisher;
 

@@ -7,29 +7,21 @@
 //! seconds) so a stream of thousands of blobs costs one lookup, not thousands.
 //! Our own blob server is never returned: asking ourselves is a wasted turn.
 //!
-//! Both maps are fed by what the network and users name, so both are
-//! bounded: the memo holds `MAX_MEMOS` answers (expired ones go first, then
-//! the oldest), and the blob-to-stream index `MAX_OWNED` blobs (the streams
-//! registered first are forgotten first; their blobs are then looked up by
-//! their own hash, which still works for the announced ones).
+//! Both maps are bounded (see `peer_memo`).
+//!
+//! When nobody is found, the search says why, in the user's terms: no peer
+//! source at all, a DHT that knows no node, a DHT whose nodes did not
+//! answer, or a DHT that answered and where nobody announced the stream.
 
+use super::peer_memo::{Memo, Memos, Owners, MAX_OWNED};
 use crate::dht;
-use crate::fetch::{BoxFuture, PeerFinder};
+use crate::dht::lookup::LookupStats;
+use crate::fetch::{BoxFuture, PeerFinder, PeerSearch};
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
-/// How long a DHT answer is reused.
-const FRESH: Duration = Duration::from_secs(60);
-/// How long an empty DHT answer is reused.
-const FRESH_EMPTY: Duration = Duration::from_secs(5);
-/// DHT answers kept, at most.
-const MAX_MEMOS: usize = 4096;
-/// Data blobs mapped to their stream, at most.
-const MAX_OWNED: usize = 1 << 18;
+use std::time::Instant;
 
 pub struct NetworkPeers {
     fixed: Vec<SocketAddr>,
@@ -38,7 +30,7 @@ pub struct NetworkPeers {
     own_tcp_port: u16,
     /// Data blob -> the stream it belongs to.
     owner: Mutex<Owners>,
-    found: Mutex<HashMap<SdHash, (Instant, Vec<SocketAddr>)>>,
+    found: Mutex<Memos>,
 }
 
 impl NetworkPeers {
@@ -63,8 +55,8 @@ impl NetworkPeers {
     pub fn known(&self, sd: &SdHash) -> usize {
         let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = self.fixed.clone();
-        if let Some((_, peers)) = found.get(sd) {
-            all.extend(peers);
+        if let Some(memo) = found.get(sd) {
+            all.extend(&memo.peers);
         }
         all.sort();
         all.dedup();
@@ -75,7 +67,7 @@ impl NetworkPeers {
     pub fn distinct(&self) -> usize {
         let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = self.fixed.clone();
-        all.extend(found.values().flat_map(|(_, p)| p.iter().copied()));
+        all.extend(found.values().flat_map(|m| m.peers.iter().copied()));
         all.sort();
         all.dedup();
         all.len()
@@ -85,98 +77,96 @@ impl NetworkPeers {
         a.port() == self.own_tcp_port && (a.ip().is_loopback() || a.ip().is_unspecified())
     }
 
-    /// DHT peers for `key`, from the memo when fresh.
-    async fn lookup(&self, node: &dht::Node, key: SdHash) -> Vec<SocketAddr> {
+    /// DHT peers for `key` (and why none), from the memo when fresh.
+    async fn lookup(&self, node: &dht::Node, key: SdHash) -> (Vec<SocketAddr>, Option<String>) {
         let now = Instant::now();
         {
             let found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((at, peers)) = found.get(&key) {
-                let ttl = if peers.is_empty() { FRESH_EMPTY } else { FRESH };
-                if now.duration_since(*at) < ttl {
-                    return peers.clone();
-                }
+            if let Some(m) = found.get(&key).filter(|m| m.is_fresh(now)) {
+                return (m.peers.clone(), m.why_none.clone());
             }
         }
-        let mut peers = node.find_peers(key.as_blob()).await;
+        let (mut peers, stats) = node.find_peers_with_stats(key.as_blob()).await;
         peers.retain(|a| !self.is_us(a));
-        tracing::debug!(key = %key.short(), peers = peers.len(), "dht peer lookup");
+        tracing::debug!(key = %key.short(), peers = peers.len(), ?stats, "dht peer lookup");
+        let why_none = peers
+            .is_empty()
+            .then(|| why_no_peers(&stats, node.seed_count()));
         let mut found = self.found.lock().unwrap_or_else(PoisonError::into_inner);
-        if found.len() >= MAX_MEMOS && !found.contains_key(&key) {
-            prune_memos(&mut found, now);
+        let memo = Memo {
+            at: now,
+            peers: peers.clone(),
+            why_none: why_none.clone(),
+        };
+        found.insert(key, memo, now);
+        (peers, why_none)
+    }
+
+    /// Every peer source asked for `hash`, and why nobody when nobody.
+    async fn search_all(&self, hash: BlobHash) -> PeerSearch {
+        let mut all = self.fixed.clone();
+        let mut why = None;
+        match &self.dht {
+            Some(node) => {
+                let owner = self
+                    .owner
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&hash)
+                    .copied();
+                // An sd blob, or a blob of no known stream, is looked up by itself.
+                let key = owner.unwrap_or(SdHash::from(hash));
+                let (peers, why_stream) = self.lookup(node, key).await;
+                all.extend(peers);
+                why = why_stream;
+                if all.is_empty() && owner.is_some() {
+                    // Nobody announced the stream; someone may have announced this blob.
+                    let (peers, why_blob) = self.lookup(node, SdHash::from(hash)).await;
+                    all.extend(peers);
+                    why = why_blob.or(why);
+                }
+            }
+            None if all.is_empty() => why = Some("no --peer given and no DHT".to_owned()),
+            None => {}
         }
-        found.insert(key, (now, peers.clone()));
-        peers
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|a| seen.insert(*a));
+        PeerSearch {
+            why_none: if all.is_empty() { why } else { None },
+            peers: all,
+        }
+    }
+}
+
+/// Why a DHT lookup found no peer, from what the lookup went through and
+/// how many bootstrap nodes and saved contacts the node could rejoin through
+/// (a lookup with no live contact rejoins through them first, so when it
+/// then asks nobody, they did not answer).
+pub fn why_no_peers(stats: &LookupStats, seeds: usize) -> String {
+    if stats.queries == 0 && seeds > 0 {
+        format!("no DHT node answered (none of {seeds} bootstrap nodes and saved contacts)")
+    } else if stats.queries == 0 {
+        "the DHT knows no node to ask (no contacts)".to_owned()
+    } else if stats.responses == 0 {
+        format!(
+            "no DHT node answered ({} asked, {} timed out)",
+            stats.queries, stats.timeouts
+        )
+    } else {
+        format!(
+            "nobody announced it in the DHT ({} nodes answered)",
+            stats.responses
+        )
     }
 }
 
 impl PeerFinder for NetworkPeers {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move {
-            let mut all = self.fixed.clone();
-            if let Some(node) = &self.dht {
-                let owner = self
-                    .owner
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .blobs
-                    .get(&hash)
-                    .copied();
-                // An sd blob, or a blob of no known stream, is looked up by itself.
-                let key = owner.unwrap_or(SdHash::from(hash));
-                all.extend(self.lookup(node, key).await);
-                if all.is_empty() && owner.is_some() {
-                    // Nobody announced the stream; someone may have announced this blob.
-                    all.extend(self.lookup(node, SdHash::from(hash)).await);
-                }
-            }
-            let mut seen = std::collections::HashSet::new();
-            all.retain(|a| seen.insert(*a));
-            all
-        })
+        Box::pin(async move { self.search_all(hash).await.peers })
     }
-}
 
-/// Data blob -> stream, remembering the order streams came in.
-#[derive(Default)]
-struct Owners {
-    blobs: HashMap<BlobHash, SdHash>,
-    streams: VecDeque<(SdHash, Vec<BlobHash>)>,
-}
-
-impl Owners {
-    /// Indexes `sd`'s blobs, forgetting the oldest streams beyond `cap` blobs.
-    fn insert(&mut self, sd: SdHash, blobs: Vec<BlobHash>, cap: usize) {
-        if blobs.iter().all(|b| self.blobs.get(b) == Some(&sd)) {
-            return;
-        }
-        while self.blobs.len() + blobs.len() > cap {
-            let Some((old, old_blobs)) = self.streams.pop_front() else {
-                break;
-            };
-            for b in old_blobs {
-                if self.blobs.get(&b) == Some(&old) {
-                    self.blobs.remove(&b);
-                }
-            }
-        }
-        for &b in blobs.iter().take(cap) {
-            self.blobs.insert(b, sd);
-        }
-        self.streams.push_back((sd, blobs));
-    }
-}
-
-/// Makes room in a full memo: expired answers go, then the oldest half.
-fn prune_memos(found: &mut HashMap<SdHash, (Instant, Vec<SocketAddr>)>, now: Instant) {
-    found.retain(|_, (at, peers)| {
-        let ttl = if peers.is_empty() { FRESH_EMPTY } else { FRESH };
-        now.duration_since(*at) < ttl
-    });
-    if found.len() >= MAX_MEMOS {
-        let mut ages: Vec<Instant> = found.values().map(|(at, _)| *at).collect();
-        ages.sort_unstable();
-        let cut = ages[ages.len() / 2];
-        found.retain(|_, (at, _)| *at > cut);
+    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
+        Box::pin(self.search_all(hash))
     }
 }
 
@@ -184,34 +174,44 @@ fn prune_memos(found: &mut HashMap<SdHash, (Instant, Vec<SocketAddr>)>, now: Ins
 mod tests {
     use super::*;
 
-    fn h(n: u32) -> BlobHash {
-        BlobHash::digest(&n.to_be_bytes())
+    fn stats(queries: u32, responses: u32, timeouts: u32) -> LookupStats {
+        LookupStats {
+            queries,
+            responses,
+            timeouts,
+            ..LookupStats::default()
+        }
     }
 
     #[test]
-    fn the_blob_index_forgets_the_oldest_streams_beyond_its_cap() {
-        let mut o = Owners::default();
-        for s in 0..10u32 {
-            let blobs = (0..4).map(|i| h(s * 100 + i)).collect();
-            o.insert(SdHash::from(h(1_000_000 + s)), blobs, 10);
-        }
-        assert!(o.blobs.len() <= 10);
-        assert_eq!(o.blobs.get(&h(900)), Some(&SdHash::from(h(1_000_009))));
-        assert_eq!(o.blobs.get(&h(0)), None, "the first stream was forgotten");
+    fn an_empty_answer_says_what_the_dht_went_through() {
+        assert!(why_no_peers(&stats(0, 0, 0), 0).contains("knows no node"));
+        let unanswered = why_no_peers(&stats(0, 0, 0), 2);
+        assert!(
+            unanswered.contains("no DHT node answered (none of 2 bootstrap"),
+            "{unanswered}"
+        );
+        let silent = why_no_peers(&stats(3, 0, 3), 2);
+        assert!(
+            silent.contains("no DHT node answered (3 asked, 3 timed out)"),
+            "{silent}"
+        );
+        let answered = why_no_peers(&stats(8, 5, 3), 2);
+        assert!(answered.contains("nobody announced it"), "{answered}");
     }
 
-    #[test]
-    fn a_full_memo_is_pruned() {
-        let now = Instant::now();
-        let mut found = HashMap::new();
-        for n in 0..MAX_MEMOS as u32 {
-            let at = now - Duration::from_millis(u64::from(n % 50));
-            found.insert(
-                SdHash::from(h(n)),
-                (at, vec![SocketAddr::from(([127, 0, 0, 1], 1))]),
-            );
-        }
-        prune_memos(&mut found, now);
-        assert!(found.len() < MAX_MEMOS);
+    #[tokio::test]
+    async fn without_peers_or_dht_the_search_says_so() {
+        let peers = NetworkPeers::new(Vec::new(), None, 4444);
+        let found = peers.search(BlobHash::digest(b"x")).await;
+        assert!(found.peers.is_empty());
+        assert_eq!(
+            found.why_none.as_deref(),
+            Some("no --peer given and no DHT")
+        );
+        let fixed: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let peers = NetworkPeers::new(vec![fixed], None, 4444);
+        let found = peers.search(BlobHash::digest(b"x")).await;
+        assert_eq!((found.peers, found.why_none), (vec![fixed], None));
     }
 }

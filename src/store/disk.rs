@@ -277,7 +277,7 @@ impl DiskStore {
         self.lock().end_put(&hash, result.is_ok());
         match &result {
             Ok(()) => tracing::debug!(len = blob.len(), ?keep, "stored"),
-            Err(e) => tracing::warn!(error = %e, "blob not stored"),
+            Err(e) => tracing::warn!(error = %crate::error_chain(e), "blob not stored"),
         }
         result
     }

@@ -35,7 +35,7 @@ impl BlobSource for MemSource {
             }
             match self.store.get(&hash) {
                 Ok(Some(b)) => Ok(Arc::new(b)),
-                _ => Err(FetchError::NoPeers { hash }),
+                _ => Err(FetchError::NoPeers { hash, why: None }),
             }
         })
     }

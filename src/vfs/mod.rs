@@ -13,12 +13,15 @@
 //!
 //! Every operation that may touch the network is async and bounded by the
 //! read timeout; a read that cannot be served fails with [`FsError::Io`],
-//! whose reason is logged and kept for `status`. Open files hold their first
+//! whose reason (with its causes) is logged and kept for `status`; the
+//! kernel's immediate retry of a failed range fails at once (`failed`), so a
+//! reader waits the read timeout once, not twice. Open files hold their first
 //! and last blob in the cache (container headers and trailers live there);
 //! other blobs are read through the shared decrypted-blob cache and may be
 //! evicted from the disk cache once read, so a cache smaller than one file
 //! still serves it.
 
+mod failed;
 mod handles;
 mod table;
 #[cfg(test)]
@@ -127,6 +130,7 @@ pub struct Vfs {
     handles: Handles,
     mounted_at: SystemTime,
     errors: Mutex<VecDeque<(SystemTime, String)>>,
+    failed: Mutex<failed::RecentFailures>,
 }
 
 impl Vfs {
@@ -146,6 +150,7 @@ impl Vfs {
             table: Table::default(),
             mounted_at: SystemTime::now(),
             errors: Mutex::new(VecDeque::new()),
+            failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
         }
     }
 
@@ -218,7 +223,7 @@ impl Vfs {
         let blob = match fetched {
             Ok(Ok(blob)) => blob,
             Ok(Err(e)) => {
-                self.record(format!("stream {sd} not found: {e}"));
+                self.record(format!("stream {sd} not found: {}", crate::error_chain(&e)));
                 return Err(FsError::NotFound);
             }
             Err(e) => {
@@ -264,7 +269,7 @@ impl Vfs {
     async fn file_size(&self, s: &Arc<Stream>) -> Result<u64, FsError> {
         match self.bounded("finding the file size", s.size()).await {
             Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(self.io_error(s.sd(), "finding the size", e.to_string())),
+            Ok(Err(e)) => Err(self.io_error(s.sd(), "finding the size", crate::error_chain(&e))),
             Err(e) => Err(self.io_error(s.sd(), "finding the size", e)),
         }
     }
@@ -324,21 +329,40 @@ impl Vfs {
             .handles
             .on_read(fh, offset, u64::from(size))
             .ok_or(FsError::BadHandle)?;
+        if let Some(why) = self.failed_recently(stream.sd(), offset, size) {
+            tracing::debug!(sd = %stream.sd().short(), offset, "the range just failed; failing the retry at once");
+            return Err(FsError::Io(why));
+        }
         let span = tracing::trace_span!("read", sd = %stream.sd().short(), fh, offset, size);
         let read = stream.read(offset, size as usize).instrument(span);
+        let started = std::time::Instant::now();
         let result = self.bounded("reading", read).await;
         // Read-ahead starts once this read has its bytes: the blobs it wants
         // lie beyond the one being read, and started earlier they would take
         // peer slots and CPU (hashing) from it. That matters for the first
         // read of a file, whose blob is not there yet: time to first byte.
         wish.start(&stream);
-        match result {
-            Ok(Ok(data)) => Ok(data),
-            Ok(Err(e)) => {
-                Err(self.io_error(stream.sd(), &format!("read at {offset}"), e.to_string()))
-            }
-            Err(e) => Err(self.io_error(stream.sd(), &format!("read at {offset}"), e)),
+        let why = match result {
+            Ok(Ok(data)) => return Ok(data),
+            Ok(Err(e)) => crate::error_chain(&e),
+            Err(e) => e,
+        };
+        let e = self.io_error(stream.sd(), &format!("read at {offset}"), why);
+        // Only a failure that waited out most of the timeout is worth
+        // remembering: a quick one would fail (or succeed) as quickly again.
+        let waited = started.elapsed() >= self.cfg.read_timeout / 2;
+        if let (true, FsError::Io(reason)) = (waited, &e) {
+            let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = std::time::Instant::now();
+            failed.record(stream.sd(), offset, u64::from(size), reason, now);
         }
+        Err(e)
+    }
+
+    /// Why a read of this range failed a moment ago, if it did.
+    fn failed_recently(&self, sd: SdHash, offset: u64, size: u32) -> Option<String> {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.recent(sd, offset, u64::from(size), std::time::Instant::now())
     }
 
     /// Closes a file handle, releasing its blobs.

@@ -55,6 +55,9 @@ pub enum Mode {
     /// Serves the first N blobs it is asked for (over all connections), then
     /// never answers again: a stream that stalls partway.
     StallAfter(usize),
+    /// The first answer for each blob is cut off: the header and half the
+    /// bytes, then the connection closes. Later requests are served correctly.
+    TruncateFirst,
 }
 
 /// A misbehaving peer on 127.0.0.1; stops on drop.
@@ -71,6 +74,8 @@ struct Ctx {
     requests: Arc<AtomicUsize>,
     /// Blobs sent, over all connections.
     sent: AtomicUsize,
+    /// Blobs whose first answer was already cut off (`TruncateFirst`).
+    truncated: std::sync::Mutex<std::collections::HashSet<BlobHash>>,
 }
 
 impl FakePeer {
@@ -87,6 +92,7 @@ impl FakePeer {
             blobs,
             requests: requests.clone(),
             sent: AtomicUsize::new(0),
+            truncated: Default::default(),
         });
         let accepted = connections.clone();
         let task = tokio::spawn(async move {
@@ -210,7 +216,10 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
             }
         }
         let half = &data[..data.len() / 2];
+        let cut = ctx.mode == Mode::TruncateFirst
+            && ctx.truncated.lock().expect("truncated set").insert(hash);
         let out: Vec<u8> = match ctx.mode {
+            Mode::TruncateFirst if cut => [header(data.len()).as_bytes(), half].concat(),
             Mode::Stall => return std::future::pending().await,
             Mode::Garbage => b"HTTP/1.1 400 Bad Request\r\n\r\nnot json".to_vec(),
             Mode::OneBlobPerConnection if served > 0 => return,
@@ -230,9 +239,11 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
                 }
                 Vec::new()
             }
-            Mode::Good | Mode::Refuse | Mode::OneBlobPerConnection | Mode::StallAfter(_) => {
-                [header(data.len()).as_bytes(), data].concat()
-            }
+            Mode::Good
+            | Mode::Refuse
+            | Mode::OneBlobPerConnection
+            | Mode::StallAfter(_)
+            | Mode::TruncateFirst => [header(data.len()).as_bytes(), data].concat(),
             Mode::Corrupt => {
                 let mut bad = data.clone();
                 let mid = bad.len() / 2;
@@ -250,6 +261,7 @@ async fn serve(mut stream: TcpStream, ctx: Arc<Ctx>) {
         served += 1;
         match ctx.mode {
             Mode::DisconnectMidBlob => return,
+            Mode::TruncateFirst if cut => return,
             Mode::StallMidBlob => return std::future::pending().await,
             _ => {}
         }

@@ -126,7 +126,7 @@ async fn a_disconnect_mid_blob_is_a_short_read() {
 }
 
 #[tokio::test]
-async fn a_wrong_announced_length_is_refused_before_reading() {
+async fn a_wrong_announced_length_not_backed_by_the_blob_is_a_lie() {
     let blob = encrypted_blob(1000);
     let len = blob.len() as u64;
     let (result, _peer) = fetch_from(Mode::WrongLength, &blob).await;

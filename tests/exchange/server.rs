@@ -251,3 +251,71 @@ async fn connections_over_the_cap_are_closed_at_once() {
     assert_eq!(read_n(&mut first, want.len()).await, want.as_bytes());
     within(server.shutdown()).await;
 }
+
+/// A connection from 127.0.0.2 with a tiny receive buffer: a blob sent to
+/// it and never read stays stuck in the server's send path.
+async fn connect_from_127_0_0_2(server: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_address_cannot_take_every_slot() {
+    let blob = encrypted_blob(100);
+    let cfg = ServerConfig {
+        max_connections: 8,
+        max_per_ip: 2,
+        ..ServerConfig::default()
+    };
+    let server = start(mem_with([&blob]), cfg).await;
+    let mut hoard = Vec::new();
+    for _ in 0..2 {
+        hoard.push(connect_from_127_0_0_2(server.local_addr()).await);
+    }
+    let mut third = connect_from_127_0_0_2(server.local_addr()).await;
+    assert_eq!(
+        read_until_closed(&mut third).await,
+        b"",
+        "over the per-address cap"
+    );
+    assert_eq!(server.stats().snapshot().refused, 1);
+    // 127.0.0.1 is another address: served while 127.0.0.2 holds its share.
+    let got = within(short_client().fetch(server.local_addr(), *blob.hash(), None)).await;
+    assert_eq!(got, Ok(blob));
+    within(server.shutdown()).await;
+}
+
+#[tokio::test]
+async fn requesters_that_stop_reading_lose_their_slot() {
+    let blob = encrypted_blob(2_097_151);
+    let cfg = ServerConfig {
+        max_connections: 2,
+        stall_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    };
+    let server = start(mem_with([&blob]), cfg).await;
+    let request = format!(r#"{{"requested_blob": "{}"}}"#, blob.hash());
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect_from_127_0_0_2(server.local_addr()).await;
+        s.write_all(request.as_bytes()).await.unwrap();
+        s.readable().await.unwrap();
+        stuck.push(s);
+    }
+    // Both slots are taken by requesters that never read; once the stall
+    // deadline closes them, a real client is served.
+    let client = short_client();
+    let fetched = within(async {
+        loop {
+            if let Ok(b) = client.fetch(server.local_addr(), *blob.hash(), None).await {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert_eq!(fetched, blob);
+    within(server.shutdown()).await;
+}
