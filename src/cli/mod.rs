@@ -12,6 +12,7 @@ mod get;
 mod get_net;
 mod ls;
 mod mount;
+mod mountpoint;
 mod node_args;
 mod progress;
 mod publish;
