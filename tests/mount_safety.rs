@@ -335,3 +335,61 @@ fn a_listing_read_in_small_parts_skips_no_stream_while_others_leave() {
     }
     assert_eq!(seen.len(), all.len(), "each listed once: {seen:?}");
 }
+
+/// Mounts a FUSE filesystem of another program at `mp` and closes its
+/// device at once, as if that program had died: `mp` answers ENOTCONN.
+fn dead_fuse_mount_of_another_program(mp: &Path) {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    fs::create_dir_all(mp).unwrap();
+    let dev = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")
+        .expect("open /dev/fuse");
+    let opts = format!("fd={},rootmode=40000,user_id=0,group_id=0", dev.as_raw_fd());
+    let c = |s: &[u8]| CString::new(s).unwrap();
+    let (src, dir, fstype, data) = (
+        c(b"otherfs"),
+        c(mp.as_os_str().as_bytes()),
+        c(b"fuse.otherfs"),
+        c(opts.as_bytes()),
+    );
+    // SAFETY: valid NUL-terminated strings for the duration of the call.
+    let r = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dir.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            data.as_ptr().cast(),
+        )
+    };
+    assert_eq!(r, 0, "mount: {}", std::io::Error::last_os_error());
+    drop(dev);
+    let err = fs::metadata(mp).expect_err("a dead mount");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOTCONN), "{err}");
+}
+
+#[test]
+fn a_dead_fuse_mount_of_another_program_is_not_cleared() {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot make a FUSE mount by hand, nothing to check");
+        return;
+    }
+    let node = Node::new();
+    let mp = node.path("other");
+    dead_fuse_mount_of_another_program(&mp);
+    let _guard = common::mount::Unmount(mp.clone());
+    let out = exit_of(node.cmd(&mount_args(&mp, &[]))).expect("refused at once");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("another program"), "{stderr}");
+    assert_eq!(
+        top_mount_type(&mp).as_deref(),
+        Some("fuse.otherfs"),
+        "its mount is left for its owner: {stderr}"
+    );
+}
