@@ -204,7 +204,10 @@ impl OurMount {
     /// not at all if it is already gone or something is mounted on it.
     pub fn unmount(&self) -> std::io::Result<Unmounted> {
         let entries = mounts().map_err(std::io::Error::other)?;
-        let Some(id) = self.id else {
+        // Not found at mount time (should not happen): a lbrymount on top
+        // at our path is taken for ours.
+        let top = || top_at(&entries, &self.path).filter(MountEntry::is_lbrymount);
+        let Some(id) = self.id.or_else(|| top().map(|e| e.id)) else {
             return Ok(Unmounted::AlreadyGone);
         };
         if !entries.iter().any(|e| e.id == id) {
