@@ -148,7 +148,10 @@ pub(super) fn private_dir(dir: &Path) -> Result<(), StoreError> {
     }
     // SAFETY: geteuid cannot fail and touches no memory.
     if meta.uid() != unsafe { libc::geteuid() } {
-        tracing::warn!(dir = %dir.display(), "{} is open to other users (mode {mode:04o}) and not ours to change; it holds keys to every stream", dir.display());
+        tracing::warn!(
+            "{} is open to other users (mode {mode:04o}) and not ours to change; it holds keys to every stream",
+            dir.display()
+        );
         return Ok(());
     }
     let tight = mode & !0o077;
