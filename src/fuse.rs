@@ -12,7 +12,7 @@
 //! cache kept across opens (`FOPEN_KEEP_CACHE`), 1 MiB reads and read-ahead
 //! where the kernel allows.
 
-use crate::vfs::{Attr, FsError, Kind, Vfs, ROOT};
+use crate::vfs::{Attr, FsError, KernelCache, Kind, Vfs, ROOT};
 use fuser::{
     FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
     ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
@@ -55,6 +55,45 @@ impl Fuse {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         Self { vfs, rt, uid, gid }
+    }
+}
+
+/// Tells the kernel to forget names, through the session's notifier.
+///
+/// Each notice is sent from a thread of its own, and waited for a moment
+/// only: the kernel takes the directory's lock to drop a name, and a lookup
+/// in that directory may hold it while it waits on the network, so the
+/// caller must not wait as long as that.
+pub struct KernelNotifier(fuser::Notifier);
+
+/// How long a caller waits for the kernel to take a notice.
+const NOTICE_WAIT: Duration = Duration::from_secs(1);
+
+impl KernelNotifier {
+    pub fn new(n: fuser::Notifier) -> Self {
+        Self(n)
+    }
+}
+
+impl KernelCache for KernelNotifier {
+    fn forget_entry(&self, parent: u64, name: &str) {
+        let (n, name) = (self.0.clone(), name.to_string());
+        let (done, taken) = std::sync::mpsc::channel();
+        let sent = std::thread::Builder::new()
+            .name("fuse-forget".into())
+            .spawn(move || {
+                match n.inval_entry(parent, OsStr::new(&name)) {
+                    Ok(()) => tracing::debug!(parent, name, "the kernel forgot the name"),
+                    Err(e) => tracing::debug!(parent, name, error = %e, "cannot make the kernel forget the name"),
+                }
+                let _ = done.send(());
+            });
+        match sent {
+            Ok(_) => {
+                let _ = taken.recv_timeout(NOTICE_WAIT);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot start a thread to invalidate a name"),
+        }
     }
 }
 
@@ -195,22 +234,22 @@ impl Filesystem for Fuse {
             Ok(e) => e,
             Err(e) => return reply.error(errno(&e)),
         };
+        // Offsets are where the kernel resumes: 1 and 2 for the dots, then
+        // 2 + the entry's cookie, which stays put as streams come and go.
         let dots = [
-            (ino, FileType::Directory, ".".to_string()),
-            (ROOT, FileType::Directory, "..".to_string()),
+            (1, ino, FileType::Directory, ".".to_string()),
+            (2, ROOT, FileType::Directory, "..".to_string()),
         ];
         let all = dots.into_iter().chain(entries.into_iter().map(|e| {
             let kind = match e.kind {
                 Kind::Dir => FileType::Directory,
                 Kind::File => FileType::RegularFile,
             };
-            (e.ino, kind, e.name)
+            (e.cookie.saturating_add(2), e.ino, kind, e.name)
         }));
-        // Offsets are positions in this listing; the kernel passes back the
-        // last one it took. New streams are appended, so positions hold.
-        let skip = usize::try_from(offset).unwrap_or(0);
-        for (i, (ino, kind, name)) in all.enumerate().skip(skip) {
-            if reply.add(ino, i as i64 + 1, kind, name) {
+        let after = u64::try_from(offset).unwrap_or(0);
+        for (off, ino, kind, name) in all.filter(|(off, ..)| *off > after) {
+            if reply.add(ino, off as i64, kind, name) {
                 break;
             }
         }

@@ -14,6 +14,7 @@ mod get_node;
 mod interrupt;
 mod ls;
 mod mount;
+mod mountpoint;
 mod node_args;
 mod progress;
 mod publish;

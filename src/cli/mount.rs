@@ -1,23 +1,22 @@
 //! `lbrymount MOUNTPOINT`: run a full node and mount the network there.
 //!
-//! The mount stays in the foreground, logging to stderr. SIGINT or SIGTERM
-//! unmounts (lazily if a file is still open, so nothing is left behind) and
-//! exits 0. A mount left by a killed process ("transport endpoint is not
-//! connected") is cleared at the next start.
+//! The mount stays in the foreground, logging to stderr. SIGINT, SIGTERM or
+//! SIGHUP unmounts (lazily if a file is still open, so nothing is left
+//! behind) and exits 0; a mount removed from outside ends the node with
+//! exit 1. What may be mounted on and unmounted is `mountpoint`'s business.
 
 use super::bdi;
+use super::mountpoint::{self, OurMount, Unmounted};
 use super::node_args::NodeArgs;
 use crate::assemble::local_streams;
 use crate::config::Config;
-use crate::fuse::Fuse;
+use crate::fuse::{Fuse, KernelNotifier};
 use crate::hash::SdHash;
 use crate::node::{FetchSource, Hooks, MountView, Node};
 use crate::sd::StreamDescriptor;
 use crate::vfs::{Vfs, VfsConfig};
 use anyhow::{bail, Context};
 use fuser::MountOption;
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +43,7 @@ pub fn run(cfg: &Config, args: &MountArgs) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
-    let mp = prepare_mountpoint(mp)?;
+    let mp = mountpoint::prepare(mp)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("lbrymount-mount")
@@ -87,8 +86,8 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     let fs = Fuse::new(vfs.clone(), tokio::runtime::Handle::current());
     let mut options = vec![
         MountOption::RO,
-        MountOption::FSName("lbrymount".into()),
-        MountOption::Subtype("lbrymount".into()),
+        MountOption::FSName(mountpoint::FSNAME.into()),
+        MountOption::Subtype(mountpoint::FSNAME.into()),
         MountOption::DefaultPermissions,
         MountOption::NoAtime,
         MountOption::NoDev,
@@ -99,6 +98,13 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     }
     let session = fuser::spawn_mount2(fs, mp, &options)
         .with_context(|| format!("cannot mount on {}", mp.display()))?;
+    // Dropping fuser's session would unmount by path whatever is there by
+    // then (a filesystem mounted over ours, or the one under it once ours is
+    // gone), so it is never dropped: `OurMount` unmounts exactly our mount,
+    // and the session ends with the process.
+    let session = std::mem::ManuallyDrop::new(session);
+    let ours = OurMount::record(mp);
+    vfs.set_kernel_cache(Arc::new(KernelNotifier::new(session.notifier())));
     let root = mp.to_path_buf();
     let ra = tokio::task::spawn_blocking(move || {
         bdi::raise_read_ahead(&root, crate::fuse::MAX_IO / 1024)
@@ -108,21 +114,18 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
         Err(e) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
     }
     tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());
-    tokio::select! {
-        _ = super::serve::shutdown_signal() => {}
-        _ = session_ended(&session) => tracing::warn!("the mount was unmounted from outside"),
-    }
-    // Dropping the session unmounts; a mount still busy with open files
-    // is then detached, so nothing is left behind either way.
-    drop(session);
-    ensure_unmounted(mp);
+    let removed_from_outside = tokio::select! {
+        _ = super::serve::shutdown_signal() => false,
+        _ = session_ended(&session) => true,
+    };
+    let result = finish(ours, removed_from_outside).await;
     let s = node.shutdown().await;
     tracing::info!(
         blobs = s.blobs_served,
         bytes = s.bytes_served,
         "unmounted, node stopped"
     );
-    Ok(())
+    result
 }
 
 /// The mount as the node sees it: publishes appear in it, unpublished
@@ -157,70 +160,35 @@ async fn session_ended(session: &fuser::BackgroundSession) {
     }
 }
 
-/// Checks the mountpoint, clearing a stale mount left by a killed process.
-fn prepare_mountpoint(mp: &Path) -> anyhow::Result<PathBuf> {
-    match std::fs::metadata(mp) {
-        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
-            tracing::warn!(
-                "{} is a stale mount left by a process that died; clearing it",
-                mp.display()
-            );
-            detach(mp)
-                .with_context(|| format!("cannot clear the stale mount at {}", mp.display()))?;
+/// Unmounts our mount, and says how the mount ended: `Ok` only for a clean
+/// stop on a signal, so a service manager restarts a node whose mount was
+/// removed from under it.
+async fn finish(ours: OurMount, removed_from_outside: bool) -> anyhow::Result<()> {
+    let mp = ours.path.clone();
+    let outcome = tokio::task::spawn_blocking(move || ours.unmount()).await?;
+    match outcome {
+        Ok(Unmounted::AlreadyGone) => {
+            bail!("the mount at {} was unmounted from outside", mp.display())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("mountpoint {} does not exist", mp.display())
-        }
-        Err(e) => return Err(e).with_context(|| format!("cannot use mountpoint {}", mp.display())),
-        Ok(m) if !m.is_dir() => bail!("mountpoint {} is not a directory", mp.display()),
-        Ok(_) => {}
-    }
-    std::fs::canonicalize(mp).with_context(|| format!("cannot use mountpoint {}", mp.display()))
-}
-
-/// Detaches the mount if it is still there (files were open at unmount).
-fn ensure_unmounted(mp: &Path) {
-    match detach(mp) {
-        Ok(()) => tracing::warn!(
-            "files were still open under {}; the mount was detached",
+        Ok(Unmounted::Covered) => bail!(
+            "cannot unmount {}: another filesystem is mounted over or inside it; \
+             lbrymount's mount stays under it until that one is unmounted",
             mp.display()
         ),
-        // EINVAL: not a mount point any more, as it should be.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
-        Err(e) => tracing::error!("cannot unmount {}: {e}", mp.display()),
-    }
-}
-
-/// A lazy unmount: as root directly, otherwise through `fusermount3 -uz`.
-fn detach(mp: &Path) -> std::io::Result<()> {
-    match umount2(mp, libc::MNT_DETACH) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => fusermount_detach(mp),
-        other => other,
-    }
-}
-
-fn fusermount_detach(mp: &Path) -> std::io::Result<()> {
-    for bin in ["fusermount3", "fusermount"] {
-        match std::process::Command::new(bin).arg("-uz").arg(mp).status() {
-            Ok(s) if s.success() => return Ok(()),
-            Ok(s) => return Err(std::io::Error::other(format!("{bin} -uz failed: {s}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+        Ok(_) if removed_from_outside => {
+            bail!(
+                "the FUSE session at {} ended by itself; unmounted",
+                mp.display()
+            )
         }
-    }
-    Err(std::io::Error::other(
-        "unmounting needs root or fusermount3 (package fuse3)",
-    ))
-}
-
-fn umount2(mp: &Path, flags: i32) -> std::io::Result<()> {
-    let c = CString::new(mp.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-    let r = unsafe { libc::umount2(c.as_ptr(), flags) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+        Ok(Unmounted::Detached) => {
+            tracing::warn!(
+                "files were still open under {}; the mount was detached",
+                mp.display()
+            );
+            Ok(())
+        }
+        Ok(Unmounted::Done) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot unmount {}", mp.display())),
     }
 }

@@ -31,12 +31,15 @@ pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
+/// Resolves on SIGINT, SIGTERM or SIGHUP.
 pub(super) async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    // SIGHUP too: closing the terminal a node runs in must stop it cleanly
+    // (unmounting), not kill it with its mount left behind.
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) else {
         tracing::warn!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
@@ -44,5 +47,6 @@ pub(super) async fn shutdown_signal() {
     tokio::select! {
         _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = hup.recv() => tracing::info!("SIGHUP received, shutting down"),
     }
 }

@@ -42,7 +42,7 @@ mod tests;
 use super::{BlobStore, Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
-use files::{exists, install, io_err, sync_dir, DirLock, PinLog};
+use files::{exists, install, io_err, private_dir, sync_dir, DirLock, PinLog};
 use index::{Index, PutStep, Ready};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -69,12 +69,12 @@ impl DiskStore {
     /// Never deletes a blob, even when the cached bytes exceed `cap_bytes`.
     pub fn open(data_dir: &Path, cap_bytes: u64) -> Result<DiskStore, StoreError> {
         let new_data_dir = !exists(data_dir)?;
-        fs::create_dir_all(data_dir).map_err(io_err("create directory", data_dir))?;
+        private_dir(data_dir)?;
         let lock = files::lock_dir(data_dir)?;
         let blob_dir = data_dir.join("blobfiles");
         let pin_path = data_dir.join("pinned");
         let new_entries = !exists(&blob_dir)? || !exists(&pin_path)?;
-        fs::create_dir_all(&blob_dir).map_err(io_err("create directory", &blob_dir))?;
+        private_dir(&blob_dir)?;
         let blob_dir_handle = File::open(&blob_dir).map_err(io_err("open", &blob_dir))?;
         let temps = files::remove_temp_files(&blob_dir)? + files::remove_temp_files(data_dir)?;
 

@@ -9,7 +9,11 @@
 //!   its exact size.
 //!
 //! Inodes are stable for the life of the mount: the root is 1, and the k-th
-//! stream known gets directory `2 + 2k` and file `3 + 2k`.
+//! stream known gets directory `2 + 2k` and file `3 + 2k`. Listing cookies
+//! derive from the same `k`, so a listing read in parts while streams come
+//! and go skips none that stayed. A stream that leaves is also forgotten by
+//! the kernel at once (through [`KernelCache`]), not when its name's long
+//! cache time runs out.
 //!
 //! Every operation that may touch the network is async and bounded by the
 //! read timeout; a read that cannot be served fails with [`FsError::Io`],
@@ -55,6 +59,13 @@ pub trait NodeHooks: Send + Sync + 'static {
     fn peers_known(&self, sd: &SdHash) -> usize;
 }
 
+/// The kernel's caches of names, told when a name stops meaning what it
+/// did. Implemented by the FUSE adapter; the filesystem defines it.
+pub trait KernelCache: Send + Sync + 'static {
+    /// Forget `name` in directory `parent` (and what it resolved to).
+    fn forget_entry(&self, parent: u64, name: &str);
+}
+
 /// Why an operation failed; `fuse.rs` maps each to one errno.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FsError {
@@ -96,6 +107,10 @@ pub struct DirEntry {
     pub ino: u64,
     pub kind: Kind,
     pub name: String,
+    /// Where a listing resumes after this entry: at least 1, increasing
+    /// along the listing, and the same for the entry while the mount lives,
+    /// whatever joins or leaves the listing meanwhile.
+    pub cookie: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +143,7 @@ pub struct Vfs {
     plain: Arc<PlainCache>,
     table: Table,
     handles: Handles,
+    kernel: std::sync::OnceLock<Arc<dyn KernelCache>>,
     mounted_at: SystemTime,
     errors: Mutex<VecDeque<(SystemTime, String)>>,
     failed: Mutex<failed::RecentFailures>,
@@ -148,6 +164,7 @@ impl Vfs {
             source,
             hooks,
             table: Table::default(),
+            kernel: std::sync::OnceLock::new(),
             mounted_at: SystemTime::now(),
             errors: Mutex::new(VecDeque::new()),
             failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
@@ -169,10 +186,21 @@ impl Vfs {
         self.table.insert(Arc::new(stream))
     }
 
-    /// Hides a stream the node no longer shares: it leaves the root listing
-    /// and name lookups resolve it afresh; open files keep reading.
+    /// Where to tell the kernel that names changed (once mounted).
+    pub fn set_kernel_cache(&self, kernel: Arc<dyn KernelCache>) {
+        if self.kernel.set(kernel).is_err() {
+            tracing::warn!("the kernel cache was already set; keeping the first");
+        }
+    }
+
+    /// Hides a stream the node no longer shares: it leaves the root listing,
+    /// the kernel forgets its name, and name lookups resolve it afresh; open
+    /// files keep reading.
     pub fn remove_stream(&self, sd: &SdHash) {
         if self.table.hide(sd) {
+            if let Some(k) = self.kernel.get() {
+                k.forget_entry(ROOT, &sd.to_string());
+            }
             tracing::info!(sd = %sd.short(), "stream removed from the mount");
         }
     }
@@ -274,6 +302,8 @@ impl Vfs {
         }
     }
 
+    /// A directory's entries in cookie order (the root: streams in the
+    /// order they became known, hidden ones left out).
     pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
         match self.table.node(ino).ok_or(FsError::NotFound)? {
             Node::Root => Ok(self
@@ -284,12 +314,14 @@ impl Vfs {
                     ino: *ino,
                     kind: Kind::Dir,
                     name: s.sd().to_string(),
+                    cookie: table::cookie(*ino),
                 })
                 .collect()),
             Node::Dir(s) => Ok(vec![DirEntry {
                 ino: table::file_ino(ino),
                 kind: Kind::File,
                 name: s.descriptor().file_name(),
+                cookie: 1,
             }]),
             Node::File(_) => Err(FsError::NotDir),
         }

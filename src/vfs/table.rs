@@ -18,6 +18,12 @@ pub fn dir_ino(k: usize) -> u64 {
     2 + 2 * k as u64
 }
 
+/// The listing cookie of a stream directory: its place among all streams
+/// ever known, hidden or not, so it never moves (from 1).
+pub fn cookie(dir: u64) -> u64 {
+    dir / 2
+}
+
 /// The inode of the file inside directory `dir`.
 pub fn file_ino(dir: u64) -> u64 {
     dir + 1

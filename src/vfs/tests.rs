@@ -223,3 +223,29 @@ async fn a_removed_stream_leaves_the_listing_but_open_files_keep_reading() {
     assert_eq!(again.ino, dir);
     assert_eq!(f.vfs.readdir(ROOT).unwrap().len(), 1);
 }
+
+/// Records what the kernel is told to forget.
+#[derive(Default)]
+struct Forgotten(std::sync::Mutex<Vec<(u64, String)>>);
+
+impl super::KernelCache for Forgotten {
+    fn forget_entry(&self, parent: u64, name: &str) {
+        self.0.lock().unwrap().push((parent, name.to_string()));
+    }
+}
+
+#[tokio::test]
+async fn a_removed_stream_is_forgotten_by_the_kernel_and_keeps_its_cookie() {
+    let f = fixture(PLAIN_CHUNK + 1);
+    let kernel = Arc::new(Forgotten::default());
+    f.vfs.set_kernel_cache(kernel.clone());
+    f.vfs.add_stream(f.desc.clone());
+    let before = f.vfs.readdir(ROOT).unwrap();
+    assert_eq!(before[0].cookie, 1);
+    let sd = f.desc.sd_hash();
+    f.vfs.remove_stream(&sd);
+    f.vfs.remove_stream(&sd);
+    assert_eq!(*kernel.0.lock().unwrap(), vec![(ROOT, sd.to_string())]);
+    f.vfs.add_stream(f.desc.clone());
+    assert_eq!(f.vfs.readdir(ROOT).unwrap(), before);
+}

@@ -114,9 +114,14 @@ impl ServeNode {
     /// Runs `lbrymount ARGS` (a long-running node: `serve` or a mount) and
     /// waits for its blob server's `listening on` line.
     pub fn spawn(node: &Node, args: &[&str]) -> ServeNode {
+        Self::spawn_command(node.cmd(args))
+    }
+
+    /// Like [`ServeNode::spawn`], for a command the caller prepared (another
+    /// user, another environment).
+    pub fn spawn_command(mut cmd: Command) -> ServeNode {
         use std::io::BufRead;
-        let mut child = node
-            .cmd(args)
+        let mut child = cmd
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -213,6 +218,31 @@ impl ServeNode {
         }
         let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         (status, log)
+    }
+
+    /// Waits (30 s at most) for the process to exit on its own; returns
+    /// (exit status, full log), or `None` if it is still running (then it
+    /// is killed by its PID).
+    pub fn wait_exit(mut self) -> Option<(std::process::ExitStatus, String)> {
+        let mut child = self.child.take().expect("running");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            match child.try_wait().expect("wait for the node") {
+                Some(status) => break Some(status),
+                None if std::time::Instant::now() > deadline => break None,
+                None => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        let Some(status) = status else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Some((status, log))
     }
 
     /// The `blobs=N` figure of the `serve finished` line a clean shutdown logs.

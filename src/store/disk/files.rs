@@ -32,7 +32,7 @@ pub(super) struct DirLock {
 
 pub(super) fn lock_dir(data_dir: &Path) -> Result<DirLock, StoreError> {
     let path = data_dir.join("lock");
-    let mut file = OpenOptions::new()
+    let mut file = private_file()
         .read(true)
         .write(true)
         .create(true)
@@ -84,7 +84,7 @@ where
     let tag = name.get(..8).unwrap_or(name);
     let tmp = dir.join(format!("{TEMP_PREFIX}{tag}-{:016x}", rand::random::<u64>()));
     let dest = dir.join(name);
-    let mut file = OpenOptions::new()
+    let mut file = private_file()
         .write(true)
         .create_new(true)
         .open(&tmp)
@@ -118,6 +118,57 @@ pub(super) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_err("sync directory", dir))
+}
+
+/// Permission bits of everything the store creates: sd blobs carry the
+/// keys that decrypt their streams, so the store is its user's alone.
+const PRIVATE_DIR: u32 = 0o700;
+const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates `dir` owner-only (its parents as usual). An existing `dir` open
+/// to others is closed to them, with a warning, if it is ours; another
+/// user's is left as it is, with a warning.
+pub(super) fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(io_err("create directory", parent))?;
+    }
+    match fs::DirBuilder::new().mode(PRIVATE_DIR).create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        other => return other.map_err(io_err("create directory", dir)),
+    }
+    let meta = fs::metadata(dir).map_err(io_err("stat", dir))?;
+    if !meta.is_dir() {
+        let not_dir = io::Error::from_raw_os_error(libc::ENOTDIR);
+        return Err(io_err("create directory", dir)(not_dir));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if meta.uid() != unsafe { libc::geteuid() } {
+        tracing::warn!(
+            "{} is open to other users (mode {mode:04o}) and not ours to change; it holds keys to every stream",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let tight = mode & !0o077;
+    fs::set_permissions(dir, fs::Permissions::from_mode(tight)).map_err(io_err("chmod", dir))?;
+    tracing::warn!(
+        "{} was open to other users; changed its mode from {mode:04o} to {tight:04o} (it holds keys to every stream)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Opening options for a new owner-only file.
+fn private_file() -> OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = OpenOptions::new();
+    o.mode(PRIVATE_FILE);
+    o
 }
 
 /// Whether `path` exists, as a store error naming it.
@@ -211,7 +262,7 @@ impl PinLog {
     }
 
     pub fn open(path: &Path) -> Result<PinLog, StoreError> {
-        let file = OpenOptions::new()
+        let file = private_file()
             .append(true)
             .create(true)
             .open(path)
