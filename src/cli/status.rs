@@ -37,6 +37,16 @@ pub fn render(s: &Status) -> String {
         path(&s.share_dir),
         s.shared_files
     );
+    if let Some(why) = &s.share_paused {
+        let _ = writeln!(o, "share folder paused: {why}");
+    }
+    for (dir, files) in &s.share_kept {
+        let _ = writeln!(
+            o,
+            "share folder kept published, not watched: {} ({files} files)",
+            dir.display()
+        );
+    }
     let _ = writeln!(o, "blob server: {}", s.listen);
     let _ = writeln!(o, "dht node: {}", s.dht_listen.clone().unwrap_or_else(none));
     let _ = writeln!(o, "dht contacts: {}", s.dht_contacts);

@@ -12,7 +12,9 @@
 //! minutes) runs on its own blocking thread while the driver keeps scanning
 //! (see `job`: a publish still running at shutdown is undone when it ends).
 
-use super::state::{is_ignored_path, Action, FileStamp, Outcome, Record, ShareState, Timing};
+use super::folder::{self, Presence};
+use super::manifest::Manifest;
+use super::state::{is_ignored_path, Action, FileStamp, Outcome, ShareState, Timing};
 use super::{job, manifest, scan, watcher, SharePublisher, FALLBACK_RESCAN};
 use crate::hash::SdHash;
 use notify::event::{AccessKind, AccessMode};
@@ -30,6 +32,10 @@ use tokio::time::Instant;
 pub(super) struct Status {
     pub shared: Mutex<Vec<(PathBuf, SdHash)>>,
     pub polling: AtomicBool,
+    /// Why sharing is paused, if it is.
+    pub paused: Mutex<Option<String>>,
+    /// Other folders' files kept published: folder, how many.
+    pub others: Mutex<Vec<(PathBuf, usize)>>,
 }
 
 /// How the driver learns about changes.
@@ -43,9 +49,10 @@ pub(super) enum Setup {
 }
 
 pub(super) struct Params {
-    pub dir: PathBuf,
     pub manifest: PathBuf,
-    pub records: Vec<Record>,
+    /// The whole manifest as loaded.
+    pub contents: Manifest,
+    pub presence: Presence,
     pub debounce: Duration,
     pub rescan: Duration,
     pub setup: Setup,
@@ -62,6 +69,8 @@ struct Job {
 struct Driver {
     dir: PathBuf,
     manifest: PathBuf,
+    /// The manifest's entries of other folders, saved along with this one's.
+    others: Manifest,
     publisher: Arc<dyn SharePublisher>,
     status: Arc<Status>,
     state: ShareState,
@@ -79,12 +88,17 @@ struct Driver {
     unreadable: BTreeSet<PathBuf>,
 }
 
-pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
+    let Some(dir) = present(&mut p, &mut stop).await else {
+        return;
+    };
     let timing = Timing {
         debounce: p.debounce,
         retry: p.rescan,
     };
-    let (records, publisher) = (p.records, p.publisher.clone());
+    let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
+    report_others(&others, &p.status);
+    let publisher = p.publisher.clone();
     let restored = tokio::task::spawn_blocking(move || {
         ShareState::restore(timing, records, |sd| publisher.is_published(sd))
     })
@@ -96,8 +110,9 @@ pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
         return;
     };
     let mut d = Driver {
-        dir: p.dir,
+        dir,
         manifest: p.manifest,
+        others,
         publisher: p.publisher,
         status: p.status,
         state,
@@ -143,6 +158,50 @@ pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
     }
     d.stop().await;
     tracing::info!("share folder no longer watched");
+}
+
+/// The share folder once it is there: at once, or (missing, with manifest
+/// entries) when it is back, its files kept published meanwhile; `None` if
+/// stopped first.
+async fn present(p: &mut Params, stop: &mut watch::Receiver<bool>) -> Option<PathBuf> {
+    let dir = match &p.presence {
+        Presence::Here(dir) => return Some(dir.clone()),
+        Presence::Missing(dir) => dir.clone(),
+    };
+    let own = p.contents.get(&dir).map(<[_]>::to_vec).unwrap_or_default();
+    let why = format!(
+        "share folder {} is missing: its {} files stay published as they were, and sharing resumes when it is back",
+        dir.display(),
+        own.len()
+    );
+    tracing::warn!("{why} (it is not created: a disk may be unmounted, or the path mistyped)");
+    *lock(&p.status.paused) = Some(why);
+    *lock(&p.status.shared) = own.iter().map(|r| (r.path.clone(), r.sd)).collect();
+    report_others(&p.contents.with(&dir, Vec::new()), &p.status);
+    let every = match p.setup {
+        Setup::Poll(every) => every.min(FALLBACK_RESCAN),
+        _ => p.rescan.min(FALLBACK_RESCAN),
+    };
+    let back = folder::wait_for(&dir, every, stop).await?;
+    tracing::info!("share folder {} is back; sharing resumes", back.display());
+    *lock(&p.status.paused) = None;
+    Some(back)
+}
+
+/// Says which other folders' files stay published, unwatched.
+fn report_others(others: &Manifest, status: &Status) {
+    let list = folder::others(others);
+    for (dir, files) in &list {
+        let dir = if dir.as_os_str().is_empty() {
+            "(not named: a version 1 manifest)".to_string()
+        } else {
+            dir.display().to_string()
+        };
+        tracing::warn!(
+            "{files} files of another share folder {dir} stay published, not watched, while this node shares this one"
+        );
+    }
+    *lock(&status.others) = list;
 }
 
 async fn job_done(job: Option<&Job>) {
@@ -288,13 +347,21 @@ impl Driver {
         let mut publish = None;
         for a in actions {
             match a {
-                Action::Publish { path, stamp } => publish = Some((path, stamp)),
+                Action::Hash { path, stamp } => publish = Some((path, stamp, job::Kind::Hash)),
+                Action::Publish { path, stamp } => {
+                    publish = Some((path, stamp, job::Kind::Publish));
+                }
+                Action::Kept { path, sd } => {
+                    tracing::info!(file = %path.display(), sd = %sd.short(), "content unchanged: keeps its sd hash");
+                }
                 Action::Unpublish(sd) => unpublish.push(sd),
                 Action::WriteManifest => self.manifest_dirty = true,
             }
         }
         if !unpublish.is_empty() || self.manifest_dirty {
-            let records = self.manifest_dirty.then(|| self.state.records());
+            let records = self
+                .manifest_dirty
+                .then(|| self.others.with(&self.dir, self.state.records()));
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
             let span = tracing::Span::current();
             let done = tokio::task::spawn_blocking(move || {
@@ -316,8 +383,8 @@ impl Driver {
             }
         }
         self.show_status();
-        if let Some((rel, stamp)) = publish {
-            self.launch(rel, stamp);
+        if let Some((rel, stamp, kind)) = publish {
+            self.launch(rel, stamp, kind);
         }
     }
 
@@ -325,8 +392,8 @@ impl Driver {
         *lock(&self.status.shared) = self.state.shared();
     }
 
-    fn launch(&mut self, rel: PathBuf, stamp: FileStamp) {
-        let slot = job::spawn(self.publisher.clone(), &self.dir, &rel, stamp);
+    fn launch(&mut self, rel: PathBuf, stamp: FileStamp, kind: job::Kind) {
+        let slot = job::spawn(self.publisher.clone(), &self.dir, &rel, stamp, kind);
         self.job = Some(Job { rel, stamp, slot });
     }
 
@@ -340,18 +407,20 @@ impl Driver {
 
     async fn record(&mut self, job: &Job, outcome: Outcome) {
         let file = job.rel.display();
-        match &outcome {
-            Outcome::Published { sd, after } if *after == Some(job.stamp) => {
-                tracing::info!(%file, sd = %sd, "published");
+        let changed = match &outcome {
+            Outcome::Published { after, .. } | Outcome::Hashed { after, .. } => {
+                *after != Some(job.stamp)
             }
-            Outcome::Published { .. } => {
-                tracing::info!(%file, "changed while it was published; publishing again once it is stable");
-            }
-            Outcome::Failed => {}
+            Outcome::Failed => false,
+        };
+        if changed {
+            tracing::info!(%file, "changed while it was read; looking again once it is stable");
+        } else if let Outcome::Published { sd, .. } = &outcome {
+            tracing::info!(%file, sd = %sd, "published");
         }
         let actions = self
             .state
-            .publish_done(std::time::Instant::now(), &job.rel, outcome);
+            .job_done(std::time::Instant::now(), &job.rel, outcome);
         self.apply(actions).await;
     }
 
