@@ -86,10 +86,16 @@ struct Driver {
     job: Option<Job>,
     manifest_dirty: bool,
     unreadable: BTreeSet<PathBuf>,
+    /// The folder root's device, and why scans cannot see it now, if so.
+    root: folder::Root,
+    blind: Option<folder::Blind>,
+    /// inotify, if it runs; restarted when the folder comes back.
+    watcher: Option<notify::RecommendedWatcher>,
+    events: Option<watcher::Events>,
 }
 
 pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
-    let Some(dir) = present(&mut p, &mut stop).await else {
+    let Some(dir) = present(&p, &mut stop).await else {
         return;
     };
     let timing = Timing {
@@ -125,11 +131,16 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
         job: None,
         manifest_dirty: false,
         unreadable: BTreeSet::new(),
+        root: folder::Root::default(),
+        blind: None,
+        watcher: None,
+        events: None,
     };
     d.show_status();
     let (tx, mut events) = mpsc::unbounded_channel();
     // Held for its side effect: dropping it stops inotify.
-    let _watcher = d.start_watcher(p.setup, tx).await;
+    d.watcher = d.start_watcher(p.setup, tx.clone()).await;
+    d.events = d.watcher.is_some().then_some(tx);
 
     let mut scan_at = Some(Instant::now());
     while !*stop.borrow() {
@@ -163,21 +174,11 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
 /// The share folder once it is there: at once, or (missing, with manifest
 /// entries) when it is back, its files kept published meanwhile; `None` if
 /// stopped first.
-async fn present(p: &mut Params, stop: &mut watch::Receiver<bool>) -> Option<PathBuf> {
+async fn present(p: &Params, stop: &mut watch::Receiver<bool>) -> Option<PathBuf> {
     let dir = match &p.presence {
         Presence::Here(dir) => return Some(dir.clone()),
         Presence::Missing(dir) => dir.clone(),
     };
-    let own = p.contents.get(&dir).map(<[_]>::to_vec).unwrap_or_default();
-    let why = format!(
-        "share folder {} is missing: its {} files stay published as they were, and sharing resumes when it is back",
-        dir.display(),
-        own.len()
-    );
-    tracing::warn!("{why} (it is not created: a disk may be unmounted, or the path mistyped)");
-    *lock(&p.status.paused) = Some(why);
-    *lock(&p.status.shared) = own.iter().map(|r| (r.path.clone(), r.sd)).collect();
-    report_others(&p.contents.with(&dir, Vec::new()), &p.status);
     let every = match p.setup {
         Setup::Poll(every) => every.min(FALLBACK_RESCAN),
         _ => p.rescan.min(FALLBACK_RESCAN),
@@ -186,6 +187,21 @@ async fn present(p: &mut Params, stop: &mut watch::Receiver<bool>) -> Option<Pat
     tracing::info!("share folder {} is back; sharing resumes", back.display());
     *lock(&p.status.paused) = None;
     Some(back)
+}
+
+/// Marks sharing paused because the folder `dir` is missing (its manifest
+/// entries stay published), in the log and the status.
+pub(super) fn mark_missing(status: &Status, contents: &Manifest, dir: &Path) {
+    let own = contents.get(dir).map(<[_]>::to_vec).unwrap_or_default();
+    let why = format!(
+        "share folder {} is missing: its {} files stay published as they were, and sharing resumes when it is back",
+        dir.display(),
+        own.len()
+    );
+    tracing::warn!("{why} (it is not created: a disk may be unmounted, or the path mistyped)");
+    *lock(&status.paused) = Some(why);
+    *lock(&status.shared) = own.iter().map(|r| (r.path.clone(), r.sd)).collect();
+    report_others(&contents.with(dir, Vec::new()), status);
 }
 
 /// Says which other folders' files stay published, unwatched.
@@ -317,10 +333,14 @@ impl Driver {
     async fn scan(&mut self) {
         let started = Instant::now();
         let dir = self.dir.clone();
-        let Ok(scan) = tokio::task::spawn_blocking(move || scan::scan(&dir)).await else {
+        let scanned = tokio::task::spawn_blocking(move || (scan::scan(&dir), folder::device(&dir)));
+        let Ok((mut scan, dev)) = scanned.await else {
             tracing::error!("scanning the share folder panicked");
             return;
         };
+        let shares = !self.state.shared().is_empty();
+        let blind = self.root.check(&mut scan, dev, shares);
+        self.root_changed(blind).await;
         self.last_scan = Some(started);
         self.next_periodic = started + self.every;
         let unreadable: BTreeSet<PathBuf> = scan.unreadable.iter().cloned().collect();
@@ -337,6 +357,50 @@ impl Driver {
         if first {
             self.scanned_once = true;
             tracing::info!(files = scan.files.len(), "share folder scanned");
+        }
+    }
+
+    /// Says when the folder root became unseeable (sharing paused) or came
+    /// back (resumed; inotify, whose watches died with it, restarted).
+    async fn root_changed(&mut self, blind: Option<folder::Blind>) {
+        if blind == self.blind {
+            return;
+        }
+        self.blind = blind;
+        let Some(why) = blind else {
+            tracing::info!(
+                "share folder {} is back; sharing resumes",
+                self.dir.display()
+            );
+            *lock(&self.status.paused) = None;
+            self.restart_watcher().await;
+            return;
+        };
+        let cause = match why {
+            folder::Blind::Unreadable => "cannot be read (removed, or its disk unmounted?)",
+            folder::Blind::OtherDevice => {
+                "is empty and on another file system than before (its disk unmounted?)"
+            }
+        };
+        let why = format!(
+            "share folder {} {cause}: its {} files stay published as they were, and sharing resumes when it is back",
+            self.dir.display(),
+            self.state.shared().len()
+        );
+        tracing::warn!("{why}");
+        *lock(&self.status.paused) = Some(why);
+    }
+
+    async fn restart_watcher(&mut self) {
+        let Some(tx) = self.events.clone() else {
+            return;
+        };
+        self.watcher = None;
+        let dir = self.dir.clone();
+        match tokio::task::spawn_blocking(move || watcher::start(&dir, tx)).await {
+            Ok(Ok(w)) => self.watcher = Some(w),
+            Ok(Err(e)) => self.fall_back(&e),
+            Err(_) => self.fall_back(&notify::Error::generic("starting the watcher panicked")),
         }
     }
 

@@ -8,9 +8,14 @@
 //! up by the folder's absolute path; other folders' entries are left alone
 //! (their streams stay published, unwatched), and a missing folder that has
 //! entries is not created but waited for, its streams kept published.
+//!
+//! While the node runs, the folder can go too: a scan that cannot read it
+//! takes nothing for deleted, and [`Root`] also treats an *empty* folder on
+//! another file system than before as gone (the mountpoint left behind by an
+//! unmounted disk), so sharing pauses instead of unpublishing everything.
 
 use super::manifest::Manifest;
-use super::state::Record;
+use super::state::{Record, Scan};
 use super::ShareError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,7 +46,12 @@ pub(super) fn resolve(dir: &Path) -> std::io::Result<PathBuf> {
     let mut rest = Vec::new();
     loop {
         match std::fs::canonicalize(base) {
-            Ok(c) => return Ok(rest.iter().rev().fold(c, |p, n: &&std::ffi::OsStr| p.join(n))),
+            Ok(c) => {
+                return Ok(rest
+                    .iter()
+                    .rev()
+                    .fold(c, |p, n: &&std::ffi::OsStr| p.join(n)))
+            }
             Err(e) => match (base.parent(), base.file_name()) {
                 (Some(parent), Some(name)) => {
                     rest.push(name);
@@ -106,6 +116,53 @@ pub(super) fn others(manifest: &Manifest) -> Vec<(PathBuf, usize)> {
         .collect()
 }
 
+/// The device the folder at `dir` is on; `None` if it is not there.
+pub(super) fn device(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| m.dev())
+}
+
+/// Why a scan's view of the folder root cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Blind {
+    /// It cannot be read (missing, its disk gone).
+    Unreadable,
+    /// It is empty and on another file system than before: an unmounted disk's mountpoint.
+    OtherDevice,
+}
+
+/// What is known of the folder root between scans: the device it is on.
+#[derive(Debug, Default)]
+pub(super) struct Root {
+    dev: Option<u64>,
+}
+
+impl Root {
+    /// Checks one scan, given the root's device (`dev`, read with it) and
+    /// whether any file is shared; a blind scan is marked as not covering
+    /// the folder, so nothing in it counts as deleted.
+    pub fn check(&mut self, scan: &mut Scan, dev: Option<u64>, shares: bool) -> Option<Blind> {
+        let root = PathBuf::new();
+        let blind = match (dev, self.dev) {
+            (None, _) => Some(Blind::Unreadable),
+            (Some(d), Some(before)) if d != before && scan.files.is_empty() && shares => {
+                Some(Blind::OtherDevice)
+            }
+            (Some(d), _) => {
+                self.dev = Some(d);
+                None
+            }
+        };
+        if blind.is_some() && !scan.unreadable.contains(&root) {
+            scan.unreadable.push(root);
+        }
+        blind
+    }
+}
+
 /// Waits until `dir` is a folder again, looking every `every`; its
 /// canonical path, or `None` if `stop` came first.
 pub(super) async fn wait_for(
@@ -166,6 +223,30 @@ mod tests {
                 records: files.iter().map(|f| rec(f)).collect(),
             }],
         }
+    }
+
+    #[test]
+    fn an_empty_folder_on_another_device_is_blind_until_it_has_files() {
+        let mut root = Root::default();
+        let mut seen = Scan::default();
+        seen.files.insert("a".into(), rec("a").stamp);
+        assert_eq!(root.check(&mut seen.clone(), Some(1), true), None);
+        // Unmounted: the empty mountpoint on the parent's file system.
+        let mut empty = Scan::default();
+        assert_eq!(
+            root.check(&mut empty, Some(2), true),
+            Some(Blind::OtherDevice)
+        );
+        assert_eq!(empty.unreadable, vec![PathBuf::new()]);
+        // Empty on the same device: the files were deleted.
+        assert_eq!(root.check(&mut Scan::default(), Some(1), true), None);
+        // Gone altogether.
+        let mut gone = Scan::default();
+        assert_eq!(root.check(&mut gone, None, true), Some(Blind::Unreadable));
+        assert_eq!(gone.unreadable, vec![PathBuf::new()]);
+        // Mounted again, maybe under another device number: files are there.
+        assert_eq!(root.check(&mut seen.clone(), Some(3), true), None);
+        assert_eq!(root.check(&mut Scan::default(), Some(3), false), None);
     }
 
     #[test]

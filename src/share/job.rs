@@ -102,7 +102,12 @@ pub(super) fn spawn(
 
 /// The job itself (blocking). Whether the file changed meanwhile is for the
 /// state machine to judge, from the stamp read after.
-fn run(publisher: &dyn SharePublisher, abs: &std::path::Path, stamp: FileStamp, kind: Kind) -> Outcome {
+fn run(
+    publisher: &dyn SharePublisher,
+    abs: &std::path::Path,
+    stamp: FileStamp,
+    kind: Kind,
+) -> Outcome {
     tracing::debug!(bytes = stamp.size, ?kind, "reading");
     let digest = match scan::digest_file(abs) {
         Ok(d) => d,

@@ -109,7 +109,11 @@ pub struct Manifest {
 impl Manifest {
     /// Takes out the files recorded for `dir` (none: empty).
     pub fn take(&mut self, dir: &Path) -> Vec<Record> {
-        match self.folders.iter().position(|f| f.dir.as_deref() == Some(dir)) {
+        match self
+            .folders
+            .iter()
+            .position(|f| f.dir.as_deref() == Some(dir))
+        {
             Some(i) => self.folders.remove(i).records,
             None => Vec::new(),
         }
@@ -137,7 +141,12 @@ impl Manifest {
             dir: Some(dir.to_path_buf()),
             records,
         }];
-        folders.extend(self.folders.iter().filter(|f| f.dir.as_deref() != Some(dir)).cloned());
+        folders.extend(
+            self.folders
+                .iter()
+                .filter(|f| f.dir.as_deref() != Some(dir))
+                .cloned(),
+        );
         folders.retain(|f| !f.records.is_empty());
         Manifest { folders }
     }
@@ -337,7 +346,10 @@ mod tests {
         let path = dir.path().join("data/share.json");
         let odd = PathBuf::from(OsStr::from_bytes(b"sub/caf\xe9.txt"));
         let odd_dir = PathBuf::from(OsStr::from_bytes(b"/media/d\xefsk"));
-        let mut m = one("/home/me/share", vec![rec("a b/ü.mkv".into(), 1), rec(odd, 2)]);
+        let mut m = one(
+            "/home/me/share",
+            vec![rec("a b/ü.mkv".into(), 1), rec(odd, 2)],
+        );
         m.folders.push(Folder {
             dir: Some(odd_dir.clone()),
             records: vec![rec("x".into(), 3)],

@@ -166,6 +166,9 @@ fn start_inner(
             .polling
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
+    if let folder::Presence::Missing(dir) = &presence {
+        driver::mark_missing(&status, &manifest, dir);
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let span = tracing::info_span!("share", dir = %dir.display());
     let params_dir = dir.clone();

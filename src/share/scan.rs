@@ -10,9 +10,9 @@
 //! keeps what it knew about it instead of taking its files for deleted.
 
 use super::state::{is_ignored_name, Digest, FileStamp, Scan};
-use std::io::Read;
 use std::fs::Metadata;
 use std::io;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 

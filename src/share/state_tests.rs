@@ -191,7 +191,10 @@ fn a_touched_file_is_hashed_and_keeps_its_stream() {
     let t0 = Instant::now();
     let mut st = with_a_published(t0);
     let touched = stamp(10, 9);
-    assert_eq!(st.observe(t0 + 5 * DEBOUNCE, &scan(&[("a", touched)])), vec![]);
+    assert_eq!(
+        st.observe(t0 + 5 * DEBOUNCE, &scan(&[("a", touched)])),
+        vec![]
+    );
     assert_eq!(
         st.observe(t0 + 6 * DEBOUNCE, &scan(&[("a", touched)])),
         vec![hash("a", touched)],
@@ -199,9 +202,16 @@ fn a_touched_file_is_hashed_and_keeps_its_stream() {
     );
     let done = st.job_done(t0 + 6 * DEBOUNCE, Path::new("a"), hashed(1, touched));
     assert_eq!(done, vec![kept("a", 1), Action::WriteManifest]);
-    assert_eq!(st.records()[0].stamp, touched, "the new stamp is remembered");
+    assert_eq!(
+        st.records()[0].stamp,
+        touched,
+        "the new stamp is remembered"
+    );
     assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(1))]);
-    assert_eq!(st.observe(t0 + 9 * DEBOUNCE, &scan(&[("a", touched)])), vec![]);
+    assert_eq!(
+        st.observe(t0 + 9 * DEBOUNCE, &scan(&[("a", touched)])),
+        vec![]
+    );
 }
 
 #[test]

@@ -184,10 +184,7 @@ async fn a_copied_file_is_published_once_then_republished_and_unpublished() {
     wait_for("the unpublish", || share.shared().is_empty()).await;
     assert_eq!(env.fake.calls().last(), Some(&Call::Unpublish(second.1)));
     assert_eq!(env.fake.publishes(), 2);
-    wait_for("the manifest", || {
-        saved(&env.manifest).is_empty()
-    })
-    .await;
+    wait_for("the manifest", || saved(&env.manifest).is_empty()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,6 +312,68 @@ async fn a_polled_share_publishes_new_files() {
         share.shared() == vec![entry("new", b"polled")]
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_gone_while_watched_pauses_sharing_and_unpublishes_nothing() {
+    let env = env();
+    let poll = Watch::Poll(Duration::from_millis(100));
+    let share = start_with(env.config(RESCAN), env.fake.clone(), poll).unwrap();
+    let a = entry("a", b"alpha");
+    env.write("a", b"alpha");
+    wait_for("the publish", || share.shared() == vec![a.clone()]).await;
+    let away = env.share.with_file_name("away");
+    fs::rename(&env.share, &away).unwrap();
+    wait_for("the pause", || share.paused().is_some()).await;
+    let why = share.paused().unwrap();
+    assert!(why.contains("its 1 files stay published"), "{why}");
+    fs::rename(&away, &env.share).unwrap();
+    wait_for("the resume", || share.paused().is_none()).await;
+    env.write("b", b"beta");
+    let b = entry("b", b"beta");
+    wait_for("b's publish", || {
+        share.shared() == vec![a.clone(), b.clone()]
+    })
+    .await;
+    assert!(
+        !env.fake
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::Unpublish(_))),
+        "{:?}",
+        env.fake.calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_folder_with_entries_is_waited_for_not_created() {
+    let env = env();
+    let a = entry("a", b"alpha");
+    {
+        let share = env.start();
+        env.write("a", b"alpha");
+        wait_for("the publish", || share.shared() == vec![a.clone()]).await;
+        share.shutdown();
+        tokio::time::timeout(WAIT, share.stopped()).await.unwrap();
+    }
+    let away = env.share.with_file_name("away");
+    fs::rename(&env.share, &away).unwrap();
+    let poll = Watch::Poll(Duration::from_millis(100));
+    let share = start_with(env.config(RESCAN), env.fake.clone(), poll).unwrap();
+    assert!(share.paused().is_some());
+    assert_eq!(share.shared(), vec![a.clone()]);
+    settle().await;
+    assert!(!env.share.exists(), "not created");
+    fs::rename(&away, &env.share).unwrap();
+    wait_for("the resume", || share.paused().is_none()).await;
+    settle().await;
+    assert_eq!(share.shared(), vec![a.clone()]);
+    assert_eq!(env.fake.publishes(), 1);
+    assert!(!env
+        .fake
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::Unpublish(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
