@@ -102,6 +102,7 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
         debounce: p.debounce,
         retry: p.rescan,
     };
+    let dev = p.contents.dev(&dir);
     let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
     report_others(&others, &p.status);
     let publisher = p.publisher.clone();
@@ -131,7 +132,7 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
         job: None,
         manifest_dirty: false,
         unreadable: BTreeSet::new(),
-        root: folder::Root::default(),
+        root: folder::Root::new(dev),
         blind: None,
         watcher: None,
         events: None,
@@ -201,7 +202,7 @@ pub(super) fn mark_missing(status: &Status, contents: &Manifest, dir: &Path) {
     tracing::warn!("{why} (it is not created: a disk may be unmounted, or the path mistyped)");
     *lock(&status.paused) = Some(why);
     *lock(&status.shared) = own.iter().map(|r| (r.path.clone(), r.sd)).collect();
-    report_others(&contents.with(dir, Vec::new()), status);
+    report_others(&contents.with(dir, None, Vec::new()), status);
 }
 
 /// Says which other folders' files stay published, unwatched.
@@ -339,7 +340,11 @@ impl Driver {
             return;
         };
         let shares = !self.state.shared().is_empty();
+        let before = self.root.dev();
         let blind = self.root.check(&mut scan, dev, shares);
+        if self.root.dev() != before {
+            self.manifest_dirty = true;
+        }
         self.root_changed(blind).await;
         self.last_scan = Some(started);
         self.next_periodic = started + self.every;
@@ -423,9 +428,10 @@ impl Driver {
             }
         }
         if !unpublish.is_empty() || self.manifest_dirty {
-            let records = self
-                .manifest_dirty
-                .then(|| self.others.with(&self.dir, self.state.records()));
+            let records = self.manifest_dirty.then(|| {
+                self.others
+                    .with(&self.dir, self.root.dev(), self.state.records())
+            });
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
             let span = tracing::Span::current();
             let done = tokio::task::spawn_blocking(move || {

@@ -99,6 +99,7 @@ pub(super) fn split(mut manifest: Manifest, dir: &Path) -> (Vec<Record>, Manifes
         } else if !unnamed.is_empty() {
             manifest.folders.push(super::manifest::Folder {
                 dir: None,
+                dev: None,
                 records: unnamed,
             });
         }
@@ -141,6 +142,16 @@ pub(super) struct Root {
 }
 
 impl Root {
+    /// A root last seen on `dev` (from the manifest; `None`: not known).
+    pub fn new(dev: Option<u64>) -> Self {
+        Self { dev }
+    }
+
+    /// The device the folder was last seen on with files.
+    pub fn dev(&self) -> Option<u64> {
+        self.dev
+    }
+
     /// Checks one scan, given the root's device (`dev`, read with it) and
     /// whether any file is shared; a blind scan is marked as not covering
     /// the folder, so nothing in it counts as deleted.
@@ -220,6 +231,7 @@ mod tests {
         Manifest {
             folders: vec![Folder {
                 dir: dir.map(Path::to_path_buf),
+                dev: None,
                 records: files.iter().map(|f| rec(f)).collect(),
             }],
         }
@@ -246,7 +258,15 @@ mod tests {
         assert_eq!(gone.unreadable, vec![PathBuf::new()]);
         // Mounted again, maybe under another device number: files are there.
         assert_eq!(root.check(&mut seen.clone(), Some(3), true), None);
-        assert_eq!(root.check(&mut Scan::default(), Some(3), false), None);
+        assert_eq!(root.dev(), Some(3));
+        assert_eq!(root.check(&mut Scan::default(), Some(4), false), None);
+
+        // Started while the disk is unmounted: the manifest knows its device.
+        let mut root = Root::new(Some(1));
+        assert_eq!(
+            root.check(&mut Scan::default(), Some(2), true),
+            Some(Blind::OtherDevice)
+        );
     }
 
     #[test]
@@ -284,6 +304,7 @@ mod tests {
         let mut m = manifest(Some(Path::new("/elsewhere")), &["b"]);
         m.folders.push(Folder {
             dir: None,
+            dev: None,
             records: vec![rec("a")],
         });
         let (own, rest) = split(m.clone(), here);

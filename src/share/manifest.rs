@@ -78,6 +78,9 @@ struct FolderJson {
     /// … else its raw bytes in hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     dir_hex: Option<String>,
+    /// The device (`st_dev`) it was on when last seen with files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dev: Option<u64>,
     files: Vec<FileJson>,
 }
 
@@ -97,6 +100,9 @@ struct ManifestJson {
 pub struct Folder {
     /// Its absolute path; `None` for a version 1 manifest, which did not say.
     pub dir: Option<PathBuf>,
+    /// The device it was on (an empty folder on another one is an unmounted
+    /// disk's mountpoint, not a folder whose files were all deleted).
+    pub dev: Option<u64>,
     pub records: Vec<Record>,
 }
 
@@ -127,6 +133,14 @@ impl Manifest {
             .map(|f| f.records.as_slice())
     }
 
+    /// The device `dir` was recorded on, if known.
+    pub fn dev(&self, dir: &Path) -> Option<u64> {
+        self.folders
+            .iter()
+            .find(|f| f.dir.as_deref() == Some(dir))
+            .and_then(|f| f.dev)
+    }
+
     /// Takes out the files of a version 1 manifest (folder not named).
     pub fn take_unnamed(&mut self) -> Vec<Record> {
         match self.folders.iter().position(|f| f.dir.is_none()) {
@@ -135,10 +149,11 @@ impl Manifest {
         }
     }
 
-    /// This manifest with `records` as the files of `dir`, first.
-    pub fn with(&self, dir: &Path, records: Vec<Record>) -> Manifest {
+    /// This manifest with `records` as the files of `dir` (on `dev`), first.
+    pub fn with(&self, dir: &Path, dev: Option<u64>, records: Vec<Record>) -> Manifest {
         let mut folders = vec![Folder {
             dir: Some(dir.to_path_buf()),
+            dev,
             records,
         }];
         folders.extend(
@@ -171,11 +186,11 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
             source,
         })?;
     let folders = match json.version {
-        1 => vec![(None, json.files)],
+        1 => vec![(None, None, json.files)],
         2 => json
             .folders
             .into_iter()
-            .map(|f| (Some((f.dir, f.dir_hex)), f.files))
+            .map(|f| (Some((f.dir, f.dir_hex)), f.dev, f.files))
             .collect(),
         found => {
             return Err(ManifestError::Version {
@@ -185,7 +200,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
         }
     };
     let mut manifest = Manifest::default();
-    for (dir, files) in folders {
+    for (dir, dev, files) in folders {
         let dir = match dir {
             // Version 1, or a version 1 folder kept unnamed.
             None | Some((None, None)) => None,
@@ -198,7 +213,7 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
             },
         };
         let records = files.iter().filter_map(|f| checked(path, f)).collect();
-        manifest.folders.push(Folder { dir, records });
+        manifest.folders.push(Folder { dir, dev, records });
     }
     Ok(manifest)
 }
@@ -277,6 +292,7 @@ pub fn save(path: &Path, manifest: &Manifest) -> Result<(), ManifestError> {
             FolderJson {
                 dir,
                 dir_hex,
+                dev: f.dev,
                 files: f.records.iter().map(file_json).collect(),
             }
         })
@@ -335,6 +351,7 @@ mod tests {
         Manifest {
             folders: vec![Folder {
                 dir: Some(dir.into()),
+                dev: Some(66),
                 records,
             }],
         }
@@ -352,10 +369,12 @@ mod tests {
         );
         m.folders.push(Folder {
             dir: Some(odd_dir.clone()),
+            dev: None,
             records: vec![rec("x".into(), 3)],
         });
         m.folders.push(Folder {
             dir: None,
+            dev: None,
             records: vec![rec("old".into(), 4)],
         });
         save(&path, &m).unwrap();
@@ -365,7 +384,8 @@ mod tests {
             "the temporary file is renamed away"
         );
         // Saving a folder again keeps the others, and drops empty ones.
-        let saved = m.with(Path::new("/home/me/share"), Vec::new());
+        assert_eq!(m.dev(Path::new("/home/me/share")), Some(66));
+        let saved = m.with(Path::new("/home/me/share"), None, Vec::new());
         save(&path, &saved).unwrap();
         let back = load(&path).unwrap();
         assert_eq!(back.folders.len(), 2);
@@ -378,6 +398,7 @@ mod tests {
         let mut m = one("/a", vec![rec("f".into(), 1)]);
         m.folders.push(Folder {
             dir: Some("/b".into()),
+            dev: None,
             records: vec![rec("g".into(), 2)],
         });
         assert_eq!(m.take(Path::new("/c")), vec![]);

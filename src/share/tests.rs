@@ -377,6 +377,43 @@ async fn a_missing_folder_with_entries_is_waited_for_not_created() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_folder_on_another_device_than_recorded_unpublishes_nothing() {
+    let env = env();
+    let a = entry("a", b"alpha");
+    {
+        let share = env.start();
+        env.write("a", b"alpha");
+        wait_for("the publish", || share.shared() == vec![a.clone()]).await;
+        share.shutdown();
+        tokio::time::timeout(WAIT, share.stopped()).await.unwrap();
+    }
+    // As if the files were on a disk now unmounted: the manifest names
+    // another device, and the folder left is empty.
+    let text = fs::read_to_string(&env.manifest).unwrap();
+    let dev = folder::device(&env.share).unwrap();
+    let moved = text.replace(&format!("\"dev\": {dev}"), &format!("\"dev\": {}", dev + 1));
+    assert_ne!(moved, text, "the manifest records the device: {text}");
+    fs::write(&env.manifest, moved).unwrap();
+    fs::remove_file(env.share.join("a")).unwrap();
+    let poll = Watch::Poll(Duration::from_millis(100));
+    let share = start_with(env.config(RESCAN), env.fake.clone(), poll).unwrap();
+    wait_for("the pause", || share.paused().is_some()).await;
+    settle().await;
+    assert_eq!(share.shared(), vec![a.clone()]);
+    // The disk is back with its file: sharing resumes, nothing published again.
+    env.write("a", b"alpha");
+    wait_for("the resume", || share.paused().is_none()).await;
+    settle().await;
+    assert_eq!(share.shared(), vec![a.clone()]);
+    assert_eq!(env.fake.publishes(), 1);
+    assert!(!env
+        .fake
+        .calls()
+        .iter()
+        .any(|c| matches!(c, Call::Unpublish(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watch_limit_makes_the_share_fall_back_to_polling() {
     let env = env();
     let limit = || notify::Error::new(notify::ErrorKind::MaxFilesWatch);
