@@ -341,3 +341,33 @@ fn the_same_content_keeps_its_sd_hash_through_touch_restore_and_rename() {
     let (_, log) = serve.stop(libc::SIGTERM);
     assert_eq!(publishes_in(&log), 0, "{log}");
 }
+
+#[test]
+fn a_version_1_manifest_is_read_and_upgraded_without_publishing_again() {
+    let node = Node::new();
+    let share = node.data_dir().join("share");
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    fs::write(share.join("a.bin"), pseudo_random(100_000, 4)).unwrap();
+    let ls = wait_ls(&node, "a.bin published", |ls| sd_of(ls, "a.bin").is_some());
+    serve.stop(libc::SIGTERM);
+
+    // The manifest as an older lbrymount wrote it: no folder, no digests.
+    let manifest = node.data_dir().join("share.json");
+    let v2: serde_json::Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    let mut files = v2["folders"][0]["files"].clone();
+    for f in files.as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("sha384");
+    }
+    let v1 = serde_json::json!({ "version": 1, "files": files });
+    fs::write(&manifest, serde_json::to_vec(&v1).unwrap()).unwrap();
+
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("content unchanged: keeps its sd hash");
+    assert_eq!(node.ok(&["ls"]), ls);
+    let (_, log) = serve.stop(libc::SIGTERM);
+    assert_eq!(publishes_in(&log), 0, "{log}");
+    let now: serde_json::Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(now["version"], 2, "{now}");
+    assert!(now["folders"][0]["files"][0]["sha384"].is_string(), "{now}");
+}

@@ -67,3 +67,33 @@ pub fn render(s: &Status) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_share_folder_and_kept_folders_are_shown() {
+        let s = Status {
+            share_dir: Some("/media/usb/share".into()),
+            shared_files: 2,
+            share_paused: Some("share folder /media/usb/share is missing".into()),
+            share_kept: vec![("/home/me/old".into(), 3)],
+            ..Status::default()
+        };
+        let out = render(&s);
+        assert!(
+            out.contains("share folder: /media/usb/share (2 files shared)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("share folder paused: share folder /media/usb/share is missing\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("share folder kept published, not watched: /home/me/old (3 files)\n"),
+            "{out}"
+        );
+        assert!(!render(&Status::default()).contains("paused"));
+    }
+}
