@@ -34,7 +34,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// What identifies one version of a file: if any of these changed, so may have its content.
+/// What identifies one version of a file: while it keeps changing, the file
+/// is being written. Against a published version only size and mtime count
+/// (see [`FileStamp::same_version`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileStamp {
     pub size: u64,
@@ -42,6 +44,16 @@ pub struct FileStamp {
     pub mtime_s: i64,
     pub mtime_ns: u32,
     pub ino: u64,
+}
+
+impl FileStamp {
+    /// Whether `other` is taken for the same content without hashing: same
+    /// size and mtime. The inode is left out: some file systems (vfat) give
+    /// new ones at every mount, and a copy renamed into place with the old
+    /// mtime (rsync) is the same content.
+    pub fn same_version(&self, other: &FileStamp) -> bool {
+        (self.size, self.mtime_s, self.mtime_ns) == (other.size, other.mtime_s, other.mtime_ns)
+    }
 }
 
 /// One full scan of the share folder.
@@ -278,7 +290,10 @@ impl ShareState {
             });
             let settled = match entry.phase {
                 Phase::Publishing { .. } | Phase::Hashing { .. } => continue,
-                Phase::Idle => entry.shared.map(|s| s.stamp),
+                Phase::Idle => match entry.shared {
+                    Some(s) if s.stamp.same_version(&stamp) => continue,
+                    shared => shared.map(|s| s.stamp),
+                },
                 Phase::Settling { stamp: s, .. } | Phase::Failed { stamp: s, .. } => Some(s),
             };
             if settled != Some(stamp) {
@@ -302,7 +317,7 @@ impl ShareState {
                 }
                 Phase::Idle => e
                     .shared
-                    .is_some_and(|s| s.digest.is_none() && s.stamp == *seen),
+                    .is_some_and(|s| s.digest.is_none() && s.stamp.same_version(seen)),
                 Phase::Publishing { .. } | Phase::Hashing { .. } => false,
             };
             ready.then(|| (path.clone(), *seen))

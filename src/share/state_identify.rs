@@ -65,7 +65,7 @@ impl ShareState {
         out: &mut Vec<Action>,
     ) {
         let own = self.files.get(path).and_then(|e| e.shared);
-        let upgrade = own.filter(|s| s.digest.is_none() && s.stamp == stamp);
+        let upgrade = own.filter(|s| s.digest.is_none() && s.stamp.same_version(&stamp));
         let known = upgrade.map(|s| s.sd).or_else(|| {
             self.known()
                 .find(|r| r.digest == Some(digest))

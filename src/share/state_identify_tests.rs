@@ -161,3 +161,19 @@ fn a_file_changed_while_hashed_settles_again() {
     assert_eq!(st.next_deadline(), Some(t1 + 2 * DEBOUNCE));
     assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(1))]);
 }
+
+#[test]
+fn a_new_inode_with_the_same_size_and_mtime_is_the_same_version() {
+    let t0 = Instant::now();
+    let mut st = with_a_published(t0);
+    let remounted = FileStamp {
+        ino: 12345,
+        ..stamp(10, 1)
+    };
+    assert_eq!(
+        st.observe(t0 + 5 * DEBOUNCE, &scan(&[("a", remounted)])),
+        vec![]
+    );
+    assert_eq!(st.next_deadline(), None, "nothing to hash or publish");
+    assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(1))]);
+}
