@@ -113,7 +113,8 @@ pub enum ShareError {
     NoRuntime,
 }
 
-/// Starts watching; must run inside a tokio runtime. Performs an initial scan at once.
+/// Starts watching; must run inside a tokio runtime. Performs an initial scan
+/// at once (a missing folder with manifest entries: once it is back).
 pub fn start(
     cfg: ShareConfig,
     publisher: Arc<dyn SharePublisher>,
