@@ -181,3 +181,193 @@ fn a_file_written_slowly_is_published_once_whole_and_temporary_files_are_ignored
     node.get_offline(&sd, &out);
     assert_file_is(&out, &data);
 }
+
+/// `lbrymount status` of the node running on `node`.
+fn status(node: &Node) -> String {
+    node.ok(&["status"])
+}
+
+#[test]
+fn no_share_another_share_or_a_missing_folder_unpublishes_nothing() {
+    let node = Node::new();
+    let share = node.data_dir().join("share");
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    let (a, b) = (pseudo_random(300_000, 1), pseudo_random(200_000, 2));
+    fs::create_dir(share.join("sub")).unwrap();
+    fs::write(share.join("a.bin"), &a).unwrap();
+    fs::write(share.join("sub/b.bin"), &b).unwrap();
+    let ls = wait_ls(&node, "both files published", |ls| {
+        sd_of(ls, "a.bin").is_some() && sd_of(ls, "b.bin").is_some()
+    });
+    let (sd_a, sd_b) = (sd_of(&ls, "a.bin").unwrap(), sd_of(&ls, "b.bin").unwrap());
+    let share_abs = fs::canonicalize(&share).unwrap();
+    let (st, _) = serve.stop(libc::SIGTERM);
+    assert!(st.success());
+
+    // Without a share folder: everything stays published.
+    let serve = ServeNode::start_with(&node, &["--no-share"]);
+    assert_eq!(node.ok(&["ls"]), ls);
+    serve.stop(libc::SIGTERM);
+
+    // With another share folder: the first folder's files stay published.
+    let other = node.path("other");
+    let serve = ServeNode::start_with(&node, &["--share", other.to_str().unwrap()]);
+    serve.wait_log("share folder scanned");
+    assert_eq!(node.ok(&["ls"]), ls, "{}", serve.log());
+    let st = status(&node);
+    let kept = format!(
+        "share folder kept published, not watched: {} (2 files)",
+        share_abs.display()
+    );
+    assert!(st.contains(&kept), "{st}");
+    let (_, log) = serve.stop(libc::SIGTERM);
+    assert!(log.contains("stay published, not watched"), "{log}");
+    assert!(!log.contains("unpublished"), "{log}");
+
+    // The folder is gone (an unmounted disk): kept published, not created.
+    let away = node.path("share.away");
+    fs::rename(&share, &away).unwrap();
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("is missing: its 2 files stay published");
+    assert!(
+        !share.exists(),
+        "a missing folder with files is not created"
+    );
+    let st = status(&node);
+    assert!(st.contains("share folder paused: share folder "), "{st}");
+    assert!(st.contains("(2 files shared)"), "{st}");
+    assert_eq!(node.ok(&["ls"]), ls);
+
+    // It comes back: sharing resumes with the same sd hashes, nothing republished.
+    fs::rename(&away, &share).unwrap();
+    serve.wait_log("is back; sharing resumes");
+    serve.wait_log("share folder scanned");
+    assert_eq!(node.ok(&["ls"]), ls);
+    assert!(!status(&node).contains("paused"));
+    let (st, log) = serve.stop(libc::SIGTERM);
+    assert!(st.success(), "{log}");
+    assert_eq!(publishes_in(&log), 0, "{log}");
+    assert!(!log.contains("unpublished"), "{log}");
+
+    // And the folder is still watched as before: a restart changes nothing.
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    assert_eq!(node.ok(&["ls"]), ls);
+    let (_, log) = serve.stop(libc::SIGTERM);
+    assert_eq!(publishes_in(&log), 0, "{log}");
+    for (sd, data) in [(&sd_a, &a), (&sd_b, &b)] {
+        let out = node.path("out.bin");
+        node.get_offline(sd, &out);
+        assert_file_is(&out, data);
+    }
+}
+
+#[test]
+fn the_same_content_keeps_its_sd_hash_through_touch_restore_and_rename() {
+    let node = Node::new();
+    let share = node.data_dir().join("share");
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    let data = pseudo_random(500_000, 3);
+    let a = share.join("a.bin");
+    fs::write(&a, &data).unwrap();
+    let ls = wait_ls(&node, "a.bin published", |ls| sd_of(ls, "a.bin").is_some());
+    let sd = sd_of(&ls, "a.bin").unwrap();
+    let unchanged = "content unchanged: keeps its sd hash";
+    // Waits until the node has looked at the file the `n`-th time (or
+    // republished it), then checks it still lists the one stream, unchanged.
+    let same = |n: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while serve.log().matches(unchanged).count() < n && node.ok(&["ls"]) == ls {
+            assert!(Instant::now() < deadline, "{what}: nothing happened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(node.ok(&["ls"]), ls, "after {what}:\n{}", serve.log());
+    };
+    let run = |cmd: &str, args: &[&std::path::Path]| {
+        let st = std::process::Command::new(cmd).args(args).status().unwrap();
+        assert!(st.success(), "{cmd} {args:?}");
+    };
+
+    // touch: a new mtime, the same content.
+    run("touch", &[&a]);
+    same(1, "touch");
+
+    // A backup (made with cp -p) restored over it with cp -p: the old mtime back.
+    let backup = node.path("backup.bin");
+    run("cp", &[&a, &backup]);
+    run(
+        "touch",
+        &["-d".as_ref(), "2001-02-03 04:05:06".as_ref(), &backup],
+    );
+    run("cp", &["-p".as_ref(), &backup, &a]);
+    same(2, "cp -p over it");
+
+    // Restored the way rsync does: a copy with another mtime renamed over it (a new inode).
+    run(
+        "touch",
+        &["-d".as_ref(), "2002-02-03 04:05:06".as_ref(), &backup],
+    );
+    let tmp = share.join(".a.bin.tmp");
+    run("cp", &["-p".as_ref(), &backup, &tmp]);
+    fs::rename(&tmp, &a).unwrap();
+    same(3, "a restore by rename");
+
+    // Renamed into a subfolder: the same stream.
+    fs::create_dir(share.join("sub")).unwrap();
+    let moved = share.join("sub/renamed.bin");
+    fs::rename(&a, &moved).unwrap();
+    same(4, "mv");
+
+    // A real edit: a new stream, and the old one is gone.
+    let mut edited = data.clone();
+    edited[1000] ^= 1;
+    fs::write(&moved, &edited).unwrap();
+    let ls = wait_ls(&node, "the edited file", |ls| {
+        sd_of(ls, "renamed.bin").is_some()
+    });
+    assert_eq!(ls.lines().count(), 1, "the old stream left ls:\n{ls}");
+    let new_sd = sd_of(&ls, "renamed.bin").unwrap();
+    assert_ne!(new_sd, sd);
+    let (st, log) = serve.stop(libc::SIGTERM);
+    assert!(st.success(), "{log}");
+    assert_eq!(publishes_in(&log), 2, "{log}");
+
+    // A restart keeps it.
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    assert_eq!(node.ok(&["ls"]), ls);
+    let (_, log) = serve.stop(libc::SIGTERM);
+    assert_eq!(publishes_in(&log), 0, "{log}");
+}
+
+#[test]
+fn a_version_1_manifest_is_read_and_upgraded_without_publishing_again() {
+    let node = Node::new();
+    let share = node.data_dir().join("share");
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("share folder scanned");
+    fs::write(share.join("a.bin"), pseudo_random(100_000, 4)).unwrap();
+    let ls = wait_ls(&node, "a.bin published", |ls| sd_of(ls, "a.bin").is_some());
+    serve.stop(libc::SIGTERM);
+
+    // The manifest as an older lbrymount wrote it: no folder, no digests.
+    let manifest = node.data_dir().join("share.json");
+    let v2: serde_json::Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    let mut files = v2["folders"][0]["files"].clone();
+    for f in files.as_array_mut().unwrap() {
+        f.as_object_mut().unwrap().remove("sha384");
+    }
+    let v1 = serde_json::json!({ "version": 1, "files": files });
+    fs::write(&manifest, serde_json::to_vec(&v1).unwrap()).unwrap();
+
+    let serve = ServeNode::start_with(&node, &[]);
+    serve.wait_log("content unchanged: keeps its sd hash");
+    assert_eq!(node.ok(&["ls"]), ls);
+    let (_, log) = serve.stop(libc::SIGTERM);
+    assert_eq!(publishes_in(&log), 0, "{log}");
+    let now: serde_json::Value = serde_json::from_slice(&fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(now["version"], 2, "{now}");
+    assert!(now["folders"][0]["files"][0]["sha384"].is_string(), "{now}");
+}

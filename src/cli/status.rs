@@ -37,6 +37,16 @@ pub fn render(s: &Status) -> String {
         path(&s.share_dir),
         s.shared_files
     );
+    if let Some(why) = &s.share_paused {
+        let _ = writeln!(o, "share folder paused: {why}");
+    }
+    for (dir, files) in &s.share_kept {
+        let _ = writeln!(
+            o,
+            "share folder kept published, not watched: {} ({files} files)",
+            dir.display()
+        );
+    }
     let _ = writeln!(o, "blob server: {}", s.listen);
     let _ = writeln!(o, "dht node: {}", s.dht_listen.clone().unwrap_or_else(none));
     let _ = writeln!(o, "dht contacts: {}", s.dht_contacts);
@@ -56,4 +66,34 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(o, "  {at}  {}", why.escape_debug());
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_share_folder_and_kept_folders_are_shown() {
+        let s = Status {
+            share_dir: Some("/media/usb/share".into()),
+            shared_files: 2,
+            share_paused: Some("share folder /media/usb/share is missing".into()),
+            share_kept: vec![("/home/me/old".into(), 3)],
+            ..Status::default()
+        };
+        let out = render(&s);
+        assert!(
+            out.contains("share folder: /media/usb/share (2 files shared)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("share folder paused: share folder /media/usb/share is missing\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("share folder kept published, not watched: /home/me/old (3 files)\n"),
+            "{out}"
+        );
+        assert!(!render(&Status::default()).contains("paused"));
+    }
 }

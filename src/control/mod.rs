@@ -109,6 +109,12 @@ pub struct Status {
     pub share_dir: Option<PathBuf>,
     /// Files of the share folder published now.
     pub shared_files: usize,
+    /// Why sharing is paused (its folder is missing or unreadable), if it is.
+    #[serde(default)]
+    pub share_paused: Option<String>,
+    /// Other share folders whose files stay published, unwatched: folder, files.
+    #[serde(default)]
+    pub share_kept: Vec<(PathBuf, usize)>,
     /// The blob server's TCP address.
     pub listen: String,
     /// The DHT node's UDP address, if one runs.

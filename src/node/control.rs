@@ -17,6 +17,10 @@ use std::time::{Instant, SystemTime};
 pub trait ShareView: Send + Sync + 'static {
     fn dir(&self) -> PathBuf;
     fn shared_files(&self) -> usize;
+    /// Why sharing is paused, if it is.
+    fn paused(&self) -> Option<String>;
+    /// Other folders whose files stay published, unwatched.
+    fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)>;
 }
 
 pub struct NodeControl {
@@ -53,6 +57,12 @@ impl ControlHandler for NodeControl {
             mountpoint: mount.as_ref().map(|m| m.mountpoint()),
             share_dir: self.share.get().map(|s| s.dir()),
             shared_files: self.share.get().map_or(0, |s| s.shared_files()),
+            share_paused: self.share.get().and_then(|s| s.paused()),
+            share_kept: self
+                .share
+                .get()
+                .map(|s| s.kept_elsewhere())
+                .unwrap_or_default(),
             listen: self.listen.to_string(),
             dht_listen: self.dht.as_ref().map(|d| d.local_addr().to_string()),
             dht_contacts: self.dht.as_ref().map_or(0, |d| d.routing_len()),
@@ -103,5 +113,13 @@ impl ShareView for crate::share::ShareHandle {
 
     fn shared_files(&self) -> usize {
         self.shared().len()
+    }
+
+    fn paused(&self) -> Option<String> {
+        crate::share::ShareHandle::paused(self)
+    }
+
+    fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)> {
+        crate::share::ShareHandle::kept_elsewhere(self)
     }
 }

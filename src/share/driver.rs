@@ -12,7 +12,9 @@
 //! minutes) runs on its own blocking thread while the driver keeps scanning
 //! (see `job`: a publish still running at shutdown is undone when it ends).
 
-use super::state::{is_ignored_path, Action, FileStamp, Outcome, Record, ShareState, Timing};
+use super::folder::{self, Presence};
+use super::manifest::Manifest;
+use super::state::{is_ignored_path, Action, FileStamp, Outcome, ShareState, Timing};
 use super::{job, manifest, scan, watcher, SharePublisher, FALLBACK_RESCAN};
 use crate::hash::SdHash;
 use notify::event::{AccessKind, AccessMode};
@@ -30,6 +32,10 @@ use tokio::time::Instant;
 pub(super) struct Status {
     pub shared: Mutex<Vec<(PathBuf, SdHash)>>,
     pub polling: AtomicBool,
+    /// Why sharing is paused, if it is.
+    pub paused: Mutex<Option<String>>,
+    /// Other folders' files kept published: folder, how many.
+    pub others: Mutex<Vec<(PathBuf, usize)>>,
 }
 
 /// How the driver learns about changes.
@@ -43,9 +49,10 @@ pub(super) enum Setup {
 }
 
 pub(super) struct Params {
-    pub dir: PathBuf,
     pub manifest: PathBuf,
-    pub records: Vec<Record>,
+    /// The whole manifest as loaded.
+    pub contents: Manifest,
+    pub presence: Presence,
     pub debounce: Duration,
     pub rescan: Duration,
     pub setup: Setup,
@@ -62,6 +69,8 @@ struct Job {
 struct Driver {
     dir: PathBuf,
     manifest: PathBuf,
+    /// The manifest's entries of other folders, saved along with this one's.
+    others: Manifest,
     publisher: Arc<dyn SharePublisher>,
     status: Arc<Status>,
     state: ShareState,
@@ -77,14 +86,26 @@ struct Driver {
     job: Option<Job>,
     manifest_dirty: bool,
     unreadable: BTreeSet<PathBuf>,
+    /// The folder root's device, and why scans cannot see it now, if so.
+    root: folder::Root,
+    blind: Option<folder::Blind>,
+    /// inotify, if it runs; restarted when the folder comes back.
+    watcher: Option<notify::RecommendedWatcher>,
+    events: Option<watcher::Events>,
 }
 
-pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
+    let Some(dir) = present(&p, &mut stop).await else {
+        return;
+    };
     let timing = Timing {
         debounce: p.debounce,
         retry: p.rescan,
     };
-    let (records, publisher) = (p.records, p.publisher.clone());
+    let dev = p.contents.dev(&dir);
+    let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
+    report_others(&others, &p.status);
+    let publisher = p.publisher.clone();
     let restored = tokio::task::spawn_blocking(move || {
         ShareState::restore(timing, records, |sd| publisher.is_published(sd))
     })
@@ -96,8 +117,9 @@ pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
         return;
     };
     let mut d = Driver {
-        dir: p.dir,
+        dir,
         manifest: p.manifest,
+        others,
         publisher: p.publisher,
         status: p.status,
         state,
@@ -110,11 +132,16 @@ pub(super) async fn run(p: Params, mut stop: watch::Receiver<bool>) {
         job: None,
         manifest_dirty: false,
         unreadable: BTreeSet::new(),
+        root: folder::Root::new(dev),
+        blind: None,
+        watcher: None,
+        events: None,
     };
     d.show_status();
     let (tx, mut events) = mpsc::unbounded_channel();
     // Held for its side effect: dropping it stops inotify.
-    let _watcher = d.start_watcher(p.setup, tx).await;
+    d.watcher = d.start_watcher(p.setup, tx.clone()).await;
+    d.events = d.watcher.is_some().then_some(tx);
 
     let mut scan_at = Some(Instant::now());
     while !*stop.borrow() {
@@ -157,6 +184,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(super) use crate::error_chain as chain;
+
+#[path = "driver_pause.rs"]
+mod pause;
+pub(super) use pause::mark_missing;
+use pause::{present, report_others};
 
 impl Driver {
     fn next_wake(&self, scan_at: Option<Instant>) -> Instant {
@@ -258,10 +290,18 @@ impl Driver {
     async fn scan(&mut self) {
         let started = Instant::now();
         let dir = self.dir.clone();
-        let Ok(scan) = tokio::task::spawn_blocking(move || scan::scan(&dir)).await else {
+        let scanned = tokio::task::spawn_blocking(move || (scan::scan(&dir), folder::device(&dir)));
+        let Ok((mut scan, dev)) = scanned.await else {
             tracing::error!("scanning the share folder panicked");
             return;
         };
+        let shares = !self.state.shared().is_empty();
+        let before = self.root.dev();
+        let blind = self.root.check(&mut scan, dev, shares);
+        if self.root.dev() != before {
+            self.manifest_dirty = true;
+        }
+        self.root_changed(blind).await;
         self.last_scan = Some(started);
         self.next_periodic = started + self.every;
         let unreadable: BTreeSet<PathBuf> = scan.unreadable.iter().cloned().collect();
@@ -288,13 +328,22 @@ impl Driver {
         let mut publish = None;
         for a in actions {
             match a {
-                Action::Publish { path, stamp } => publish = Some((path, stamp)),
+                Action::Hash { path, stamp } => publish = Some((path, stamp, job::Kind::Hash)),
+                Action::Publish { path, stamp } => {
+                    publish = Some((path, stamp, job::Kind::Publish));
+                }
+                Action::Kept { path, sd } => {
+                    tracing::info!(file = %path.display(), sd = %sd.short(), "content unchanged: keeps its sd hash");
+                }
                 Action::Unpublish(sd) => unpublish.push(sd),
                 Action::WriteManifest => self.manifest_dirty = true,
             }
         }
         if !unpublish.is_empty() || self.manifest_dirty {
-            let records = self.manifest_dirty.then(|| self.state.records());
+            let records = self.manifest_dirty.then(|| {
+                self.others
+                    .with(&self.dir, self.root.dev(), self.state.records())
+            });
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
             let span = tracing::Span::current();
             let done = tokio::task::spawn_blocking(move || {
@@ -316,8 +365,8 @@ impl Driver {
             }
         }
         self.show_status();
-        if let Some((rel, stamp)) = publish {
-            self.launch(rel, stamp);
+        if let Some((rel, stamp, kind)) = publish {
+            self.launch(rel, stamp, kind);
         }
     }
 
@@ -325,8 +374,8 @@ impl Driver {
         *lock(&self.status.shared) = self.state.shared();
     }
 
-    fn launch(&mut self, rel: PathBuf, stamp: FileStamp) {
-        let slot = job::spawn(self.publisher.clone(), &self.dir, &rel, stamp);
+    fn launch(&mut self, rel: PathBuf, stamp: FileStamp, kind: job::Kind) {
+        let slot = job::spawn(self.publisher.clone(), &self.dir, &rel, stamp, kind);
         self.job = Some(Job { rel, stamp, slot });
     }
 
@@ -340,18 +389,20 @@ impl Driver {
 
     async fn record(&mut self, job: &Job, outcome: Outcome) {
         let file = job.rel.display();
-        match &outcome {
-            Outcome::Published { sd, after } if *after == Some(job.stamp) => {
-                tracing::info!(%file, sd = %sd, "published");
+        let changed = match &outcome {
+            Outcome::Published { after, .. } | Outcome::Hashed { after, .. } => {
+                *after != Some(job.stamp)
             }
-            Outcome::Published { .. } => {
-                tracing::info!(%file, "changed while it was published; publishing again once it is stable");
-            }
-            Outcome::Failed => {}
+            Outcome::Failed => false,
+        };
+        if changed {
+            tracing::info!(%file, "changed while it was read; looking again once it is stable");
+        } else if let Outcome::Published { sd, .. } = &outcome {
+            tracing::info!(%file, sd = %sd, "published");
         }
         let actions = self
             .state
-            .publish_done(std::time::Instant::now(), &job.rel, outcome);
+            .job_done(std::time::Instant::now(), &job.rel, outcome);
         self.apply(actions).await;
     }
 

@@ -1,6 +1,7 @@
-//! One publish on a blocking thread, and how its outcome gets back.
+//! One job (hashing a file, or publishing it) on a blocking thread, and how
+//! its outcome gets back.
 //!
-//! A publish is CPU-heavy and may take minutes, and [`SharePublisher`] has no
+//! A publish is CPU-heavy and may take minutes (a hash, a good part of that), and [`SharePublisher`] has no
 //! way to cancel one; so it runs on its own blocking thread while the driver
 //! keeps scanning, and leaves its outcome in a [`Slot`]. If the driver stops
 //! first, it marks the slot abandoned and the thread unpublishes the stream
@@ -62,12 +63,22 @@ impl Slot {
     }
 }
 
-/// Publishes `dir/rel` on a blocking thread; the outcome arrives in the returned slot.
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Hash the file's content.
+    Hash,
+    /// Hash and publish it.
+    Publish,
+}
+
+/// Runs `kind` on `dir/rel` on a blocking thread; the outcome arrives in the returned slot.
 pub(super) fn spawn(
     publisher: Arc<dyn SharePublisher>,
     dir: &std::path::Path,
     rel: &std::path::Path,
     stamp: FileStamp,
+    kind: Kind,
 ) -> Arc<Slot> {
     let slot = Arc::new(Slot::default());
     let finish = Finish {
@@ -76,28 +87,53 @@ pub(super) fn spawn(
         outcome: None,
     };
     let abs: PathBuf = dir.join(rel);
-    let span = tracing::info_span!("publish", file = %rel.display());
+    let span = match kind {
+        Kind::Hash => tracing::info_span!("hash", file = %rel.display()),
+        Kind::Publish => tracing::info_span!("publish", file = %rel.display()),
+    };
     tokio::task::spawn_blocking(move || {
         let _enter = span.enter();
         // Dropped before `_enter`: the outcome is handed over inside the span.
         let mut finish = finish;
-        tracing::debug!(bytes = stamp.size, "publishing");
-        finish.outcome = Some(match finish.publisher.publish(&abs) {
-            // Whether the file changed meanwhile is for the state machine to judge.
-            Ok(sd) => Outcome::Published {
-                sd,
-                after: scan::stat_file(&abs),
-            },
-            Err(e) => {
-                tracing::warn!(
-                    error = %e,
-                    "cannot publish; trying again when it changes or at the next rescan"
-                );
-                Outcome::Failed
-            }
-        });
+        finish.outcome = Some(run(&*finish.publisher, &abs, stamp, kind));
     });
     slot
+}
+
+/// The job itself (blocking). Whether the file changed meanwhile is for the
+/// state machine to judge, from the stamp read after.
+fn run(
+    publisher: &dyn SharePublisher,
+    abs: &std::path::Path,
+    stamp: FileStamp,
+    kind: Kind,
+) -> Outcome {
+    tracing::debug!(bytes = stamp.size, ?kind, "reading");
+    let digest = match scan::digest_file(abs) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read; trying again when it changes or at the next rescan");
+            return Outcome::Failed;
+        }
+    };
+    if kind == Kind::Hash {
+        let after = scan::stat_file(abs);
+        return Outcome::Hashed { digest, after };
+    }
+    match publisher.publish(abs) {
+        Ok(sd) => Outcome::Published {
+            sd,
+            digest,
+            after: scan::stat_file(abs),
+        },
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "cannot publish; trying again when it changes or at the next rescan"
+            );
+            Outcome::Failed
+        }
+    }
 }
 
 /// Hands the outcome over when the thread is done (also after a panic), or

@@ -2,7 +2,11 @@
 //!
 //! A restart must not publish a file again under a new key, or the sd hash a
 //! user handed out would stop working; so `<data-dir>/share.json` remembers,
-//! per file, the stamp it was published from and its sd hash. It is written
+//! per file, the stamp it was published from, the SHA-384 of its content and
+//! its sd hash. Entries belong to the share folder they were found in (its
+//! absolute path): a node started with another folder, or without its folder
+//! (an unmounted disk), leaves them alone. Version 1 manifests (one folder,
+//! not named; no digests) are still read. It is written
 //! whole to a temporary file, synced and renamed into place, so a crash leaves
 //! the old manifest or the new one, never half of one.
 //!
@@ -19,8 +23,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// The format version this code writes and reads.
-const VERSION: u32 = 1;
+/// The format version this code writes (it reads 1 too).
+const VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -60,20 +64,114 @@ struct FileJson {
     mtime_s: i64,
     mtime_ns: u32,
     ino: u64,
+    /// SHA-384 of the content, hex (absent in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha384: Option<String>,
     sd_hash: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FolderJson {
+    /// The folder's absolute path when it is UTF-8 …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dir: Option<String>,
+    /// … else its raw bytes in hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dir_hex: Option<String>,
+    /// The device (`st_dev`) it was on when last seen with files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dev: Option<u64>,
+    files: Vec<FileJson>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct ManifestJson {
     version: u32,
+    /// Version 1: the files of the one, unnamed, folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     files: Vec<FileJson>,
+    /// Version 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    folders: Vec<FolderJson>,
+}
+
+/// The files published from one share folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    /// Its absolute path; `None` for a version 1 manifest, which did not say.
+    pub dir: Option<PathBuf>,
+    /// The device it was on (an empty folder on another one is an unmounted
+    /// disk's mountpoint, not a folder whose files were all deleted).
+    pub dev: Option<u64>,
+    pub records: Vec<Record>,
+}
+
+/// The whole manifest: every share folder's files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub folders: Vec<Folder>,
+}
+
+impl Manifest {
+    /// Takes out the files recorded for `dir` (none: empty).
+    pub fn take(&mut self, dir: &Path) -> Vec<Record> {
+        match self
+            .folders
+            .iter()
+            .position(|f| f.dir.as_deref() == Some(dir))
+        {
+            Some(i) => self.folders.remove(i).records,
+            None => Vec::new(),
+        }
+    }
+
+    /// The files recorded for `dir`, if any.
+    pub fn get(&self, dir: &Path) -> Option<&[Record]> {
+        self.folders
+            .iter()
+            .find(|f| f.dir.as_deref() == Some(dir) && !f.records.is_empty())
+            .map(|f| f.records.as_slice())
+    }
+
+    /// The device `dir` was recorded on, if known.
+    pub fn dev(&self, dir: &Path) -> Option<u64> {
+        self.folders
+            .iter()
+            .find(|f| f.dir.as_deref() == Some(dir))
+            .and_then(|f| f.dev)
+    }
+
+    /// Takes out the files of a version 1 manifest (folder not named).
+    pub fn take_unnamed(&mut self) -> Vec<Record> {
+        match self.folders.iter().position(|f| f.dir.is_none()) {
+            Some(i) => self.folders.remove(i).records,
+            None => Vec::new(),
+        }
+    }
+
+    /// This manifest with `records` as the files of `dir` (on `dev`), first.
+    pub fn with(&self, dir: &Path, dev: Option<u64>, records: Vec<Record>) -> Manifest {
+        let mut folders = vec![Folder {
+            dir: Some(dir.to_path_buf()),
+            dev,
+            records,
+        }];
+        folders.extend(
+            self.folders
+                .iter()
+                .filter(|f| f.dir.as_deref() != Some(dir))
+                .cloned(),
+        );
+        folders.retain(|f| !f.records.is_empty());
+        Manifest { folders }
+    }
 }
 
 /// Reads the manifest at `path`; a missing file is an empty manifest.
-pub fn load(path: &Path) -> Result<Vec<Record>, ManifestError> {
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Manifest::default()),
         Err(source) => {
             return Err(ManifestError::Io {
                 op: "read",
@@ -87,35 +185,76 @@ pub fn load(path: &Path) -> Result<Vec<Record>, ManifestError> {
             path: path.to_path_buf(),
             source,
         })?;
-    if json.version != VERSION {
-        return Err(ManifestError::Version {
-            path: path.to_path_buf(),
-            found: json.version,
-        });
-    }
-    let mut records = Vec::with_capacity(json.files.len());
-    for f in json.files {
-        match record(&f) {
-            Some(r) => records.push(r),
-            None => tracing::warn!(
-                manifest = %path.display(),
-                entry = ?f.path.as_deref().or(f.path_hex.as_deref()),
-                "skipping a share manifest entry with a bad path or sd hash"
-            ),
+    let folders = match json.version {
+        1 => vec![(None, None, json.files)],
+        2 => json
+            .folders
+            .into_iter()
+            .map(|f| (Some((f.dir, f.dir_hex)), f.dev, f.files))
+            .collect(),
+        found => {
+            return Err(ManifestError::Version {
+                path: path.to_path_buf(),
+                found,
+            })
         }
+    };
+    let mut manifest = Manifest::default();
+    for (dir, dev, files) in folders {
+        let dir = match dir {
+            // Version 1, or a version 1 folder kept unnamed.
+            None | Some((None, None)) => None,
+            Some((utf8, hex)) => match decode_path(utf8.as_deref(), hex.as_deref()) {
+                Some(d) if d.is_absolute() => Some(d),
+                _ => {
+                    tracing::warn!(manifest = %path.display(), "skipping a share manifest folder with a bad path");
+                    continue;
+                }
+            },
+        };
+        let records = files.iter().filter_map(|f| checked(path, f)).collect();
+        manifest.folders.push(Folder { dir, dev, records });
     }
-    Ok(records)
+    Ok(manifest)
+}
+
+/// The record of an entry, or `None` with a warning if it makes no sense.
+fn checked(manifest: &Path, f: &FileJson) -> Option<Record> {
+    let r = record(f);
+    if r.is_none() {
+        tracing::warn!(
+            manifest = %manifest.display(),
+            entry = ?f.path.as_deref().or(f.path_hex.as_deref()),
+            "skipping a share manifest entry with a bad path, digest or sd hash"
+        );
+    }
+    r
+}
+
+fn decode_path(utf8: Option<&str>, hex: Option<&str>) -> Option<PathBuf> {
+    match (utf8, hex) {
+        (Some(p), None) => Some(PathBuf::from(p)),
+        (None, Some(h)) => Some(PathBuf::from(OsStr::from_bytes(&hex::decode(h).ok()?))),
+        _ => None,
+    }
+}
+
+fn encode_path(p: &Path) -> (Option<String>, Option<String>) {
+    match p.to_str() {
+        Some(s) => (Some(s.to_owned()), None),
+        None => (None, Some(hex::encode(p.as_os_str().as_bytes()))),
+    }
 }
 
 fn record(f: &FileJson) -> Option<Record> {
-    let rel = match (&f.path, &f.path_hex) {
-        (Some(p), None) => PathBuf::from(p),
-        (None, Some(h)) => PathBuf::from(OsStr::from_bytes(&hex::decode(h).ok()?)),
-        _ => return None,
-    };
+    let rel = decode_path(f.path.as_deref(), f.path_hex.as_deref())?;
     if is_ignored_path(&rel) {
         return None;
     }
+    let digest = match &f.sha384 {
+        None => None,
+        Some(h) => Some(<[u8; 48]>::try_from(hex::decode(h).ok()?).ok()?),
+    };
     Some(Record {
         path: rel,
         stamp: FileStamp {
@@ -124,33 +263,44 @@ fn record(f: &FileJson) -> Option<Record> {
             mtime_ns: f.mtime_ns,
             ino: f.ino,
         },
+        digest,
         sd: f.sd_hash.parse::<SdHash>().ok()?,
     })
 }
 
-/// Writes `records` as the manifest at `path`, atomically.
-pub fn save(path: &Path, records: &[Record]) -> Result<(), ManifestError> {
-    let files = records
+fn file_json(r: &Record) -> FileJson {
+    let (path, path_hex) = encode_path(&r.path);
+    FileJson {
+        path,
+        path_hex,
+        size: r.stamp.size,
+        mtime_s: r.stamp.mtime_s,
+        mtime_ns: r.stamp.mtime_ns,
+        ino: r.stamp.ino,
+        sha384: r.digest.map(hex::encode),
+        sd_hash: r.sd.to_hex(),
+    }
+}
+
+/// Writes `manifest` at `path`, atomically.
+pub fn save(path: &Path, manifest: &Manifest) -> Result<(), ManifestError> {
+    let folders = manifest
+        .folders
         .iter()
-        .map(|r| {
-            let (utf8, hex) = match r.path.to_str() {
-                Some(s) => (Some(s.to_owned()), None),
-                None => (None, Some(hex::encode(r.path.as_os_str().as_bytes()))),
-            };
-            FileJson {
-                path: utf8,
-                path_hex: hex,
-                size: r.stamp.size,
-                mtime_s: r.stamp.mtime_s,
-                mtime_ns: r.stamp.mtime_ns,
-                ino: r.stamp.ino,
-                sd_hash: r.sd.to_hex(),
+        .map(|f| {
+            let (dir, dir_hex) = f.dir.as_deref().map(encode_path).unwrap_or_default();
+            FolderJson {
+                dir,
+                dir_hex,
+                dev: f.dev,
+                files: f.records.iter().map(file_json).collect(),
             }
         })
         .collect();
     let json = ManifestJson {
         version: VERSION,
-        files,
+        files: Vec::new(),
+        folders,
     };
     let io_err = |op: &'static str| {
         move |source| ManifestError::Io {
@@ -180,87 +330,5 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(path: PathBuf, n: u8) -> Record {
-        Record {
-            path,
-            stamp: FileStamp {
-                size: 1 << 40,
-                mtime_s: -5,
-                mtime_ns: 999_999_999,
-                ino: u64::MAX,
-            },
-            sd: SdHash::from_bytes([n; 48]),
-        }
-    }
-
-    #[test]
-    fn round_trips_including_non_utf8_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data/share.json");
-        let odd = PathBuf::from(OsStr::from_bytes(b"sub/caf\xe9.txt"));
-        let records = vec![rec("a b/ü.mkv".into(), 1), rec(odd, 2)];
-        save(&path, &records).unwrap();
-        assert_eq!(load(&path).unwrap(), records);
-        assert!(
-            !crate::atomic_file::temp_path(&path).exists(),
-            "the temporary file is renamed away"
-        );
-        // Saving again replaces it whole.
-        save(&path, &records[..1]).unwrap();
-        assert_eq!(load(&path).unwrap(), records[..1]);
-    }
-
-    #[test]
-    fn a_missing_manifest_is_empty() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load(&dir.path().join("share.json")).unwrap(), vec![]);
-    }
-
-    #[test]
-    fn corrupt_and_future_manifests_are_reported_and_can_be_set_aside() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("share.json");
-        std::fs::write(&path, b"{\"version\":1,\"files\":[{\"pa").unwrap();
-        let e = load(&path).unwrap_err();
-        assert!(e.is_corrupt(), "{e}");
-        assert!(e.to_string().contains("corrupt"), "{e}");
-        let aside = set_aside(&path).unwrap();
-        assert!(aside.ends_with("share.json.corrupt") && aside.exists() && !path.exists());
-
-        std::fs::write(&path, b"{\"version\":9,\"files\":[]}").unwrap();
-        assert!(matches!(
-            load(&path),
-            Err(ManifestError::Version { found: 9, .. })
-        ));
-    }
-
-    #[test]
-    fn bad_entries_are_skipped_one_by_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("share.json");
-        let good = SdHash::from_bytes([3; 48]).to_hex();
-        let text = format!(
-            r#"{{"version":1,"files":[
-              {{"path":"ok","size":1,"mtime_s":2,"mtime_ns":3,"ino":4,"sd_hash":"{good}"}},
-              {{"path":"bad-hash","size":1,"mtime_s":2,"mtime_ns":3,"ino":4,"sd_hash":"xyz"}},
-              {{"path":"../escape","size":1,"mtime_s":2,"mtime_ns":3,"ino":4,"sd_hash":"{good}"}},
-              {{"size":1,"mtime_s":2,"mtime_ns":3,"ino":4,"sd_hash":"{good}"}}
-            ]}}"#
-        );
-        std::fs::write(&path, text).unwrap();
-        let got = load(&path).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].path, PathBuf::from("ok"));
-    }
-
-    #[test]
-    fn an_unreadable_manifest_is_an_io_error_not_corruption() {
-        let dir = tempfile::tempdir().unwrap();
-        // A folder where the file should be: reading it fails.
-        let e = load(dir.path()).unwrap_err();
-        assert!(!e.is_corrupt(), "{e}");
-    }
-}
+#[path = "manifest_tests.rs"]
+mod tests;

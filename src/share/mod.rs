@@ -3,7 +3,9 @@
 //! The mount is read-only; this folder is the write path. A file copied in
 //! is published once it has stopped changing (so `cp` of a large file never
 //! publishes half of it), a modified file is published again and its old
-//! stream dropped, a deleted file's stream is dropped. Subfolders are
+//! stream dropped, a deleted file's stream is dropped. Files are known by
+//! their content: `touch`, a restore or a rename keeps a file's sd hash. A
+//! missing folder or another `--share` unpublishes nothing (see `folder`). Subfolders are
 //! shared too; hidden and temporary names (`.x`, `x.part`, `x~`) and
 //! symbolic links are not (see [`scan`]).
 //!
@@ -11,6 +13,8 @@
 //! - [`state`]: the decisions, a pure state machine fed scans and `now`;
 //! - [`scan`]: walking and stat-ing the folder (blocking);
 //! - [`manifest`]: `share.json`, so a restart keeps every file's sd hash;
+//! - `folder`: which manifest entries are this folder's, and waiting for a
+//!   missing folder;
 //! - `driver`: the async task that learns about changes (inotify through
 //!   `notify`, see `watcher`, with a periodic full rescan as safety net, or
 //!   rescans alone when inotify cannot run) and runs publishes one at a time
@@ -20,6 +24,7 @@
 //! is its consumer: chunking, storing and announcing are the node's business.
 
 mod driver;
+mod folder;
 mod job;
 pub mod manifest;
 pub mod scan;
@@ -57,7 +62,8 @@ pub trait SharePublisher: Send + Sync + 'static {
 /// Where the share folder is and how it is watched.
 #[derive(Debug, Clone)]
 pub struct ShareConfig {
-    /// The share folder (created by [`start`] if missing).
+    /// The share folder (created by [`start`] if missing and without
+    /// manifest entries; waited for if missing with some).
     pub dir: PathBuf,
     /// The manifest, e.g. `<data-dir>/share.json`.
     pub manifest: PathBuf,
@@ -107,7 +113,8 @@ pub enum ShareError {
     NoRuntime,
 }
 
-/// Starts watching; must run inside a tokio runtime. Performs an initial scan at once.
+/// Starts watching; must run inside a tokio runtime. Performs an initial scan
+/// at once (a missing folder with manifest entries: once it is back).
 pub fn start(
     cfg: ShareConfig,
     publisher: Arc<dyn SharePublisher>,
@@ -136,18 +143,8 @@ fn start_inner(
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(ShareError::NoRuntime);
     }
-    let create_err = |source| ShareError::CreateDir {
-        path: cfg.dir.clone(),
-        source,
-    };
-    std::fs::create_dir_all(&cfg.dir).map_err(create_err)?;
-    // Absolute and without links, so watcher events map to relative paths.
-    let dir = std::fs::canonicalize(&cfg.dir).map_err(create_err)?;
-    if !dir.is_dir() {
-        return Err(ShareError::NotAFolder(cfg.dir));
-    }
-    let records = match manifest::load(&cfg.manifest) {
-        Ok(r) => r,
+    let manifest = match manifest::load(&cfg.manifest) {
+        Ok(m) => m,
         Err(e) if e.is_corrupt() => {
             let aside = manifest::set_aside(&cfg.manifest);
             tracing::error!(
@@ -156,10 +153,13 @@ fn start_inner(
                 "the share manifest cannot be used: every shared file is published anew, \
                  under new sd hashes"
             );
-            Vec::new()
+            manifest::Manifest::default()
         }
         Err(e) => return Err(e.into()),
     };
+    // Absolute and without links, so watcher events map to relative paths.
+    let presence = folder::open(&cfg.dir, &manifest)?;
+    let dir = presence.dir().to_path_buf();
 
     let status = Arc::new(Status::default());
     if let Setup::Poll(_) = setup {
@@ -167,13 +167,16 @@ fn start_inner(
             .polling
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
+    if let folder::Presence::Missing(dir) = &presence {
+        driver::mark_missing(&status, &manifest, dir);
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let span = tracing::info_span!("share", dir = %dir.display());
     let params_dir = dir.clone();
     let params = driver::Params {
-        dir,
         manifest: cfg.manifest,
-        records,
+        contents: manifest,
+        presence,
         debounce: cfg.debounce,
         rescan: cfg.rescan,
         setup,
@@ -212,6 +215,25 @@ impl ShareHandle {
     /// The share folder (absolute).
     pub fn dir(&self) -> PathBuf {
         self.dir.clone()
+    }
+
+    /// Why sharing is paused (the folder is missing or unreadable), if it is:
+    /// its files stay published as they were, and nothing is unpublished.
+    pub fn paused(&self) -> Option<String> {
+        self.status
+            .paused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Other share folders whose files stay published, unwatched, with how many.
+    pub fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)> {
+        self.status
+            .others
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether changes are found by rescans alone (forced, or inotify could not run).

@@ -9,9 +9,10 @@
 //! go out. A folder that cannot be listed is reported, so the state machine
 //! keeps what it knew about it instead of taking its files for deleted.
 
-use super::state::{is_ignored_name, FileStamp, Scan};
+use super::state::{is_ignored_name, Digest, FileStamp, Scan};
 use std::fs::Metadata;
 use std::io;
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,21 @@ pub fn stat_file(path: &Path) -> Option<FileStamp> {
         .ok()
         .filter(Metadata::is_file)
         .map(|m| stamp(&m))
+}
+
+/// The SHA-384 of the content of the file at `path` (blocking; reads it whole).
+pub fn digest_file(path: &Path) -> io::Result<Digest> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = crate::sha384::Sha384::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(hasher.finalize()),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn stamp(meta: &Metadata) -> FileStamp {
@@ -137,5 +153,18 @@ mod tests {
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&f, &link).unwrap();
         assert_eq!(stat_file(&link), None);
+    }
+
+    #[test]
+    fn digest_file_is_the_sha384_of_the_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        let data = vec![7u8; (1 << 20) + 3];
+        fs::write(&f, &data).unwrap();
+        assert_eq!(
+            digest_file(&f).unwrap(),
+            crate::sha384::Sha384::digest(&data)
+        );
+        assert!(digest_file(&dir.path().join("gone")).is_err());
     }
 }

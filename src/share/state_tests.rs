@@ -1,16 +1,16 @@
 use super::*;
 
-const DEBOUNCE: Duration = Duration::from_secs(2);
+pub(super) const DEBOUNCE: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_secs(60);
 
-fn timing() -> Timing {
+pub(super) fn timing() -> Timing {
     Timing {
         debounce: DEBOUNCE,
         retry: RETRY,
     }
 }
 
-fn stamp(size: u64, mtime_s: i64) -> FileStamp {
+pub(super) fn stamp(size: u64, mtime_s: i64) -> FileStamp {
     FileStamp {
         size,
         mtime_s,
@@ -19,38 +19,45 @@ fn stamp(size: u64, mtime_s: i64) -> FileStamp {
     }
 }
 
-fn sd(n: u8) -> SdHash {
+pub(super) fn sd(n: u8) -> SdHash {
     SdHash::from_bytes([n; 48])
 }
 
-fn scan(files: &[(&str, FileStamp)]) -> Scan {
+pub(super) fn scan(files: &[(&str, FileStamp)]) -> Scan {
     Scan {
         files: files.iter().map(|(p, s)| (PathBuf::from(p), *s)).collect(),
         unreadable: Vec::new(),
     }
 }
 
-fn publish(path: &str, s: FileStamp) -> Action {
+pub(super) fn publish(path: &str, s: FileStamp) -> Action {
     Action::Publish {
         path: PathBuf::from(path),
         stamp: s,
     }
 }
 
-fn ok(sd: SdHash, after: FileStamp) -> Outcome {
+/// The digest of content number `n`.
+pub(super) fn dg(n: u8) -> Digest {
+    [n; 48]
+}
+
+/// Published as `sd`, from content `sd`'s number (so equal sd, equal content).
+pub(super) fn ok(sd: SdHash, after: FileStamp) -> Outcome {
     Outcome::Published {
         sd,
+        digest: dg(sd.as_bytes()[0]),
         after: Some(after),
     }
 }
 
 /// A state that has published `a` as `sd(1)` from `stamp(10, 1)`, at `t0 + DEBOUNCE`.
-fn with_a_published(t0: Instant) -> ShareState {
+pub(super) fn with_a_published(t0: Instant) -> ShareState {
     let mut st = ShareState::new(timing());
     let a = stamp(10, 1);
     st.observe(t0, &scan(&[("a", a)]));
     st.observe(t0 + DEBOUNCE, &scan(&[("a", a)]));
-    st.publish_done(t0 + DEBOUNCE, Path::new("a"), ok(sd(1), a));
+    st.job_done(t0 + DEBOUNCE, Path::new("a"), ok(sd(1), a));
     st
 }
 
@@ -74,7 +81,7 @@ fn a_new_file_is_published_once_stable_for_the_debounce_time() {
         "the publish's end brings the next scan"
     );
 
-    let done = st.publish_done(t0 + DEBOUNCE, Path::new("a"), ok(sd(1), a));
+    let done = st.job_done(t0 + DEBOUNCE, Path::new("a"), ok(sd(1), a));
     assert_eq!(done, vec![Action::WriteManifest]);
     assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(1))]);
     assert_eq!(
@@ -82,6 +89,7 @@ fn a_new_file_is_published_once_stable_for_the_debounce_time() {
         vec![Record {
             path: "a".into(),
             stamp: a,
+            digest: Some(dg(1)),
             sd: sd(1)
         }]
     );
@@ -135,7 +143,7 @@ fn only_one_publish_runs_at_a_time_in_path_order() {
     st.observe(t0, &both);
     assert_eq!(st.observe(t0 + DEBOUNCE, &both), vec![publish("a", a)]);
     assert_eq!(st.observe(t0 + 2 * DEBOUNCE, &both), vec![]);
-    st.publish_done(t0 + 2 * DEBOUNCE, Path::new("a"), ok(sd(1), a));
+    st.job_done(t0 + 2 * DEBOUNCE, Path::new("a"), ok(sd(1), a));
     assert_eq!(st.observe(t0 + 2 * DEBOUNCE, &both), vec![publish("b", b)]);
 }
 
@@ -152,21 +160,9 @@ fn a_modified_file_is_republished_and_its_old_stream_unpublished() {
         st.observe(t1 + DEBOUNCE, &scan(&[("a", a2)])),
         vec![publish("a", a2)]
     );
-    let done = st.publish_done(t1 + DEBOUNCE, Path::new("a"), ok(sd(2), a2));
+    let done = st.job_done(t1 + DEBOUNCE, Path::new("a"), ok(sd(2), a2));
     assert_eq!(done, vec![Action::Unpublish(sd(1)), Action::WriteManifest]);
     assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(2))]);
-}
-
-#[test]
-fn republishing_to_the_same_stream_keeps_it() {
-    let t0 = Instant::now();
-    let mut st = with_a_published(t0);
-    let touched = stamp(10, 9);
-    st.observe(t0 + 5 * DEBOUNCE, &scan(&[("a", touched)]));
-    st.observe(t0 + 6 * DEBOUNCE, &scan(&[("a", touched)]));
-    let done = st.publish_done(t0 + 6 * DEBOUNCE, Path::new("a"), ok(sd(1), touched));
-    assert_eq!(done, vec![Action::WriteManifest]);
-    assert_eq!(st.records()[0].stamp, touched);
 }
 
 #[test]
@@ -214,7 +210,7 @@ fn a_file_changed_during_its_publish_is_unpublished_and_settles_again() {
     let t1 = t0 + 2 * DEBOUNCE;
     // Scans while it runs leave it alone.
     assert_eq!(st.observe(t1, &scan(&[("a", full)])), vec![]);
-    let done = st.publish_done(t1, Path::new("a"), ok(sd(1), full));
+    let done = st.job_done(t1, Path::new("a"), ok(sd(1), full));
     assert_eq!(done, vec![Action::Unpublish(sd(1))]);
     assert!(st.shared().is_empty());
     assert_eq!(st.next_deadline(), Some(t1 + DEBOUNCE));
@@ -222,7 +218,7 @@ fn a_file_changed_during_its_publish_is_unpublished_and_settles_again() {
         st.observe(t1 + DEBOUNCE, &scan(&[("a", full)])),
         vec![publish("a", full)]
     );
-    let done = st.publish_done(t1 + DEBOUNCE, Path::new("a"), ok(sd(2), full));
+    let done = st.job_done(t1 + DEBOUNCE, Path::new("a"), ok(sd(2), full));
     assert_eq!(done, vec![Action::WriteManifest]);
     assert_eq!(st.shared(), vec![(PathBuf::from("a"), sd(2))]);
 }
@@ -239,10 +235,11 @@ fn a_file_that_vanished_during_its_publish_is_unpublished() {
     assert_eq!(st.observe(t1 + DEBOUNCE, &scan(&[])), vec![]);
     let gone = Outcome::Published {
         sd: sd(2),
+        digest: dg(2),
         after: None,
     };
     assert_eq!(
-        st.publish_done(t1 + DEBOUNCE, Path::new("a"), gone),
+        st.job_done(t1 + DEBOUNCE, Path::new("a"), gone),
         vec![Action::Unpublish(sd(2))]
     );
     // The next scan finds it gone and drops the old stream too.
@@ -260,14 +257,14 @@ fn a_failed_publish_is_retried_after_the_retry_time_or_on_change() {
     st.observe(t0, &scan(&[("a", a)]));
     st.observe(t0 + DEBOUNCE, &scan(&[("a", a)]));
     let t1 = t0 + DEBOUNCE;
-    assert_eq!(st.publish_done(t1, Path::new("a"), Outcome::Failed), vec![]);
+    assert_eq!(st.job_done(t1, Path::new("a"), Outcome::Failed), vec![]);
     assert_eq!(st.next_deadline(), Some(t1 + RETRY));
     assert_eq!(st.observe(t1 + DEBOUNCE, &scan(&[("a", a)])), vec![]);
     assert_eq!(
         st.observe(t1 + RETRY, &scan(&[("a", a)])),
         vec![publish("a", a)]
     );
-    st.publish_done(t1 + RETRY, Path::new("a"), Outcome::Failed);
+    st.job_done(t1 + RETRY, Path::new("a"), Outcome::Failed);
 
     // A change is settled and published without waiting for the retry time.
     let t2 = t1 + RETRY;
@@ -287,21 +284,25 @@ fn restart_keeps_live_streams_and_republishes_lost_ones() {
         Record {
             path: "a".into(),
             stamp: a,
+            digest: Some(dg(1)),
             sd: sd(1),
         },
         Record {
             path: "b".into(),
             stamp: b,
+            digest: Some(dg(2)),
             sd: sd(2),
         },
         Record {
             path: "c".into(),
             stamp: c,
+            digest: Some(dg(3)),
             sd: sd(3),
         },
         Record {
             path: "d".into(),
             stamp: d,
+            digest: Some(dg(4)),
             sd: sd(4),
         },
     ];
@@ -317,12 +318,12 @@ fn restart_keeps_live_streams_and_republishes_lost_ones() {
     );
     assert_eq!(st.observe(t0 + DEBOUNCE, &now), vec![publish("b", b)]);
     assert_eq!(
-        st.publish_done(t0 + DEBOUNCE, Path::new("b"), ok(sd(5), b)),
+        st.job_done(t0 + DEBOUNCE, Path::new("b"), ok(sd(5), b)),
         vec![Action::WriteManifest]
     );
     assert_eq!(st.observe(t0 + DEBOUNCE, &now), vec![publish("c", c2)]);
     assert_eq!(
-        st.publish_done(t0 + DEBOUNCE, Path::new("c"), ok(sd(6), c2)),
+        st.job_done(t0 + DEBOUNCE, Path::new("c"), ok(sd(6), c2)),
         vec![Action::Unpublish(sd(3)), Action::WriteManifest]
     );
     let paths: Vec<_> = st.records().into_iter().map(|r| (r.path, r.sd)).collect();
@@ -343,16 +344,19 @@ fn restore_drops_records_that_are_not_shareable_paths() {
         Record {
             path: "../etc/passwd".into(),
             stamp: stamp(1, 1),
+            digest: Some(dg(1)),
             sd: sd(1),
         },
         Record {
             path: ".hidden".into(),
             stamp: stamp(1, 1),
+            digest: Some(dg(2)),
             sd: sd(2),
         },
         Record {
             path: "ok".into(),
             stamp: stamp(1, 1),
+            digest: Some(dg(3)),
             sd: sd(3),
         },
     ];
@@ -372,11 +376,13 @@ fn a_stream_held_by_another_file_is_not_unpublished() {
         Record {
             path: "a".into(),
             stamp: stamp(1, 1),
+            digest: Some(dg(1)),
             sd: sd(1),
         },
         Record {
             path: "copy-of-a".into(),
             stamp: stamp(1, 2),
+            digest: Some(dg(1)),
             sd: sd(1),
         },
     ];
@@ -433,6 +439,6 @@ fn ignored_paths_in_a_scan_are_never_published() {
 fn an_unexpected_publish_result_is_unpublished() {
     let t0 = Instant::now();
     let mut st = ShareState::new(timing());
-    let done = st.publish_done(t0, Path::new("x"), ok(sd(9), stamp(1, 1)));
+    let done = st.job_done(t0, Path::new("x"), ok(sd(9), stamp(1, 1)));
     assert_eq!(done, vec![Action::Unpublish(sd(9))]);
 }
