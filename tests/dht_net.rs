@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::cli::{pseudo_random, Node, ServeNode};
+use common::cli::{pseudo_random, publisher, Node, ServeNode};
 use common::mount::{assert_file_is, MountNode};
 use lbrymount::dht::{NodeConfig, DEFAULT_BOOTSTRAP};
 use lbrymount::hash::NodeId;
@@ -28,16 +28,6 @@ fn until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < end, "not within {DEADLINE:?}: {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A node holding one stream of `len` bytes named `name`; (node, sd, data).
-fn publisher(len: usize, seed: u64, name: &str) -> (Node, String, Vec<u8>) {
-    let node = Node::new();
-    let data = pseudo_random(len, seed);
-    let src = node.path(name);
-    fs::write(&src, &data).unwrap();
-    let sd = node.publish(&src);
-    (node, sd, data)
 }
 
 /// `serve` with a DHT node on loopback, joined through `bootstrap` (none:

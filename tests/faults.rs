@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::cli::{pseudo_random, Node, ServeNode};
+use common::cli::{pseudo_random, publisher, Node, ServeNode, CHUNK};
 use common::fakepeer::{FakePeer, Mode};
 use common::mount::{assert_file_is, MountNode, Unmount};
 use lbrymount::hash::{BlobHash, SdHash};
@@ -15,18 +15,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-
-const CHUNK: usize = 2_097_151;
-
-/// A node that published `len` bytes as `name`; returns (node, sd, data).
-fn publisher(len: usize, seed: u64, name: &str) -> (Node, String, Vec<u8>) {
-    let node = Node::new();
-    let data = pseudo_random(len, seed);
-    let path = node.path(name);
-    fs::write(&path, &data).unwrap();
-    let sd = node.publish(&path);
-    (node, sd, data)
-}
 
 /// Every blob file of `node` (hash -> bytes), as a fake peer's content.
 fn blob_map(node: &Node) -> HashMap<BlobHash, Vec<u8>> {

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::cli::{assert_success, copy_blobs, pseudo_random, Node, ServeNode};
+use common::cli::{
+    assert_success, copy_blobs, descriptor_named, pseudo_random, Node, ServeNode, CHUNK,
+};
 use common::fakepeer::{FakePeer, Mode};
 use lbrymount::hash::BlobHash;
 use std::collections::HashMap;
@@ -14,8 +16,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-const CHUNK: usize = 2_097_151;
 
 /// A node holding one published stream of `blobs` data blobs: (node, sd hash, content).
 fn published(blobs: usize, seed: u64) -> (Node, String, Vec<u8>) {
@@ -159,24 +159,6 @@ fn o_dash_into_a_reader_that_stops_early_is_not_an_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(!stderr.contains("error"), "{stderr}");
-}
-
-/// A terminator-only descriptor whose names are `name`'s bytes (docs/protocol.md §2.2–2.3).
-fn descriptor_named(name: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha384};
-    let (iv, key) = ("01".repeat(16), "02".repeat(16));
-    let name_hex = hex::encode(name);
-    let mut entry = Sha384::new();
-    entry.update(format!("0{iv}0"));
-    let blobs_sum = Sha384::digest(entry.finalize());
-    let mut h = Sha384::new();
-    h.update(format!("{name_hex}{key}{name_hex}"));
-    h.update(blobs_sum);
-    let stream_hash = hex::encode(h.finalize());
-    format!(
-        r#"{{"blobs": [{{"blob_num": 0, "iv": "{iv}", "length": 0}}], "key": "{key}", "stream_hash": "{stream_hash}", "stream_name": "{name_hex}", "stream_type": "lbryfile", "suggested_file_name": "{name_hex}"}}"#
-    )
-    .into_bytes()
 }
 
 /// Stores a descriptor named `name` in `node`'s store; returns its sd hash.

@@ -3,24 +3,12 @@
 
 mod common;
 
-use common::cli::{pseudo_random, Node, ServeNode};
+use common::cli::{pseudo_random, publisher, Node, ServeNode, CHUNK};
 use common::mount::{assert_file_is, is_mounted, xattr, MountNode};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
-
-const CHUNK: usize = 2_097_151;
-
-/// A node that published `len` bytes as `name`; returns (node, sd, data).
-fn publisher(len: usize, seed: u64, name: &str) -> (Node, String, Vec<u8>) {
-    let node = Node::new();
-    let data = pseudo_random(len, seed);
-    let path = node.path(name);
-    fs::write(&path, &data).unwrap();
-    let sd = node.publish(&path);
-    (node, sd, data)
-}
 
 /// 200 reads at pseudo-random offsets and lengths, each compared.
 fn assert_random_reads(path: &Path, want: &[u8], seed: u64) {

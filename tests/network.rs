@@ -3,14 +3,12 @@
 
 mod common;
 
-use common::cli::{copy_blobs, pseudo_random, Node, ServeNode};
+use common::cli::{copy_blobs, descriptor_named, pseudo_random, Node, ServeNode, CHUNK};
 use common::fakepeer::{FakePeer, Mode};
 use lbrymount::hash::BlobHash;
 use std::collections::HashMap;
 use std::fs;
 use std::time::{Duration, Instant};
-
-const CHUNK: usize = 2_097_151;
 
 /// A publisher node holding one stream of `blobs` data blobs; returns (node, sd hash, content).
 fn published(blobs: usize, seed: u64) -> (Node, String, Vec<u8>) {
@@ -232,29 +230,11 @@ fn serve_refuses_a_busy_address_clearly() {
     assert!(err.contains(&addr) && err.contains("in use"), "{err}");
 }
 
-/// A terminator-only descriptor whose suggested name tries to escape the directory.
-fn hostile_descriptor(name: &str) -> Vec<u8> {
-    use sha2::{Digest, Sha384};
-    let (iv, key) = ("01".repeat(16), "02".repeat(16));
-    let name_hex = hex::encode(name);
-    let mut entry = Sha384::new();
-    entry.update(format!("0{iv}0"));
-    let blobs_sum = Sha384::digest(entry.finalize());
-    let mut h = Sha384::new();
-    h.update(format!("{name_hex}{key}{name_hex}"));
-    h.update(blobs_sum);
-    let stream_hash = hex::encode(h.finalize());
-    format!(
-        r#"{{"blobs": [{{"blob_num": 0, "iv": "{iv}", "length": 0}}], "key": "{key}", "stream_hash": "{stream_hash}", "stream_name": "{name_hex}", "stream_type": "lbryfile", "suggested_file_name": "{name_hex}"}}"#
-    )
-    .into_bytes()
-}
-
 #[test]
 fn a_hostile_file_name_never_leaves_the_current_directory() {
     let seed = Node::new();
     fs::create_dir_all(seed.blob_dir()).unwrap();
-    let sd_bytes = hostile_descriptor("../../escaped.txt");
+    let sd_bytes = descriptor_named(b"../../escaped.txt");
     let sd = BlobHash::digest(&sd_bytes).to_string();
     fs::write(seed.blob_dir().join(&sd), &sd_bytes).unwrap();
     let server = ServeNode::start(&seed);

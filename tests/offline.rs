@@ -2,12 +2,10 @@
 
 mod common;
 
-use common::cli::{pseudo_random, Node};
+use common::cli::{pseudo_random, Node, CHUNK};
 use sha2::{Digest, Sha384};
 use std::fs;
 use std::path::Path;
-
-const CHUNK: usize = 2_097_151;
 
 fn write(node: &Node, name: &str, data: &[u8]) -> std::path::PathBuf {
     let p = node.path(name);

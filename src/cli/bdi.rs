@@ -13,40 +13,13 @@ use std::path::Path;
 
 /// The `MAJOR:MINOR` device of the filesystem mounted exactly at `mp`, from
 /// the text of `/proc/self/mountinfo`. The last mount on `mp` wins (it hides
-/// the earlier ones). Mount points there escape space, tab, newline and
-/// backslash as octal (`\040`).
+/// the earlier ones).
 pub fn device_of(mountinfo: &str, mp: &Path) -> Option<String> {
-    let want = mp.to_str()?;
-    mountinfo.lines().rev().find_map(|line| {
-        let mut fields = line.split(' ');
-        let dev = fields.nth(2)?;
-        let point = fields.nth(1)?;
-        (unescape(point) == want).then(|| dev.to_string())
-    })
-}
-
-/// Undoes mountinfo's octal escapes (`\040` for a space).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], octal) {
-            (b'\\', Some(d)) => {
-                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
-                out.push(v as u8);
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    super::mountpoint::parse_mountinfo(mountinfo)
+        .into_iter()
+        .rev()
+        .find(|e| e.mount_point == mp)
+        .map(|e| e.dev)
 }
 
 /// Sets the read-ahead of the mount at `mp` to `kib` KiB, if allowed. Returns
@@ -123,12 +96,5 @@ mod tests {
             device_of(INFO, Path::new("/root/net")).as_deref(),
             Some("0:47")
         );
-    }
-
-    #[test]
-    fn unescapes_octal_and_leaves_the_rest() {
-        assert_eq!(unescape(r"a\040b\011c\134d"), "a b\tc\\d");
-        assert_eq!(unescape(r"trailing\04"), r"trailing\04");
-        assert_eq!(unescape(r"\999"), r"\999");
     }
 }

@@ -24,6 +24,8 @@ pub const FSNAME: &str = "lbrymount";
 pub struct MountEntry {
     pub id: u64,
     pub parent: u64,
+    /// The filesystem's device, `MAJOR:MINOR`.
+    pub dev: String,
     pub mount_point: PathBuf,
     pub fstype: String,
     pub source: String,
@@ -47,13 +49,15 @@ fn parse_line(line: &str) -> Option<MountEntry> {
     let mut m = mount.split(' ');
     let id = m.next()?.parse().ok()?;
     let parent = m.next()?.parse().ok()?;
-    let mount_point = unescape(m.nth(2)?);
+    let dev = m.next()?.to_string();
+    let mount_point = unescape(m.nth(1)?);
     let mut f = fs.split(' ');
     let fstype = f.next()?.to_string();
     let source = f.next().unwrap_or_default().to_string();
     Some(MountEntry {
         id,
         parent,
+        dev,
         mount_point,
         fstype,
         source,
@@ -289,6 +293,13 @@ mod tests {
 41 1 0:43 / /mnt/x ro,nosuid - fuse lbrymount ro,user_id=0
 42 1 0:44 / /mnt/y ro,nosuid - fuse sshfs ro,user_id=0
 ";
+
+    #[test]
+    fn unescapes_octal_and_leaves_the_rest() {
+        assert_eq!(unescape(r"a\040b\011c\134d"), Path::new("a b\tc\\d"));
+        assert_eq!(unescape(r"trailing\04"), Path::new(r"trailing\04"));
+        assert_eq!(unescape(r"\999"), Path::new(r"\999"));
+    }
 
     #[test]
     fn mountinfo_lines_are_read_with_their_escapes() {

@@ -315,3 +315,36 @@ pub fn loopback_only(extra: &[&str]) -> &'static [&'static str] {
         &[]
     }
 }
+
+/// The most plaintext one blob holds.
+pub const CHUNK: usize = 2_097_151;
+
+/// A node that published `len` bytes as `name`; returns (node, sd, data).
+pub fn publisher(len: usize, seed: u64, name: &str) -> (Node, String, Vec<u8>) {
+    let node = Node::new();
+    let data = pseudo_random(len, seed);
+    let path = node.path(name);
+    std::fs::write(&path, &data).unwrap();
+    let sd = node.publish(&path);
+    (node, sd, data)
+}
+
+/// A terminator-only descriptor whose stream and suggested names are
+/// `name`'s bytes, as a sender of hostile names would write it
+/// (docs/protocol.md §2.2–2.3).
+pub fn descriptor_named(name: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha384};
+    let (iv, key) = ("01".repeat(16), "02".repeat(16));
+    let name_hex = hex::encode(name);
+    let mut entry = Sha384::new();
+    entry.update(format!("0{iv}0"));
+    let blobs_sum = Sha384::digest(entry.finalize());
+    let mut h = Sha384::new();
+    h.update(format!("{name_hex}{key}{name_hex}"));
+    h.update(blobs_sum);
+    let stream_hash = hex::encode(h.finalize());
+    format!(
+        r#"{{"blobs": [{{"blob_num": 0, "iv": "{iv}", "length": 0}}], "key": "{key}", "stream_hash": "{stream_hash}", "stream_name": "{name_hex}", "stream_type": "lbryfile", "suggested_file_name": "{name_hex}"}}"#
+    )
+    .into_bytes()
+}
