@@ -11,7 +11,7 @@
 //! line. A `get` is answered with a `stream` line once the descriptor is
 //! known, then `data` lines each followed by exactly that many raw bytes of
 //! the file, in order, then the final line. This module is the protocol,
-//! pure; `server` and `client` do the I/O.
+//! pure; `server` and `client` do the I/O. docs/protocol.md §6 describes it.
 
 pub mod client;
 pub mod server;
