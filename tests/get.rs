@@ -397,4 +397,9 @@ fn get_on_a_data_dir_held_by_a_running_node_goes_through_the_node() {
     let err = node.fails(&["serve", "--listen", "127.0.0.1:0", "--no-dht"], 1);
     let pid = server.pid().to_string();
     assert!(err.contains(&pid) && err.contains("--data-dir"), "{err}");
+
+    // A stream nobody has: the node says why it found no peer.
+    let unknown = "ab".repeat(48);
+    let err = node.fails(&["get", &unknown, "--timeout", "5"], 1);
+    assert!(err.contains("no --peer given and no DHT"), "{err}");
 }

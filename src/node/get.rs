@@ -14,7 +14,7 @@ use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{BoxFuture, FetchConfig, Fetcher, PeerFinder, Priority};
+use crate::fetch::{BoxFuture, FetchConfig, Fetcher, PeerFinder, PeerSearch, Priority};
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
 use crate::store::BlobStore;
@@ -34,14 +34,27 @@ struct WithExtra {
 
 impl PeerFinder for WithExtra {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
+        Box::pin(async move { self.search(hash).await.peers })
+    }
+
+    /// The node's peers after the `--peer`s given; why none when none.
+    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
         Box::pin(async move {
-            let mut all = self.extra.clone();
-            for p in self.node.find_peers(hash).await {
-                if !all.contains(&p) {
-                    all.push(p);
+            let found = self.node.search(hash).await;
+            let mut peers = self.extra.clone();
+            for p in found.peers {
+                if !peers.contains(&p) {
+                    peers.push(p);
                 }
             }
-            all
+            PeerSearch {
+                why_none: if peers.is_empty() {
+                    found.why_none
+                } else {
+                    None
+                },
+                peers,
+            }
         })
     }
 }
