@@ -116,3 +116,36 @@ fn a_publish_through_the_node_appears_in_its_mount_at_once() {
     let stopped = m.stop(libc::SIGTERM);
     assert!(stopped.status.success(), "{}", stopped.log);
 }
+
+#[test]
+fn a_command_during_a_nodes_start_waits_for_its_control_socket() {
+    // A node takes the data dir's lock before its control socket is up; a
+    // command arriving in between must ask the node, not fail "in use".
+    use std::os::unix::io::AsRawFd;
+    use std::os::unix::net::UnixListener;
+    let node = Node::new();
+    std::fs::create_dir_all(node.data_dir()).unwrap();
+    let lock = std::fs::File::create(node.data_dir().join("lock")).unwrap();
+    // SAFETY: flock on a descriptor this test owns, for as long as `lock` lives.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(rc, 0, "took the lock");
+    let sock = node.data_dir().join("control.sock");
+    // The "node" opens its socket a moment later and answers one `ls`
+    // with the real reply format.
+    let starting = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let listener = UnixListener::bind(&sock).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&conn).read_line(&mut line).unwrap();
+        (&conn)
+            .write_all(b"{\"reply\":\"ls\",\"streams\":[]}\n")
+            .unwrap();
+        line
+    });
+    let out = node.ok(&["ls"]);
+    assert_eq!(out, "", "the node's (empty) listing");
+    let asked = starting.join().unwrap();
+    assert!(asked.contains("\"op\":\"ls\""), "{asked}");
+    drop(lock);
+}

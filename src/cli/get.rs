@@ -37,12 +37,14 @@ pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     // A node running on the data dir holds its store: ask it.
-    if let Some(node) = crate::control::client::connect(&cfg.data_dir)? {
-        return rt.block_on(super::interrupt::until_signal(async move {
-            tokio::task::spawn_blocking(move || super::get_node::run(node, &req)).await?
-        }));
-    }
-    let store = Arc::new(DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?);
+    let store = match super::held::node_or_store(cfg)? {
+        super::held::Holder::Node(node) => {
+            return rt.block_on(super::interrupt::until_signal(async move {
+                tokio::task::spawn_blocking(move || super::get_node::run(node, &req)).await?
+            }));
+        }
+        super::held::Holder::Nobody(store) => Arc::new(*store),
+    };
     rt.block_on(super::interrupt::until_signal(async move {
         if req.offline {
             tokio::task::spawn_blocking(move || offline(&store, &req)).await?

@@ -4,18 +4,18 @@
 //! socket; otherwise the store is read directly (quietly: listing changes
 //! nothing in the cache).
 
+use super::held::{node_or_store, Holder};
 use crate::catalog::stream_rows;
 use crate::config::Config;
-use crate::control::{client, Reply, Request};
-use crate::store::DiskStore;
+use crate::control::{Reply, Request};
 
 pub fn run(cfg: &Config) -> anyhow::Result<()> {
-    let rows = match client::connect(&cfg.data_dir)? {
-        Some(mut node) => match node.request(&Request::Ls, |_| {})? {
+    let rows = match node_or_store(cfg)? {
+        Holder::Node(mut node) => match node.request(&Request::Ls, |_| {})? {
             Reply::Ls { streams } => streams,
             other => anyhow::bail!("unexpected reply from the node: {other:?}"),
         },
-        None => stream_rows(&DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?),
+        Holder::Nobody(store) => stream_rows(&*store),
     };
     for row in rows {
         println!("{}", row.line());

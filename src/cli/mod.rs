@@ -11,6 +11,7 @@ mod dht_cmd;
 mod get;
 mod get_net;
 mod get_node;
+mod held;
 mod interrupt;
 mod ls;
 mod mount;

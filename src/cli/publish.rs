@@ -2,11 +2,11 @@
 //! socket, so the stream is announced and shown in the mount at once), or
 //! into the data dir directly when no node runs.
 
+use super::held::{node_or_store, Holder};
 use super::progress::bytes_bar;
 use crate::config::Config;
 use crate::control::{client, Reply, Request};
 use crate::publish::{publish_file, PublishError, PublishOptions};
-use crate::store::DiskStore;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 const BAR_THRESHOLD: u64 = 64 << 20;
 
 pub fn run(cfg: &Config, files: &[PathBuf], show_progress: bool) -> anyhow::Result<()> {
-    if let Some(node) = client::connect(&cfg.data_dir)? {
-        return through_node(cfg, node, files, show_progress);
-    }
-    let store = DiskStore::open(&cfg.data_dir, cfg.cache_bytes)?;
+    let store = match node_or_store(cfg)? {
+        Holder::Node(node) => return through_node(cfg, node, files, show_progress),
+        Holder::Nobody(store) => *store,
+    };
     let opts = PublishOptions::default();
     for file in files {
         let bar = bar_for(file, show_progress);
