@@ -298,8 +298,7 @@ fn remove_file_logged(path: &Path) {
     }
 }
 
-// The capabilities every store offers (see `super::seams`), as inherent
-// methods: the traits forward here, and the node calls them directly.
+// The capabilities (`super::seams` forwards each trait here).
 impl DiskStore {
     pub fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
         match keep {

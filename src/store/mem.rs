@@ -49,8 +49,7 @@ impl MemStore {
     }
 }
 
-// The capabilities every store offers (see `super::seams`), as inherent
-// methods: the traits forward here, and the node calls them directly.
+// The capabilities (`super::seams` forwards each trait here).
 impl MemStore {
     pub fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
         let hash = *blob.hash();
@@ -111,10 +110,6 @@ impl MemStore {
 
     pub fn is_pinned(&self, hash: &BlobHash) -> bool {
         self.lock().lru.is_pinned(hash)
-    }
-
-    pub fn len_of(&self, hash: &BlobHash) -> Option<u64> {
-        self.lock().blobs.get(hash).map(|b| b.len() as u64)
     }
 
     pub fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
