@@ -11,7 +11,7 @@ use crate::hash::{BlobHash, SdHash};
 use crate::layout::{Layout, Size};
 use crate::pipeline::ordered_map;
 use crate::sd::{BlobInfo, SdError, StreamDescriptor};
-use crate::store::{BlobStore, StoreError};
+use crate::store::{HasBlob, ListBlobs, PeekBlob, ReadBlob, ReadQuiet, StoreError};
 use std::path::Path;
 
 pub use crate::output::{Output, OutputError};
@@ -49,14 +49,17 @@ pub enum GetError {
 }
 
 /// Reads and checks a stream descriptor from the store (a use of its blob).
-pub fn load_descriptor(store: &dyn BlobStore, sd: &SdHash) -> Result<StreamDescriptor, GetError> {
+pub fn load_descriptor<S: ReadBlob + ?Sized>(
+    store: &S,
+    sd: &SdHash,
+) -> Result<StreamDescriptor, GetError> {
     parse_descriptor(sd, store.get(&sd.as_blob())?)
 }
 
 /// [`load_descriptor`] for looking around (`ls`): not a use, so the cache
 /// order stays as it was.
-pub fn load_descriptor_quiet(
-    store: &dyn BlobStore,
+pub fn load_descriptor_quiet<S: ReadQuiet + ?Sized>(
+    store: &S,
     sd: &SdHash,
 ) -> Result<StreamDescriptor, GetError> {
     parse_descriptor(sd, store.get_quiet(&sd.as_blob())?)
@@ -119,8 +122,8 @@ fn check_length(info: &BlobInfo, blob: &VerifiedBlob) -> Result<(), GetError> {
 
 /// Reassembles a stream from the local store only (`get --offline`); the
 /// caller has loaded and checked its descriptor.
-pub fn get_offline(
-    store: &dyn BlobStore,
+pub fn get_offline<S: HasBlob + ReadBlob + Sync + ?Sized>(
+    store: &S,
     desc: &StreamDescriptor,
     target: &Path,
     replace: bool,
@@ -133,7 +136,10 @@ pub fn get_offline(
 }
 
 /// Fails, naming the first missing blob, unless the store holds every blob.
-pub fn check_complete(store: &dyn BlobStore, desc: &StreamDescriptor) -> Result<(), GetError> {
+pub fn check_complete<S: HasBlob + ?Sized>(
+    store: &S,
+    desc: &StreamDescriptor,
+) -> Result<(), GetError> {
     match desc.blobs().iter().find(|b| !store.contains(&b.hash)) {
         Some(b) => Err(GetError::MissingBlob {
             num: b.blob_num,
@@ -144,8 +150,8 @@ pub fn check_complete(store: &dyn BlobStore, desc: &StreamDescriptor) -> Result<
 }
 
 /// [`get_offline`] into an output the caller opened (a file or standard output).
-pub fn get_offline_into(
-    store: &dyn BlobStore,
+pub fn get_offline_into<S: ReadBlob + Sync + ?Sized>(
+    store: &S,
     desc: &StreamDescriptor,
     mut out: Output,
     workers: usize,
@@ -175,7 +181,7 @@ pub fn get_offline_into(
 /// blob is in the store (decrypting it reveals its padding) and every earlier
 /// blob follows LBRY's layout; otherwise the layout's best estimate. Reading
 /// the last blob is not a use of it (this serves `ls`).
-pub fn stream_size(store: &dyn BlobStore, desc: &StreamDescriptor) -> (u64, bool) {
+pub fn stream_size<S: ReadQuiet + ?Sized>(store: &S, desc: &StreamDescriptor) -> (u64, bool) {
     let mut layout = Layout::for_stream(desc);
     if let Some(last) = desc.blobs().last() {
         if let Ok(Some(blob)) = store.get_quiet(&last.hash) {
@@ -192,7 +198,10 @@ pub fn stream_size(store: &dyn BlobStore, desc: &StreamDescriptor) -> (u64, bool
 }
 
 /// Every stream whose valid descriptor is in the store, read quietly.
-pub fn local_streams(store: &dyn BlobStore) -> Vec<(SdHash, StreamDescriptor)> {
+pub fn local_streams<S>(store: &S) -> Vec<(SdHash, StreamDescriptor)>
+where
+    S: ListBlobs + PeekBlob + ReadQuiet + ?Sized,
+{
     let mut out = Vec::new();
     for hash in store.list() {
         if !looks_like_json(store, &hash) {
@@ -209,6 +218,6 @@ pub fn local_streams(store: &dyn BlobStore) -> Vec<(SdHash, StreamDescriptor)> {
 
 /// Descriptors are JSON objects; encrypted blobs almost never start with `{"`.
 /// Peeking two bytes avoids reading every 2 MiB data blob in a big cache.
-fn looks_like_json(store: &dyn BlobStore, hash: &BlobHash) -> bool {
+fn looks_like_json<S: PeekBlob + ?Sized>(store: &S, hash: &BlobHash) -> bool {
     matches!(store.peek(hash, 2), Ok(Some(head)) if head == b"{\"")
 }

@@ -7,7 +7,7 @@
 //! removed, as by any read).
 
 use crate::assemble::{local_streams, stream_size};
-use crate::store::BlobStore;
+use crate::store::{HasBlob, IsPinned, ListBlobs, PeekBlob, ReadQuiet};
 use serde::{Deserialize, Serialize};
 
 /// One stream in a store.
@@ -43,7 +43,10 @@ impl StreamRow {
 }
 
 /// Every stream whose descriptor is in `store`, sorted by name then sd hash.
-pub fn stream_rows(store: &dyn BlobStore) -> Vec<StreamRow> {
+pub fn stream_rows<S>(store: &S) -> Vec<StreamRow>
+where
+    S: HasBlob + IsPinned + ListBlobs + PeekBlob + ReadQuiet + ?Sized,
+{
     let mut rows: Vec<StreamRow> = local_streams(store)
         .into_iter()
         .map(|(sd, desc)| {

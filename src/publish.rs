@@ -16,7 +16,7 @@ use crate::blob::{self, StreamKey, VerifiedBlob, BLOCK, PLAIN_CHUNK};
 use crate::hash::{BlobHash, SdHash};
 use crate::pipeline::ordered_map;
 use crate::sd::{BlobInfo, StreamDescriptor};
-use crate::store::{BlobStore, Keep, StoreError};
+use crate::store::{Keep, PinBlobs, PutBlob, StoreError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -76,9 +76,16 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// What a publish needs of a store: its blobs stored staged, then pinned
+/// together, or discarded when it fails. `Sync`: the encrypting workers
+/// store blobs as they finish them.
+pub trait PublishStore: PutBlob + PinBlobs + Sync {}
+
+impl<S: PutBlob + PinBlobs + Sync + ?Sized> PublishStore for S {}
+
 /// Publishes the file at `path` under its base name.
 pub fn publish_file(
-    store: &dyn BlobStore,
+    store: &dyn PublishStore,
     path: &Path,
     opts: &PublishOptions,
     progress: &(dyn Fn(u64) + Sync),
@@ -108,7 +115,7 @@ pub fn publish_file(
 /// Publishes whatever `reader` yields under `name`. On failure the blobs it
 /// stored are discarded.
 pub fn publish_reader<R: Read + Send>(
-    store: &dyn BlobStore,
+    store: &dyn PublishStore,
     name: &str,
     reader: R,
     opts: &PublishOptions,
@@ -124,7 +131,7 @@ pub fn publish_reader<R: Read + Send>(
 
 /// The publish itself; every blob it stores staged is recorded in `staged`.
 fn publish_staged<R: Read + Send>(
-    store: &dyn BlobStore,
+    store: &dyn PublishStore,
     name: &str,
     mut reader: R,
     opts: &PublishOptions,
@@ -226,7 +233,7 @@ impl IvGen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemStore;
+    use crate::store::{MemStore, Stats};
 
     fn vector_opts() -> PublishOptions {
         let key =
@@ -316,7 +323,7 @@ mod tests {
     /// `stored` blobs, so the publish has really stored some when it fails.
     struct FailsAfter<'a> {
         left: usize,
-        store: &'a dyn BlobStore,
+        store: &'a (dyn Stats + Sync),
         stored: usize,
     }
 
@@ -339,7 +346,7 @@ mod tests {
         }
     }
 
-    fn publish_failing_midway(store: &dyn BlobStore) {
+    fn publish_failing_midway<S: PublishStore + Stats>(store: &S) {
         let reader = FailsAfter {
             left: 5 * PLAIN_CHUNK / 2,
             store,

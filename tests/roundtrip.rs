@@ -3,7 +3,7 @@
 
 use lbrymount::assemble::get_offline;
 use lbrymount::publish::{publish_reader, PublishOptions};
-use lbrymount::store::{BlobStore, MemStore};
+use lbrymount::store::MemStore;
 use proptest::prelude::*;
 
 const CHUNK: usize = 2_097_151;

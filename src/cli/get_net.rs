@@ -15,7 +15,7 @@ use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
 use crate::hash::SdHash;
 use crate::node::{bootstrap_addrs, Bootstrap};
 use crate::sd::StreamDescriptor;
-use crate::store::{BlobStore, DiskStore};
+use crate::store::{DiskStore, HasBlob, ReadQuiet};
 use anyhow::{bail, Context};
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,7 +111,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
 }
 
 /// Whether the store holds the stream's descriptor and every blob of it.
-fn complete_locally(store: &dyn BlobStore, sd: &SdHash) -> bool {
+fn complete_locally<S: HasBlob + ReadQuiet + ?Sized>(store: &S, sd: &SdHash) -> bool {
     crate::assemble::load_descriptor_quiet(store, sd)
         .is_ok_and(|d| d.blobs().iter().all(|b| store.contains(&b.hash)))
 }

@@ -7,10 +7,10 @@
 //! recognised key, an invalid hash, or a second request in the same read.
 
 use super::send::{self, send_blob, Drain};
-use super::server::{ServerConfig, ServerStats};
+use super::server::{ServedStore, ServerConfig, ServerStats};
 use crate::blob::MAX_BLOB_SIZE;
 use crate::hash::BlobHash;
-use crate::store::{BlobStore, RawBlob};
+use crate::store::RawBlob;
 use crate::wire::exchange::{decode_request, BlobRequest, BlobResponse, MAX_REQUEST_SIZE};
 use crate::wire::{Invalid, WireError};
 use std::io;
@@ -24,7 +24,7 @@ use tracing::{debug, warn, Instrument};
 
 /// What every connection task of one server shares.
 pub(super) struct Shared {
-    pub store: Arc<dyn BlobStore>,
+    pub store: Arc<dyn ServedStore>,
     pub cfg: ServerConfig,
     pub stats: Arc<ServerStats>,
 }

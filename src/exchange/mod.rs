@@ -15,7 +15,9 @@ mod send;
 pub mod server;
 
 pub use client::{ClientConfig, ExchangeClient};
-pub use server::{BlobServer, RunningServer, ServerConfig, ServerStats, StatsSnapshot};
+pub use server::{
+    BlobServer, RunningServer, ServedStore, ServerConfig, ServerStats, StatsSnapshot,
+};
 
 use std::fmt::{Debug, Display};
 use std::future::Future;

@@ -15,7 +15,7 @@
 use super::conn::{self, Shared};
 use super::named;
 use super::per_ip::PerIp;
-use crate::store::BlobStore;
+use crate::store::{HasBlob, OpenRaw};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -112,6 +112,12 @@ impl ServerStats {
     }
 }
 
+/// What the server needs of a store: whether it has a blob (for
+/// availability answers) and the blob opened for sending.
+pub trait ServedStore: HasBlob + OpenRaw + Send + Sync + 'static {}
+
+impl<S: HasBlob + OpenRaw + Send + Sync + 'static> ServedStore for S {}
+
 /// A bound blob server, not yet accepting.
 pub struct BlobServer {
     listener: TcpListener,
@@ -123,7 +129,7 @@ impl BlobServer {
     /// Binds the listening socket (use port 0 for any free port).
     pub async fn bind(
         addr: SocketAddr,
-        store: Arc<dyn BlobStore>,
+        store: Arc<dyn ServedStore>,
         cfg: ServerConfig,
     ) -> io::Result<BlobServer> {
         let listener = TcpListener::bind(addr).await?;

@@ -17,10 +17,10 @@
 use super::flight::{Flights, Join, Waiter};
 use super::hedge::HedgeConfig;
 use super::score::{ScoreConfig, Scoreboard};
-use super::{task, transfer, BlobPeer, FetchError, PeerFinder};
+use super::{task, transfer, BlobPeer, FetchError, FetchStore, PeerFinder};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
-use crate::store::{BlobStore, Keep, StoreError};
+use crate::store::{Keep, StoreError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -70,7 +70,7 @@ pub struct Fetcher {
 
 /// What every transfer shares.
 pub(crate) struct Inner {
-    pub(crate) store: Arc<dyn BlobStore>,
+    pub(crate) store: Arc<dyn FetchStore>,
     pub(crate) finder: Arc<dyn PeerFinder>,
     pub(crate) peer: Arc<dyn BlobPeer>,
     pub(crate) cfg: FetchConfig,
@@ -89,7 +89,7 @@ impl Inner {
 
 impl Fetcher {
     pub fn new(
-        store: Arc<dyn BlobStore>,
+        store: Arc<dyn FetchStore>,
         finder: Arc<dyn PeerFinder>,
         peer: Arc<dyn BlobPeer>,
         config: FetchConfig,

@@ -1,7 +1,8 @@
 //! Getting blobs from peers: single flight, scoring, parallel and hedged requests, failover.
 //!
-//! This module owns its seams: [`BlobPeer`] (ask one peer for one blob) and
-//! [`PeerFinder`] (who might have a blob). The exchange client and the DHT
+//! This module owns its seams: [`BlobPeer`] (ask one peer for one blob),
+//! [`PeerFinder`] (who might have a blob) and [`FetchStore`] (the cache it
+//! reads first and writes what it fetched into). The exchange client and the DHT
 //! implement them; tests can implement them with peers that misbehave.
 //!
 //! The parts: [`Fetcher`] (`fetcher`) is the entry point; `flight` keeps one
@@ -61,6 +62,23 @@ pub enum PeerError {
     ShortRead { got: u64, expected: u64 },
     #[error("protocol error: {0}")]
     Protocol(String),
+}
+
+/// What the fetcher needs of a store: whether a blob is there, the blob read
+/// (a use), and a fetched blob stored as cache.
+pub trait FetchStore:
+    crate::store::HasBlob + crate::store::ReadBlob + crate::store::PutBlob + Send + Sync + 'static
+{
+}
+
+impl<S> FetchStore for S where
+    S: crate::store::HasBlob
+        + crate::store::ReadBlob
+        + crate::store::PutBlob
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// Ask one peer for one blob. The implementation reads the announced length

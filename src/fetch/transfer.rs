@@ -235,7 +235,6 @@ mod tests {
     use crate::blob::VerifiedBlob;
     use crate::fetch::mock::{addr, all_failed, fetcher, test_config, Behave, MockNet};
     use crate::fetch::Priority;
-    use crate::store::BlobStore;
     use std::time::Duration;
 
     fn corrupt() -> PeerError {

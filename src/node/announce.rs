@@ -16,11 +16,21 @@
 use crate::assemble::local_streams;
 use crate::dht::{self, REANNOUNCE_INTERVAL};
 use crate::hash::BlobHash;
-use crate::store::BlobStore;
+use crate::store::{HasBlob, ListBlobs, PeekBlob, ReadQuiet};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// What the announcer needs of a store: its streams, found by listing and
+/// peeking and read quietly (a pass must not reorder the cache), and whether
+/// each stream's first data blob is present.
+pub trait AnnounceStore:
+    HasBlob + ListBlobs + PeekBlob + ReadQuiet + Send + Sync + 'static
+{
+}
+
+impl<S: HasBlob + ListBlobs + PeekBlob + ReadQuiet + Send + Sync + 'static> AnnounceStore for S {}
 
 /// Announce requests queued from the rest of the node, at most.
 const QUEUE: usize = 256;
@@ -65,7 +75,7 @@ impl Announcer {
 }
 
 /// Starts the announce task for `node`, serving blobs on `tcp_port`.
-pub fn start(node: Arc<dht::Node>, store: Arc<dyn BlobStore>, tcp_port: u16) -> Announcer {
+pub fn start(node: Arc<dht::Node>, store: Arc<dyn AnnounceStore>, tcp_port: u16) -> Announcer {
     let (tx, rx) = mpsc::channel(QUEUE);
     let span = tracing::info_span!("announce");
     crate::fetch::task::spawn("announcer", span, run(node, store, tcp_port, rx));
@@ -143,7 +153,7 @@ impl Waiting {
 
 async fn run(
     node: Arc<dht::Node>,
-    store: Arc<dyn BlobStore>,
+    store: Arc<dyn AnnounceStore>,
     tcp_port: u16,
     mut rx: mpsc::Receiver<Vec<BlobHash>>,
 ) {
@@ -199,7 +209,7 @@ async fn announce(node: &dht::Node, blob: BlobHash, tcp_port: u16) -> usize {
 }
 
 /// The blobs LBRY announces for each stream: its sd blob and first data blob.
-pub fn stream_heads(store: &dyn BlobStore) -> Vec<BlobHash> {
+pub fn stream_heads<S: AnnounceStore + ?Sized>(store: &S) -> Vec<BlobHash> {
     let mut out = Vec::new();
     for (sd, desc) in local_streams(store) {
         out.push(sd.as_blob());

@@ -8,7 +8,7 @@ use crate::control::{GetJob, Reply, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
 use crate::fetch::BoxFuture;
-use crate::store::{BlobStore, DiskStore};
+use crate::store::DiskStore;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};

@@ -14,10 +14,9 @@ use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{BoxFuture, FetchConfig, Fetcher, PeerFinder, PeerSearch, Priority};
+use crate::fetch::{BoxFuture, FetchConfig, FetchStore, Fetcher, PeerFinder, PeerSearch, Priority};
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
-use crate::store::BlobStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,7 +142,7 @@ impl NodeControl {
         if let Some(secs) = job.timeout_secs.filter(|s| (1..=86_400).contains(s)) {
             config.deadline = Duration::from_secs(secs);
         }
-        let store: Arc<dyn BlobStore> = self.store.clone();
+        let store: Arc<dyn FetchStore> = self.store.clone();
         let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
         Ok(Fetcher::new(store, finder, client, config))
     }

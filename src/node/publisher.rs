@@ -8,7 +8,7 @@ use crate::assemble::load_descriptor_quiet;
 use crate::hash::SdHash;
 use crate::publish::{publish_file, PublishError, PublishOptions, Published};
 use crate::sd::StreamDescriptor;
-use crate::store::{BlobStore, DiskStore};
+use crate::store::DiskStore;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;

@@ -39,7 +39,7 @@ mod index;
 #[cfg(test)]
 mod tests;
 
-use super::{BlobStore, Keep, RawBlob, StoreError, StoreStats};
+use super::{Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
 use files::{exists, install, io_err, private_dir, sync_dir, DirLock, PinLog};
@@ -298,23 +298,24 @@ fn remove_file_logged(path: &Path) {
     }
 }
 
-impl BlobStore for DiskStore {
-    fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
+// The capabilities (`super::seams` forwards each trait here).
+impl DiskStore {
+    pub fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
         match keep {
             Keep::Cache => self.put_with(blob, keep, direct::write_all),
             Keep::Pin | Keep::Staged => self.put_with(blob, keep, |f, data| f.write_all(data)),
         }
     }
 
-    fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+    pub fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         self.read_blob(hash, true)
     }
 
-    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+    pub fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         self.read_blob(hash, false)
     }
 
-    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
         let Some((file, _)) = self.open_file(hash, false)? else {
             return Ok(None);
         };
@@ -325,20 +326,20 @@ impl BlobStore for DiskStore {
         Ok(Some(head))
     }
 
-    fn contains(&self, hash: &BlobHash) -> bool {
+    pub fn contains(&self, hash: &BlobHash) -> bool {
         self.lock().is_ready(hash)
     }
 
-    fn is_pinned(&self, hash: &BlobHash) -> bool {
+    pub fn is_pinned(&self, hash: &BlobHash) -> bool {
         let index = self.lock();
         index.is_ready(hash) && index.lru().is_pinned(hash)
     }
 
-    fn len_of(&self, hash: &BlobHash) -> Option<u64> {
+    pub fn len_of(&self, hash: &BlobHash) -> Option<u64> {
         self.lock().ready_len(hash)
     }
 
-    fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
+    pub fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
         let Some((mut file, ready)) = self.open_file(hash, true)? else {
             return Ok(None);
         };
@@ -355,7 +356,7 @@ impl BlobStore for DiskStore {
         Ok(Some(RawBlob::File(file, len)))
     }
 
-    fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+    pub fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         // Persisted first: if that fails nothing changed, and a failed
         // publish can still discard its staged blobs. A line for a blob
         // removed meanwhile is harmless (dropped at the next open).
@@ -368,12 +369,12 @@ impl BlobStore for DiskStore {
         Ok(())
     }
 
-    fn discard(&self, hashes: &[BlobHash]) {
+    pub fn discard(&self, hashes: &[BlobHash]) {
         let removing = self.lock().discard(hashes);
         self.unlink_removing(&removing, "discarded after a failed publish");
     }
 
-    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+    pub fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         let (removing, were_pinned) = self.lock().remove_visible(hashes);
         // The files go first: a crash before the removal lines are written
         // leaves pin lines for absent blobs, which the next open drops.
@@ -381,19 +382,19 @@ impl BlobStore for DiskStore {
         self.pins.append_removals(&were_pinned)
     }
 
-    fn list(&self) -> Vec<BlobHash> {
+    pub fn list(&self) -> Vec<BlobHash> {
         self.lock().list()
     }
 
-    fn stats(&self) -> StoreStats {
+    pub fn stats(&self) -> StoreStats {
         self.lock().stats()
     }
 
-    fn hold(&self, hash: &BlobHash) {
+    pub fn hold(&self, hash: &BlobHash) {
         self.lock().lru_mut().hold(hash);
     }
 
-    fn release(&self, hash: &BlobHash) {
+    pub fn release(&self, hash: &BlobHash) {
         self.lock().lru_mut().release(hash);
     }
 }

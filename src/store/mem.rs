@@ -1,11 +1,11 @@
-//! An in-memory `BlobStore`, for tests and for nodes that keep nothing on disk.
+//! An in-memory store, for tests and for nodes that keep nothing on disk.
 //!
 //! Same contract as the disk store: only verified blobs go in, the same byte
 //! cap, LRU eviction, pins and holds (all decided by [`Lru`]). Memory does not
 //! rot, so reads do not hash again. `MemStore::new()` has no cap.
 
 use super::lru::Lru;
-use super::{BlobStore, Keep, RawBlob, StoreError, StoreStats};
+use super::{Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
 use std::collections::HashMap;
@@ -49,8 +49,9 @@ impl MemStore {
     }
 }
 
-impl BlobStore for MemStore {
-    fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
+// The capabilities (`super::seams` forwards each trait here).
+impl MemStore {
+    pub fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
         let hash = *blob.hash();
         let size = blob.len() as u64;
         if blob.len() > MAX_BLOB_SIZE {
@@ -85,17 +86,17 @@ impl BlobStore for MemStore {
         Ok(())
     }
 
-    fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+    pub fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         let mut inner = self.lock();
         inner.lru.touch(hash);
         Ok(inner.blobs.get(hash).cloned())
     }
 
-    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
+    pub fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
         Ok(self.lock().blobs.get(hash).cloned())
     }
 
-    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
         let inner = self.lock();
         Ok(inner.blobs.get(hash).map(|b| {
             let data = b.data();
@@ -103,23 +104,19 @@ impl BlobStore for MemStore {
         }))
     }
 
-    fn contains(&self, hash: &BlobHash) -> bool {
+    pub fn contains(&self, hash: &BlobHash) -> bool {
         self.lock().blobs.contains_key(hash)
     }
 
-    fn is_pinned(&self, hash: &BlobHash) -> bool {
+    pub fn is_pinned(&self, hash: &BlobHash) -> bool {
         self.lock().lru.is_pinned(hash)
     }
 
-    fn len_of(&self, hash: &BlobHash) -> Option<u64> {
-        self.lock().blobs.get(hash).map(|b| b.len() as u64)
-    }
-
-    fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
+    pub fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
         Ok(self.get(hash)?.map(|b| RawBlob::Bytes(b.into_data())))
     }
 
-    fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+    pub fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         let mut inner = self.lock();
         for h in hashes {
             inner.lru.pin(h);
@@ -127,7 +124,7 @@ impl BlobStore for MemStore {
         Ok(())
     }
 
-    fn discard(&self, hashes: &[BlobHash]) {
+    pub fn discard(&self, hashes: &[BlobHash]) {
         let mut inner = self.lock();
         for h in hashes {
             if inner.lru.unstage(h).is_some() {
@@ -137,7 +134,7 @@ impl BlobStore for MemStore {
         }
     }
 
-    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
+    pub fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
         let mut inner = self.lock();
         for h in hashes {
             if inner.blobs.contains_key(h) && !inner.lru.is_staged(h) {
@@ -148,11 +145,11 @@ impl BlobStore for MemStore {
         Ok(())
     }
 
-    fn list(&self) -> Vec<BlobHash> {
+    pub fn list(&self) -> Vec<BlobHash> {
         self.lock().blobs.keys().copied().collect()
     }
 
-    fn stats(&self) -> StoreStats {
+    pub fn stats(&self) -> StoreStats {
         let inner = self.lock();
         StoreStats {
             blobs: inner.blobs.len(),
@@ -162,11 +159,11 @@ impl BlobStore for MemStore {
         }
     }
 
-    fn hold(&self, hash: &BlobHash) {
+    pub fn hold(&self, hash: &BlobHash) {
         self.lock().lru.hold(hash);
     }
 
-    fn release(&self, hash: &BlobHash) {
+    pub fn release(&self, hash: &BlobHash) {
         self.lock().lru.release(hash);
     }
 }

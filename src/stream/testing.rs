@@ -4,7 +4,7 @@ use super::BlobSource;
 use crate::blob::VerifiedBlob;
 use crate::fetch::{BoxFuture, FetchError};
 use crate::hash::BlobHash;
-use crate::store::{BlobStore, MemStore};
+use crate::store::MemStore;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

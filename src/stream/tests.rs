@@ -3,7 +3,7 @@ use super::*;
 use crate::blob::{StreamKey, BLOCK, MAX_BLOB_SIZE};
 use crate::publish::{publish_reader, PublishOptions};
 use crate::sd::BlobInfo;
-use crate::store::{BlobStore, Keep, MemStore};
+use crate::store::{Keep, MemStore};
 
 fn published(data: &[u8]) -> (Arc<MemSource>, Arc<StreamDescriptor>) {
     let store = MemStore::new();

@@ -33,7 +33,7 @@ mod tests;
 
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
-use crate::store::BlobStore;
+use crate::store::{HasBlob, HoldBlobs, Stats};
 use crate::stream::plain::PlainCache;
 use crate::stream::readahead::ReadAheadConfig;
 use crate::stream::{BlobSource, Stream};
@@ -47,6 +47,12 @@ use table::{Node, Table};
 use tracing::Instrument;
 
 pub use table::ROOT;
+
+/// What the filesystem needs of the store: holds on an open file's first and
+/// last blob, which blobs are present (`user.lbry.cached`), and its figures.
+pub trait VfsStore: HasBlob + HoldBlobs + Stats + Send + Sync + 'static {}
+
+impl<S: HasBlob + HoldBlobs + Stats + Send + Sync + 'static> VfsStore for S {}
 
 /// What the filesystem tells the node around it. Implemented by the node;
 /// the filesystem defines it (the consumer owns the seam).
@@ -137,7 +143,7 @@ const RECENT_ERRORS: usize = 32;
 
 pub struct Vfs {
     cfg: VfsConfig,
-    store: Arc<dyn BlobStore>,
+    store: Arc<dyn VfsStore>,
     source: Arc<dyn BlobSource>,
     hooks: Arc<dyn NodeHooks>,
     plain: Arc<PlainCache>,
@@ -152,7 +158,7 @@ pub struct Vfs {
 impl Vfs {
     pub fn new(
         cfg: VfsConfig,
-        store: Arc<dyn BlobStore>,
+        store: Arc<dyn VfsStore>,
         source: Arc<dyn BlobSource>,
         hooks: Arc<dyn NodeHooks>,
     ) -> Self {

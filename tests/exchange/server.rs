@@ -6,14 +6,14 @@ use crate::stores::FileStore;
 use crate::{short_client, within};
 use lbrymount::blob::{encrypt, StreamKey, VerifiedBlob};
 use lbrymount::exchange::server::PLACEHOLDER_ADDRESS;
-use lbrymount::exchange::{BlobServer, RunningServer, ServerConfig};
-use lbrymount::store::{BlobStore, Keep, MemStore};
+use lbrymount::exchange::{BlobServer, RunningServer, ServedStore, ServerConfig};
+use lbrymount::store::{Keep, MemStore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-pub async fn start(store: Arc<dyn BlobStore>, cfg: ServerConfig) -> RunningServer {
+pub async fn start(store: Arc<dyn ServedStore>, cfg: ServerConfig) -> RunningServer {
     let addr = "127.0.0.1:0".parse().unwrap();
     BlobServer::bind(addr, store, cfg)
         .await

@@ -1,9 +1,12 @@
 //! Stores for server tests: one that hands out files (so the server takes its
 //! `sendfile` path), one that holds `open_raw` until the test lets it go.
+//! Each implements only what the server reads ([`ServedStore`]).
+//!
+//! [`ServedStore`]: lbrymount::exchange::ServedStore
 
 use lbrymount::blob::VerifiedBlob;
 use lbrymount::hash::BlobHash;
-use lbrymount::store::{BlobStore, Keep, MemStore, RawBlob, StoreError, StoreStats};
+use lbrymount::store::{HasBlob, Keep, MemStore, OpenRaw, RawBlob, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Mutex};
@@ -11,10 +14,10 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Blobs as files in a temporary directory; `open_raw` returns `RawBlob::File`.
+/// Only what the server reads of a store.
 pub struct FileStore {
     dir: tempfile::TempDir,
     lens: Mutex<HashMap<BlobHash, u64>>,
-    mem: MemStore,
 }
 
 impl FileStore {
@@ -22,10 +25,10 @@ impl FileStore {
         let store = FileStore {
             dir: tempfile::tempdir().expect("temp dir"),
             lens: Mutex::new(HashMap::new()),
-            mem: MemStore::new(),
         };
         for b in blobs {
-            store.put(b, Keep::Pin).expect("write blob file");
+            std::fs::write(store.path(b.hash()), b.data()).expect("write blob file");
+            store.lens.lock().unwrap().insert(*b.hash(), b.len() as u64);
         }
         store
     }
@@ -35,37 +38,15 @@ impl FileStore {
     }
 }
 
-impl BlobStore for FileStore {
-    fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
-        let path = self.path(blob.hash());
-        std::fs::write(&path, blob.data()).map_err(|source| StoreError::Io {
-            op: "write",
-            path,
-            source,
-        })?;
-        self.lens
-            .lock()
-            .unwrap()
-            .insert(*blob.hash(), blob.len() as u64);
-        self.mem.put(blob, keep)
-    }
-    fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        self.mem.get(hash)
-    }
-    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        self.mem.get_quiet(hash)
-    }
-    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.mem.peek(hash, max)
-    }
+impl HasBlob for FileStore {
     fn contains(&self, hash: &BlobHash) -> bool {
         self.lens.lock().unwrap().contains_key(hash)
     }
-    fn len_of(&self, hash: &BlobHash) -> Option<u64> {
-        self.lens.lock().unwrap().get(hash).copied()
-    }
+}
+
+impl OpenRaw for FileStore {
     fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
-        let Some(len) = self.len_of(hash) else {
+        let Some(len) = self.lens.lock().unwrap().get(hash).copied() else {
             return Ok(None);
         };
         let path = self.path(hash);
@@ -75,21 +56,6 @@ impl BlobStore for FileStore {
             source,
         })?;
         Ok(Some(RawBlob::File(file, len)))
-    }
-    fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        self.mem.pin(hashes)
-    }
-    fn discard(&self, hashes: &[BlobHash]) {
-        self.mem.discard(hashes)
-    }
-    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        self.mem.remove(hashes)
-    }
-    fn list(&self) -> Vec<BlobHash> {
-        self.mem.list()
-    }
-    fn stats(&self) -> StoreStats {
-        self.mem.stats()
     }
 }
 
@@ -125,25 +91,13 @@ impl GateStore {
     }
 }
 
-impl BlobStore for GateStore {
-    fn put(&self, blob: &VerifiedBlob, keep: Keep) -> Result<(), StoreError> {
-        self.mem.put(blob, keep)
-    }
-    fn get(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        self.mem.get(hash)
-    }
-    fn get_quiet(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError> {
-        self.mem.get_quiet(hash)
-    }
-    fn peek(&self, hash: &BlobHash, max: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        self.mem.peek(hash, max)
-    }
+impl HasBlob for GateStore {
     fn contains(&self, hash: &BlobHash) -> bool {
         self.mem.contains(hash)
     }
-    fn len_of(&self, hash: &BlobHash) -> Option<u64> {
-        self.mem.len_of(hash)
-    }
+}
+
+impl OpenRaw for GateStore {
     fn open_raw(&self, hash: &BlobHash) -> Result<Option<RawBlob>, StoreError> {
         let _ = self.entered.send(());
         // Bounded, so a failing test cannot leave a blocking thread behind forever.
@@ -153,20 +107,5 @@ impl BlobStore for GateStore {
             .unwrap()
             .recv_timeout(Duration::from_secs(10));
         self.mem.open_raw(hash)
-    }
-    fn pin(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        self.mem.pin(hashes)
-    }
-    fn discard(&self, hashes: &[BlobHash]) {
-        self.mem.discard(hashes)
-    }
-    fn remove(&self, hashes: &[BlobHash]) -> Result<(), StoreError> {
-        self.mem.remove(hashes)
-    }
-    fn list(&self) -> Vec<BlobHash> {
-        self.mem.list()
-    }
-    fn stats(&self) -> StoreStats {
-        self.mem.stats()
     }
 }
