@@ -8,6 +8,7 @@
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
 //! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
+//! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
@@ -48,6 +49,7 @@ pub mod sha384;
 pub mod share;
 pub mod store;
 pub mod stream;
+mod task;
 pub mod vfs;
 pub mod wire;
 

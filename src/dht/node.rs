@@ -42,8 +42,8 @@ use super::routing::{Failure, Observed, RoutingConfig, RoutingTable};
 use super::rpc::{Rpc, RpcConfig, RpcError};
 use super::store::{PeerStore, ServedKeys, StoreConfig, Tokens};
 use super::{Contact, CHECK_REFRESH_INTERVAL, PING_BACK_DELAY, REJOIN_MAX_DELAY, SEARCH_DEADLINE};
-use crate::fetch::task;
 use crate::hash::NodeId;
+use crate::task;
 use crate::wire::dht::{self, Request, Response};
 
 /// How a node is set up; `Default` is lbry-sdk's behaviour.

@@ -29,8 +29,8 @@ use super::lookup::{Lookup, LookupKind, LookupStats};
 use super::node::{lock, DhtError, Inner, Node};
 use super::rpc::RpcError;
 use super::{Contact, ALPHA, K};
-use crate::fetch::task;
 use crate::hash::{BlobHash, NodeId};
+use crate::task;
 use crate::wire::dht::{self, CompactPeer, Request, Response, StoreArgs, Token};
 
 /// A node that answered during a search, and how long its answer took.

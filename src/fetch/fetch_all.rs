@@ -13,9 +13,10 @@
 //! the store (at most `concurrency` of them).
 
 use super::fetcher::Fetcher;
-use super::{task, FetchError, Priority};
+use super::{FetchError, Priority};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
+use crate::task;
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 

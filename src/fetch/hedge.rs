@@ -11,9 +11,10 @@
 //! wins and dropping the race aborts the others, which frees their slots.
 
 use super::fetcher::Inner;
-use super::{task, PeerError};
+use super::PeerError;
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
+use crate::task;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -183,7 +183,7 @@ fn start_inner(
         publisher,
         status: status.clone(),
     };
-    let task = crate::fetch::task::spawn("share-watcher", span, driver::run(params, stopped));
+    let task = crate::task::spawn("share-watcher", span, driver::run(params, stopped));
     Ok(ShareHandle {
         dir: params_dir,
         status,

@@ -11,7 +11,7 @@
 //! already being fetched finish and stay in the caches.
 
 use super::Stream;
-use crate::fetch::task;
+use crate::task;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
