@@ -171,10 +171,6 @@ impl Vfs {
         }
     }
 
-    pub fn config(&self) -> &VfsConfig {
-        &self.cfg
-    }
-
     /// Makes a stream known (listed in the root) and returns its directory inode.
     pub fn add_stream(&self, desc: StreamDescriptor) -> u64 {
         let sd = desc.sd_hash();
