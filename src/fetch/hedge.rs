@@ -230,7 +230,7 @@ mod tests {
         cfg
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn a_slow_urgent_request_is_hedged_and_the_loser_cancelled() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"hurry");
@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(f.inner.score().in_flight(&addr(1)), 0);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn hedges_escalate_past_several_stalled_peers() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"third time");
@@ -262,7 +262,7 @@ mod tests {
         .await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn bulk_requests_are_not_hedged() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"later");
@@ -278,7 +278,7 @@ mod tests {
         assert_eq!(net.counts(addr(2)).calls, 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_urgent_caller_joining_a_bulk_transfer_makes_it_hedge() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"now please");
@@ -296,7 +296,7 @@ mod tests {
         assert_eq!(net.total().calls, 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failed_hedge_fails_over_while_the_slow_request_continues() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"persist");
