@@ -13,7 +13,7 @@
 
 use super::error::Skipped;
 use super::fetcher::{self, Got, Inner};
-use super::hedge::Race;
+use super::hedge::{Attempt, Race};
 use super::{FetchError, PeerError, PeerSearch};
 use crate::hash::BlobHash;
 use std::net::SocketAddr;
@@ -52,18 +52,7 @@ async fn transfer(
     if let Some(blob) = fetcher::cached(inner, hash).await? {
         return Ok(Got::Stored(blob));
     }
-    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
-        .await
-        .unwrap_or_else(|_| PeerSearch {
-            peers: Vec::new(),
-            why_none: Some("the search for peers did not end before the deadline".into()),
-        });
-    let mut tally = Tally::new(hash, found.peers);
-    if tally.candidates.is_empty() {
-        let why = found.why_none;
-        return Err(FetchError::NoPeers { hash, why });
-    }
-    let limit = inner.cfg.per_peer_in_flight.max(1);
+    let mut tally = candidates(inner, hash, deadline).await?;
     let max_parallel = inner.cfg.hedge.max_parallel.max(1);
     let mut race = Race::default();
     let mut granted = 1usize;
@@ -75,33 +64,8 @@ async fn transfer(
         freed.as_mut().enable();
 
         let is_urgent = *urgent.borrow_and_update();
-        // Urgent blobs keep `granted` requests running (one more per hedge);
-        // otherwise a new request starts only when none is running.
-        let want = match (race.is_empty(), is_urgent) {
-            (true, _) => 1,
-            (false, true) => granted.min(max_parallel),
-            (false, false) => race.len(),
-        };
-        let mut blocked = false;
-        while race.len() < want {
-            let remaining = tally.remaining();
-            let now = std_now();
-            let score = inner.score();
-            match score.pick(&remaining, &hash, now, limit) {
-                Some(peer) => {
-                    drop(score);
-                    tally.asked.push(peer);
-                    race.launch(inner, peer, hash, len);
-                }
-                None => {
-                    // Someone may still be asked once a slot frees up.
-                    blocked = remaining
-                        .iter()
-                        .any(|p| score.excluded(p, &hash, now).is_none());
-                    break;
-                }
-            }
-        }
+        let want = wanted(&race, is_urgent, granted, max_parallel);
+        let blocked = launch(inner, &mut race, &mut tally, want, len);
         if race.is_empty() && !blocked {
             return Err(tally.failed(inner));
         }
@@ -112,26 +76,13 @@ async fn transfer(
         };
 
         tokio::select! {
-            attempt = race.next(), if !race.is_empty() => match attempt.result {
-                Ok(blob) => {
-                    let elapsed = attempt.elapsed;
-                    inner.score().record_success(attempt.peer, blob.len() as u64, elapsed);
+            attempt = race.next(), if !race.is_empty() => {
+                if let Some(end) = settle(inner, &mut tally, attempt) {
                     // Cancel the losers before the (blocking) store write.
                     drop(race);
-                    tracing::debug!(peer = %attempt.peer, ms = elapsed.as_millis() as u64, "fetched");
-                    return Ok(Got::Fetched(blob));
+                    return end;
                 }
-                Err(PeerError::DescriptorLength { expected, actual }) => {
-                    tracing::debug!(peer = %attempt.peer, expected, actual, "the descriptor gives a wrong length");
-                    let peer = attempt.peer;
-                    return Err(FetchError::DescriptorLength { hash, peer, expected, actual });
-                }
-                Err(e) => {
-                    tracing::debug!(peer = %attempt.peer, error = %e, "attempt failed");
-                    inner.score().record_failure(attempt.peer, hash, &e, std_now());
-                    tally.failed_attempt(attempt.peer, e);
-                }
-            },
+            }
             () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
                 tracing::debug!(running = ?race.peers(), "request is slow; hedging");
                 granted = race.len() + 1;
@@ -140,17 +91,118 @@ async fn transfer(
             changed = urgent.changed(), if urgent_open && !is_urgent => {
                 urgent_open = changed.is_ok();
             }
-            () = sleep_until(deadline) => {
-                let now = std_now();
-                for peer in race.peers() {
-                    inner.score().record_failure(peer, hash, &AT_DEADLINE, now);
-                    tally.attempts.push((peer, AT_DEADLINE));
-                }
-                drop(race);
-                return Err(tally.failed(inner));
+            () = sleep_until(deadline) => return Err(at_deadline(inner, tally, race)),
+        }
+    }
+}
+
+/// The peers to ask for `hash`, found before the deadline; none is an error.
+async fn candidates(
+    inner: &Arc<Inner>,
+    hash: BlobHash,
+    deadline: Instant,
+) -> Result<Tally, FetchError> {
+    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
+        .await
+        .unwrap_or_else(|_| PeerSearch {
+            peers: Vec::new(),
+            why_none: Some("the search for peers did not end before the deadline".into()),
+        });
+    let tally = Tally::new(hash, found.peers);
+    if tally.candidates.is_empty() {
+        let why = found.why_none;
+        return Err(FetchError::NoPeers { hash, why });
+    }
+    Ok(tally)
+}
+
+/// How many requests should run: urgent blobs keep `granted` running (one
+/// more per hedge); otherwise a new request starts only when none is running.
+fn wanted(race: &Race, is_urgent: bool, granted: usize, max_parallel: usize) -> usize {
+    match (race.is_empty(), is_urgent) {
+        (true, _) => 1,
+        (false, true) => granted.min(max_parallel),
+        (false, false) => race.len(),
+    }
+}
+
+/// Starts requests at the best free peers until `want` run. Returns whether
+/// it stopped short only for lack of a free slot (someone may still be asked
+/// once a slot frees up).
+fn launch(
+    inner: &Arc<Inner>,
+    race: &mut Race,
+    tally: &mut Tally,
+    want: usize,
+    len: Option<u64>,
+) -> bool {
+    let limit = inner.cfg.per_peer_in_flight.max(1);
+    let hash = tally.hash;
+    while race.len() < want {
+        let remaining = tally.remaining();
+        let now = std_now();
+        let score = inner.score();
+        match score.pick(&remaining, &hash, now, limit) {
+            Some(peer) => {
+                drop(score);
+                tally.asked.push(peer);
+                race.launch(inner, peer, hash, len);
+            }
+            None => {
+                return remaining
+                    .iter()
+                    .any(|p| score.excluded(p, &hash, now).is_none());
             }
         }
     }
+    false
+}
+
+/// Scores one finished request. The transfer ends (`Some`) with a blob, or
+/// when the descriptor's length is to blame; any other error fails over.
+fn settle(inner: &Inner, tally: &mut Tally, attempt: Attempt) -> Option<Result<Got, FetchError>> {
+    let peer = attempt.peer;
+    match attempt.result {
+        Ok(blob) => {
+            let elapsed = attempt.elapsed;
+            inner
+                .score()
+                .record_success(peer, blob.len() as u64, elapsed);
+            tracing::debug!(%peer, ms = elapsed.as_millis() as u64, "fetched");
+            Some(Ok(Got::Fetched(blob)))
+        }
+        Err(PeerError::DescriptorLength { expected, actual }) => {
+            tracing::debug!(%peer, expected, actual, "the descriptor gives a wrong length");
+            let hash = tally.hash;
+            Some(Err(FetchError::DescriptorLength {
+                hash,
+                peer,
+                expected,
+                actual,
+            }))
+        }
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "attempt failed");
+            inner
+                .score()
+                .record_failure(peer, tally.hash, &e, std_now());
+            tally.failed_attempt(peer, e);
+            None
+        }
+    }
+}
+
+/// The deadline passed: every request still running counts as failed.
+fn at_deadline(inner: &Inner, mut tally: Tally, race: Race) -> FetchError {
+    let now = std_now();
+    for peer in race.peers() {
+        inner
+            .score()
+            .record_failure(peer, tally.hash, &AT_DEADLINE, now);
+        tally.attempts.push((peer, AT_DEADLINE));
+    }
+    drop(race);
+    tally.failed(inner)
 }
 
 /// The scoreboard's clock: tokio's, so that transfers and scores agree.
