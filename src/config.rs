@@ -5,11 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-/// Default cache cap: 10 GiB of fetched blobs (published blobs are not counted).
-pub const DEFAULT_CACHE_BYTES: u64 = 10 * 1024 * 1024 * 1024;
-/// The LBRY default blob-exchange port.
-pub const DEFAULT_TCP_PORT: u16 = 4444;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Holds `blobfiles/` (lbrynet's layout), the lock file and the pin list.
@@ -70,22 +65,6 @@ pub fn parse_size(text: &str) -> Result<u64, ConfigError> {
     n.checked_mul(1u64 << shift).ok_or_else(bad)
 }
 
-/// Formats bytes for people: `1.5 GiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,11 +111,5 @@ mod tests {
             Ok(p("/h/.local/share/lbrymount"))
         );
         assert_eq!(r(None, None, None), Err(ConfigError::NoDataDir));
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(11), "11 B");
-        assert_eq!(human_bytes(3 << 29), "1.5 GiB");
     }
 }

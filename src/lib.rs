@@ -8,6 +8,7 @@
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
 //! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
+//! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
@@ -29,26 +30,27 @@
 pub mod assemble;
 mod atomic_file;
 pub mod blob;
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod cli;
-pub mod config;
-pub mod control;
+pub(crate) mod config;
+pub(crate) mod control;
 pub mod dht;
 pub mod exchange;
 pub mod fetch;
-pub mod fuse;
+pub(crate) mod fuse;
 pub mod hash;
-pub mod layout;
-pub mod node;
-pub mod output;
-pub mod pipeline;
+pub(crate) mod layout;
+pub(crate) mod node;
+pub(crate) mod output;
+pub(crate) mod pipeline;
 pub mod publish;
 pub mod sd;
-pub mod sha384;
-pub mod share;
+pub(crate) mod sha384;
+pub(crate) mod share;
 pub mod store;
-pub mod stream;
-pub mod vfs;
+pub(crate) mod stream;
+mod task;
+pub(crate) mod vfs;
 pub mod wire;
 
 /// `e` and its causes, `: `-separated, for a log line.

@@ -17,6 +17,7 @@ use crate::node::{bootstrap_addrs, Bootstrap};
 use crate::sd::StreamDescriptor;
 use crate::store::{DiskStore, HasBlob, ReadQuiet};
 use anyhow::{bail, Context};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,31 +29,7 @@ const MAX_WINDOW: usize = 32;
 pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     let peers = dht::resolve(&req.peers).await?;
     let sd = req.sd_hash;
-    // Where to look for peers: the nodes given, else (with no peer given
-    // either) LBRY's public DHT; nowhere when the store has the whole stream.
-    let bootstrap = match (&req.bootstrap[..], req.peers.is_empty(), req.no_bootstrap) {
-        (_, _, true) => Bootstrap::None,
-        ([], true, false) if !complete_locally(&*store, &sd) => Bootstrap::Default,
-        ([], _, false) => Bootstrap::None,
-        (specs, _, false) => Bootstrap::Nodes(specs.to_vec()),
-    };
-    let use_dht = bootstrap != Bootstrap::None;
-    // The DHT node lives until the download is done (the finder holds it).
-    let finder: Arc<dyn PeerFinder> = if use_dht {
-        let seeds = bootstrap_addrs(&bootstrap).await?;
-        let node = dht::start(dht::client_bind(&seeds), &seeds, None).await?;
-        Arc::new(dht::StreamPeers::new(node, sd, peers.clone()))
-    } else {
-        Arc::new(StaticPeers::new(peers.clone()))
-    };
-    let has_sources = use_dht || !peers.is_empty();
-    let config = FetchConfig {
-        deadline: Duration::from_secs(req.timeout_secs),
-        ..FetchConfig::default()
-    };
-    let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-    let fetcher = Fetcher::new(store.clone(), finder, client, config);
-
+    let (fetcher, has_sources) = fetcher_for(&store, &req, &peers).await?;
     if !has_sources && !store.contains(&sd.as_blob()) {
         bail!("stream descriptor {sd} is not in the local store, and --no-bootstrap without --peer leaves nowhere to look");
     }
@@ -71,8 +48,52 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
             desc.blobs().len()
         );
     }
+    let window = (2 * peers.len()).clamp(WINDOW, MAX_WINDOW);
+    write_stream(&fetcher, Arc::new(desc), &req, window).await
+}
 
-    let desc = Arc::new(desc);
+/// The fetcher for this `get`, and whether it has anywhere to look. Where to
+/// look for peers: the nodes given, else (with no peer given either) LBRY's
+/// public DHT; nowhere when the store has the whole stream.
+async fn fetcher_for(
+    store: &Arc<DiskStore>,
+    req: &GetRequest,
+    peers: &[SocketAddr],
+) -> anyhow::Result<(Fetcher, bool)> {
+    let sd = req.sd_hash;
+    let bootstrap = match (&req.bootstrap[..], req.peers.is_empty(), req.no_bootstrap) {
+        (_, _, true) => Bootstrap::None,
+        ([], true, false) if !complete_locally(&**store, &sd) => Bootstrap::Default,
+        ([], _, false) => Bootstrap::None,
+        (specs, _, false) => Bootstrap::Nodes(specs.to_vec()),
+    };
+    let use_dht = bootstrap != Bootstrap::None;
+    // The DHT node lives until the download is done (the finder holds it).
+    let finder: Arc<dyn PeerFinder> = if use_dht {
+        let seeds = bootstrap_addrs(&bootstrap).await?;
+        let node = dht::start(dht::client_bind(&seeds), &seeds, None).await?;
+        Arc::new(dht::StreamPeers::new(node, sd, peers.to_vec()))
+    } else {
+        Arc::new(StaticPeers::new(peers.to_vec()))
+    };
+    let has_sources = use_dht || !peers.is_empty();
+    let config = FetchConfig {
+        deadline: Duration::from_secs(req.timeout_secs),
+        ..FetchConfig::default()
+    };
+    let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
+    let fetcher = Fetcher::new(store.clone(), finder, client, config);
+    Ok((fetcher, has_sources))
+}
+
+/// Fetches every data blob through an ordered window of `window` blobs and
+/// writes the decrypted stream where `req` says, in order.
+async fn write_stream(
+    fetcher: &Fetcher,
+    desc: Arc<StreamDescriptor>,
+    req: &GetRequest,
+    window: usize,
+) -> anyhow::Result<()> {
     let bar = bytes_bar(
         desc.encrypted_size(),
         &desc.download_name(),
@@ -85,7 +106,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         .iter()
         .map(|b| (b.hash, Some(u64::from(b.length))))
         .collect();
-    let mut all = fetcher.fetch_all(wanted, (2 * peers.len()).clamp(WINDOW, MAX_WINDOW));
+    let mut all = fetcher.fetch_all(wanted, window);
     let mut expected = 0;
     while let Some((i, blob)) = all.next().await {
         if i != expected {
@@ -106,7 +127,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     }
     let n = tokio::task::spawn_blocking(move || out.finish()).await??;
     bar.finish_and_clear();
-    report(&req, n, &target);
+    report(req, n, &target);
     Ok(())
 }
 

@@ -74,7 +74,7 @@ pub fn start(
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     let (stop, stopped) = watch::channel(false);
     let span = tracing::info_span!("control");
-    crate::fetch::task::spawn("control socket", span, accept(listener, handler, stopped));
+    crate::task::spawn("control socket", span, accept(listener, handler, stopped));
     tracing::info!(socket = %path.display(), "control socket ready");
     Ok(ControlServer { path, stop })
 }
@@ -114,7 +114,7 @@ async fn accept(
                 }
                 let handler = handler.clone();
                 let span = tracing::debug_span!("control request");
-                crate::fetch::task::spawn("control request", span, serve(stream, handler));
+                crate::task::spawn("control request", span, serve(stream, handler));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "control socket accept failed");

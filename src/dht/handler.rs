@@ -24,8 +24,8 @@ use tracing::debug;
 use super::node::{lock, Inner};
 use super::rpc::{ipv4, value_error, Handler, Reply};
 use super::{Contact, K};
-use crate::fetch::task;
 use crate::hash::NodeId;
+use crate::task;
 use crate::wire::dht::{self, CompactPeer, FindValueResult, Request, Response};
 
 impl Inner {

@@ -33,7 +33,7 @@ use super::node::{lock, DhtError, Inner};
 use super::rejoin::{Action, Watch};
 use super::state::{chain, SavedState, MAX_SAVED_CONTACTS};
 use super::K;
-use crate::fetch::task;
+use crate::task;
 use crate::wire::dht::Request;
 
 /// How often expired announcements are pruned.

@@ -92,8 +92,6 @@ pub const MSG_SIZE_LIMIT: usize = 1400;
 /// Buckets with an index below this always split when full (lbry-sdk's
 /// constant; its daemon configures 2).
 pub const SPLIT_BUCKETS_UNDER_INDEX: usize = 1;
-/// Default UDP (and TCP) port.
-pub const DEFAULT_UDP_PORT: u16 = 4444;
 
 /// LBRY's public bootstrap nodes (`conf.known_dht_nodes`), all on UDP 4444.
 /// Nothing here resolves them; the command line decides when to use them.

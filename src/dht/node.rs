@@ -40,10 +40,11 @@ use super::maintain::{load_state, maintenance_loop, refresh_loop, watch_loop};
 use super::policy::AddrPolicy;
 use super::routing::{Failure, Observed, RoutingConfig, RoutingTable};
 use super::rpc::{Rpc, RpcConfig, RpcError};
+use super::state::SavedState;
 use super::store::{PeerStore, ServedKeys, StoreConfig, Tokens};
 use super::{Contact, CHECK_REFRESH_INTERVAL, PING_BACK_DELAY, REJOIN_MAX_DELAY, SEARCH_DEADLINE};
-use crate::fetch::task;
 use crate::hash::NodeId;
+use crate::task;
 use crate::wire::dht::{self, Request, Response};
 
 /// How a node is set up; `Default` is lbry-sdk's behaviour.
@@ -161,6 +162,58 @@ pub(super) struct Inner {
     pub(super) stopped: AtomicBool,
 }
 
+/// The contacts saved in the state file that this node's policy accepts: a
+/// file written under another policy (a LAN test, say) may hold addresses
+/// this node would never accept as contacts.
+fn saved_contacts(saved: Option<SavedState>, policy: AddrPolicy) -> Vec<Contact> {
+    let mut contacts = saved.map(|s| s.contacts).unwrap_or_default();
+    contacts.retain(|c| policy.accepts(c.addr));
+    contacts
+}
+
+/// The routing table's limits; on loopback and LAN networks (tests, a few
+/// nodes behind one host) many nodes share an address, so the per-address cap
+/// is lifted.
+fn routing_config(routing: &RoutingConfig, policy: AddrPolicy) -> RoutingConfig {
+    let mut routing = routing.clone();
+    if policy == AddrPolicy::Local {
+        routing.max_per_ip = usize::MAX;
+    }
+    routing
+}
+
+/// The node's background tasks: pinging back, maintenance, refresh, watch.
+fn spawn_tasks(
+    inner: &Arc<Inner>,
+    rx: mpsc::Receiver<(Contact, Instant)>,
+    config: &NodeConfig,
+    span: tracing::Span,
+) -> Vec<JoinHandle<()>> {
+    let weak = Arc::downgrade(inner);
+    vec![
+        task::spawn(
+            "dht_ping_back",
+            span.clone(),
+            ping_back_loop(weak.clone(), rx),
+        ),
+        task::spawn(
+            "dht_maintenance",
+            span.clone(),
+            maintenance_loop(weak.clone(), config.save_every),
+        ),
+        task::spawn(
+            "dht_refresh",
+            span.clone(),
+            refresh_loop(weak.clone(), config.refresh_every),
+        ),
+        task::spawn(
+            "dht_watch",
+            span,
+            watch_loop(weak, config.refresh_every, config.rejoin_every),
+        ),
+    ]
+}
+
 /// A running DHT node. Dropping it (or [`Node::shutdown`]) stops its tasks.
 pub struct Node {
     pub(super) inner: Arc<Inner>,
@@ -185,14 +238,8 @@ impl Node {
             .addr_policy
             .unwrap_or_else(|| AddrPolicy::for_bound(local.ip()));
         let saved_id = saved.as_ref().map(|s| s.node_id);
-        let mut saved = saved.map(|s| s.contacts).unwrap_or_default();
-        // A file written under another policy (a LAN test, say) may hold
-        // addresses this node would never accept as contacts.
-        saved.retain(|c| policy.accepts(c.addr));
-        let mut routing = config.routing.clone();
-        if policy == AddrPolicy::Local {
-            routing.max_per_ip = usize::MAX;
-        }
+        let saved = saved_contacts(saved, policy);
+        let routing = routing_config(&config.routing, policy);
         let now = Instant::now();
         let mut rng = StdRng::from_entropy();
         let (tx, rx) = mpsc::channel(PING_BACK_QUEUE);
@@ -224,29 +271,7 @@ impl Node {
             let _ = tokio::task::spawn_blocking(move || inner.save_state(true)).await;
         }
         let span = tracing::debug_span!("dht_node", id = %id.short(), local = %local);
-        let weak = Arc::downgrade(&inner);
-        let tasks = vec![
-            task::spawn(
-                "dht_ping_back",
-                span.clone(),
-                ping_back_loop(weak.clone(), rx),
-            ),
-            task::spawn(
-                "dht_maintenance",
-                span.clone(),
-                maintenance_loop(weak.clone(), config.save_every),
-            ),
-            task::spawn(
-                "dht_refresh",
-                span.clone(),
-                refresh_loop(weak.clone(), config.refresh_every),
-            ),
-            task::spawn(
-                "dht_watch",
-                span,
-                watch_loop(weak, config.refresh_every, config.rejoin_every),
-            ),
-        ];
+        let tasks = spawn_tasks(&inner, rx, &config, span);
         info!(id = %id.short(), local = %local, ?policy, "DHT node listening");
         Ok(Node { inner, tasks })
     }

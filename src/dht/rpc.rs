@@ -148,7 +148,7 @@ impl Rpc {
             stats: RpcStats::default(),
         });
         let span = tracing::debug_span!("dht_rpc", local = %local_addr);
-        let task = crate::fetch::task::spawn("dht_recv", span, recv_loop(shared.clone(), handler));
+        let task = crate::task::spawn("dht_recv", span, recv_loop(shared.clone(), handler));
         Self {
             shared,
             local_addr,

@@ -29,8 +29,8 @@ use super::lookup::{Lookup, LookupKind, LookupStats};
 use super::node::{lock, DhtError, Inner, Node};
 use super::rpc::RpcError;
 use super::{Contact, ALPHA, K};
-use crate::fetch::task;
 use crate::hash::{BlobHash, NodeId};
+use crate::task;
 use crate::wire::dht::{self, CompactPeer, Request, Response, StoreArgs, Token};
 
 /// A node that answered during a search, and how long its answer took.
@@ -62,6 +62,17 @@ pub struct Found {
 
 /// One query's end: whom, which page, how long, what came back.
 type Outcome = (Contact, u32, Duration, Result<(NodeId, Response), RpcError>);
+
+/// One search in progress: the lookup, the queries running, and what the
+/// answers taught (store tokens, who answered and how fast).
+struct Search {
+    target: NodeId,
+    kind: LookupKind,
+    lookup: Lookup<CompactPeer>,
+    tokens: HashMap<NodeId, Token>,
+    responders: Vec<Responder>,
+    set: JoinSet<Outcome>,
+}
 
 impl Node {
     /// The K closest live nodes to `key`.
@@ -169,78 +180,87 @@ impl Inner {
         let deadline = tokio::time::Instant::now() + self.search_deadline;
         // The rpc layer enforces the deadline; the lookup's own expiry is a
         // backstop that must not fire first.
-        let mut lookup: Lookup<CompactPeer> = Lookup::new(target, kind, seeds, K, ALPHA)
+        let lookup: Lookup<CompactPeer> = Lookup::new(target, kind, seeds, K, ALPHA)
             .excluding(self.id)
             .with_rpc_timeout(self.rpc.timeout() * 2);
-        let mut tokens = HashMap::new();
-        let mut responders: Vec<Responder> = Vec::new();
-        let mut set: JoinSet<Outcome> = JoinSet::new();
+        let mut s = Search {
+            target,
+            kind,
+            lookup,
+            tokens: HashMap::new(),
+            responders: Vec::new(),
+            set: JoinSet::new(),
+        };
         loop {
-            if enough.is_some_and(|n| lookup.values().len() >= n) {
+            if enough.is_some_and(|n| s.lookup.values().len() >= n) {
                 break;
             }
-            for c in lookup.next_queries(Instant::now()) {
-                self.query(&mut set, c, target, kind, 0);
+            for c in s.lookup.next_queries(Instant::now()) {
+                self.query(&mut s.set, c, target, kind, 0);
             }
-            let next = tokio::time::timeout_at(deadline, set.join_next());
+            let next = tokio::time::timeout_at(deadline, s.set.join_next());
             let Ok(Some(res)) = next.await else {
-                if !set.is_empty() {
+                if !s.set.is_empty() {
                     debug!(key = %target.short(), "search deadline reached");
                 }
                 break;
             };
-            let Ok((c, page, rtt, answer)) = res else {
-                continue;
-            };
-            let useful = matches!(
-                answer,
-                Ok((_, Response::Contacts(_) | Response::FindValue(_)))
-            );
-            if page == 0 && useful {
-                responders.push(Responder { contact: c, rtt });
-            }
-            match answer {
-                Ok((_, Response::Contacts(cs))) => {
-                    let _ = lookup.on_response(&c.id, self.accepted_contacts(cs));
-                }
-                Ok((_, Response::FindValue(r))) => {
-                    if page == 0 {
-                        tokens.insert(c.id, r.token);
-                        let cs = r.contacts.unwrap_or_default();
-                        let _ = lookup.on_response(&c.id, self.accepted_contacts(cs));
-                    }
-                    let peers = r
-                        .peers
-                        .into_iter()
-                        .filter(|p| {
-                            self.policy
-                                .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
-                        })
-                        .collect();
-                    if let Ok(Some(next)) = lookup.on_value(&c.id, page, r.pages, peers) {
-                        self.query(&mut set, c, target, kind, next);
-                    }
-                }
-                Ok(_) => {
-                    let _ = lookup.on_timeout(&c.id);
-                }
-                Err(e) => {
-                    debug!(peer = %c.addr, error = %e, "lookup request failed");
-                    let _ = lookup.on_timeout(&c.id);
-                }
+            if let Ok(outcome) = res {
+                self.on_answer(&mut s, outcome);
             }
         }
         lock(&self.routing).refreshed(&target, Instant::now());
         let report = LookupReport {
-            stats: lookup.stats(),
-            responders,
+            stats: s.lookup.stats(),
+            responders: s.responders,
         };
-        let closest = lookup.result();
         Found {
-            closest,
-            peers: lookup.into_values(),
+            closest: s.lookup.result(),
+            peers: s.lookup.into_values(),
             report,
-            tokens,
+            tokens: s.tokens,
+        }
+    }
+
+    /// Feeds one answer (or its failure) to the lookup; a page of peers that
+    /// says more follow asks the same node for the next page.
+    fn on_answer(self: &Arc<Self>, s: &mut Search, (c, page, rtt, answer): Outcome) {
+        let useful = matches!(
+            answer,
+            Ok((_, Response::Contacts(_) | Response::FindValue(_)))
+        );
+        if page == 0 && useful {
+            s.responders.push(Responder { contact: c, rtt });
+        }
+        match answer {
+            Ok((_, Response::Contacts(cs))) => {
+                let _ = s.lookup.on_response(&c.id, self.accepted_contacts(cs));
+            }
+            Ok((_, Response::FindValue(r))) => {
+                if page == 0 {
+                    s.tokens.insert(c.id, r.token);
+                    let cs = r.contacts.unwrap_or_default();
+                    let _ = s.lookup.on_response(&c.id, self.accepted_contacts(cs));
+                }
+                let peers = r
+                    .peers
+                    .into_iter()
+                    .filter(|p| {
+                        self.policy
+                            .accepts(SocketAddrV4::new(p.ip, p.tcp_port).into())
+                    })
+                    .collect();
+                if let Ok(Some(next)) = s.lookup.on_value(&c.id, page, r.pages, peers) {
+                    self.query(&mut s.set, c, s.target, s.kind, next);
+                }
+            }
+            Ok(_) => {
+                let _ = s.lookup.on_timeout(&c.id);
+            }
+            Err(e) => {
+                debug!(peer = %c.addr, error = %e, "lookup request failed");
+                let _ = s.lookup.on_timeout(&c.id);
+            }
         }
     }
 

@@ -18,20 +18,3 @@ pub use client::{ClientConfig, ExchangeClient};
 pub use server::{
     BlobServer, RunningServer, ServedStore, ServerConfig, ServerStats, StatsSnapshot,
 };
-
-use std::fmt::{Debug, Display};
-use std::future::Future;
-
-/// Wraps a task's future so that it logs, at debug, how it ended. Spawn the
-/// result inside a span carrying the task's identity (peer address).
-pub(crate) async fn named<F, T, E>(name: &'static str, fut: F)
-where
-    F: Future<Output = Result<T, E>>,
-    T: Debug,
-    E: Display,
-{
-    match fut.await {
-        Ok(end) => tracing::debug!(task = name, ?end, "task ended"),
-        Err(e) => tracing::debug!(task = name, error = %e, "task failed"),
-    }
-}

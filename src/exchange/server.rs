@@ -13,9 +13,9 @@
 //! one host nor requesters that never read can shut other peers out.
 
 use super::conn::{self, Shared};
-use super::named;
 use super::per_ip::PerIp;
 use crate::store::{HasBlob, OpenRaw};
+use crate::task;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, warn};
 
 /// What we answer when asked for our payment address: lbrymount takes no
 /// payments, and lbry-sdk clients only check that the key is there.
@@ -198,12 +198,12 @@ impl BlobServer {
                             debug!(%peer, error = %e, "cannot set TCP_NODELAY");
                         }
                         let (shared, stop) = (shared.clone(), stop_rx.clone());
-                        let task = async move {
+                        let serve = async move {
                             let _slots = (permit, ip_slot);
                             conn::serve(stream, peer, shared, stop).await
                         };
                         let span = tracing::info_span!("conn", %peer);
-                        conns.spawn(named("blob-conn", task).instrument(span));
+                        task::spawn_reporting_in(&mut conns, "blob-conn", span, serve);
                     }
                     Err(e) => accept_failed(e).await,
                 },
@@ -243,13 +243,7 @@ impl BlobServer {
             // A dropped handle stops the server too.
             let _ = stopped.await;
         });
-        let task = tokio::spawn(
-            named("blob-server", async move {
-                run.await;
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .instrument(span),
-        );
+        let task = task::spawn("blob-server", span, run);
         RunningServer {
             addr,
             stats,

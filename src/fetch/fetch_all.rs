@@ -13,9 +13,10 @@
 //! the store (at most `concurrency` of them).
 
 use super::fetcher::Fetcher;
-use super::{task, FetchError, Priority};
+use super::{FetchError, Priority};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
+use crate::task;
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
@@ -115,7 +116,7 @@ mod tests {
     use crate::fetch::mock::{addr, fetcher, test_config, Behave, Gate, MockNet};
     use std::time::Duration;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn blobs_spread_over_equal_peers_within_the_per_peer_limit() {
         let net = MockNet::new();
         let gate = Gate::new();
@@ -144,7 +145,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn results_come_in_order_with_at_most_concurrency_blobs_outstanding() {
         let net = MockNet::new();
         let mut blobs: Vec<_> = (0..10u8).map(|i| net.add(&[i; 64])).collect();
@@ -175,7 +176,7 @@ mod tests {
         assert_eq!(all.remaining(), 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn zero_concurrency_still_makes_progress() {
         let net = MockNet::new();
         let blobs = vec![net.add(b"one"), net.add(b"two")];

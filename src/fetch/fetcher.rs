@@ -17,10 +17,11 @@
 use super::flight::{Flights, Join, Waiter};
 use super::hedge::HedgeConfig;
 use super::score::{ScoreConfig, Scoreboard};
-use super::{task, transfer, BlobPeer, FetchError, FetchStore, PeerFinder};
+use super::{transfer, BlobPeer, FetchError, FetchStore, PeerFinder};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
 use crate::store::{Keep, StoreError};
+use crate::task;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;

@@ -11,9 +11,10 @@
 //! wins and dropping the race aborts the others, which frees their slots.
 
 use super::fetcher::Inner;
-use super::{task, PeerError};
+use super::PeerError;
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
+use crate::task;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -229,7 +230,7 @@ mod tests {
         cfg
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn a_slow_urgent_request_is_hedged_and_the_loser_cancelled() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"hurry");
@@ -245,7 +246,7 @@ mod tests {
         assert_eq!(f.inner.score().in_flight(&addr(1)), 0);
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn hedges_escalate_past_several_stalled_peers() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"third time");
@@ -261,7 +262,7 @@ mod tests {
         .await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn bulk_requests_are_not_hedged() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"later");
@@ -277,7 +278,7 @@ mod tests {
         assert_eq!(net.counts(addr(2)).calls, 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_urgent_caller_joining_a_bulk_transfer_makes_it_hedge() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"now please");
@@ -295,7 +296,7 @@ mod tests {
         assert_eq!(net.total().calls, 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failed_hedge_fails_over_while_the_slow_request_continues() {
         let net = MockNet::new();
         let (hash, len) = net.add(b"persist");

@@ -17,7 +17,6 @@ mod flight;
 pub mod hedge;
 pub mod score;
 pub mod static_peers;
-pub(crate) mod task;
 mod transfer;
 
 #[cfg(test)]

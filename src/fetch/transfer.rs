@@ -13,7 +13,7 @@
 
 use super::error::Skipped;
 use super::fetcher::{self, Got, Inner};
-use super::hedge::Race;
+use super::hedge::{Attempt, Race};
 use super::{FetchError, PeerError, PeerSearch};
 use crate::hash::BlobHash;
 use std::net::SocketAddr;
@@ -52,18 +52,7 @@ async fn transfer(
     if let Some(blob) = fetcher::cached(inner, hash).await? {
         return Ok(Got::Stored(blob));
     }
-    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
-        .await
-        .unwrap_or_else(|_| PeerSearch {
-            peers: Vec::new(),
-            why_none: Some("the search for peers did not end before the deadline".into()),
-        });
-    let mut tally = Tally::new(hash, found.peers);
-    if tally.candidates.is_empty() {
-        let why = found.why_none;
-        return Err(FetchError::NoPeers { hash, why });
-    }
-    let limit = inner.cfg.per_peer_in_flight.max(1);
+    let mut tally = candidates(inner, hash, deadline).await?;
     let max_parallel = inner.cfg.hedge.max_parallel.max(1);
     let mut race = Race::default();
     let mut granted = 1usize;
@@ -75,33 +64,8 @@ async fn transfer(
         freed.as_mut().enable();
 
         let is_urgent = *urgent.borrow_and_update();
-        // Urgent blobs keep `granted` requests running (one more per hedge);
-        // otherwise a new request starts only when none is running.
-        let want = match (race.is_empty(), is_urgent) {
-            (true, _) => 1,
-            (false, true) => granted.min(max_parallel),
-            (false, false) => race.len(),
-        };
-        let mut blocked = false;
-        while race.len() < want {
-            let remaining = tally.remaining();
-            let now = std_now();
-            let score = inner.score();
-            match score.pick(&remaining, &hash, now, limit) {
-                Some(peer) => {
-                    drop(score);
-                    tally.asked.push(peer);
-                    race.launch(inner, peer, hash, len);
-                }
-                None => {
-                    // Someone may still be asked once a slot frees up.
-                    blocked = remaining
-                        .iter()
-                        .any(|p| score.excluded(p, &hash, now).is_none());
-                    break;
-                }
-            }
-        }
+        let want = wanted(&race, is_urgent, granted, max_parallel);
+        let blocked = launch(inner, &mut race, &mut tally, want, len);
         if race.is_empty() && !blocked {
             return Err(tally.failed(inner));
         }
@@ -112,26 +76,13 @@ async fn transfer(
         };
 
         tokio::select! {
-            attempt = race.next(), if !race.is_empty() => match attempt.result {
-                Ok(blob) => {
-                    let elapsed = attempt.elapsed;
-                    inner.score().record_success(attempt.peer, blob.len() as u64, elapsed);
+            attempt = race.next(), if !race.is_empty() => {
+                if let Some(end) = settle(inner, &mut tally, attempt) {
                     // Cancel the losers before the (blocking) store write.
                     drop(race);
-                    tracing::debug!(peer = %attempt.peer, ms = elapsed.as_millis() as u64, "fetched");
-                    return Ok(Got::Fetched(blob));
+                    return end;
                 }
-                Err(PeerError::DescriptorLength { expected, actual }) => {
-                    tracing::debug!(peer = %attempt.peer, expected, actual, "the descriptor gives a wrong length");
-                    let peer = attempt.peer;
-                    return Err(FetchError::DescriptorLength { hash, peer, expected, actual });
-                }
-                Err(e) => {
-                    tracing::debug!(peer = %attempt.peer, error = %e, "attempt failed");
-                    inner.score().record_failure(attempt.peer, hash, &e, std_now());
-                    tally.failed_attempt(attempt.peer, e);
-                }
-            },
+            }
             () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
                 tracing::debug!(running = ?race.peers(), "request is slow; hedging");
                 granted = race.len() + 1;
@@ -140,17 +91,118 @@ async fn transfer(
             changed = urgent.changed(), if urgent_open && !is_urgent => {
                 urgent_open = changed.is_ok();
             }
-            () = sleep_until(deadline) => {
-                let now = std_now();
-                for peer in race.peers() {
-                    inner.score().record_failure(peer, hash, &AT_DEADLINE, now);
-                    tally.attempts.push((peer, AT_DEADLINE));
-                }
-                drop(race);
-                return Err(tally.failed(inner));
+            () = sleep_until(deadline) => return Err(at_deadline(inner, tally, race)),
+        }
+    }
+}
+
+/// The peers to ask for `hash`, found before the deadline; none is an error.
+async fn candidates(
+    inner: &Arc<Inner>,
+    hash: BlobHash,
+    deadline: Instant,
+) -> Result<Tally, FetchError> {
+    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
+        .await
+        .unwrap_or_else(|_| PeerSearch {
+            peers: Vec::new(),
+            why_none: Some("the search for peers did not end before the deadline".into()),
+        });
+    let tally = Tally::new(hash, found.peers);
+    if tally.candidates.is_empty() {
+        let why = found.why_none;
+        return Err(FetchError::NoPeers { hash, why });
+    }
+    Ok(tally)
+}
+
+/// How many requests should run: urgent blobs keep `granted` running (one
+/// more per hedge); otherwise a new request starts only when none is running.
+fn wanted(race: &Race, is_urgent: bool, granted: usize, max_parallel: usize) -> usize {
+    match (race.is_empty(), is_urgent) {
+        (true, _) => 1,
+        (false, true) => granted.min(max_parallel),
+        (false, false) => race.len(),
+    }
+}
+
+/// Starts requests at the best free peers until `want` run. Returns whether
+/// it stopped short only for lack of a free slot (someone may still be asked
+/// once a slot frees up).
+fn launch(
+    inner: &Arc<Inner>,
+    race: &mut Race,
+    tally: &mut Tally,
+    want: usize,
+    len: Option<u64>,
+) -> bool {
+    let limit = inner.cfg.per_peer_in_flight.max(1);
+    let hash = tally.hash;
+    while race.len() < want {
+        let remaining = tally.remaining();
+        let now = std_now();
+        let score = inner.score();
+        match score.pick(&remaining, &hash, now, limit) {
+            Some(peer) => {
+                drop(score);
+                tally.asked.push(peer);
+                race.launch(inner, peer, hash, len);
+            }
+            None => {
+                return remaining
+                    .iter()
+                    .any(|p| score.excluded(p, &hash, now).is_none());
             }
         }
     }
+    false
+}
+
+/// Scores one finished request. The transfer ends (`Some`) with a blob, or
+/// when the descriptor's length is to blame; any other error fails over.
+fn settle(inner: &Inner, tally: &mut Tally, attempt: Attempt) -> Option<Result<Got, FetchError>> {
+    let peer = attempt.peer;
+    match attempt.result {
+        Ok(blob) => {
+            let elapsed = attempt.elapsed;
+            inner
+                .score()
+                .record_success(peer, blob.len() as u64, elapsed);
+            tracing::debug!(%peer, ms = elapsed.as_millis() as u64, "fetched");
+            Some(Ok(Got::Fetched(blob)))
+        }
+        Err(PeerError::DescriptorLength { expected, actual }) => {
+            tracing::debug!(%peer, expected, actual, "the descriptor gives a wrong length");
+            let hash = tally.hash;
+            Some(Err(FetchError::DescriptorLength {
+                hash,
+                peer,
+                expected,
+                actual,
+            }))
+        }
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "attempt failed");
+            inner
+                .score()
+                .record_failure(peer, tally.hash, &e, std_now());
+            tally.failed_attempt(peer, e);
+            None
+        }
+    }
+}
+
+/// The deadline passed: every request still running counts as failed.
+fn at_deadline(inner: &Inner, mut tally: Tally, race: Race) -> FetchError {
+    let now = std_now();
+    for peer in race.peers() {
+        inner
+            .score()
+            .record_failure(peer, tally.hash, &AT_DEADLINE, now);
+        tally.attempts.push((peer, AT_DEADLINE));
+    }
+    drop(race);
+    tally.failed(inner)
 }
 
 /// The scoreboard's clock: tokio's, so that transfers and scores agree.
@@ -230,204 +282,4 @@ impl Tally {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::blob::VerifiedBlob;
-    use crate::fetch::mock::{addr, all_failed, fetcher, test_config, Behave, MockNet};
-    use crate::fetch::Priority;
-    use std::time::Duration;
-
-    fn corrupt() -> PeerError {
-        PeerError::HashMismatch {
-            actual: BlobHash::digest(b"garbage"),
-        }
-    }
-
-    #[tokio::test]
-    async fn fails_over_past_bad_peers_to_a_good_one() {
-        let net = MockNet::new();
-        let (hash, len) = net.add(b"survivor");
-        net.set(addr(1), Behave::Fail(corrupt()));
-        net.set(
-            addr(2),
-            Behave::Fail(PeerError::Connect("connection refused".into())),
-        );
-        net.set(
-            addr(3),
-            Behave::Fail(PeerError::Timeout("waiting for the response header")),
-        );
-        net.set(addr(4), Behave::Fail(PeerError::NotAvailable));
-        // Peer 5 serves. Unknown peers are tried in address order, so 5 comes last.
-        let peers: Vec<_> = (1..=5).map(addr).collect();
-        let (f, _) = fetcher(&net, &peers, test_config());
-        let blob = f.fetch(hash, len, Priority::Bulk).await.unwrap();
-        assert_eq!(blob.data(), b"survivor");
-        for p in &peers {
-            assert_eq!(net.counts(*p).calls, 1, "{p}");
-        }
-    }
-
-    #[tokio::test]
-    async fn all_peers_failed_lists_every_peer_with_its_reason() {
-        let net = MockNet::new();
-        let (hash, len) = net.add(b"doomed");
-        let refused = PeerError::Connect("connection refused".into());
-        let short = PeerError::ShortRead {
-            got: 3,
-            expected: 6,
-        };
-        let wrong_len = PeerError::WrongLength {
-            expected: 6,
-            got: 7,
-        };
-        net.set(addr(1), Behave::Fail(corrupt()));
-        net.set(addr(2), Behave::Fail(refused.clone()));
-        net.set(addr(3), Behave::Fail(short.clone()));
-        net.set(addr(4), Behave::Fail(wrong_len.clone()));
-        let peers: Vec<_> = (1..=4).map(addr).collect();
-        let (f, _) = fetcher(&net, &peers, test_config());
-        let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
-        let (attempts, skipped) = all_failed(&e);
-        let expected = vec![
-            (addr(1), corrupt()),
-            (addr(2), refused.clone()),
-            (addr(3), short.clone()),
-            (addr(4), wrong_len.clone()),
-            // A transfer cut short is tried again, after the healthy peers.
-            (addr(3), short.clone()),
-            (addr(3), short.clone()),
-        ];
-        assert_eq!(attempts, &expected);
-        assert!(skipped.is_empty());
-        let text = e.to_string();
-        assert_eq!(text.lines().count(), 7, "{text}");
-        assert!(
-            text.contains("10.0.0.2:4444: connection failed: connection refused"),
-            "{text}"
-        );
-
-        // Asked again: the liars are banned and not asked; the others are.
-        let e = f.fetch(hash, len, Priority::Urgent).await.unwrap_err();
-        let (attempts, skipped) = all_failed(&e);
-        let mut again = vec![(addr(2), refused)];
-        again.extend(vec![(addr(3), short); MAX_TRIES]);
-        assert_eq!(attempts, &again);
-        assert!(matches!(&skipped[..], [
-            (a, Skipped::Banned { reason: r1, .. }),
-            (b, Skipped::Banned { reason: r2, .. }),
-        ] if *a == addr(1) && *b == addr(4) && *r1 == corrupt() && *r2 == wrong_len));
-        assert_eq!(net.counts(addr(1)).calls, 1);
-        assert_eq!(net.counts(addr(4)).calls, 1);
-        assert!(e.to_string().contains("banned"), "{e}");
-    }
-
-    #[tokio::test]
-    async fn a_peer_that_sent_corrupt_data_is_not_asked_for_the_next_blob() {
-        let net = MockNet::new();
-        let (h1, l1) = net.add(b"first");
-        let (h2, l2) = net.add(b"second");
-        net.set(addr(1), Behave::Fail(corrupt()));
-        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
-        f.fetch(h1, l1, Priority::Bulk).await.unwrap();
-        assert_eq!(net.counts(addr(1)).calls, 1);
-        f.fetch(h2, l2, Priority::Bulk).await.unwrap();
-        assert_eq!(net.counts(addr(1)).calls, 1);
-        assert_eq!(net.counts(addr(2)).calls, 2);
-    }
-
-    #[tokio::test]
-    async fn a_peer_returning_another_blob_or_length_is_caught_and_banned() {
-        let net = MockNet::new();
-        let (hash, len) = net.add(b"wanted");
-        let other = VerifiedBlob::from_bytes(b"impostor".to_vec());
-        net.set(addr(1), Behave::Send(other.clone()));
-        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
-        assert_eq!(
-            f.fetch(hash, len, Priority::Bulk).await.unwrap().data(),
-            b"wanted"
-        );
-        let now = std_now();
-        let banned = f.inner.score().excluded(&addr(1), &hash, now);
-        assert!(matches!(
-            banned,
-            Some(Skipped::Banned { reason: PeerError::HashMismatch { actual }, .. }) if actual == *other.hash()
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_genuine_blob_at_another_length_blames_the_descriptor_not_the_peer() {
-        let net = MockNet::new();
-        let (h1, _) = net.add(b"sized");
-        let (h2, l2) = net.add(b"other stream");
-        let (f, _) = fetcher(&net, &[addr(1), addr(2)], test_config());
-        let e = f.fetch(h1, Some(999), Priority::Bulk).await.unwrap_err();
-        assert!(
-            matches!(
-                e,
-                FetchError::DescriptorLength {
-                    expected: 999,
-                    actual: 5,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        assert!(e.to_string().contains("descriptor is wrong"), "{e}");
-        assert_eq!(net.total().calls, 1, "no other peer can do better");
-        let now = std_now();
-        for p in [addr(1), addr(2)] {
-            assert_eq!(
-                f.inner.score().excluded(&p, &h1, now),
-                None,
-                "{p} not banned"
-            );
-        }
-        assert_eq!(
-            f.fetch(h2, l2, Priority::Bulk).await.unwrap().data(),
-            b"other stream"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_peer_that_cut_a_transfer_short_is_asked_again_a_few_times() {
-        let net = MockNet::new();
-        let (hash, len) = net.add(b"patience");
-        let short = PeerError::ShortRead {
-            got: 3,
-            expected: 8,
-        };
-        net.set(addr(1), Behave::Fail(short.clone()));
-        let (f, _) = fetcher(&net, &[addr(1)], test_config());
-        let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
-        let (attempts, _) = all_failed(&e);
-        assert_eq!(attempts, &vec![(addr(1), short); MAX_TRIES]);
-        assert_eq!(net.counts(addr(1)).calls, MAX_TRIES);
-    }
-
-    #[tokio::test]
-    async fn the_overall_deadline_ends_a_hanging_transfer_with_what_was_tried() {
-        let net = MockNet::new();
-        let (hash, len) = net.add(b"stuck");
-        net.set(addr(1), Behave::Fail(PeerError::Connect("no route".into())));
-        net.set(addr(2), Behave::Hang);
-        let mut cfg = test_config();
-        cfg.deadline = Duration::from_millis(100);
-        let (f, store) = fetcher(&net, &[addr(1), addr(2)], cfg);
-        let e = f.fetch(hash, len, Priority::Bulk).await.unwrap_err();
-        let (attempts, skipped) = all_failed(&e);
-        assert_eq!(
-            attempts,
-            &vec![
-                (addr(1), PeerError::Connect("no route".into())),
-                (addr(2), AT_DEADLINE)
-            ]
-        );
-        assert!(skipped.is_empty());
-        net.until("the hanging request is cancelled", |n| {
-            n.counts(addr(2)).cancelled == 1
-        })
-        .await;
-        assert!(!store.contains(&hash));
-        assert_eq!(f.inner.score().in_flight(&addr(2)), 0);
-    }
-}
+mod tests;

@@ -131,6 +131,7 @@ impl Layout {
     }
 
     /// Whether unlearned full blobs are still presumed to follow lbry-sdk's convention.
+    #[cfg(test)]
     pub fn is_presuming(&self) -> bool {
         self.presuming
     }
@@ -188,6 +189,7 @@ impl Layout {
     }
 
     /// Where blob `blob` starts in the file, if every blob before it is learned.
+    #[cfg(test)]
     pub fn blob_start(&self, blob: usize) -> Option<u64> {
         if blob < self.blob_count() && blob <= self.first_unlearned {
             self.starts.get(blob).copied()

@@ -78,7 +78,7 @@ impl Announcer {
 pub fn start(node: Arc<dht::Node>, store: Arc<dyn AnnounceStore>, tcp_port: u16) -> Announcer {
     let (tx, rx) = mpsc::channel(QUEUE);
     let span = tracing::info_span!("announce");
-    crate::fetch::task::spawn("announcer", span, run(node, store, tcp_port, rx));
+    crate::task::spawn("announcer", span, run(node, store, tcp_port, rx));
     Announcer { tx: Some(tx) }
 }
 
@@ -167,7 +167,7 @@ async fn run(
             };
             let node = node.clone();
             let span = tracing::debug_span!("announce_blob", blob = %blob.short());
-            crate::fetch::task::spawn_in(&mut running, "announce_blob", span, async move {
+            crate::task::spawn_in(&mut running, "announce_blob", span, async move {
                 (round, announce(&node, blob, tcp_port).await)
             });
         }

@@ -164,16 +164,6 @@ impl Node {
         Ok(())
     }
 
-    /// The blob server's address.
-    pub fn tcp_addr(&self) -> SocketAddr {
-        self.server.local_addr()
-    }
-
-    /// The blob server's figures so far.
-    pub fn served(&self) -> StatsSnapshot {
-        self.server.stats().snapshot()
-    }
-
     /// Stops serving peers, then leaves the DHT; returns what was served.
     pub async fn shutdown(self) -> StatsSnapshot {
         if let Some(c) = &self.control_server {

@@ -93,7 +93,9 @@ pub enum Watch {
     /// (its watch limit is reached), rescans every [`FALLBACK_RESCAN`] instead.
     Notify,
     /// Full rescans at this period and no watcher: for file systems inotify
-    /// does not see changes on (network shares), and for tests.
+    /// does not see changes on (network shares), and for tests. No flag asks
+    /// for it yet, so only the tests build it.
+    #[cfg_attr(not(test), allow(dead_code))]
     Poll(Duration),
 }
 
@@ -183,7 +185,7 @@ fn start_inner(
         publisher,
         status: status.clone(),
     };
-    let task = crate::fetch::task::spawn("share-watcher", span, driver::run(params, stopped));
+    let task = crate::task::spawn("share-watcher", span, driver::run(params, stopped));
     Ok(ShareHandle {
         dir: params_dir,
         status,
@@ -237,6 +239,7 @@ impl ShareHandle {
     }
 
     /// Whether changes are found by rescans alone (forced, or inotify could not run).
+    #[cfg(test)]
     pub fn is_polling(&self) -> bool {
         self.status
             .polling

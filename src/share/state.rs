@@ -364,6 +364,7 @@ impl ShareState {
     }
 
     /// The file whose job is in flight, if any.
+    #[cfg(test)]
     pub fn in_flight(&self) -> Option<&Path> {
         self.in_flight.as_deref()
     }

@@ -47,7 +47,8 @@ impl PlainCache {
         slots.peek(&(sd, index)).and_then(|s| s.get().cloned())
     }
 
-    /// Bytes of decrypted data held (for `status` and tests).
+    /// Bytes of decrypted data held (for tests).
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots

@@ -11,7 +11,7 @@
 //! already being fetched finish and stay in the caches.
 
 use super::Stream;
-use crate::fetch::task;
+use crate::task;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -118,7 +118,7 @@ mod tests {
         panic!("read-ahead did not settle");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn one_worker_fetches_in_the_readers_order() {
         let (src, s) = stream_of(9);
         let q = Arc::new(ReadAheadQueue::default());
@@ -129,7 +129,7 @@ mod tests {
         assert!((1..9).all(|i| s.is_decrypted(i)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn no_blob_is_asked_before_a_nearer_one_has_been() {
         let (src, s) = stream_of(12);
         let q = Arc::new(ReadAheadQueue::default());
@@ -144,7 +144,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[tokio::test(start_paused = true)]
     async fn a_cleared_queue_starts_nothing_more() {
         let (src, s) = stream_of(8);
         let q = Arc::new(ReadAheadQueue::default());

@@ -177,10 +177,6 @@ impl Vfs {
         }
     }
 
-    pub fn config(&self) -> &VfsConfig {
-        &self.cfg
-    }
-
     /// Makes a stream known (listed in the root) and returns its directory inode.
     pub fn add_stream(&self, desc: StreamDescriptor) -> u64 {
         let sd = desc.sd_hash();
@@ -348,7 +344,7 @@ impl Vfs {
         let fh = self.handles.open(stream.clone(), ends.clone());
         let hooks = self.hooks.clone();
         let span = tracing::debug_span!("open", sd = %stream.sd().short(), fh);
-        crate::fetch::task::spawn("open prefetch", span, async move {
+        crate::task::spawn("open prefetch", span, async move {
             let first = stream.descriptor().blobs().first().map(|b| b.hash);
             // A reader usually comes for the first blob right after open.
             for i in ends {

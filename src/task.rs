@@ -1,6 +1,12 @@
 //! Named tasks that log how they ended (finished, cancelled or panicked), so a
 //! transfer that vanished can be told from one that failed.
+//!
+//! The one spawner of the crate: every background task goes through here, so
+//! every task has a name and runs inside a span that carries its identity
+//! (docs/architecture.md §4, rule 9). It sits at the bottom of the house and
+//! knows nothing of the modules that use it.
 
+use std::fmt::{Debug, Display};
 use std::future::Future;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tracing::Instrument;
@@ -26,6 +32,27 @@ where
     T: Send + 'static,
 {
     set.spawn(logged(name, fut).instrument(span))
+}
+
+/// Spawns into `set` as task `name`, inside `span`, a future that ends with a
+/// `Result`, and logs at debug how it ended: its `Ok` value or its error.
+pub(crate) fn spawn_reporting_in<F, T, E>(
+    set: &mut JoinSet<()>,
+    name: &'static str,
+    span: tracing::Span,
+    fut: F,
+) -> AbortHandle
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: Debug,
+    E: Display,
+{
+    spawn_in(set, name, span, async move {
+        match fut.await {
+            Ok(end) => tracing::debug!(task = name, ?end, "task ended"),
+            Err(e) => tracing::debug!(task = name, error = %e, "task failed"),
+        }
+    })
 }
 
 async fn logged<F: Future>(name: &'static str, fut: F) -> F::Output {
