@@ -10,6 +10,7 @@
 //! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
+//! - `blocking`: a cap on blocking jobs started from the network;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `assemble`: descriptor + blobs -> the original file;
@@ -29,6 +30,7 @@
 pub mod assemble;
 mod atomic_file;
 pub mod blob;
+pub(crate) mod blocking;
 pub mod catalog;
 pub mod cli;
 pub mod config;
