@@ -11,6 +11,7 @@
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
+//! - `blocking`: a cap on blocking jobs started from the network;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `assemble`: descriptor + blobs -> the original file;
@@ -30,6 +31,7 @@
 pub mod assemble;
 mod atomic_file;
 pub mod blob;
+pub(crate) mod blocking;
 pub(crate) mod catalog;
 pub mod cli;
 pub(crate) mod config;

@@ -20,6 +20,7 @@ use crate::store::{Keep, PinBlobs, PutBlob, StoreError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 /// Where IVs come from. lbry-sdk uses fresh random IVs; the fixed sequence
 /// reproduces the test vectors of docs/protocol.md §2.6 (the n-th IV is byte n repeated).
@@ -36,6 +37,9 @@ pub struct PublishOptions {
     pub ivs: IvSource,
     /// Worker threads for encryption, hashing and storing.
     pub workers: usize,
+    /// Stops the publish between chunks (shutdown, a signal): it then fails
+    /// with [`PublishError::Cancelled`] and its blobs are discarded.
+    pub cancel: CancellationToken,
 }
 
 impl Default for PublishOptions {
@@ -47,6 +51,7 @@ impl Default for PublishOptions {
             // Each worker also stores its blob and waits about 10 ms in
             // fsync; twice the cores keeps every core busy meanwhile.
             workers: 2 * cores,
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -74,6 +79,8 @@ pub enum PublishError {
     NoName(PathBuf),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the publish was cancelled")]
+    Cancelled,
 }
 
 /// What a publish needs of a store: its blobs stored staged, then pinned
@@ -149,16 +156,24 @@ fn publish_staged<R: Read + Send>(
     let mut size = 0u64;
     let size_ref = &mut size;
     let ivs_ref = &mut ivs;
-    let chunks = std::iter::from_fn(move || match read_chunk(&mut reader) {
-        Ok(c) if c.is_empty() => None,
-        Ok(c) => {
-            *size_ref += c.len() as u64;
-            Some(Ok((c, ivs_ref.next_iv())))
+    let cancel = &opts.cancel;
+    // Checked before each chunk is read: a cancelled publish stops reading
+    // and lets the chunks in flight finish (each a few milliseconds).
+    let chunks = std::iter::from_fn(move || {
+        if cancel.is_cancelled() {
+            return Some(Err(PublishError::Cancelled));
         }
-        Err(source) => Some(Err(PublishError::Read {
-            path: PathBuf::from(name),
-            source,
-        })),
+        match read_chunk(&mut reader) {
+            Ok(c) if c.is_empty() => None,
+            Ok(c) => {
+                *size_ref += c.len() as u64;
+                Some(Ok((c, ivs_ref.next_iv())))
+            }
+            Err(source) => Some(Err(PublishError::Read {
+                path: PathBuf::from(name),
+                source,
+            })),
+        }
     });
     let mut blobs: Vec<BlobInfo> = Vec::new();
     let key_ref = &key;
@@ -185,6 +200,10 @@ fn publish_staged<R: Read + Send>(
             Ok(())
         },
     )?;
+    // Nor is a stream described (listed) once cancelled.
+    if opts.cancel.is_cancelled() {
+        return Err(PublishError::Cancelled);
+    }
     let terminator_iv = ivs.next_iv();
     let descriptor = StreamDescriptor::new(name, key, blobs, terminator_iv);
     let sd = VerifiedBlob::from_bytes(descriptor.to_bytes());
@@ -242,7 +261,20 @@ mod tests {
             key: Some(key),
             ivs: IvSource::Sequence,
             workers: 2,
+            ..PublishOptions::default()
         }
+    }
+
+    #[test]
+    fn a_cancelled_publish_fails_and_leaves_nothing_stored() {
+        let store = MemStore::new();
+        let opts = vector_opts();
+        let data = vec![7u8; 3 * PLAIN_CHUNK];
+        // Cancelled once the first chunk is stored: the rest is never read.
+        let cancel = opts.cancel.clone();
+        let err = publish_reader(&store, "big.bin", &data[..], &opts, &|_| cancel.cancel());
+        assert!(matches!(err, Err(PublishError::Cancelled)), "{err:?}");
+        assert_eq!(store.stats().blobs, 0, "its blobs are discarded");
     }
 
     fn publish_bytes(name: &str, data: &[u8]) -> (MemStore, Published) {

@@ -49,7 +49,10 @@ pub fn run(cfg: &Config, args: &MountArgs) -> anyhow::Result<()> {
         .thread_name("lbrymount-mount")
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(mount(cfg, args, &mp))
+    let result = rt.block_on(mount(cfg, args, &mp));
+    // Blocking work still running (a cancelled publish, a read) gets a moment, not more.
+    rt.shutdown_timeout(crate::node::STOP_GRACE);
+    result
 }
 
 async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> {

@@ -7,8 +7,10 @@ use super::progress::bytes_bar;
 use crate::config::Config;
 use crate::control::{client, Reply, Request};
 use crate::publish::{publish_file, PublishError, PublishOptions};
+use crate::store::DiskStore;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
 
 /// Files below this size finish before a bar would be worth drawing.
 const BAR_THRESHOLD: u64 = 64 << 20;
@@ -18,17 +20,43 @@ pub fn run(cfg: &Config, files: &[PathBuf], show_progress: bool) -> anyhow::Resu
         Holder::Node(node) => return through_node(cfg, node, files, show_progress),
         Holder::Nobody(store) => *store,
     };
-    let opts = PublishOptions::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // A signal cancels the publish between chunks, so it stops at once and
+    // its blobs are discarded whole (no temporary file left in the store).
+    let cancel = CancellationToken::new();
+    let files = files.to_vec();
+    let token = cancel.clone();
+    rt.block_on(async move {
+        let work = tokio::task::spawn_blocking(move || {
+            publish_here(&store, &files, show_progress, &token)
+        });
+        super::interrupt::cancel_on_signal(work, cancel).await
+    })
+}
+
+/// Publishes into the data dir directly (no node runs on it).
+fn publish_here(
+    store: &DiskStore,
+    files: &[PathBuf],
+    show_progress: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let opts = PublishOptions {
+        cancel: cancel.clone(),
+        ..PublishOptions::default()
+    };
     for file in files {
         let bar = bar_for(file, show_progress);
-        let published =
-            publish_file(&store, file, &opts, &|n| bar.inc(n)).map_err(|e| match e {
-                // Read errors already name the file; store errors name a blob, so add which file.
-                PublishError::Store(_) => {
-                    anyhow::Error::new(e).context(format!("cannot publish {}", file.display()))
-                }
-                other => other.into(),
-            })?;
+        let published = publish_file(store, file, &opts, &|n| bar.inc(n)).map_err(|e| match e {
+            // Read errors already name the file; store errors name a blob, so add which file.
+            PublishError::Store(_) => {
+                anyhow::Error::new(e).context(format!("cannot publish {}", file.display()))
+            }
+            other => other.into(),
+        })?;
         bar.finish_and_clear();
         println!("{}  {}", published.sd_hash, file.display());
     }

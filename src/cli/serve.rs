@@ -12,7 +12,7 @@ pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
         .thread_name("lbrymount-serve")
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let mut node = Node::start(
             cfg,
             args.options(&cfg.data_dir, Vec::new(), Duration::from_secs(60)),
@@ -28,7 +28,11 @@ pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
             "serve finished"
         );
         Ok(())
-    })
+    });
+    // Blocking work still running (a cancelled publish finishing its last
+    // chunk) gets a moment, not as long as it likes.
+    rt.shutdown_timeout(crate::node::STOP_GRACE);
+    result
 }
 
 /// Resolves on SIGINT, SIGTERM or SIGHUP.

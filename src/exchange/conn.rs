@@ -185,7 +185,7 @@ async fn answer(
 /// A blob the store cannot open is answered as absent, and the failure logged.
 async fn open_blob(shared: &Shared, hash: BlobHash) -> Option<RawBlob> {
     let store = shared.store.clone();
-    let opened = tokio::task::spawn_blocking(move || {
+    let opened = crate::blocking::run(move || {
         let raw = store.open_raw(&hash);
         if let Ok(Some(RawBlob::File(file, len))) = &raw {
             prefetch(file, *len);

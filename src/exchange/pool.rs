@@ -6,6 +6,11 @@
 //! checked when taken: one that idled too long (lbry-sdk servers close after
 //! 30 s without a transfer), that the peer closed, or that has unexpected
 //! bytes waiting is discarded.
+//!
+//! Bounded: each `put` first reaps every connection that idled past
+//! `max_idle` (so peers never asked again do not keep sockets open), and at
+//! most [`MAX_PEERS`] peers keep idle connections; a new one displaces the
+//! peer idle longest.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,8 +19,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+/// Peers with idle connections kept, at most.
+pub(super) const MAX_PEERS: usize = 64;
+
 pub(super) struct Pool {
-    idle: Mutex<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>>,
+    idle: Mutex<Idle>,
     max_idle: Duration,
     per_peer: usize,
 }
@@ -29,7 +37,7 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Vec<(TcpStream, Instant)>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         // Every critical section is a push or a pop: a panic cannot leave it half-done.
         self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -57,18 +65,46 @@ impl Pool {
         if self.per_peer == 0 || peek(&stream) != Peek::Quiet {
             return;
         }
+        let now = Instant::now();
         let mut idle = self.lock();
+        reap(&mut idle, now, self.max_idle);
+        if !idle.contains_key(&peer) && idle.len() >= MAX_PEERS {
+            // The peer whose newest connection is oldest goes.
+            let stalest = idle
+                .iter()
+                .min_by_key(|(_, conns)| conns.last().map(|(_, since)| *since))
+                .map(|(addr, _)| *addr);
+            if let Some(addr) = stalest {
+                idle.remove(&addr);
+            }
+        }
         let conns = idle.entry(peer).or_default();
         if conns.len() >= self.per_peer {
             conns.remove(0);
         }
-        conns.push((stream, Instant::now()));
+        conns.push((stream, now));
+    }
+
+    /// Idle connections held, over all peers.
+    #[cfg(test)]
+    pub fn total_idle(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
     }
 
     /// Idle connections held for `peer`.
     pub fn idle(&self, peer: SocketAddr) -> usize {
         self.lock().get(&peer).map_or(0, Vec::len)
     }
+}
+
+type Idle = HashMap<SocketAddr, Vec<(TcpStream, Instant)>>;
+
+/// Drops (closes) every connection idle for `max_idle` or more at `now`.
+fn reap(idle: &mut Idle, now: Instant, max_idle: Duration) {
+    idle.retain(|_, conns| {
+        conns.retain(|(_, since)| now.saturating_duration_since(*since) < max_idle);
+        !conns.is_empty()
+    });
 }
 
 /// What is waiting on a connection between two exchanges.
@@ -102,5 +138,50 @@ pub(super) fn peek(stream: &TcpStream) -> Peek {
             Peek::Quiet
         }
         _ => Peek::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A connected loopback stream (its server end kept open in `keep`).
+    async fn connection(keep: &mut Vec<TcpStream>) -> (SocketAddr, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        keep.push(server);
+        (addr, client)
+    }
+
+    #[tokio::test]
+    async fn connections_of_peers_never_asked_again_are_reaped() {
+        // Every connection has idled out by the time the next one is put.
+        let pool = Pool::new(Duration::ZERO, 2);
+        let mut servers = Vec::new();
+        let (a, conn) = connection(&mut servers).await;
+        pool.put(a, conn);
+        assert_eq!(pool.total_idle(), 1);
+        // Putting another peer's connection reaps the one that idled out.
+        let (b, conn) = connection(&mut servers).await;
+        pool.put(b, conn);
+        assert_eq!(pool.idle(a), 0, "the idle connection to a was closed");
+        assert_eq!(pool.total_idle(), 1);
+    }
+
+    #[tokio::test]
+    async fn at_most_max_peers_keep_idle_connections() {
+        let pool = Pool::new(Duration::from_secs(60), 2);
+        let mut servers = Vec::new();
+        let mut first = None;
+        for _ in 0..MAX_PEERS + 5 {
+            let (addr, conn) = connection(&mut servers).await;
+            first.get_or_insert(addr);
+            pool.put(addr, conn);
+        }
+        assert_eq!(pool.total_idle(), MAX_PEERS);
+        assert_eq!(pool.idle(first.unwrap()), 0, "the stalest peer went first");
     }
 }

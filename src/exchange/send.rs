@@ -119,7 +119,7 @@ async fn send_file(
 ) -> io::Result<u64> {
     use std::io::Read;
     let mut file = file.try_clone()?;
-    let bytes = tokio::task::spawn_blocking(move || {
+    let bytes = crate::blocking::run(move || {
         let mut buf = Vec::new();
         file.by_ref().take(len).read_to_end(&mut buf).map(|_| buf)
     })

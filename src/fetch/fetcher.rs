@@ -198,7 +198,7 @@ pub(crate) async fn cached(
         return Ok(None);
     }
     let store = Arc::clone(&inner.store);
-    match tokio::task::spawn_blocking(move || store.get(&hash)).await {
+    match crate::blocking::run(move || store.get(&hash)).await {
         Ok(Ok(found)) => Ok(found),
         Ok(Err(e @ StoreError::Corrupt { .. })) => {
             tracing::warn!(error = %e, "fetching the blob again");
@@ -221,7 +221,7 @@ async fn store(inner: &Inner, blob: Arc<VerifiedBlob>) -> Result<Arc<VerifiedBlo
         }
         Err(e) => Err(e),
     };
-    match tokio::task::spawn_blocking(put).await {
+    match crate::blocking::run(put).await {
         Ok(Ok(blob)) => Ok(blob),
         Ok(Err(e)) => Err(FetchError::store(hash, e)),
         Err(_) => Err(FetchError::Interrupted { hash }),

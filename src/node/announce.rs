@@ -75,10 +75,17 @@ impl Announcer {
 }
 
 /// Starts the announce task for `node`, serving blobs on `tcp_port`.
-pub fn start(node: Arc<dht::Node>, store: Arc<dyn AnnounceStore>, tcp_port: u16) -> Announcer {
+/// It stops (with its announces in flight) when `life` does.
+pub fn start(
+    node: Arc<dht::Node>,
+    store: Arc<dyn AnnounceStore>,
+    tcp_port: u16,
+    life: &super::Lifecycle,
+) -> Announcer {
     let (tx, rx) = mpsc::channel(QUEUE);
     let span = tracing::info_span!("announce");
-    crate::task::spawn("announcer", span, run(node, store, tcp_port, rx));
+    let run = life.track(run(node, store, tcp_port, rx));
+    crate::task::spawn("announcer", span, run);
     Announcer { tx: Some(tx) }
 }
 

@@ -73,7 +73,7 @@ impl NodeControl {
         let fetcher = self.fetcher_for(&job).await?;
         let desc = if job.offline {
             let store = self.store.clone();
-            tokio::task::spawn_blocking(move || {
+            crate::blocking::run(move || {
                 let d = load_descriptor(&*store, &sd)?;
                 check_complete(&*store, &d).map(|_| d)
             })
@@ -106,7 +106,7 @@ impl NodeControl {
             let info = desc.blobs().get(i).copied().ok_or("unknown blob index")?;
             let blob = blob.map_err(|e| format!("cannot get blob {i}: {}", error_text(e)))?;
             let d = desc.clone();
-            let plain = tokio::task::spawn_blocking(move || decrypt_blob(&d, &info, blob))
+            let plain = crate::blocking::run(move || decrypt_blob(&d, &info, blob))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(error_text)?;

@@ -4,8 +4,10 @@
 //! holds), the DHT node and its announcer, and the fetcher with its peer
 //! finder; `serve` runs just this, the mount adds a filesystem on top.
 //! It also answers the control socket (`ls`, `status`, `publish` from other
-//! terminals). Shutdown is ordered: close the control socket, stop accepting
-//! peers, then stop the DHT.
+//! terminals). Shutdown is ordered (docs/architecture.md §6.4): cancel every
+//! background part through one tree ([`shutdown::Lifecycle`]), close the
+//! control socket, stop the share folder, stop accepting peers, stop the
+//! DHT, then wait (bounded) for what was cancelled.
 
 pub mod announce;
 pub mod control;
@@ -14,10 +16,12 @@ mod glue;
 mod peer_memo;
 pub mod peers;
 pub mod publisher;
+pub mod shutdown;
 
 pub use announce::Announcer;
 pub use glue::{FetchSource, Hooks};
 pub use publisher::{MountView, Publisher};
+pub use shutdown::{Lifecycle, STOP_GRACE};
 
 use crate::config::Config;
 use crate::control::server::ControlServer;
@@ -74,6 +78,7 @@ pub struct Node {
     data_dir: std::path::PathBuf,
     share: Option<Arc<crate::share::ShareHandle>>,
     server: RunningServer,
+    life: Lifecycle,
 }
 
 impl Node {
@@ -84,6 +89,7 @@ impl Node {
             tokio::task::spawn_blocking(move || DiskStore::open(&dir, cap)).await??
         };
         let store = Arc::new(store);
+        let life = Lifecycle::new();
         let config = ServerConfig {
             max_connections: opts.max_connections,
             ..ServerConfig::default()
@@ -99,7 +105,7 @@ impl Node {
                 let state = cfg.data_dir.join("dht.json");
                 let node = start_dht(udp, &opts.bootstrap, &state).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
-                let announcer = announce::start(node.clone(), store.clone(), tcp_port);
+                let announcer = announce::start(node.clone(), store.clone(), tcp_port, &life);
                 (Some(node), announcer)
             }
             None => (None, Announcer::disabled()),
@@ -111,7 +117,7 @@ impl Node {
         };
         let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
         let fetcher = Fetcher::new(store.clone(), peers.clone(), client, fetch);
-        let publisher = Publisher::new(store.clone(), announcer.clone());
+        let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
         let control = Arc::new(control::NodeControl {
             store: store.clone(),
             publisher: publisher.clone(),
@@ -144,6 +150,7 @@ impl Node {
             data_dir: cfg.data_dir.clone(),
             share: None,
             server,
+            life,
         })
     }
 
@@ -164,8 +171,13 @@ impl Node {
         Ok(())
     }
 
-    /// Stops serving peers, then leaves the DHT; returns what was served.
+    /// Cancels background work (a publish stops between chunks), stops
+    /// serving peers, leaves the DHT, then waits up to [`STOP_GRACE`] for the
+    /// cancelled tasks; returns what was served.
     pub async fn shutdown(self) -> StatsSnapshot {
+        // Cancelled first, so a publish winds down while the rest stops.
+        let stopped = self.life.clone();
+        let stopping = tokio::spawn(async move { stopped.stop(STOP_GRACE).await });
         if let Some(c) = &self.control_server {
             c.shutdown();
         }
@@ -178,6 +190,7 @@ impl Node {
         if let Some(node) = &self.dht {
             node.shutdown();
         }
+        let _ = stopping.await;
         stats.snapshot()
     }
 }

@@ -12,6 +12,7 @@ use crate::store::DiskStore;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
+use tokio_util::sync::CancellationToken;
 
 /// What the node needs of a mounted filesystem (the mount implements it).
 pub trait MountView: Send + Sync + 'static {
@@ -30,14 +31,17 @@ pub struct Publisher {
     store: Arc<DiskStore>,
     announcer: Announcer,
     mount: Arc<RwLock<Option<Arc<dyn MountView>>>>,
+    /// Cancelled when the node stops: a publish then ends between chunks.
+    cancel: CancellationToken,
 }
 
 impl Publisher {
-    pub fn new(store: Arc<DiskStore>, announcer: Announcer) -> Self {
+    pub fn new(store: Arc<DiskStore>, announcer: Announcer, cancel: CancellationToken) -> Self {
         Self {
             store,
             announcer,
             mount: Arc::default(),
+            cancel,
         }
     }
 
@@ -59,7 +63,11 @@ impl Publisher {
         path: &Path,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Published, PublishError> {
-        let p = publish_file(&*self.store, path, &PublishOptions::default(), progress)?;
+        let opts = PublishOptions {
+            cancel: self.cancel.clone(),
+            ..PublishOptions::default()
+        };
+        let p = publish_file(&*self.store, path, &opts, progress)?;
         let first = p.descriptor.blobs().first().map(|b| b.hash);
         self.announcer.stream(p.sd_hash, first);
         if let Some(m) = self.mount() {

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// What the handle reads while the driver runs.
@@ -138,7 +138,7 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
         events: None,
     };
     d.show_status();
-    let (tx, mut events) = mpsc::unbounded_channel();
+    let (tx, mut events) = watcher::Events::channel();
     // Held for its side effect: dropping it stops inotify.
     d.watcher = d.start_watcher(p.setup, tx.clone()).await;
     d.events = d.watcher.is_some().then_some(tx);
@@ -206,7 +206,13 @@ impl Driver {
 
     /// What a watcher event means: when to scan, if at all.
     fn on_event(&mut self, event: notify::Result<notify::Event>) -> Option<Instant> {
+        // Events dropped on a full queue could have been anything: scan.
+        let missed = self
+            .events
+            .as_ref()
+            .is_some_and(watcher::Events::take_missed);
         match event {
+            Ok(_) if missed => Some(Instant::now() + self.tick),
             // Opens and reads (ours included, while publishing) change
             // nothing; closing after a write may end a copy.
             Ok(e) if matches!(e.kind, EventKind::Access(a) if a != AccessKind::Close(AccessMode::Write)) => {

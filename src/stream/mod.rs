@@ -210,7 +210,7 @@ impl Stream {
                     Ok(owned) => decrypt_blob(&desc, &info, owned),
                     Err(shared) => decrypt_shared(&desc, &info, &shared),
                 };
-                let plain = tokio::task::spawn_blocking(decrypt)
+                let plain = crate::blocking::run(decrypt)
                     .await
                     .map_err(|_| StreamError::Interrupted)??;
                 Ok::<_, StreamError>(Arc::new(plain))
