@@ -36,15 +36,7 @@ async fn a_folder_gone_while_watched_pauses_sharing_and_unpublishes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_folder_with_entries_is_waited_for_not_created() {
-    let env = env();
-    let a = entry("a", b"alpha");
-    {
-        let share = env.start();
-        env.write("a", b"alpha");
-        wait_for("the publish", || share.shared() == vec![a.clone()]).await;
-        share.shutdown();
-        tokio::time::timeout(WAIT, share.stopped()).await.unwrap();
-    }
+    let (env, a) = published_a_then_stopped().await;
     let away = env.share.with_file_name("away");
     fs::rename(&env.share, &away).unwrap();
     let poll = Watch::Poll(Duration::from_millis(100));
@@ -58,24 +50,12 @@ async fn a_missing_folder_with_entries_is_waited_for_not_created() {
     settle().await;
     assert_eq!(share.shared(), vec![a.clone()]);
     assert_eq!(env.fake.publishes(), 1);
-    assert!(!env
-        .fake
-        .calls()
-        .iter()
-        .any(|c| matches!(c, Call::Unpublish(_))));
+    assert_nothing_unpublished(&env);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_folder_on_another_device_than_recorded_unpublishes_nothing() {
-    let env = env();
-    let a = entry("a", b"alpha");
-    {
-        let share = env.start();
-        env.write("a", b"alpha");
-        wait_for("the publish", || share.shared() == vec![a.clone()]).await;
-        share.shutdown();
-        tokio::time::timeout(WAIT, share.stopped()).await.unwrap();
-    }
+    let (env, a) = published_a_then_stopped().await;
     // As if the files were on a disk now unmounted: the manifest names
     // another device, and the folder left is empty.
     let text = fs::read_to_string(&env.manifest).unwrap();
@@ -95,9 +75,25 @@ async fn an_empty_folder_on_another_device_than_recorded_unpublishes_nothing() {
     settle().await;
     assert_eq!(share.shared(), vec![a.clone()]);
     assert_eq!(env.fake.publishes(), 1);
-    assert!(!env
-        .fake
-        .calls()
-        .iter()
-        .any(|c| matches!(c, Call::Unpublish(_))));
+    assert_nothing_unpublished(&env);
+}
+
+/// A folder where `a` was published by a share folder that then stopped.
+async fn published_a_then_stopped() -> (Env, (PathBuf, SdHash)) {
+    let env = env();
+    let a = entry("a", b"alpha");
+    let share = env.start();
+    env.write("a", b"alpha");
+    wait_for("the publish", || share.shared() == vec![a.clone()]).await;
+    share.shutdown();
+    tokio::time::timeout(WAIT, share.stopped()).await.unwrap();
+    (env, a)
+}
+
+fn assert_nothing_unpublished(env: &Env) {
+    let calls = env.fake.calls();
+    assert!(
+        !calls.iter().any(|c| matches!(c, Call::Unpublish(_))),
+        "{calls:?}"
+    );
 }
