@@ -9,24 +9,11 @@ use common::fakepeer::{FakePeer, Mode};
 use common::mount::{assert_file_is, MountNode, Unmount};
 use lbrymount::hash::{BlobHash, SdHash};
 use lbrymount::sd::StreamDescriptor;
-use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-
-/// Every blob file of `node` (hash -> bytes), as a fake peer's content.
-fn blob_map(node: &Node) -> HashMap<BlobHash, Vec<u8>> {
-    fs::read_dir(node.blob_dir())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let hash = e.file_name().into_string().ok()?.parse().ok()?;
-            Some((hash, fs::read(e.path()).ok()?))
-        })
-        .collect()
-}
 
 /// The descriptor of stream `sd` as `node` stores it.
 fn descriptor(node: &Node, sd: &str) -> StreamDescriptor {
@@ -161,7 +148,7 @@ fn a_failed_read_fails_the_kernels_retry_at_once() {
     let (a_node, sd, _) = publisher(3 * CHUNK, 24, "slow.bin");
     // The only peer takes every request and never answers.
     let rt = runtime();
-    let staller = rt.block_on(FakePeer::start(Mode::Stall, blob_map(&a_node)));
+    let staller = rt.block_on(FakePeer::start(Mode::Stall, a_node.blobs()));
     // B holds the descriptor and the last blob (so the size is known), not the start.
     let b_node = Node::new();
     copy_sd_blob(&a_node, &b_node, &sd);
@@ -195,7 +182,7 @@ fn a_failed_read_fails_the_kernels_retry_at_once() {
 fn a_peer_that_cuts_off_its_first_answer_is_asked_again() {
     let (a_node, sd, data) = publisher(2 * CHUNK + 77, 25, "cut.bin");
     let rt = runtime();
-    let flaky = rt.block_on(FakePeer::start(Mode::TruncateFirst, blob_map(&a_node)));
+    let flaky = rt.block_on(FakePeer::start(Mode::TruncateFirst, a_node.blobs()));
     let b_node = Node::new();
     let b = MountNode::start(
         &b_node,

@@ -9,7 +9,6 @@ use common::cli::{
 };
 use common::fakepeer::{FakePeer, Mode};
 use lbrymount::hash::BlobHash;
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -254,20 +253,6 @@ fn get_says_where_it_wrote_unless_quiet() {
     assert_eq!(fs::read(&out).unwrap(), data);
 }
 
-/// Every blob file of `node` (hash -> bytes).
-fn blob_map(node: &Node) -> HashMap<BlobHash, Vec<u8>> {
-    fs::read_dir(node.blob_dir())
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            Some((
-                e.file_name().to_str()?.parse().ok()?,
-                fs::read(e.path()).ok()?,
-            ))
-        })
-        .collect()
-}
-
 /// The data blob hashes of a stream, in order.
 fn data_blobs(node: &Node, sd: &str) -> Vec<String> {
     let text = fs::read_to_string(node.blob_dir().join(sd)).unwrap();
@@ -292,7 +277,7 @@ fn an_interrupted_get_removes_its_part_file_and_keeps_the_blobs_it_fetched() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // A peer that sends the descriptor and two data blobs, then stalls.
-        let peer = rt.block_on(FakePeer::start(Mode::StallAfter(3), blob_map(&publisher)));
+        let peer = rt.block_on(FakePeer::start(Mode::StallAfter(3), publisher.blobs()));
         let leecher = Node::new();
         let out_dir = leecher.path("out");
         fs::create_dir(&out_dir).unwrap();

@@ -253,14 +253,7 @@ fn a_peer_serving_corrupt_blobs_does_not_corrupt_reads() {
     let good = ServeNode::start(&a_node);
     // A fake peer that answers every request with corrupted bytes.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let blobs = fs::read_dir(a_node.blob_dir())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let hash = e.file_name().into_string().ok()?.parse().ok()?;
-            Some((hash, fs::read(e.path()).ok()?))
-        })
-        .collect();
+    let blobs = a_node.blobs();
     let liar = rt.block_on(common::fakepeer::FakePeer::start(
         common::fakepeer::Mode::Corrupt,
         blobs,

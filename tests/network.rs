@@ -6,7 +6,6 @@ mod common;
 use common::cli::{copy_blobs, descriptor_named, pseudo_random, Node, ServeNode, CHUNK};
 use common::fakepeer::{FakePeer, Mode};
 use lbrymount::hash::BlobHash;
-use std::collections::HashMap;
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -103,20 +102,6 @@ fn an_interrupted_get_resumes_without_fetching_blobs_again() {
     assert_eq!(fs::read(&out3).unwrap(), data);
 }
 
-/// Every blob file of `node`, as the fake peers' content.
-fn blob_map(node: &Node) -> HashMap<BlobHash, Vec<u8>> {
-    fs::read_dir(node.blob_dir())
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter_map(|e| {
-            Some((
-                e.file_name().to_str()?.parse().ok()?,
-                fs::read(e.path()).ok()?,
-            ))
-        })
-        .collect()
-}
-
 const BAD_MODES: [Mode; 7] = [
     Mode::Corrupt,
     Mode::Stall,
@@ -130,7 +115,7 @@ const BAD_MODES: [Mode; 7] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_good_peer_among_liars_is_enough() {
     let (publisher, sd, data) = published(5, 3);
-    let blobs = blob_map(&publisher);
+    let blobs = publisher.blobs();
     let mut fakes = Vec::new();
     for mode in BAD_MODES {
         fakes.push(FakePeer::start(mode, blobs.clone()).await);
@@ -154,7 +139,7 @@ async fn one_good_peer_among_liars_is_enough() {
     common::cli::assert_success(&result, &["get"]);
     assert_eq!(fs::read(&out).unwrap(), data);
     // Whatever the liars sent, only verified blobs reached the store.
-    for (name, bytes) in blob_map(&leecher) {
+    for (name, bytes) in leecher.blobs() {
         assert_eq!(BlobHash::digest(&bytes), name);
     }
 }
@@ -162,7 +147,7 @@ async fn one_good_peer_among_liars_is_enough() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_good_peer_get_fails_with_a_report_per_peer() {
     let (publisher, sd, _) = published(2, 4);
-    let blobs = blob_map(&publisher);
+    let blobs = publisher.blobs();
     let mut fakes = Vec::new();
     for mode in BAD_MODES {
         fakes.push(FakePeer::start(mode, blobs.clone()).await);

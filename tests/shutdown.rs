@@ -147,14 +147,7 @@ fn sigterm_during_a_cold_read_unmounts_at_once_and_leaves_no_partial_blob() {
     let path = a_node.path("cold.bin");
     fs::write(&path, &data).unwrap();
     let sd = a_node.publish(&path);
-    let blobs: HashMap<BlobHash, Vec<u8>> = fs::read_dir(a_node.blob_dir())
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let hash = e.file_name().into_string().ok()?.parse().ok()?;
-            Some((hash, fs::read(e.path()).ok()?))
-        })
-        .collect();
+    let blobs: HashMap<BlobHash, Vec<u8>> = a_node.blobs();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -14,6 +14,18 @@ pub struct Node {
 }
 
 impl Node {
+    /// Every blob file of this node's store (hash -> bytes), e.g. as a fake peer's content.
+    pub fn blobs(&self) -> std::collections::HashMap<lbrymount::hash::BlobHash, Vec<u8>> {
+        std::fs::read_dir(self.blob_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let hash = e.file_name().into_string().ok()?.parse().ok()?;
+                Some((hash, std::fs::read(e.path()).ok()?))
+            })
+            .collect()
+    }
+
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
