@@ -53,18 +53,10 @@ pub fn raise_read_ahead(mp: &Path, kib: u32) -> Result<u32, String> {
 
 /// `statfs(2)` of `path`, for its side effect of one round trip to the filesystem.
 fn statfs(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     let mut buf = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: `c` is a NUL-terminated path and `buf` has room for one statfs;
+    // SAFETY: the path is NUL-terminated and `buf` has room for one statfs;
     // the result is not read.
-    let r = unsafe { libc::statfs(c.as_ptr(), buf.as_mut_ptr()) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    super::mountpoint::path_call(path, |c| unsafe { libc::statfs(c, buf.as_mut_ptr()) })
 }
 
 #[cfg(test)]

@@ -270,11 +270,18 @@ fn fusermount(mp: &Path, flags: &str) -> std::io::Result<()> {
 }
 
 fn umount2(mp: &Path, flags: i32) -> std::io::Result<()> {
-    let c = CString::new(mp.as_os_str().as_bytes())
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    path_call(mp, |c| unsafe { libc::umount2(c, flags) })
+}
+
+/// Calls a libc function taking a path, mapping -1 to the OS error.
+pub(super) fn path_call(
+    path: &Path,
+    call: impl FnOnce(*const libc::c_char) -> libc::c_int,
+) -> std::io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
-    let r = unsafe { libc::umount2(c.as_ptr(), flags) };
-    if r == 0 {
+    if call(c.as_ptr()) == 0 {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
