@@ -235,6 +235,12 @@ fn a_full_disk_is_named_as_the_cause() {
 
 #[test]
 fn a_dht_that_does_not_answer_is_named_as_the_cause() {
+    // In a network of its own: a node another test runs (or left behind)
+    // that reaches B would answer the lookup, and rightly change the cause.
+    common::netns::in_private_netns(a_dht_that_does_not_answer_in_this_netns);
+}
+
+fn a_dht_that_does_not_answer_in_this_netns() {
     // C: the only DHT node B knows; it stops answering once B has joined.
     let c_node = Node::new();
     let c = ServeNode::start_with(&c_node, &["--dht-listen", "127.0.0.1:0"]);
@@ -264,7 +270,8 @@ fn a_dht_that_does_not_answer_is_named_as_the_cause() {
         .unwrap_or_else(|| panic!("status names the failed lookup:\n{s}"));
     assert!(
         line.contains("no DHT node answered"),
-        "the cause is the DHT timing out, not a lack of peers: {line}"
+        "the cause is the DHT timing out, not a lack of peers: {line}\nB's log:\n{}",
+        b.proc().log()
     );
     // SAFETY: as above.
     unsafe { libc::kill(c.pid() as i32, libc::SIGCONT) };

@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod fakepeer;
 pub mod mount;
+pub mod netns;
