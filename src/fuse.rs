@@ -12,7 +12,7 @@
 //! cache kept across opens (`FOPEN_KEEP_CACHE`), 1 MiB reads and read-ahead
 //! where the kernel allows.
 
-use crate::vfs::{Attr, FsError, KernelCache, Kind, Vfs, ROOT};
+use crate::vfs::{is_name_ino, Attr, FsError, KernelCache, Kind, Vfs, ROOT};
 use fuser::{
     FileAttr, FileType, Filesystem, KernelConfig, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty,
     ReplyEntry, ReplyOpen, ReplyStatfs, ReplyXattr, Request,
@@ -26,6 +26,9 @@ use tokio::runtime::Handle;
 const TTL: Duration = Duration::from_secs(24 * 3600);
 /// The root's listing grows as streams become known.
 const ROOT_TTL: Duration = Duration::from_secs(1);
+/// What a name points at may change (a channel publishes, a name's claim
+/// moves): the kernel asks again after a minute.
+const NAME_TTL: Duration = Duration::from_secs(60);
 /// Largest read and read-ahead we ask the kernel for.
 pub const MAX_IO: u32 = 1 << 20;
 
@@ -124,9 +127,38 @@ fn file_attr(a: &Attr, (uid, gid): (u32, u32)) -> FileAttr {
 fn ttl(ino: u64) -> Duration {
     if ino == ROOT {
         ROOT_TTL
+    } else if is_name_ino(ino) {
+        NAME_TTL
     } else {
         TTL
     }
+}
+
+/// Offsets are where the kernel resumes: 1 and 2 for the dots, then 2 +
+/// the entry's cookie, which stays put as entries come and go.
+async fn readdir(vfs: &Vfs, ino: u64, offset: i64, mut reply: ReplyDirectory) {
+    let after = u64::try_from(offset).unwrap_or(0);
+    let entries = match vfs.readdir(ino, after.saturating_sub(2)).await {
+        Ok(e) => e,
+        Err(e) => return reply.error(errno(&e)),
+    };
+    let dots = [
+        (1, ino, FileType::Directory, ".".to_string()),
+        (2, ROOT, FileType::Directory, "..".to_string()),
+    ];
+    let all = dots.into_iter().chain(entries.into_iter().map(|e| {
+        let kind = match e.kind {
+            Kind::Dir => FileType::Directory,
+            Kind::File => FileType::RegularFile,
+        };
+        (e.cookie.saturating_add(2), e.ino, kind, e.name)
+    }));
+    for (off, ino, kind, name) in all.filter(|(off, ..)| *off > after) {
+        if reply.add(ino, off as i64, kind, name) {
+            break;
+        }
+    }
+    reply.ok();
 }
 
 /// Replies to an xattr request: the size when asked for it, else the bytes.
@@ -228,32 +260,12 @@ impl Filesystem for Fuse {
         ino: u64,
         _fh: u64,
         offset: i64,
-        mut reply: ReplyDirectory,
+        reply: ReplyDirectory,
     ) {
-        let entries = match self.vfs.readdir(ino) {
-            Ok(e) => e,
-            Err(e) => return reply.error(errno(&e)),
-        };
-        // Offsets are where the kernel resumes: 1 and 2 for the dots, then
-        // 2 + the entry's cookie, which stays put as streams come and go.
-        let dots = [
-            (1, ino, FileType::Directory, ".".to_string()),
-            (2, ROOT, FileType::Directory, "..".to_string()),
-        ];
-        let all = dots.into_iter().chain(entries.into_iter().map(|e| {
-            let kind = match e.kind {
-                Kind::Dir => FileType::Directory,
-                Kind::File => FileType::RegularFile,
-            };
-            (e.cookie.saturating_add(2), e.ino, kind, e.name)
-        }));
-        let after = u64::try_from(offset).unwrap_or(0);
-        for (off, ino, kind, name) in all.filter(|(off, ..)| *off > after) {
-            if reply.add(ino, off as i64, kind, name) {
-                break;
-            }
-        }
-        reply.ok();
+        let vfs = self.vfs.clone();
+        // A channel's listing may read its next page from the network.
+        self.rt
+            .spawn(async move { readdir(&vfs, ino, offset, reply).await });
     }
 
     fn getxattr(

@@ -25,8 +25,13 @@
 //! evicted from the disk cache once read, so a cache smaller than one file
 //! still serves it.
 
+mod by_name;
 mod failed;
 mod handles;
+mod name_table;
+// Wired to the hubs by the node in the next change.
+#[allow(dead_code)]
+pub mod names;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -46,6 +51,7 @@ use std::time::{Duration, SystemTime};
 use table::{Node, Table};
 use tracing::Instrument;
 
+pub use name_table::is_name_ino;
 pub use table::ROOT;
 
 /// What the filesystem needs of the store: holds on an open file's first and
@@ -153,6 +159,8 @@ pub struct Vfs {
     mounted_at: SystemTime,
     errors: Mutex<VecDeque<(SystemTime, String)>>,
     failed: Mutex<failed::RecentFailures>,
+    names: Option<Arc<dyn names::Names>>,
+    name_table: name_table::NameTable,
 }
 
 impl Vfs {
@@ -174,7 +182,17 @@ impl Vfs {
             mounted_at: SystemTime::now(),
             errors: Mutex::new(VecDeque::new()),
             failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
+            names: None,
+            name_table: name_table::NameTable::default(),
         }
+    }
+
+    /// Names (`@chan`, `name`) resolve through `names`; without, only sd
+    /// hashes do.
+    #[allow(dead_code)]
+    pub fn with_names(mut self, names: Arc<dyn names::Names>) -> Self {
+        self.names = Some(names);
+        self
     }
 
     /// Makes a stream known (listed in the root) and returns its directory inode.
@@ -226,9 +244,15 @@ impl Vfs {
     /// Finds `name` in directory `parent`, resolving unknown sd hashes from the network.
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
         let name = name.to_str().ok_or(FsError::NotFound)?;
+        if name_table::is_name_ino(parent) {
+            return self.lookup_name(parent, name).await;
+        }
         match self.table.node(parent) {
+            Some(Node::Root) if names::is_name(name) && self.names.is_some() => {
+                self.lookup_name(ROOT, name).await
+            }
             Some(Node::Root) => {
-                // Not an sd hash: not found, at once and without the network.
+                // Not an sd hash (nor a name): not found, without the network.
                 let sd: SdHash = name.parse().map_err(|_| FsError::NotFound)?;
                 let ino = match self.table.dir_of(&sd) {
                     Some(ino) => ino,
@@ -274,26 +298,30 @@ impl Vfs {
     }
 
     pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
+        if name_table::is_name_ino(ino) {
+            return self.getattr_name(ino).await;
+        }
         let node = self.table.node(ino).ok_or(FsError::NotFound)?;
-        let (kind, size, nlink) = match &node {
-            Node::Root => (Kind::Dir, 0, 2),
-            Node::Dir(_) => (Kind::Dir, 0, 2),
-            Node::File(s) => {
-                let size = match s.known_size() {
-                    Some(n) => n,
-                    None => self.file_size(s).await?,
-                };
-                (Kind::File, size, 1)
-            }
+        let (kind, size) = match &node {
+            Node::Root | Node::Dir(_) => (Kind::Dir, 0),
+            Node::File(s) => match s.known_size() {
+                Some(n) => (Kind::File, n),
+                None => (Kind::File, self.file_size(s).await?),
+            },
         };
-        Ok(Attr {
+        Ok(self.attr(ino, kind, size))
+    }
+
+    /// What `stat` shows of inode `ino`.
+    fn attr(&self, ino: u64, kind: Kind, size: u64) -> Attr {
+        Attr {
             ino,
             kind,
             size,
             perm: if kind == Kind::Dir { 0o555 } else { 0o444 },
-            nlink,
+            nlink: if kind == Kind::Dir { 2 } else { 1 },
             mtime: self.mounted_at,
-        })
+        }
     }
 
     async fn file_size(&self, s: &Arc<Stream>) -> Result<u64, FsError> {
@@ -304,37 +332,38 @@ impl Vfs {
         }
     }
 
-    /// A directory's entries in cookie order (the root: streams in the
-    /// order they became known, hidden ones left out).
-    pub fn readdir(&self, ino: u64) -> Result<Vec<DirEntry>, FsError> {
-        match self.table.node(ino).ok_or(FsError::NotFound)? {
-            Node::Root => Ok(self
-                .table
-                .listed()
-                .iter()
-                .map(|(ino, s)| DirEntry {
-                    ino: *ino,
+    /// A directory's entries after cookie `after` (0: from the start), in
+    /// cookie order. The root lists streams in the order they became known
+    /// (hidden ones left out), then what was reached by name.
+    pub async fn readdir(&self, ino: u64, after: u64) -> Result<Vec<DirEntry>, FsError> {
+        if name_table::is_name_ino(ino) {
+            return self.readdir_name(ino, after).await;
+        }
+        let all = match self.table.node(ino).ok_or(FsError::NotFound)? {
+            Node::Root => {
+                let streams = self.table.listed().into_iter();
+                let streams = streams.map(|(ino, s)| DirEntry {
+                    ino,
                     kind: Kind::Dir,
                     name: s.sd().to_string(),
-                    cookie: table::cookie(*ino),
-                })
-                .collect()),
-            Node::Dir(s) => Ok(vec![DirEntry {
+                    cookie: table::cookie(ino),
+                });
+                streams.chain(self.root_names()).collect()
+            }
+            Node::Dir(s) => vec![DirEntry {
                 ino: table::file_ino(ino),
                 kind: Kind::File,
                 name: s.descriptor().file_name(),
                 cookie: 1,
-            }]),
-            Node::File(_) => Err(FsError::NotDir),
-        }
+            }],
+            Node::File(_) => return Err(FsError::NotDir),
+        };
+        Ok(all.into_iter().filter(|e| e.cookie > after).collect())
     }
 
     /// Opens a file: holds its first and last blob and starts fetching them.
     pub async fn open(&self, ino: u64) -> Result<u64, FsError> {
-        let stream = match self.table.node(ino).ok_or(FsError::NotFound)? {
-            Node::File(s) => s,
-            _ => return Err(FsError::IsDir),
-        };
+        let stream = self.file_stream(ino).await?;
         let ends = ends(&stream);
         for &i in &ends {
             if let Some(b) = stream.descriptor().blobs().get(i) {
@@ -412,19 +441,35 @@ impl Vfs {
 
     /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
-        match self.table.node(ino).ok_or(FsError::NotFound)? {
-            Node::File(_) => Ok(XATTRS
-                .iter()
-                .flat_map(|n| [n.as_bytes(), b"\0"].concat())
-                .collect()),
-            _ => Ok(Vec::new()),
-        }
+        let names: &[&str] = if self.named_stream_known(ino).is_some() {
+            &[&XATTRS[..], &NAME_XATTRS[..]].concat()
+        } else {
+            match self.table.node(ino) {
+                Some(Node::File(_)) => &XATTRS,
+                Some(_) => &[],
+                None if name_table::is_name_ino(ino) => &[],
+                None => return Err(FsError::NotFound),
+            }
+        };
+        Ok(names
+            .iter()
+            .flat_map(|n| [n.as_bytes(), b"\0"].concat())
+            .collect())
     }
 
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
-        let Node::File(s) = self.table.node(ino).ok_or(FsError::NotFound)? else {
-            return Err(FsError::NoAttr);
+        let s = match self.named_stream_known(ino) {
+            Some((_, s)) => s,
+            None => match self.table.node(ino) {
+                Some(Node::File(s)) => s,
+                Some(_) => return Err(FsError::NoAttr),
+                None if name_table::is_name_ino(ino) => return Err(FsError::NoAttr),
+                None => return Err(FsError::NotFound),
+            },
         };
+        if let Some(v) = name.to_str().and_then(|n| self.name_xattr(ino, n)) {
+            return Ok(v.into_bytes());
+        }
         let blobs = s.descriptor().blobs();
         let value = match name.to_str() {
             Some("user.lbry.sd_hash") => s.sd().to_string(),
@@ -469,6 +514,14 @@ impl Vfs {
 /// Extended attributes of a file.
 const XATTRS: [&str; 3] = ["user.lbry.sd_hash", "user.lbry.blobs", "user.lbry.peers"];
 
+/// Extended attributes a file reached by name adds.
+const NAME_XATTRS: [&str; 4] = [
+    "user.lbry.url",
+    "user.lbry.claim_id",
+    "user.lbry.channel",
+    "user.lbry.media_type",
+];
+
 /// The blob indexes an open file holds: the first and the last.
 fn ends(s: &Stream) -> Vec<usize> {
     match s.blob_count() {
@@ -477,3 +530,6 @@ fn ends(s: &Stream) -> Vec<usize> {
         n => vec![0, n - 1],
     }
 }
+
+#[cfg(test)]
+mod tests_names;

@@ -91,15 +91,15 @@ async fn names_that_are_not_sd_hashes_are_not_found_without_the_network() {
 #[tokio::test]
 async fn an_unknown_sd_hash_is_resolved_from_the_network_then_listed() {
     let f = fixture(3 * PLAIN_CHUNK + 7);
-    assert!(f.vfs.readdir(ROOT).unwrap().is_empty());
+    assert!(f.vfs.readdir(ROOT, 0).await.unwrap().is_empty());
     let sd = f.desc.sd_hash().to_string();
     let dir = f.vfs.lookup(ROOT, &name(&sd)).await.unwrap();
     assert_eq!(dir.kind, Kind::Dir);
-    let listed = f.vfs.readdir(ROOT).unwrap();
+    let listed = f.vfs.readdir(ROOT, 0).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, sd);
     assert_eq!(listed[0].ino, dir.ino);
-    let inside = f.vfs.readdir(dir.ino).unwrap();
+    let inside = f.vfs.readdir(dir.ino, 0).await.unwrap();
     assert_eq!(inside.len(), 1);
     assert_eq!(inside[0].name, "movie.mkv");
     let file = f.vfs.lookup(dir.ino, &name("movie.mkv")).await.unwrap();
@@ -123,7 +123,7 @@ async fn an_sd_hash_nobody_has_is_not_found_and_the_reason_is_kept() {
     let errors = f.vfs.recent_errors();
     assert_eq!(errors.len(), 1);
     assert!(errors[0].1.contains(&unknown), "{:?}", errors[0].1);
-    assert!(f.vfs.readdir(ROOT).unwrap().is_empty());
+    assert!(f.vfs.readdir(ROOT, 0).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -202,7 +202,7 @@ async fn directories_are_not_files_and_inodes_are_stable() {
     assert_eq!(f.vfs.open(ROOT).await, Err(FsError::IsDir));
     assert_eq!(f.vfs.getattr(999).await, Err(FsError::NotFound));
     let file = table::file_ino(dir);
-    assert_eq!(f.vfs.readdir(file), Err(FsError::NotDir));
+    assert_eq!(f.vfs.readdir(file, 0).await, Err(FsError::NotDir));
 }
 
 #[tokio::test]
@@ -212,7 +212,7 @@ async fn a_removed_stream_leaves_the_listing_but_open_files_keep_reading() {
     let file = f.vfs.lookup(dir, &name("movie.mkv")).await.unwrap();
     let fh = f.vfs.open(file.ino).await.unwrap();
     f.vfs.remove_stream(&f.desc.sd_hash());
-    assert!(f.vfs.readdir(ROOT).unwrap().is_empty());
+    assert!(f.vfs.readdir(ROOT, 0).await.unwrap().is_empty());
     assert!(f.vfs.streams().is_empty());
     let got = f.vfs.read(fh, PLAIN_CHUNK as u64, 1000).await.unwrap();
     assert!(got == f.data[PLAIN_CHUNK..PLAIN_CHUNK + 1000]);
@@ -221,7 +221,7 @@ async fn a_removed_stream_leaves_the_listing_but_open_files_keep_reading() {
     let sd = f.desc.sd_hash().to_string();
     let again = f.vfs.lookup(ROOT, &name(&sd)).await.unwrap();
     assert_eq!(again.ino, dir);
-    assert_eq!(f.vfs.readdir(ROOT).unwrap().len(), 1);
+    assert_eq!(f.vfs.readdir(ROOT, 0).await.unwrap().len(), 1);
 }
 
 /// Records what the kernel is told to forget.
@@ -240,12 +240,12 @@ async fn a_removed_stream_is_forgotten_by_the_kernel_and_keeps_its_cookie() {
     let kernel = Arc::new(Forgotten::default());
     f.vfs.set_kernel_cache(kernel.clone());
     f.vfs.add_stream(f.desc.clone());
-    let before = f.vfs.readdir(ROOT).unwrap();
+    let before = f.vfs.readdir(ROOT, 0).await.unwrap();
     assert_eq!(before[0].cookie, 1);
     let sd = f.desc.sd_hash();
     f.vfs.remove_stream(&sd);
     f.vfs.remove_stream(&sd);
     assert_eq!(*kernel.0.lock().unwrap(), vec![(ROOT, sd.to_string())]);
     f.vfs.add_stream(f.desc.clone());
-    assert_eq!(f.vfs.readdir(ROOT).unwrap(), before);
+    assert_eq!(f.vfs.readdir(ROOT, 0).await.unwrap(), before);
 }
