@@ -7,10 +7,10 @@
 //! lookups one `answered` line per node that answered, with its round-trip
 //! time, before the results.
 
-use super::dht::{client_bind, resolve, start};
 use crate::dht::{LookupReport, Node};
 use crate::hash::{BlobHash, NodeId};
-use crate::node::{bootstrap_addrs, Bootstrap};
+use crate::node::oneshot::dht_node;
+use crate::node::{bootstrap_addrs, resolve, Bootstrap};
 use anyhow::Context;
 use clap::Subcommand;
 use std::net::SocketAddr;
@@ -74,7 +74,7 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
                 (bootstrap_addrs(&chosen).await?, true)
             }
         };
-        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }, None).await?;
+        let node = dht_node(&seeds, joined).await?;
         if joined && node.routing_len() == 0 {
             anyhow::bail!("no DHT node answered (give a reachable --bootstrap HOST:PORT)");
         }

@@ -16,7 +16,6 @@ pub mod fetcher;
 mod flight;
 pub mod hedge;
 pub mod score;
-pub mod static_peers;
 mod transfer;
 
 #[cfg(test)]
@@ -27,7 +26,6 @@ pub use fetch_all::FetchAll;
 pub use fetcher::{FetchConfig, Fetcher, Priority};
 pub use hedge::{hedge_delay, HedgeConfig};
 pub use score::{ScoreConfig, Scoreboard};
-pub use static_peers::StaticPeers;
 
 use crate::hash::BlobHash;
 use std::future::Future;
@@ -103,7 +101,8 @@ pub struct PeerSearch {
     pub why_none: Option<String>,
 }
 
-/// Who might have a blob (static list, DHT, LAN).
+/// Who might have a blob: the fetcher's seam; the node's one peer policy
+/// (`node::peers::Peers`, over its sources) implements it.
 pub trait PeerFinder: Send + Sync + 'static {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>>;
 

@@ -9,54 +9,18 @@
 //! for the command to read.
 
 use super::control::NodeControl;
-use super::peers::NetworkPeers;
 use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
-use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{BoxFuture, FetchConfig, FetchStore, Fetcher, PeerFinder, PeerSearch, Priority};
-use crate::hash::{BlobHash, SdHash};
+use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority};
+use crate::hash::SdHash;
 use crate::sd::StreamDescriptor;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::Sender;
 
 /// Blobs in flight or waiting to be sent (2 MiB each).
 const WINDOW: usize = 8;
-
-/// The node's peers for a stream, plus those the command named.
-struct WithExtra {
-    node: Arc<NetworkPeers>,
-    extra: Vec<SocketAddr>,
-}
-
-impl PeerFinder for WithExtra {
-    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move { self.search(hash).await.peers })
-    }
-
-    /// The node's peers after the `--peer`s given; why none when none.
-    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
-        Box::pin(async move {
-            let found = self.node.search(hash).await;
-            let mut peers = self.extra.clone();
-            for p in found.peers {
-                if !peers.contains(&p) {
-                    peers.push(p);
-                }
-            }
-            PeerSearch {
-                why_none: if peers.is_empty() {
-                    found.why_none
-                } else {
-                    None
-                },
-                peers,
-            }
-        })
-    }
-}
 
 impl NodeControl {
     /// Serves one `get`: `Stream`, then the file's bytes in order, as
@@ -130,21 +94,17 @@ impl NodeControl {
                 .await
                 .map_err(|e| format!("{e:#}"))?
         };
+        // Offline: no source at all, so nothing is asked of the network.
         let finder: Arc<dyn PeerFinder> = if job.offline {
-            Arc::new(crate::fetch::StaticPeers::new([]))
+            Arc::new(super::peers::Peers::new(Vec::new(), None))
         } else {
-            Arc::new(WithExtra {
-                node: self.peers.clone(),
-                extra,
-            })
+            Arc::new(self.peers.with_extra(extra))
         };
-        let mut config = FetchConfig::default();
-        if let Some(secs) = job.timeout_secs.filter(|s| (1..=86_400).contains(s)) {
-            config.deadline = Duration::from_secs(secs);
-        }
-        let store: Arc<dyn FetchStore> = self.store.clone();
-        let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-        Ok(Fetcher::new(store, finder, client, config))
+        let deadline = job
+            .timeout_secs
+            .filter(|s| (1..=86_400).contains(s))
+            .map_or(FetchConfig::default().deadline, Duration::from_secs);
+        Ok(super::parts::fetcher(self.store.clone(), finder, deadline))
     }
 }
 
