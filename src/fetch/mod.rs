@@ -2,8 +2,9 @@
 //!
 //! This module owns its seams: [`BlobPeer`] (ask one peer for one blob),
 //! [`PeerFinder`] (who might have a blob) and [`FetchStore`] (the cache it
-//! reads first and writes what it fetched into). The exchange client and the DHT
-//! implement them; tests can implement them with peers that misbehave.
+//! reads first and writes what it fetched into). The exchange client, the
+//! node's peer policy (`node::peers`) and the stores implement them; tests
+//! can implement them with peers that misbehave.
 //!
 //! The parts: [`Fetcher`] (`fetcher`) is the entry point; `flight` keeps one
 //! transfer per blob; `transfer` runs one blob's failover loop; `hedge` races

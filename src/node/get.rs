@@ -35,23 +35,7 @@ impl NodeControl {
             .parse()
             .map_err(|e| format!("not an sd hash: {e}"))?;
         let fetcher = self.fetcher_for(&job).await?;
-        let desc = if job.offline {
-            let store = self.store.clone();
-            crate::blocking::run(move || {
-                let d = load_descriptor(&*store, &sd)?;
-                check_complete(&*store, &d).map(|_| d)
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(error_text)?
-        } else {
-            let blob = fetcher
-                .fetch(sd.as_blob(), None, Priority::Urgent)
-                .await
-                .map_err(error_text)?;
-            StreamDescriptor::parse_verified(blob.data(), &sd)
-                .map_err(|e| format!("stream descriptor {sd} is invalid: {e}"))?
-        };
+        let desc = self.descriptor(&fetcher, sd, job.offline).await?;
         self.peers.register(&desc);
         let header = GetEvent::Stream {
             name: desc.download_name(),
@@ -82,6 +66,32 @@ impl NodeControl {
         }
         tracing::info!(sd = %sd.short(), bytes, "stream sent to a get");
         Ok(Reply::Got { bytes })
+    }
+
+    /// The stream's descriptor: from the network (or the store) through
+    /// `fetcher`; offline, from the store, which must hold the whole stream.
+    async fn descriptor(
+        &self,
+        fetcher: &Fetcher,
+        sd: SdHash,
+        offline: bool,
+    ) -> Result<StreamDescriptor, String> {
+        if offline {
+            let store = self.store.clone();
+            return crate::blocking::run(move || {
+                let d = load_descriptor(&*store, &sd)?;
+                check_complete(&*store, &d).map(|_| d)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(error_text);
+        }
+        let blob = fetcher
+            .fetch(sd.as_blob(), None, Priority::Urgent)
+            .await
+            .map_err(error_text)?;
+        StreamDescriptor::parse_verified(blob.data(), &sd)
+            .map_err(|e| format!("stream descriptor {sd} is invalid: {e}"))
     }
 
     /// A fetcher over the node's store and peers, plus the command's

@@ -2,7 +2,7 @@
 //! node (`Node::start`), the mount on top of it, a `get` through it and a
 //! one-shot `get` or `dht` command all open the store, make the fetcher,
 //! choose peers and start DHT nodes through these functions, so each part
-//! is configured in one place (docs/architecture.md §3, "The wiring").
+//! is configured in one place (docs/architecture.md §2.5).
 
 use super::peers::{DhtPeers, FixedPeers, PeerSource, Peers};
 use super::Bootstrap;
