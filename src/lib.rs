@@ -25,8 +25,9 @@
 //! - `fuse`: the FUSE adapter, translation only;
 //! - `share`: the share folder, published as it changes;
 //! - `control`: the control socket protocol between commands and a running node;
-//! - `node`: a running node: store, blob server, DHT, fetcher, announcer, control socket;
-//! - `config`, `cli`: flags to a validated configuration and the commands (the binary's edge).
+//! - `node`: the wiring, the one place that knows every concrete part (docs/architecture.md §2.5):
+//!   a running node (store, blob server, DHT, peers, fetcher, announcer, control socket), the mount;
+//! - `config`, `cli`: flags to a validated configuration, handed to `node` (the binary's edge).
 
 pub mod assemble;
 mod atomic_file;

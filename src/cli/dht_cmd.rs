@@ -7,10 +7,10 @@
 //! lookups one `answered` line per node that answered, with its round-trip
 //! time, before the results.
 
-use super::dht::{client_bind, resolve, start};
 use crate::dht::{LookupReport, Node};
 use crate::hash::{BlobHash, NodeId};
-use crate::node::{bootstrap_addrs, Bootstrap};
+use crate::node::oneshot::dht_node;
+use crate::node::{bootstrap_addrs, resolve, Bootstrap};
 use anyhow::Context;
 use clap::Subcommand;
 use std::net::SocketAddr;
@@ -74,48 +74,53 @@ pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
                 (bootstrap_addrs(&chosen).await?, true)
             }
         };
-        let node = start(client_bind(&seeds), if joined { &seeds } else { &[] }, None).await?;
+        let node = dht_node(&seeds, joined).await?;
         if joined && node.routing_len() == 0 {
             anyhow::bail!("no DHT node answered (give a reachable --bootstrap HOST:PORT)");
         }
-        let t = Instant::now();
-        match cmd {
-            DhtCommand::Ping { .. } => ping(&node, seeds[0], t).await,
-            DhtCommand::FindNode { id } => {
-                let (found, report) = node.find_node_with_report(id).await;
-                print_report(&report, found.len(), "nodes", t);
-                for c in found {
-                    println!("{}  {}", c.id, c.addr);
-                }
-                Ok(())
-            }
-            DhtCommand::FindPeers { hash } => {
-                let (peers, report) = node
-                    .find_peers_with_report(BlobHash::from_bytes(*hash.as_bytes()))
-                    .await;
-                print_report(&report, peers.len(), "peers", t);
-                for p in peers {
-                    println!("{p}");
-                }
-                Ok(())
-            }
-            DhtCommand::Announce { hash, tcp_port } => {
-                let n = node
-                    .announce(BlobHash::from_bytes(*hash.as_bytes()), tcp_port)
-                    .await?;
-                println!("stored on {n} nodes in {} ms", t.elapsed().as_millis());
-                Ok(())
-            }
-            DhtCommand::Table => {
-                let contacts = node.contacts();
-                println!("# own id {}, {} contacts", node.id(), contacts.len());
-                for c in contacts {
-                    println!("{}  {}", c.id, c.addr);
-                }
-                Ok(())
-            }
-        }
+        act(&node, cmd, &seeds).await
     })
+}
+
+/// Does what `cmd` asks with `node` and prints the answer.
+async fn act(node: &Arc<Node>, cmd: DhtCommand, seeds: &[SocketAddr]) -> anyhow::Result<()> {
+    let t = Instant::now();
+    match cmd {
+        DhtCommand::Ping { .. } => ping(node, seeds[0], t).await,
+        DhtCommand::FindNode { id } => {
+            let (found, report) = node.find_node_with_report(id).await;
+            print_report(&report, found.len(), "nodes", t);
+            for c in found {
+                println!("{}  {}", c.id, c.addr);
+            }
+            Ok(())
+        }
+        DhtCommand::FindPeers { hash } => {
+            let (peers, report) = node
+                .find_peers_with_report(BlobHash::from_bytes(*hash.as_bytes()))
+                .await;
+            print_report(&report, peers.len(), "peers", t);
+            for p in peers {
+                println!("{p}");
+            }
+            Ok(())
+        }
+        DhtCommand::Announce { hash, tcp_port } => {
+            let n = node
+                .announce(BlobHash::from_bytes(*hash.as_bytes()), tcp_port)
+                .await?;
+            println!("stored on {n} nodes in {} ms", t.elapsed().as_millis());
+            Ok(())
+        }
+        DhtCommand::Table => {
+            let contacts = node.contacts();
+            println!("# own id {}, {} contacts", node.id(), contacts.len());
+            for c in contacts {
+                println!("{}  {}", c.id, c.addr);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `answered  ID8  ADDR  RTT ms` per responder, in the order they answered,

@@ -6,18 +6,16 @@
 //! size whatever the stream's length. Blobs already in the store are taken
 //! from there, so an interrupted `get` resumes.
 
-use super::dht;
 use super::get::{open_output, report, GetRequest};
 use super::progress::bytes_bar;
 use crate::assemble::decrypt_blob;
-use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority, StaticPeers};
+use crate::fetch::{Fetcher, Priority};
 use crate::hash::SdHash;
-use crate::node::{bootstrap_addrs, Bootstrap};
+use crate::node::oneshot::{fetching, Fetching, GetConfig};
+use crate::node::Bootstrap;
 use crate::sd::StreamDescriptor;
 use crate::store::{DiskStore, HasBlob, ReadQuiet};
 use anyhow::{bail, Context};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,63 +25,52 @@ const WINDOW: usize = 8;
 const MAX_WINDOW: usize = 32;
 
 pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
-    let peers = dht::resolve(&req.peers).await?;
     let sd = req.sd_hash;
-    let (fetcher, has_sources) = fetcher_for(&store, &req, &peers).await?;
+    let cfg = GetConfig {
+        peers: req.peers.clone(),
+        bootstrap: bootstrap_for(&store, &req),
+        fetch_deadline: Duration::from_secs(req.timeout_secs),
+    };
+    let Fetching {
+        fetcher,
+        peers,
+        fixed,
+        has_sources,
+    } = fetching(store.clone(), &cfg).await?;
     if !has_sources && !store.contains(&sd.as_blob()) {
         bail!("stream descriptor {sd} is not in the local store, and --no-bootstrap without --peer leaves nowhere to look");
     }
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
         .with_context(|| format!("stream descriptor {sd} is invalid"))?;
+    // The stream's blobs are looked up by its sd hash, as lbry-sdk announces them.
+    peers.register(&desc);
     let missing = desc
         .blobs()
         .iter()
         .filter(|b| !store.contains(&b.hash))
         .count();
-    tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = peers.len(), "getting stream");
+    tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = fixed, "getting stream");
     if missing > 0 && !has_sources {
         bail!(
             "{missing} of {} blobs are missing from the local store, and --no-bootstrap without --peer leaves nowhere to look",
             desc.blobs().len()
         );
     }
-    let window = (2 * peers.len()).clamp(WINDOW, MAX_WINDOW);
+    let window = (2 * fixed).clamp(WINDOW, MAX_WINDOW);
     write_stream(&fetcher, Arc::new(desc), &req, window).await
 }
 
-/// The fetcher for this `get`, and whether it has anywhere to look. Where to
-/// look for peers: the nodes given, else (with no peer given either) LBRY's
-/// public DHT; nowhere when the store has the whole stream.
-async fn fetcher_for(
-    store: &Arc<DiskStore>,
-    req: &GetRequest,
-    peers: &[SocketAddr],
-) -> anyhow::Result<(Fetcher, bool)> {
-    let sd = req.sd_hash;
-    let bootstrap = match (&req.bootstrap[..], req.peers.is_empty(), req.no_bootstrap) {
+/// Where to look for peers besides those given: the DHT nodes given, else
+/// (with no peer given either) LBRY's public DHT; nowhere when the store
+/// has the whole stream.
+fn bootstrap_for(store: &DiskStore, req: &GetRequest) -> Bootstrap {
+    match (&req.bootstrap[..], req.peers.is_empty(), req.no_bootstrap) {
         (_, _, true) => Bootstrap::None,
-        ([], true, false) if !complete_locally(&**store, &sd) => Bootstrap::Default,
+        ([], true, false) if !complete_locally(store, &req.sd_hash) => Bootstrap::Default,
         ([], _, false) => Bootstrap::None,
         (specs, _, false) => Bootstrap::Nodes(specs.to_vec()),
-    };
-    let use_dht = bootstrap != Bootstrap::None;
-    // The DHT node lives until the download is done (the finder holds it).
-    let finder: Arc<dyn PeerFinder> = if use_dht {
-        let seeds = bootstrap_addrs(&bootstrap).await?;
-        let node = dht::start(dht::client_bind(&seeds), &seeds, None).await?;
-        Arc::new(dht::StreamPeers::new(node, sd, peers.to_vec()))
-    } else {
-        Arc::new(StaticPeers::new(peers.to_vec()))
-    };
-    let has_sources = use_dht || !peers.is_empty();
-    let config = FetchConfig {
-        deadline: Duration::from_secs(req.timeout_secs),
-        ..FetchConfig::default()
-    };
-    let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-    let fetcher = Fetcher::new(store.clone(), finder, client, config);
-    Ok((fetcher, has_sources))
+    }
 }
 
 /// Fetches every data blob through an ordered window of `window` blobs and

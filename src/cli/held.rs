@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use crate::control::client::{self, Client};
+use crate::node::oneshot::open_store;
 use crate::store::{DiskStore, StoreError};
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ pub fn node_or_store(cfg: &Config) -> anyhow::Result<Holder> {
         if let Some(node) = client::connect(&cfg.data_dir)? {
             return Ok(Holder::Node(node));
         }
-        match DiskStore::open(&cfg.data_dir, cfg.cache_bytes) {
+        match open_store(cfg) {
             Ok(store) => return Ok(Holder::Nobody(Box::new(store))),
             Err(StoreError::Locked { .. }) if Instant::now() < deadline => std::thread::sleep(POLL),
             Err(e) => return Err(e.into()),

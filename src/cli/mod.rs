@@ -4,9 +4,7 @@
 //! names the file, blob or peer concerned; `main` maps them to exit code 1.
 //! clap itself exits with 2 on usage errors.
 
-mod bdi;
 mod config_file;
-mod dht;
 mod dht_cmd;
 mod get;
 mod get_net;
@@ -15,7 +13,6 @@ mod held;
 mod interrupt;
 mod ls;
 mod mount;
-mod mountpoint;
 mod node_args;
 mod progress;
 mod publish;

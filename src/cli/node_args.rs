@@ -1,10 +1,11 @@
 //! The flags every long-running node takes (`serve` and the mount), turned
-//! into [`NodeOptions`].
+//! into a [`NodeConfig`].
 
-use crate::node::{Bootstrap, NodeOptions};
+use crate::config::Config;
+use crate::fetch::FetchConfig;
+use crate::node::{Bootstrap, NodeConfig};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct NodeArgs {
@@ -35,14 +36,10 @@ pub struct NodeArgs {
 }
 
 impl NodeArgs {
-    /// The node options these flags ask for; `peers` and `fetch_deadline`
-    /// come from the command's own flags.
-    pub fn options(
-        &self,
-        data_dir: &Path,
-        peers: Vec<String>,
-        fetch_deadline: Duration,
-    ) -> NodeOptions {
+    /// The node these flags ask for, on `cfg`'s data dir; `peers` come from
+    /// the command's own flags. (The mount sets the fetch deadline from its
+    /// read timeout.)
+    pub fn options(&self, cfg: &Config, peers: Vec<String>) -> NodeConfig {
         let bootstrap = if self.no_bootstrap {
             Bootstrap::None
         } else if self.bootstrap.is_empty() {
@@ -50,15 +47,19 @@ impl NodeArgs {
         } else {
             Bootstrap::Nodes(self.bootstrap.clone())
         };
-        NodeOptions {
+        NodeConfig {
+            data: cfg.clone(),
             listen: self.listen,
             max_connections: self.max_connections as usize,
             dht_listen: (!self.no_dht).then_some(self.dht_listen),
             bootstrap,
             peers,
-            fetch_deadline,
-            share_dir: (!self.no_share)
-                .then(|| self.share.clone().unwrap_or_else(|| data_dir.join("share"))),
+            fetch_deadline: FetchConfig::default().deadline,
+            share_dir: (!self.no_share).then(|| {
+                self.share
+                    .clone()
+                    .unwrap_or_else(|| cfg.data_dir.join("share"))
+            }),
         }
     }
 }

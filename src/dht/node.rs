@@ -352,15 +352,6 @@ impl Drop for Node {
     }
 }
 
-impl crate::fetch::PeerFinder for Node {
-    fn find_peers(
-        &self,
-        hash: crate::hash::BlobHash,
-    ) -> crate::fetch::BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(Node::find_peers(self, hash))
-    }
-}
-
 impl Inner {
     pub(super) async fn ping(self: &Arc<Self>, addr: SocketAddr) -> Result<NodeId, RpcError> {
         let (id, response) = self.call(addr, Request::Ping).await?;

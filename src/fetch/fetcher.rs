@@ -245,7 +245,7 @@ mod tests {
         store.put(&held, Keep::Cache).unwrap();
         let f = Fetcher::new(
             store.clone(),
-            Arc::new(crate::fetch::StaticPeers::new([addr(1)])),
+            Arc::new(crate::fetch::mock::StaticPeers::new([addr(1)])),
             net.clone(),
             test_config(),
         );

@@ -1,8 +1,9 @@
 //! Test doubles: an in-memory network of peers with scripted behaviour
 //! (serve, fail with a given error, hang, wait for a gate), counting calls,
-//! concurrent requests and cancellations; and helpers to build a fetcher on it.
+//! concurrent requests and cancellations; a fixed list of peers; and helpers
+//! to build a fetcher on it.
 
-use super::{BlobPeer, BoxFuture, FetchConfig, FetchError, Fetcher, PeerError, StaticPeers};
+use super::{BlobPeer, BoxFuture, FetchConfig, FetchError, Fetcher, PeerError, PeerFinder};
 use crate::blob::VerifiedBlob;
 use crate::hash::BlobHash;
 use crate::store::MemStore;
@@ -236,5 +237,23 @@ pub(crate) fn all_failed(e: &FetchError) -> Report<'_> {
             attempts, skipped, ..
         } => (attempts, skipped),
         other => panic!("unexpected {other}"),
+    }
+}
+
+/// A [`PeerFinder`] that answers the same peers for every blob. (The node's
+/// one peer policy is `node::peers::Peers`; the fetcher's tests need only a list.)
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StaticPeers(Vec<SocketAddr>);
+
+impl StaticPeers {
+    pub(crate) fn new(peers: impl IntoIterator<Item = SocketAddr>) -> Self {
+        Self(peers.into_iter().collect())
+    }
+}
+
+impl PeerFinder for StaticPeers {
+    fn find_peers(&self, _hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
+        let peers = self.0.clone();
+        Box::pin(async move { peers })
     }
 }

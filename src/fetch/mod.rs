@@ -2,8 +2,9 @@
 //!
 //! This module owns its seams: [`BlobPeer`] (ask one peer for one blob),
 //! [`PeerFinder`] (who might have a blob) and [`FetchStore`] (the cache it
-//! reads first and writes what it fetched into). The exchange client and the DHT
-//! implement them; tests can implement them with peers that misbehave.
+//! reads first and writes what it fetched into). The exchange client, the
+//! node's peer policy (`node::peers`) and the stores implement them; tests
+//! can implement them with peers that misbehave.
 //!
 //! The parts: [`Fetcher`] (`fetcher`) is the entry point; `flight` keeps one
 //! transfer per blob; `transfer` runs one blob's failover loop; `hedge` races
@@ -16,7 +17,6 @@ pub mod fetcher;
 mod flight;
 pub mod hedge;
 pub mod score;
-pub mod static_peers;
 mod transfer;
 
 #[cfg(test)]
@@ -27,7 +27,6 @@ pub use fetch_all::FetchAll;
 pub use fetcher::{FetchConfig, Fetcher, Priority};
 pub use hedge::{hedge_delay, HedgeConfig};
 pub use score::{ScoreConfig, Scoreboard};
-pub use static_peers::StaticPeers;
 
 use crate::hash::BlobHash;
 use std::future::Future;
@@ -103,7 +102,8 @@ pub struct PeerSearch {
     pub why_none: Option<String>,
 }
 
-/// Who might have a blob (static list, DHT, LAN).
+/// Who might have a blob: the fetcher's seam; the node's one peer policy
+/// (`node::peers::Peers`, over its sources) implements it.
 pub trait PeerFinder: Send + Sync + 'static {
     fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>>;
 

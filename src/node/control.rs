@@ -1,6 +1,6 @@
 //! The node's answers to the control socket (`ls`, `status`, `publish`, `get`).
 
-use super::peers::NetworkPeers;
+use super::peers::Peers;
 use super::publisher::Publisher;
 use crate::catalog::{stream_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
@@ -26,7 +26,7 @@ pub trait ShareView: Send + Sync + 'static {
 pub struct NodeControl {
     pub store: Arc<DiskStore>,
     pub publisher: Publisher,
-    pub peers: Arc<NetworkPeers>,
+    pub peers: Arc<Peers>,
     pub dht: Option<Arc<dht::Node>>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,

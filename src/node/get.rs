@@ -9,54 +9,18 @@
 //! for the command to read.
 
 use super::control::NodeControl;
-use super::peers::NetworkPeers;
 use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
-use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::fetch::{BoxFuture, FetchConfig, FetchStore, Fetcher, PeerFinder, PeerSearch, Priority};
-use crate::hash::{BlobHash, SdHash};
+use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority};
+use crate::hash::SdHash;
 use crate::sd::StreamDescriptor;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::Sender;
 
 /// Blobs in flight or waiting to be sent (2 MiB each).
 const WINDOW: usize = 8;
-
-/// The node's peers for a stream, plus those the command named.
-struct WithExtra {
-    node: Arc<NetworkPeers>,
-    extra: Vec<SocketAddr>,
-}
-
-impl PeerFinder for WithExtra {
-    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move { self.search(hash).await.peers })
-    }
-
-    /// The node's peers after the `--peer`s given; why none when none.
-    fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
-        Box::pin(async move {
-            let found = self.node.search(hash).await;
-            let mut peers = self.extra.clone();
-            for p in found.peers {
-                if !peers.contains(&p) {
-                    peers.push(p);
-                }
-            }
-            PeerSearch {
-                why_none: if peers.is_empty() {
-                    found.why_none
-                } else {
-                    None
-                },
-                peers,
-            }
-        })
-    }
-}
 
 impl NodeControl {
     /// Serves one `get`: `Stream`, then the file's bytes in order, as
@@ -71,23 +35,7 @@ impl NodeControl {
             .parse()
             .map_err(|e| format!("not an sd hash: {e}"))?;
         let fetcher = self.fetcher_for(&job).await?;
-        let desc = if job.offline {
-            let store = self.store.clone();
-            crate::blocking::run(move || {
-                let d = load_descriptor(&*store, &sd)?;
-                check_complete(&*store, &d).map(|_| d)
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(error_text)?
-        } else {
-            let blob = fetcher
-                .fetch(sd.as_blob(), None, Priority::Urgent)
-                .await
-                .map_err(error_text)?;
-            StreamDescriptor::parse_verified(blob.data(), &sd)
-                .map_err(|e| format!("stream descriptor {sd} is invalid: {e}"))?
-        };
+        let desc = self.descriptor(&fetcher, sd, job.offline).await?;
         self.peers.register(&desc);
         let header = GetEvent::Stream {
             name: desc.download_name(),
@@ -120,6 +68,32 @@ impl NodeControl {
         Ok(Reply::Got { bytes })
     }
 
+    /// The stream's descriptor: from the network (or the store) through
+    /// `fetcher`; offline, from the store, which must hold the whole stream.
+    async fn descriptor(
+        &self,
+        fetcher: &Fetcher,
+        sd: SdHash,
+        offline: bool,
+    ) -> Result<StreamDescriptor, String> {
+        if offline {
+            let store = self.store.clone();
+            return crate::blocking::run(move || {
+                let d = load_descriptor(&*store, &sd)?;
+                check_complete(&*store, &d).map(|_| d)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(error_text);
+        }
+        let blob = fetcher
+            .fetch(sd.as_blob(), None, Priority::Urgent)
+            .await
+            .map_err(error_text)?;
+        StreamDescriptor::parse_verified(blob.data(), &sd)
+            .map_err(|e| format!("stream descriptor {sd} is invalid: {e}"))
+    }
+
     /// A fetcher over the node's store and peers, plus the command's
     /// peers and deadline; offline, one that only reads the store.
     async fn fetcher_for(&self, job: &GetJob) -> Result<Fetcher, String> {
@@ -130,21 +104,17 @@ impl NodeControl {
                 .await
                 .map_err(|e| format!("{e:#}"))?
         };
+        // Offline: no source at all, so nothing is asked of the network.
         let finder: Arc<dyn PeerFinder> = if job.offline {
-            Arc::new(crate::fetch::StaticPeers::new([]))
+            Arc::new(super::peers::Peers::new(Vec::new(), None))
         } else {
-            Arc::new(WithExtra {
-                node: self.peers.clone(),
-                extra,
-            })
+            Arc::new(self.peers.with_extra(extra))
         };
-        let mut config = FetchConfig::default();
-        if let Some(secs) = job.timeout_secs.filter(|s| (1..=86_400).contains(s)) {
-            config.deadline = Duration::from_secs(secs);
-        }
-        let store: Arc<dyn FetchStore> = self.store.clone();
-        let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-        Ok(Fetcher::new(store, finder, client, config))
+        let deadline = job
+            .timeout_secs
+            .filter(|s| (1..=86_400).contains(s))
+            .map_or(FetchConfig::default().deadline, Duration::from_secs);
+        Ok(super::parts::fetcher(self.store.clone(), finder, deadline))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The node's side of the filesystem's seams: blobs come from the fetcher,
 //! and stream events go to the peer finder and the announcer.
 
-use super::peers::NetworkPeers;
+use super::peers::Peers;
 use super::Announcer;
 use crate::blob::VerifiedBlob;
 use crate::fetch::{BoxFuture, FetchError, Fetcher, Priority};
@@ -35,7 +35,7 @@ impl BlobSource for FetchSource {
 
 /// What the filesystem tells the node.
 pub struct Hooks {
-    pub peers: Arc<NetworkPeers>,
+    pub peers: Arc<Peers>,
     pub announcer: Announcer,
 }
 

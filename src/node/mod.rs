@@ -1,39 +1,51 @@
 //! A running lbrymount node: the one place that knows every concrete part.
 //!
-//! It opens the store, starts the blob server (re-seeding what the store
-//! holds), the DHT node and its announcer, and the fetcher with its peer
-//! finder; `serve` runs just this, the mount adds a filesystem on top.
-//! It also answers the control socket (`ls`, `status`, `publish` from other
-//! terminals). Shutdown is ordered (docs/architecture.md §6.4): cancel every
-//! background part through one tree ([`shutdown::Lifecycle`]), close the
-//! control socket, stop the share folder, stop accepting peers, stop the
-//! DHT, then wait (bounded) for what was cancelled.
+//! The command line turns flags into a [`NodeConfig`] (and a
+//! [`MountConfig`] for the mount) and calls [`serve`], [`mount`], or for a
+//! `get` without a node, [`oneshot`]. Every part is built in `parts` (the
+//! store, the blob server, the DHT node, the peer policy, the fetcher), so
+//! each is configured once; [`Node::start`] puts them together: the store,
+//! the blob server (re-seeding what the store holds), the DHT node and its
+//! announcer, the fetcher with its peers, and the control socket (`ls`,
+//! `status`, `publish`, `get` from other terminals). `serve` runs just
+//! this, the mount adds a filesystem on top (`mount`). Shutdown is ordered
+//! (docs/architecture.md §6.4): cancel every background part through one
+//! tree ([`shutdown::Lifecycle`]), close the control socket, stop the share
+//! folder, stop accepting peers, stop the DHT, then wait (bounded) for what
+//! was cancelled.
 
 pub mod announce;
 pub mod control;
 mod get;
 mod glue;
+pub mod mount;
+pub mod oneshot;
+mod parts;
 mod peer_memo;
+mod peer_source;
 pub mod peers;
 pub mod publisher;
+mod run;
 pub mod shutdown;
 
 pub use announce::Announcer;
 pub use glue::{FetchSource, Hooks};
+pub use mount::{mount, MountConfig};
+pub use parts::{bootstrap_addrs, resolve};
 pub use publisher::{MountView, Publisher};
+pub use run::{serve, shutdown_signal};
 pub use shutdown::{Lifecycle, STOP_GRACE};
 
 use crate::config::Config;
 use crate::control::server::ControlServer;
-use crate::dht::{self, AddrPolicy, NodeConfig};
-use crate::exchange::client::{ClientConfig, ExchangeClient};
-use crate::exchange::server::{BlobServer, RunningServer, ServerConfig, StatsSnapshot};
-use crate::fetch::{FetchConfig, Fetcher};
+use crate::dht;
+use crate::exchange::server::{RunningServer, StatsSnapshot};
+use crate::fetch::Fetcher;
 use crate::store::DiskStore;
 use anyhow::Context;
-use peers::NetworkPeers;
+use peers::Peers;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,9 +60,13 @@ pub enum Bootstrap {
     None,
 }
 
-/// How a node is set up (validated flags).
+/// How a node is set up: everything the flags decide, validated. A part
+/// added to the node (a name resolver, trackers) adds its settings here and
+/// is built in `parts`, so the command line only fills in the field.
 #[derive(Debug, Clone)]
-pub struct NodeOptions {
+pub struct NodeConfig {
+    /// The data dir and the cache's cap.
+    pub data: Config,
     /// TCP address of the blob server.
     pub listen: SocketAddr,
     pub max_connections: usize,
@@ -62,20 +78,20 @@ pub struct NodeOptions {
     /// Longest time spent fetching one blob.
     pub fetch_deadline: Duration,
     /// The share folder to watch, if any.
-    pub share_dir: Option<std::path::PathBuf>,
+    pub share_dir: Option<PathBuf>,
 }
 
 pub struct Node {
     pub store: Arc<DiskStore>,
     pub fetcher: Fetcher,
-    pub peers: Arc<NetworkPeers>,
+    pub peers: Arc<Peers>,
     pub dht: Option<Arc<dht::Node>>,
     pub announcer: Announcer,
     pub publisher: Publisher,
     pub control: Arc<control::NodeControl>,
     control_server: Option<ControlServer>,
-    share_dir: Option<std::path::PathBuf>,
-    data_dir: std::path::PathBuf,
+    share_dir: Option<PathBuf>,
+    data_dir: PathBuf,
     share: Option<Arc<crate::share::ShareHandle>>,
     server: RunningServer,
     life: Lifecycle,
@@ -83,40 +99,24 @@ pub struct Node {
 
 impl Node {
     /// Opens the store and starts every network part. Must run inside a tokio runtime.
-    pub async fn start(cfg: &Config, opts: NodeOptions) -> anyhow::Result<Node> {
-        let store = {
-            let (dir, cap) = (cfg.data_dir.clone(), cfg.cache_bytes);
-            tokio::task::spawn_blocking(move || DiskStore::open(&dir, cap)).await??
-        };
-        let store = Arc::new(store);
+    pub async fn start(cfg: NodeConfig) -> anyhow::Result<Node> {
+        let store = parts::open_store_async(&cfg.data).await?;
         let life = Lifecycle::new();
-        let config = ServerConfig {
-            max_connections: opts.max_connections,
-            ..ServerConfig::default()
-        };
-        let server = BlobServer::bind(opts.listen, store.clone(), config)
-            .await
-            .with_context(|| format!("cannot listen on {}", opts.listen))?
-            .spawn();
+        let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
         let tcp_port = server.local_addr().port();
-        let fixed = resolve(&opts.peers).await?;
-        let (dht, announcer) = match opts.dht_listen {
+        let fixed = resolve(&cfg.peers).await?;
+        let (dht, announcer) = match cfg.dht_listen {
             Some(udp) => {
-                let state = cfg.data_dir.join("dht.json");
-                let node = start_dht(udp, &opts.bootstrap, &state).await?;
+                let state = cfg.data.data_dir.join("dht.json");
+                let node = parts::start_dht(udp, &cfg.bootstrap, &state).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
                 let announcer = announce::start(node.clone(), store.clone(), tcp_port, &life);
                 (Some(node), announcer)
             }
             None => (None, Announcer::disabled()),
         };
-        let peers = Arc::new(NetworkPeers::new(fixed, dht.clone(), tcp_port));
-        let fetch = FetchConfig {
-            deadline: opts.fetch_deadline,
-            ..FetchConfig::default()
-        };
-        let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-        let fetcher = Fetcher::new(store.clone(), peers.clone(), client, fetch);
+        let peers = Arc::new(parts::peer_policy(fixed, dht.clone(), Some(tcp_port)));
+        let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline);
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
         let control = Arc::new(control::NodeControl {
             store: store.clone(),
@@ -128,15 +128,7 @@ impl Node {
             started: std::time::Instant::now(),
             share: std::sync::OnceLock::new(),
         });
-        // Without the socket the node still works; other commands then
-        // cannot reach it, and say the data dir is in use.
-        let control_server = match crate::control::server::start(&cfg.data_dir, control.clone()) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!("no control socket: {:#}", anyhow::Error::new(e));
-                None
-            }
-        };
+        let control_server = start_control(&cfg.data, control.clone());
         Ok(Node {
             store,
             fetcher,
@@ -146,8 +138,8 @@ impl Node {
             publisher,
             control,
             control_server,
-            share_dir: opts.share_dir,
-            data_dir: cfg.data_dir.clone(),
+            share_dir: cfg.share_dir,
+            data_dir: cfg.data.data_dir,
             share: None,
             server,
             life,
@@ -195,94 +187,14 @@ impl Node {
     }
 }
 
-/// Starts the DHT node and joins through the chosen bootstrap nodes.
-async fn start_dht(
-    udp: SocketAddr,
-    bootstrap: &Bootstrap,
-    state: &Path,
-) -> anyhow::Result<Arc<dht::Node>> {
-    let seeds = bootstrap_addrs(bootstrap).await?;
-    join_dht(udp, &seeds, Some(state)).await
-}
-
-/// The addresses of the chosen bootstrap nodes. Names given by hand must
-/// resolve; names of the public list that do not are skipped with a warning.
-pub async fn bootstrap_addrs(bootstrap: &Bootstrap) -> anyhow::Result<Vec<SocketAddr>> {
-    Ok(match bootstrap {
-        Bootstrap::Nodes(specs) => resolve(specs).await?,
-        Bootstrap::None => Vec::new(),
-        Bootstrap::Default => {
-            let mut seeds = Vec::new();
-            for spec in dht::DEFAULT_BOOTSTRAP {
-                match resolve(&[spec.to_string()]).await {
-                    Ok(a) => seeds.extend(a),
-                    Err(e) => tracing::warn!("skipping bootstrap node {spec}: {e:#}"),
-                }
-            }
-            if seeds.is_empty() {
-                tracing::warn!("no bootstrap node of the public list resolves");
-            }
-            seeds
-        }
-    })
-}
-
-/// Starts a DHT node on `listen` and joins through `seeds` and the contacts
-/// saved in `state` (none of either: we are the first node).
-///
-/// `state` is the node's state file: its id and live contacts are kept there
-/// across restarts. Long-running nodes pass one; short-lived client nodes
-/// pass `None` and get a fresh id each time.
-///
-/// A node bound to a loopback or LAN address accepts such peers (the node
-/// decides that itself). A node bound to every interface does too when all its
-/// bootstrap nodes are on loopback or a LAN: that network is evidently local.
-/// Otherwise it follows lbry-sdk's rules for the public network.
-pub async fn join_dht(
-    listen: SocketAddr,
-    seeds: &[SocketAddr],
-    state: Option<&Path>,
-) -> anyhow::Result<Arc<dht::Node>> {
-    let local_seeds = !seeds.is_empty()
-        && seeds
-            .iter()
-            .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
-    let config = NodeConfig {
-        addr_policy: (listen.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
-        state_file: state.map(Path::to_path_buf),
-        ..NodeConfig::default()
-    };
-    let node = dht::Node::bind(listen, config)
-        .await
-        .with_context(|| format!("cannot start the DHT node on {listen}"))?;
-    let node = Arc::new(node);
-    if !seeds.is_empty() || !node.saved_contacts().is_empty() {
-        match node.join(seeds).await {
-            Ok(n) => tracing::info!(contacts = n, "joined the DHT"),
-            Err(e) => tracing::warn!(error = %e, "could not join the DHT yet"),
+/// The control socket. Without it the node still works; other commands
+/// then cannot reach it, and say the data dir is in use.
+fn start_control(cfg: &Config, control: Arc<control::NodeControl>) -> Option<ControlServer> {
+    match crate::control::server::start(&cfg.data_dir, control) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!("no control socket: {:#}", anyhow::Error::new(e));
+            None
         }
     }
-    Ok(node)
-}
-
-/// Name resolution of peer and bootstrap hosts.
-const RESOLVE_DEADLINE: Duration = Duration::from_secs(5);
-
-/// Resolves `HOST:PORT` specs (peers or DHT nodes), with a deadline each.
-/// IPv4 is preferred: LBRY peers and DHT nodes are IPv4.
-pub async fn resolve(specs: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
-    let mut out = Vec::new();
-    for spec in specs {
-        let addrs = tokio::time::timeout(RESOLVE_DEADLINE, tokio::net::lookup_host(spec.as_str()))
-            .await
-            .with_context(|| format!("resolving {spec} timed out"))?
-            .with_context(|| format!("cannot resolve {spec}"))?;
-        let mut addrs: Vec<SocketAddr> = addrs.collect();
-        addrs.sort_by_key(|a| !a.is_ipv4());
-        match addrs.first() {
-            Some(a) => out.push(*a),
-            None => anyhow::bail!("{spec} resolves to no address"),
-        }
-    }
-    Ok(out)
 }

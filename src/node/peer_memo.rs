@@ -1,4 +1,4 @@
-//! The two maps behind [`super::peers::NetworkPeers`], bounded.
+//! The two maps behind [`super::peers::Peers`], bounded.
 //!
 //! Both are fed by what the network and users name (streams opened, DHT
 //! answers), so both have a cap: the memo of DHT answers holds

@@ -1,0 +1,193 @@
+//! The mount: a running node with the network as a read-only filesystem on
+//! top. This is where the filesystem is wired: the `Vfs` over the node's
+//! store, its blobs from the node's fetcher (`FetchSource`), its events to
+//! the node's peers and announcer (`Hooks`), the node's publishes shown in
+//! it (`VfsView`), the FUSE adapter and session, and the teardown.
+//!
+//! The mount stays in the foreground. SIGINT, SIGTERM or SIGHUP unmounts
+//! (lazily if a file is still open, so nothing is left behind) and returns
+//! `Ok`; a mount removed from outside is an error, so a service manager
+//! restarts the node. What may be mounted on and unmounted is
+//! `mountpoint`'s business; the kernel's read-ahead, `bdi`'s.
+
+mod bdi;
+mod mountpoint;
+mod view;
+
+use super::{FetchSource, Hooks, Node, NodeConfig, STOP_GRACE};
+use crate::assemble::local_streams;
+use crate::fuse::{Fuse, KernelNotifier};
+use crate::vfs::{Vfs, VfsConfig};
+use anyhow::{bail, Context};
+use fuser::MountOption;
+use mountpoint::{OurMount, Unmounted};
+use std::mem::ManuallyDrop;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use view::VfsView;
+
+/// A node and where and how to mount it.
+#[derive(Debug, Clone)]
+pub struct MountConfig {
+    /// The node under the mount. Its fetch deadline is set from
+    /// `read_timeout` (see [`fetch_deadline`]).
+    pub node: NodeConfig,
+    /// An existing directory.
+    pub mountpoint: PathBuf,
+    /// A read that cannot be served within this fails (EIO).
+    pub read_timeout: Duration,
+    /// Let other users read the mount.
+    pub allow_other: bool,
+}
+
+/// A fetch gives up a little before the read does, so the read fails with
+/// the fetcher's reasons (which peers were tried and why) rather than a bare timeout.
+pub fn fetch_deadline(read_timeout: Duration) -> Duration {
+    read_timeout.saturating_sub(read_timeout / 10)
+}
+
+/// Mounts the network and runs the node until a signal or an unmount from
+/// outside, on a runtime of its own.
+pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
+    let mp = mountpoint::prepare(&cfg.mountpoint)?;
+    cfg.node.fetch_deadline = fetch_deadline(cfg.read_timeout);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("lbrymount-mount")
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = rt.block_on(run(cfg, &mp));
+    // Blocking work still running (a cancelled publish, a read) gets a moment, not more.
+    rt.shutdown_timeout(STOP_GRACE);
+    result
+}
+
+async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
+    let mut node = Node::start(cfg.node).await?;
+    let vfs = filesystem(&node, cfg.read_timeout).await?;
+    node.publisher.attach(Arc::new(VfsView {
+        vfs: vfs.clone(),
+        mountpoint: mp.to_path_buf(),
+    }));
+    node.start_share()?;
+    let session = start_session(&vfs, mp, cfg.allow_other)?;
+    let ours = OurMount::record(mp);
+    raise_read_ahead(mp).await;
+    tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());
+    let removed_from_outside = tokio::select! {
+        _ = super::shutdown_signal() => false,
+        _ = session_ended(&session) => true,
+    };
+    let result = finish(ours, removed_from_outside).await;
+    let s = node.shutdown().await;
+    tracing::info!(
+        blobs = s.blobs_served,
+        bytes = s.bytes_served,
+        "unmounted, node stopped"
+    );
+    result
+}
+
+/// The filesystem over the node's parts, listing the streams the store holds.
+async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<Vfs>> {
+    let hooks = Arc::new(Hooks {
+        peers: node.peers.clone(),
+        announcer: node.announcer.clone(),
+    });
+    let vfs_cfg = VfsConfig {
+        read_timeout,
+        ..VfsConfig::default()
+    };
+    let source = Arc::new(FetchSource(node.fetcher.clone()));
+    let vfs = Arc::new(Vfs::new(vfs_cfg, node.store.clone(), source, hooks));
+    let store = node.store.clone();
+    let known = tokio::task::spawn_blocking(move || local_streams(&*store)).await?;
+    for (_, desc) in known {
+        vfs.add_stream(desc);
+    }
+    Ok(vfs)
+}
+
+/// Mounts `vfs` at `mp` through FUSE; the kernel's name cache is then told
+/// of streams that leave the mount.
+fn start_session(
+    vfs: &Arc<Vfs>,
+    mp: &Path,
+    allow_other: bool,
+) -> anyhow::Result<ManuallyDrop<fuser::BackgroundSession>> {
+    let fs = Fuse::new(vfs.clone(), tokio::runtime::Handle::current());
+    let mut options = vec![
+        MountOption::RO,
+        MountOption::FSName(mountpoint::FSNAME.into()),
+        MountOption::Subtype(mountpoint::FSNAME.into()),
+        MountOption::DefaultPermissions,
+        MountOption::NoAtime,
+        MountOption::NoDev,
+        MountOption::NoSuid,
+    ];
+    if allow_other {
+        options.push(MountOption::AllowOther);
+    }
+    let session = fuser::spawn_mount2(fs, mp, &options)
+        .with_context(|| format!("cannot mount on {}", mp.display()))?;
+    // Dropping fuser's session would unmount by path whatever is there by
+    // then (a filesystem mounted over ours, or the one under it once ours is
+    // gone), so it is never dropped: `OurMount` unmounts exactly our mount,
+    // and the session ends with the process.
+    let session = ManuallyDrop::new(session);
+    vfs.set_kernel_cache(Arc::new(KernelNotifier::new(session.notifier())));
+    Ok(session)
+}
+
+/// Raises the kernel's read-ahead on the mount where allowed (root).
+async fn raise_read_ahead(mp: &Path) {
+    let root = mp.to_path_buf();
+    let ra = tokio::task::spawn_blocking(move || {
+        bdi::raise_read_ahead(&root, crate::fuse::MAX_IO / 1024)
+    });
+    match ra.await.map_err(|e| e.to_string()).and_then(|r| r) {
+        Ok(kib) => tracing::debug!("kernel read-ahead on the mount: {kib} KiB"),
+        Err(e) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
+    }
+}
+
+/// Resolves when the FUSE session thread ends (someone ran `umount`).
+async fn session_ended(session: &fuser::BackgroundSession) {
+    while !session.guard.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Unmounts our mount, and says how the mount ended: `Ok` only for a clean
+/// stop on a signal, so a service manager restarts a node whose mount was
+/// removed from under it.
+async fn finish(ours: OurMount, removed_from_outside: bool) -> anyhow::Result<()> {
+    let mp = ours.path.clone();
+    let outcome = tokio::task::spawn_blocking(move || ours.unmount()).await?;
+    match outcome {
+        Ok(Unmounted::AlreadyGone) => {
+            bail!("the mount at {} was unmounted from outside", mp.display())
+        }
+        Ok(Unmounted::Covered) => bail!(
+            "cannot unmount {}: another filesystem is mounted over or inside it; \
+             lbrymount's mount stays under it until that one is unmounted",
+            mp.display()
+        ),
+        Ok(_) if removed_from_outside => {
+            bail!(
+                "the FUSE session at {} ended by itself; unmounted",
+                mp.display()
+            )
+        }
+        Ok(Unmounted::Detached) => {
+            tracing::warn!(
+                "files were still open under {}; the mount was detached",
+                mp.display()
+            );
+            Ok(())
+        }
+        Ok(Unmounted::Done) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot unmount {}", mp.display())),
+    }
+}

@@ -1,0 +1,117 @@
+//! The peer policy over scripted sources.
+
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A network source that answers the same for every key, counting questions.
+struct Scripted {
+    found: Found,
+    asked: AtomicUsize,
+}
+
+impl Scripted {
+    fn new(peers: &[SocketAddr], why: Option<&str>) -> Arc<Self> {
+        Arc::new(Self {
+            found: Found {
+                peers: peers.to_vec(),
+                why_none: why.map(str::to_owned),
+            },
+            asked: AtomicUsize::new(0),
+        })
+    }
+}
+
+impl PeerSource for Scripted {
+    fn find(&self, _key: BlobHash) -> BoxFuture<'_, Found> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let found = self.found.clone();
+        Box::pin(async move { found })
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+#[tokio::test]
+async fn without_sources_the_search_says_so() {
+    let peers = Peers::new(Vec::new(), Some(4444));
+    let found = peers.search(BlobHash::digest(b"x")).await;
+    assert!(found.peers.is_empty());
+    assert_eq!(found.why_none.as_deref(), Some(NO_SOURCE));
+    let fixed = addr(5555);
+    let peers = Peers::new(vec![Arc::new(FixedPeers::new(vec![fixed]))], Some(4444));
+    let found = peers.search(BlobHash::digest(b"x")).await;
+    assert_eq!((found.peers, found.why_none), (vec![fixed], None));
+}
+
+#[tokio::test]
+async fn duplicates_across_sources_are_removed_even_when_not_adjacent() {
+    let (a, b, c) = (addr(1), addr(2), addr(3));
+    let one = Scripted::new(&[b, a, c], None);
+    let two = Scripted::new(&[c, b, a, b], None);
+    let sources: Vec<Arc<dyn PeerSource>> = vec![
+        Arc::new(FixedPeers::new(vec![a, b])),
+        one,
+        Arc::new(FixedPeers::new(vec![c, a])),
+        two,
+    ];
+    let peers = Peers::new(sources, None);
+    let found = peers.search(BlobHash::digest(b"x")).await;
+    assert_eq!(found.peers, [a, b, c], "fixed first, each address once");
+    let extra = peers.with_extra(vec![c, addr(9), c]);
+    let found = extra.search(BlobHash::digest(b"x")).await;
+    assert_eq!(found.peers, [c, addr(9), a, b]);
+}
+
+#[tokio::test]
+async fn why_nobody_comes_from_every_network_source_and_never_from_ourselves() {
+    let us = addr(4444);
+    let dht = Scripted::new(
+        &[us],
+        Some("nobody announced it in the DHT (3 nodes answered)"),
+    );
+    let lan = Scripted::new(&[], Some("no LAN peer answered"));
+    let sources: Vec<Arc<dyn PeerSource>> = vec![dht.clone(), lan];
+    let peers = Peers::new(sources, Some(4444));
+    let found = peers.search(BlobHash::digest(b"x")).await;
+    assert!(found.peers.is_empty(), "{:?}", found.peers);
+    assert_eq!(
+        found.why_none.as_deref(),
+        Some("nobody announced it in the DHT (3 nodes answered); no LAN peer answered")
+    );
+    let extra = peers.with_extra(vec![addr(7)]);
+    let found = extra.search(BlobHash::digest(b"x")).await;
+    assert_eq!((found.peers, found.why_none), (vec![addr(7)], None));
+    assert_eq!(dht.asked.load(Ordering::SeqCst), 1, "the answer was cached");
+}
+
+#[tokio::test]
+async fn a_streams_blobs_share_one_lookup_of_its_sd_hash() {
+    let found_peer = addr(6);
+    let dht = Scripted::new(&[found_peer], Some("nobody"));
+    let peers = Peers::new(vec![dht.clone()], None);
+    let store = crate::store::MemStore::new();
+    let data = vec![7u8; 5_000_000];
+    let opts = crate::publish::PublishOptions::default();
+    let published = crate::publish::publish_reader(&store, "f", &data[..], &opts, &|_| {})
+        .expect("publish into memory");
+    let desc = published.descriptor;
+    peers.register(&desc);
+    assert_eq!(peers.known(&published.sd_hash), 0, "not looked up yet");
+    for b in desc.blobs() {
+        assert_eq!(peers.search(b.hash).await.peers, [found_peer]);
+    }
+    assert_eq!(
+        dht.asked.load(Ordering::SeqCst),
+        1,
+        "one lookup for the stream"
+    );
+    assert_eq!(peers.known(&published.sd_hash), 1);
+    peers.search(BlobHash::digest(b"unknown")).await;
+    assert_eq!(
+        dht.asked.load(Ordering::SeqCst),
+        2,
+        "a blob of no known stream is looked up by itself"
+    );
+}
