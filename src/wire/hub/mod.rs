@@ -98,3 +98,6 @@ fn reversed_hex(bytes: &[u8]) -> String {
     v.reverse();
     hex::encode(v)
 }
+
+#[cfg(test)]
+mod tests;
