@@ -10,10 +10,10 @@
 //! formats, for tests and for the test hub.
 //!
 //! PURE: no sockets, files or clock, so the whole layer is checked by unit
-//! tests, property tests and golden vectors (docs/protocol.md §7,
-//! HUB-PROTOCOL.md §4-§6). Everything that comes from a hub is hostile input:
-//! counts and lengths are checked against the bytes that are really there
-//! before anything is allocated.
+//! tests, property tests and golden vectors (docs/protocol.md §7).
+//! Everything that comes from a hub is hostile input: counts and lengths are
+//! checked against the bytes that are really there before anything is
+//! allocated.
 
 pub mod build;
 pub mod claim;

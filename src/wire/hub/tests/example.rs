@@ -1,4 +1,5 @@
-//! The worked example of HUB-PROTOCOL.md §6 (reference hub, lbry-sdk client), byte for byte.
+//! The worked example of LBRY's hub protocol (a reference hub answering
+//! lbry-sdk), byte for byte (docs/protocol.md §7.6).
 
 use base64::Engine;
 use prost::Message;

@@ -1,6 +1,7 @@
-//! Tests of the hub codecs: HUB-PROTOCOL.md §6 byte for byte, a signed
-//! channel claim built here, golden vectors written by Python's protobuf,
-//! unit tests per codec, and properties (no panic on arbitrary bytes).
+//! Tests of the hub codecs (docs/protocol.md §7.6): the reference hub's
+//! worked example byte for byte, a signed channel claim built here, golden
+//! vectors written by Python's protobuf, unit tests per codec, and
+//! properties (no panic on arbitrary bytes).
 
 mod example;
 mod props;

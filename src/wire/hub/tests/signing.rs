@@ -1,5 +1,5 @@
 //! A channel and a stream signed by it, built here with real secp256k1 keys,
-//! then read back the way a resolver reads them (HUB-PROTOCOL.md §5).
+//! then read back the way a resolver reads them (docs/protocol.md §7.4).
 
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
