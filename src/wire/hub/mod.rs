@@ -7,7 +7,8 @@
 //! bytes: protobuf messages (`proto`), raw transactions and txids (`tx`),
 //! claim scripts (`script`), claim ids, the signed-claim envelope and channel
 //! signatures (`claim`), and `lbry://` URLs (`url`). `build` writes the same
-//! formats, for tests and for the test hub.
+//! formats, for tests and for the test hub. `census` bounds what decoding a
+//! hub's answer may allocate.
 //!
 //! PURE: no sockets, files or clock, so the whole layer is checked by unit
 //! tests, property tests and golden vectors (docs/protocol.md §7).
@@ -16,6 +17,7 @@
 //! allocated.
 
 pub mod build;
+pub mod census;
 pub mod claim;
 pub mod proto;
 pub mod script;

@@ -7,10 +7,11 @@
 //! wire contract: the golden vectors under `tests/vectors/hub/` come from
 //! Python's protobuf compiling `.proto` files with the same numbers.
 //!
-//! Nesting is bounded by prost's recursion limit (100), and the one entry
-//! point for hub payloads, [`decode_outputs`], refuses anything larger than
-//! [`MAX_OUTPUTS_BYTES`] before decoding, so a hostile payload costs at most
-//! a bounded amount of memory.
+//! The one entry point for hub payloads, [`decode_outputs`], refuses
+//! anything larger than [`MAX_OUTPUTS_BYTES`], or holding more messages or
+//! deeper nesting than `census` allows, before prost allocates anything, so
+//! a hostile payload costs a bounded amount of memory. Claims are bounded by
+//! the transaction that carries them (`tx::MAX_TX_BYTES`).
 
 use base64::Engine;
 use prost::Message;
@@ -165,6 +166,7 @@ pub fn decode_outputs(base64: &str) -> Result<Outputs, HubWireError> {
             limit: MAX_OUTPUTS_BYTES,
         });
     }
+    super::census::check_outputs(&bytes)?;
     Outputs::decode(bytes.as_slice()).map_err(|e| proto_error("Outputs", e))
 }
 

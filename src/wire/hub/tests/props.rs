@@ -7,6 +7,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use prost::Message;
 
+use crate::wire::hub::census;
 use crate::wire::hub::proto::{self, claim::Type};
 use crate::wire::hub::*;
 
@@ -149,12 +150,10 @@ proptest! {
     }
 }
 
-/// Deep nesting (Output → ClaimMeta → Output → …) stops at prost's recursion limit instead of the stack.
-#[test]
-fn deeply_nested_outputs_are_refused_not_overflowing() {
+/// `Outputs { txos: [Output { claim: ClaimMeta { channel: Output { … } } }] }`, `levels` Outputs deep.
+fn nested(levels: usize) -> String {
     let mut inner: Vec<u8> = Vec::new();
-    for _ in 0..2000 {
-        // Output { claim (7) = ClaimMeta { channel (1) = <inner> } }
+    for _ in 1..levels {
         let mut meta = vec![0x0a];
         put_len(&mut meta, inner.len());
         meta.extend_from_slice(&inner);
@@ -166,11 +165,7 @@ fn deeply_nested_outputs_are_refused_not_overflowing() {
     let mut outputs = vec![0x0a];
     put_len(&mut outputs, inner.len());
     outputs.extend_from_slice(&inner);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&outputs);
-    assert!(matches!(
-        decode_outputs(&b64),
-        Err(HubWireError::Protobuf { .. })
-    ));
+    base64::engine::general_purpose::STANDARD.encode(&outputs)
 }
 
 fn put_len(out: &mut Vec<u8>, mut n: usize) {
@@ -179,4 +174,84 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
         n >>= 7;
     }
     out.push(n as u8);
+}
+
+/// Deep nesting is refused by the walk before prost (or the stack) sees it.
+#[test]
+fn deep_nesting_is_refused_before_decoding() {
+    // Outputs (0) → Output (1) → ClaimMeta (2) → Output (3) …: 8 Outputs reach depth 15.
+    assert!(decode_outputs(&nested(8)).is_ok());
+    assert!(matches!(
+        decode_outputs(&nested(9)),
+        Err(HubWireError::TooLarge {
+            what: "Outputs nesting depth",
+            len: 17,
+            limit: 16
+        })
+    ));
+    assert!(matches!(
+        decode_outputs(&nested(2000)),
+        Err(HubWireError::TooLarge { .. })
+    ));
+}
+
+/// An empty `Output` is 2 bytes on the wire and ~150 in memory: rows are counted first.
+#[test]
+fn too_many_messages_are_refused_before_decoding() {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let rows = |n: usize| b64.encode([0x0a, 0x00].repeat(n));
+    let max = census::MAX_MESSAGES;
+    assert_eq!(decode_outputs(&rows(max)).map(|o| o.txos.len()), Ok(max));
+    assert_eq!(
+        decode_outputs(&rows(max + 1)),
+        Err(HubWireError::TooLarge {
+            what: "Outputs message count",
+            len: max + 1,
+            limit: max
+        })
+    );
+    // Messages count wherever they sit: extra_txos, blocked, nested pointers.
+    let mixed = [
+        [0x12, 0x00].repeat(max / 2),
+        [0x2a, 0x00].repeat(max / 2 + 1),
+    ]
+    .concat();
+    assert!(matches!(
+        decode_outputs(&b64.encode(mixed)),
+        Err(HubWireError::TooLarge { .. })
+    ));
+    // Other fields cost nothing: a long string is one field, not a message.
+    let text = proto::Outputs {
+        txos: vec![proto::Output {
+            tx_hash: vec![0; 100_000],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(decode_outputs(&b64.encode(text.encode_to_vec())).is_ok());
+}
+
+#[test]
+fn malformed_wire_is_refused_by_the_walk() {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for (bytes, why) in [
+        (&[0x0b][..], "wire type 3 (group)"),
+        (&[0x0a, 0x05, 0x00], "length past the end"),
+        (&[0x19, 0x00], "fixed64 cut"),
+        (&[0x18, 0x80], "cut varint"),
+        (
+            &[
+                0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+            "11-byte varint",
+        ),
+    ] {
+        assert!(
+            matches!(
+                decode_outputs(&b64.encode(bytes)),
+                Err(HubWireError::Protobuf { .. })
+            ),
+            "{why}"
+        );
+    }
 }
