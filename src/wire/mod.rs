@@ -9,6 +9,7 @@ pub mod bencode;
 pub mod dht;
 pub mod exchange;
 pub mod frame;
+pub mod hub;
 pub mod pyjson;
 
 pub use frame::{Invalid, WireError};

@@ -1,0 +1,3 @@
+//! Codecs of the LBRY hub protocol (HUB-PROTOCOL.md).
+
+pub mod jsonrpc;
