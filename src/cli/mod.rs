@@ -16,6 +16,7 @@ mod interrupt;
 mod ls;
 mod mount;
 mod mountpoint;
+mod names;
 mod node_args;
 mod progress;
 mod publish;
@@ -53,6 +54,15 @@ pub struct Cli {
     /// Only errors on stderr (no progress bars)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// An LBRY hub (wallet server) to resolve names through, tried in order (repeatable)
+    /// [default: the public hubs listed in lbrymount(1)]
+    #[arg(long = "hub", global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub hubs: Vec<String>,
+
+    /// Resolve no names: contact no hub (wins over --hub)
+    #[arg(long, global = true)]
+    pub no_hub: bool,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -98,6 +108,30 @@ pub enum Command {
     },
     /// List the streams of the running node, or of the local store: sd hash, size, blobs present/total, file name
     Ls,
+    /// Resolve LBRY URLs through a hub: one `<sd_hash>  <size>  <file name>  <canonical URL>` line per URL
+    Resolve {
+        /// LBRY URLs (`lbry://@channel/name`, `name`, `name#claimid`; the scheme may be left out)
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        /// Print everything the claim says, one JSON object per URL
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search stream claims through a hub, newest first: one line per claim, sd hash first
+    Search {
+        /// Words to look for
+        #[arg(value_name = "TEXT", required_unless_present = "channel")]
+        text: Option<String>,
+        /// Only streams signed by this channel (`@name`)
+        #[arg(long, value_name = "@CHANNEL")]
+        channel: Option<String>,
+        /// How many claims to list at most
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print everything each claim says, one JSON object per claim
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
     Status,
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
@@ -117,6 +151,12 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The hubs to resolve names through; `None` with `--no-hub`.
+    pub fn hub_config(&self, cfg: &Config) -> Option<crate::hub::HubConfig> {
+        (!self.no_hub)
+            .then(|| crate::hub::HubConfig::new(self.hubs.clone(), Some(cfg.data_dir.clone())))
+    }
+
     /// Builds the validated configuration from flags, environment and XDG defaults.
     pub fn config(&self) -> anyhow::Result<Config> {
         let env = |k| std::env::var_os(k).map(PathBuf::from);
@@ -140,6 +180,8 @@ pub fn with_config_file(cli: Cli, argv: Vec<std::ffi::OsString>) -> anyhow::Resu
     let sub = match &cli.command {
         None => None,
         Some(Command::Serve { .. }) => Some("serve"),
+        Some(Command::Resolve { .. }) => Some("resolve"),
+        Some(Command::Search { .. }) => Some("search"),
         Some(_) => return Ok(cli),
     };
     let file = config_file::path(&cli.config()?.data_dir);
@@ -184,6 +226,7 @@ fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
 
 fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
+    let hub = cli.hub_config(cfg);
     let Some(command) = cli.command else {
         return mount::run(cfg, &cli.mount);
     };
@@ -211,6 +254,21 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             get::run(cfg, req)
         }
         Command::Ls => ls::run(cfg),
+        Command::Resolve { urls, json } => names::resolve(cfg, hub, &urls, json),
+        Command::Search {
+            text,
+            channel,
+            limit,
+            json,
+        } => {
+            let q = crate::hub::SearchQuery {
+                text,
+                channel,
+                limit,
+                offset: 0,
+            };
+            names::search(cfg, hub, &q, json)
+        }
         Command::Status => status::run(cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node),

@@ -14,7 +14,12 @@
 pub mod cache;
 pub mod conn;
 pub mod hubs;
+mod resolve;
+mod search;
 mod types;
+mod verify;
 
 pub use hubs::HubStatus;
+pub use resolve::{HubConfig, Resolver, DEFAULT_HUBS};
+pub use search::{SearchPage, SearchQuery, MAX_PAGE};
 pub use types::{ChannelRef, ClaimKind, Fee, NameError, Resolved, StreamClaim};

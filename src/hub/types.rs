@@ -113,6 +113,19 @@ impl Resolved {
         )))
     }
 
+    /// `sd_hash  size  file_name  canonical_url`, the line `resolve` and
+    /// `search` print; `None` when the claim has no sd hash.
+    pub fn line(&self) -> Option<String> {
+        let s = self.stream()?;
+        let sd = s.sd_hash?;
+        Some(format!(
+            "{sd}  {}  {}  {}",
+            s.size,
+            s.file_name.escape_debug(),
+            self.canonical_url
+        ))
+    }
+
     /// The stream part, when this is a stream claim.
     pub fn stream(&self) -> Option<&StreamClaim> {
         match &self.kind {
