@@ -32,7 +32,9 @@ pub struct ChannelRef {
     pub canonical_url: String,
 }
 
-/// What the claim is.
+/// What the claim is. Streams are nearly every claim a reader meets, so
+/// the stream is kept inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ClaimKind {

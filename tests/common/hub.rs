@@ -8,6 +8,7 @@
 //! send an oversized or garbage line, or go away ([`TestHub::stop`]).
 
 use super::hub_world::{encode_outputs, error_output, Row};
+#[allow(unused_imports)] // re-exported for the tests that use the hub
 pub use super::hub_world::{stream, StreamSpec, World};
 use lbrymount::wire::hub::parse_txid;
 use lbrymount::wire::hub::proto::Outputs;
