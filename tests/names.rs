@@ -235,6 +235,35 @@ fn a_pointer_at_an_output_without_the_claim_is_caught() {
 }
 
 #[test]
+fn another_claim_than_the_one_asked_for_is_caught() {
+    let hub = bar_hub();
+    hub.set(|k| k.lie = Some(Lie::OtherClaim));
+    let node = Node::new();
+    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "two"]);
+    assert!(
+        err.contains("untrusted") && err.contains("named \"one\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hub_that_never_answers_is_given_up_on_at_the_deadline() {
+    let hub = bar_hub();
+    hub.set(|k| k.lie = Some(Lie::Silent));
+    let node = Node::new();
+    let t = Instant::now();
+    let err = fails(
+        &node,
+        &["resolve", "--timeout", "2", "--hub", &hub.arg(), "one"],
+    );
+    assert!(err.contains("within 2"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "gave up at the deadline"
+    );
+}
+
+#[test]
 fn a_stream_with_a_forged_channel_signature_is_never_shown_under_the_channel() {
     let hub = bar_hub();
     let node = Node::new();
@@ -294,7 +323,7 @@ fn oversized_and_garbage_replies_are_clear_errors() {
     let hub = bar_hub();
     let node = Node::new();
     for (lie, says) in [
-        (Lie::Oversized, "limit"),
+        (Lie::Oversized, "reply line"),
         (Lie::Garbage, "not JSON"),
         (Lie::BadProtobuf, "malformed"),
     ] {

@@ -116,6 +116,9 @@ pub enum Command {
         /// Print everything the claim says, one JSON object per URL
         #[arg(long)]
         json: bool,
+        /// Give up when the hubs have not answered within this many seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
     },
     /// Search stream claims through a hub, newest first: one line per claim, sd hash first
     Search {
@@ -131,6 +134,9 @@ pub enum Command {
         /// Print everything each claim says, one JSON object per claim
         #[arg(long)]
         json: bool,
+        /// Give up when the hubs have not answered within this many seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
     },
     /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
     Status,
@@ -254,12 +260,17 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             get::run(cfg, req)
         }
         Command::Ls => ls::run(cfg),
-        Command::Resolve { urls, json } => names::resolve(cfg, hub, &urls, json),
+        Command::Resolve {
+            urls,
+            json,
+            timeout,
+        } => names::resolve(with_timeout(hub, timeout), &urls, json),
         Command::Search {
             text,
             channel,
             limit,
             json,
+            timeout,
         } => {
             let q = crate::hub::SearchQuery {
                 text,
@@ -267,12 +278,23 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 limit,
                 offset: 0,
             };
-            names::search(cfg, hub, &q, json)
+            names::search(with_timeout(hub, timeout), &q, json)
         }
         Command::Status => status::run(cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node),
     }
+}
+
+/// A one-shot command's deadline for the whole answer, and no longer for any part of it.
+fn with_timeout(hub: Option<crate::hub::HubConfig>, secs: u64) -> Option<crate::hub::HubConfig> {
+    hub.map(|mut h| {
+        let t = std::time::Duration::from_secs(secs);
+        h.resolve_timeout = t;
+        h.call_timeout = h.call_timeout.min(t);
+        h.connect_timeout = h.connect_timeout.min(t);
+        h
+    })
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

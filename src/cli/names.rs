@@ -3,7 +3,6 @@
 //! Resolution and its checks are `hub`'s business; this is flags in,
 //! lines out.
 
-use crate::config::Config;
 use crate::hub::{HubConfig, NameError, Resolved, Resolver, SearchQuery};
 use anyhow::{bail, Context};
 
@@ -23,12 +22,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Prints each URL's claim; exits 1 (an error) when any did not resolve.
-pub fn resolve(
-    _cfg: &Config,
-    hub: Option<HubConfig>,
-    urls: &[String],
-    json: bool,
-) -> anyhow::Result<()> {
+pub fn resolve(hub: Option<HubConfig>, urls: &[String], json: bool) -> anyhow::Result<()> {
     let resolver = resolver(hub)?;
     let results = runtime()?.block_on(resolver.resolve_many(urls));
     let mut failed: Vec<NameError> = Vec::new();
@@ -71,12 +65,7 @@ fn finish(failed: Vec<NameError>, asked: usize) -> anyhow::Result<()> {
 }
 
 /// Prints the stream claims a search finds, newest first.
-pub fn search(
-    _cfg: &Config,
-    hub: Option<HubConfig>,
-    q: &SearchQuery,
-    json: bool,
-) -> anyhow::Result<()> {
+pub fn search(hub: Option<HubConfig>, q: &SearchQuery, json: bool) -> anyhow::Result<()> {
     let resolver = resolver(hub)?;
     let page = runtime()?.block_on(resolver.search(q))?;
     let mut skipped = 0;

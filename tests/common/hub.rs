@@ -31,6 +31,10 @@ pub enum Lie {
     Garbage,
     /// `resolve` is answered with base64 that is no protobuf.
     BadProtobuf,
+    /// `resolve` is never answered.
+    Silent,
+    /// `resolve` of a stream answers with another stream's claim.
+    OtherClaim,
 }
 
 #[derive(Debug, Default)]
@@ -171,6 +175,7 @@ fn serve(s: &Shared, stream: TcpStream) {
                 ));
             }
             ("blockchain.claimtrie.resolve", Some(Lie::Garbage)) => text.push_str("}{ not json\n"),
+            ("blockchain.claimtrie.resolve", Some(Lie::Silent)) => continue,
             _ => {
                 let reply = match answer(s, &method, &req["params"], lie) {
                     Ok(r) => json!({"jsonrpc": "2.0", "result": r, "id": req["id"]}),
@@ -234,6 +239,14 @@ fn resolve(w: &World, urls: &[Value], lie: Option<Lie>) -> Value {
             Row::Error(code, text) => o.txos.push(error_output(code, text)),
             Row::Channel => o.txos.push(w.channel_output()),
             Row::Stream(p) => {
+                let p = match lie {
+                    Some(Lie::OtherClaim) => w
+                        .streams
+                        .iter()
+                        .find(|o| o.tx_hash != p.tx_hash)
+                        .unwrap_or(p),
+                    _ => p,
+                };
                 o.txos.push(w.stream_output(p, nout));
                 if p.spec.in_channel {
                     o.extra_txos.push(w.channel_output());
