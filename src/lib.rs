@@ -19,6 +19,7 @@
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
+//! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
 //! - `stream`: one stream as a random-access file, with read-ahead;
 //! - `vfs`: the mounted filesystem as a FUSE-free model;
@@ -42,6 +43,7 @@ pub mod exchange;
 pub mod fetch;
 pub(crate) mod fuse;
 pub mod hash;
+pub mod hub;
 pub(crate) mod layout;
 pub(crate) mod node;
 pub(crate) mod output;

@@ -1,6 +1,8 @@
 //! The optional config file `<data-dir>/config`, for the long-running
 //! commands (the mount and `serve`): one `flag = value` per line, where
-//! `flag` is a long option of the command without its dashes.
+//! `flag` is a long option of the command without its dashes. `resolve` and
+//! `search` read it too, for the global options (`hub`, `no-hub`); the
+//! node's options in it do not concern them and are passed over.
 //!
 //! ```text
 //! # lbrymount config
@@ -79,11 +81,16 @@ pub fn with_config(
             .split_once('=')
             .map(|(k, v)| (k.trim(), v.trim()))
             .ok_or_else(|| bad("expected `option = value`".into()))?;
-        let arg = target
+        let found = target
             .get_arguments()
             .chain(cmd.get_arguments().filter(|a| a.is_global_set()))
-            .find(|a| a.get_long() == Some(key))
-            .ok_or_else(|| bad(format!("unknown option {key:?}")))?;
+            .find(|a| a.get_long() == Some(key));
+        let Some(arg) = found else {
+            if matches!(sub, Some("resolve" | "search")) && is_node_option(cmd, key) {
+                continue;
+            }
+            return Err(bad(format!("unknown option {key:?}")));
+        };
         if arg.get_action().takes_values() {
             extra.push(OsString::from(format!("--{key}={value}")));
         } else {
@@ -106,6 +113,15 @@ pub fn with_config(
     let at = at.min(out.len());
     out.splice(at..at, extra);
     Ok(out)
+}
+
+/// `key` is an option of the mount or of `serve`.
+fn is_node_option(cmd: &Command, key: &str) -> bool {
+    let serve = cmd.find_subcommand("serve").into_iter();
+    std::iter::once(cmd)
+        .chain(serve)
+        .flat_map(|c| c.get_arguments())
+        .any(|a| a.get_long() == Some(key))
 }
 
 #[cfg(test)]
@@ -164,6 +180,15 @@ mod tests {
         assert!(err.contains("config:1"), "{err}");
         let err = parse_with("no-dht = yes\n", &["lbrymount", "/m"], None).unwrap_err();
         assert!(err.contains("true or false"), "{err}");
+    }
+
+    #[test]
+    fn names_commands_take_the_hubs_and_pass_over_node_options() {
+        let conf = "hub = 127.0.0.1:5\nread-timeout = 60\nlisten = 127.0.0.1:1\n";
+        let cli = parse_with(conf, &["lbrymount", "resolve", "x"], Some("resolve")).unwrap();
+        assert_eq!(cli.hubs, vec!["127.0.0.1:5".to_string()]);
+        let err = parse_with("hubb = 1\n", &["lbrymount", "search", "x"], Some("search"));
+        assert!(err.unwrap_err().contains("hubb"));
     }
 
     #[test]

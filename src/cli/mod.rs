@@ -13,6 +13,7 @@ mod held;
 mod interrupt;
 mod ls;
 mod mount;
+mod names;
 mod node_args;
 mod progress;
 mod publish;
@@ -50,6 +51,15 @@ pub struct Cli {
     /// Only errors on stderr (no progress bars)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// An LBRY hub (wallet server) to resolve names through, tried in order (repeatable)
+    /// [default: the public hubs listed in lbrymount(1)]
+    #[arg(long = "hub", global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub hubs: Vec<String>,
+
+    /// Resolve no names: contact no hub (wins over --hub)
+    #[arg(long, global = true)]
+    pub no_hub: bool,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -95,6 +105,36 @@ pub enum Command {
     },
     /// List the streams of the running node, or of the local store: sd hash, size, blobs present/total, file name
     Ls,
+    /// Resolve LBRY URLs through a hub: one `<sd_hash>  <size>  <file name>  <canonical URL>` line per URL
+    Resolve {
+        /// LBRY URLs (`lbry://@channel/name`, `name`, `name#claimid`; the scheme may be left out)
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        /// Print everything the claim says, one JSON object per URL
+        #[arg(long)]
+        json: bool,
+        /// Give up when the hubs have not answered within this many seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+    },
+    /// Search stream claims through a hub, newest first: one line per claim, sd hash first
+    Search {
+        /// Words to look for
+        #[arg(value_name = "TEXT", required_unless_present = "channel")]
+        text: Option<String>,
+        /// Only streams signed by this channel (`@name`)
+        #[arg(long, value_name = "@CHANNEL")]
+        channel: Option<String>,
+        /// How many claims to list at most
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print everything each claim says, one JSON object per claim
+        #[arg(long)]
+        json: bool,
+        /// Give up when the hubs have not answered within this many seconds
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+    },
     /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
     Status,
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
@@ -114,6 +154,12 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The hubs to resolve names through; `None` with `--no-hub`.
+    pub fn hub_config(&self, cfg: &Config) -> Option<crate::hub::HubConfig> {
+        (!self.no_hub)
+            .then(|| crate::hub::HubConfig::new(self.hubs.clone(), Some(cfg.data_dir.clone())))
+    }
+
     /// Builds the validated configuration from flags, environment and XDG defaults.
     pub fn config(&self) -> anyhow::Result<Config> {
         let env = |k| std::env::var_os(k).map(PathBuf::from);
@@ -137,6 +183,8 @@ pub fn with_config_file(cli: Cli, argv: Vec<std::ffi::OsString>) -> anyhow::Resu
     let sub = match &cli.command {
         None => None,
         Some(Command::Serve { .. }) => Some("serve"),
+        Some(Command::Resolve { .. }) => Some("resolve"),
+        Some(Command::Search { .. }) => Some("search"),
         Some(_) => return Ok(cli),
     };
     let file = config_file::path(&cli.config()?.data_dir);
@@ -181,6 +229,7 @@ fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
 
 fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
+    let hub = cli.hub_config(cfg);
     let Some(command) = cli.command else {
         return mount::run(cfg, &cli.mount);
     };
@@ -208,10 +257,41 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             get::run(cfg, req)
         }
         Command::Ls => ls::run(cfg),
+        Command::Resolve {
+            urls,
+            json,
+            timeout,
+        } => names::resolve(with_timeout(hub, timeout), &urls, json),
+        Command::Search {
+            text,
+            channel,
+            limit,
+            json,
+            timeout,
+        } => {
+            let q = crate::hub::SearchQuery {
+                text,
+                channel,
+                limit,
+                offset: 0,
+            };
+            names::search(with_timeout(hub, timeout), &q, json)
+        }
         Command::Status => status::run(cfg),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node),
     }
+}
+
+/// A one-shot command's deadline for the whole answer, and no longer for any part of it.
+fn with_timeout(hub: Option<crate::hub::HubConfig>, secs: u64) -> Option<crate::hub::HubConfig> {
+    hub.map(|mut h| {
+        let t = std::time::Duration::from_secs(secs);
+        h.resolve_timeout = t;
+        h.call_timeout = h.call_timeout.min(t);
+        h.connect_timeout = h.connect_timeout.min(t);
+        h
+    })
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

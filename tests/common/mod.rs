@@ -3,5 +3,7 @@
 
 pub mod cli;
 pub mod fakepeer;
+pub mod hub;
+pub mod hub_world;
 pub mod mount;
 pub mod netns;

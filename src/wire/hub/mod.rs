@@ -19,6 +19,7 @@
 pub mod build;
 pub mod census;
 pub mod claim;
+pub mod jsonrpc;
 pub mod proto;
 pub mod script;
 pub mod tx;
