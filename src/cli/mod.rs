@@ -231,7 +231,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount);
+        return mount::run(cfg, &cli.mount, hub);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),

@@ -26,12 +26,16 @@ pub struct MountArgs {
     pub allow_other: bool,
 }
 
-pub fn run(cfg: &Config, args: &MountArgs) -> anyhow::Result<()> {
+pub fn run(
+    cfg: &Config,
+    args: &MountArgs,
+    hubs: Option<crate::hub::HubConfig>,
+) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
     crate::node::mount(MountConfig {
-        node: args.node.options(cfg, args.peers.clone()),
+        node: args.node.options(cfg, args.peers.clone(), hubs),
         mountpoint: mp.clone(),
         read_timeout: Duration::from_secs(args.read_timeout),
         allow_other: args.allow_other,

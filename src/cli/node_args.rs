@@ -39,7 +39,12 @@ impl NodeArgs {
     /// The node these flags ask for, on `cfg`'s data dir; `peers` come from
     /// the command's own flags. (The mount sets the fetch deadline from its
     /// read timeout.)
-    pub fn options(&self, cfg: &Config, peers: Vec<String>) -> NodeConfig {
+    pub fn options(
+        &self,
+        cfg: &Config,
+        peers: Vec<String>,
+        hubs: Option<crate::hub::HubConfig>,
+    ) -> NodeConfig {
         let bootstrap = if self.no_bootstrap {
             Bootstrap::None
         } else if self.bootstrap.is_empty() {
@@ -55,6 +60,7 @@ impl NodeArgs {
             bootstrap,
             peers,
             fetch_deadline: FetchConfig::default().deadline,
+            hubs,
             share_dir: (!self.no_share).then(|| {
                 self.share
                     .clone()

@@ -5,5 +5,5 @@ use super::node_args::NodeArgs;
 use crate::config::Config;
 
 pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
-    crate::node::serve(args.options(cfg, Vec::new()))
+    crate::node::serve(args.options(cfg, Vec::new(), None))
 }

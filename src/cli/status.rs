@@ -52,6 +52,21 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(o, "dht contacts: {}", s.dht_contacts);
     let _ = writeln!(o, "dht announcements stored: {}", s.dht_stored);
     let _ = writeln!(o, "peers known: {}", s.peers_known);
+    match &s.hub {
+        None => {
+            let _ = writeln!(o, "hub: none (--no-hub)");
+        }
+        Some(h) => {
+            let in_use = h.in_use.clone().unwrap_or_else(|| "none connected".into());
+            let _ = writeln!(o, "hub: {in_use}");
+            if let Some(e) = &h.last_error {
+                let _ = writeln!(o, "hub last error: {e}");
+            }
+            if let Some(s) = &h.stale {
+                let _ = writeln!(o, "names answered offline: {s}");
+            }
+        }
+    }
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",

@@ -135,6 +135,9 @@ pub struct Status {
     pub streams_cached: usize,
     /// Recent read errors: seconds since the epoch, and the reason.
     pub recent_errors: Vec<(u64, String)>,
+    /// Names: the hub in use and the last failure, if names are on.
+    #[serde(default)]
+    pub hub: Option<crate::hub::HubStatus>,
 }
 
 /// Why a control exchange failed.

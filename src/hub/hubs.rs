@@ -96,7 +96,7 @@ impl HubList {
 }
 
 /// What the hubs did last, for `status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HubStatus {
     /// The hub the open connection goes to.
     pub in_use: Option<String>,

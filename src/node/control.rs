@@ -28,6 +28,7 @@ pub struct NodeControl {
     pub publisher: Publisher,
     pub peers: Arc<Peers>,
     pub dht: Option<Arc<dht::Node>>,
+    pub names: Option<Arc<crate::hub::Resolver>>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,
     pub started: Instant,
@@ -76,6 +77,7 @@ impl ControlHandler for NodeControl {
             pinned_bytes: cache.pinned_bytes,
             streams_published: published,
             streams_cached: rows.len() - published,
+            hub: self.names.as_ref().map(|n| n.status()),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

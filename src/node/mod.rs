@@ -19,6 +19,7 @@ pub mod control;
 mod get;
 mod glue;
 pub mod mount;
+mod names;
 pub mod oneshot;
 mod parts;
 mod peer_memo;
@@ -79,6 +80,8 @@ pub struct NodeConfig {
     pub fetch_deadline: Duration,
     /// The share folder to watch, if any.
     pub share_dir: Option<PathBuf>,
+    /// The hubs names are resolved through; `None` resolves no names.
+    pub hubs: Option<crate::hub::HubConfig>,
 }
 
 pub struct Node {
@@ -88,6 +91,8 @@ pub struct Node {
     pub dht: Option<Arc<dht::Node>>,
     pub announcer: Announcer,
     pub publisher: Publisher,
+    /// Names through LBRY hubs, unless turned off.
+    pub names: Option<Arc<crate::hub::Resolver>>,
     pub control: Arc<control::NodeControl>,
     control_server: Option<ControlServer>,
     share_dir: Option<PathBuf>,
@@ -118,7 +123,9 @@ impl Node {
         let peers = Arc::new(parts::peer_policy(fixed, dht.clone(), Some(tcp_port)));
         let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline);
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
+        let names = cfg.hubs.map(|h| Arc::new(crate::hub::Resolver::new(h)));
         let control = Arc::new(control::NodeControl {
+            names: names.clone(),
             store: store.clone(),
             publisher: publisher.clone(),
             peers: peers.clone(),
@@ -136,6 +143,7 @@ impl Node {
             dht,
             announcer,
             publisher,
+            names,
             control,
             control_server,
             share_dir: cfg.share_dir,

@@ -29,8 +29,6 @@ mod by_name;
 mod failed;
 mod handles;
 mod name_table;
-// Wired to the hubs by the node in the next change.
-#[allow(dead_code)]
 pub mod names;
 mod table;
 #[cfg(test)]
@@ -189,7 +187,6 @@ impl Vfs {
 
     /// Names (`@chan`, `name`) resolve through `names`; without, only sd
     /// hashes do.
-    #[allow(dead_code)]
     pub fn with_names(mut self, names: Arc<dyn names::Names>) -> Self {
         self.names = Some(names);
         self

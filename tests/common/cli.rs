@@ -46,6 +46,11 @@ impl Node {
         let mut c = Command::new(bin());
         c.env_remove("LBRYMOUNT_DATA_DIR").env_remove("RUST_LOG");
         c.arg("--data-dir").arg(self.data_dir()).args(args);
+        // Names would go to the public hubs: a test that wants names
+        // passes its own `--hub 127.0.0.1:PORT`.
+        if !args.contains(&"--hub") {
+            c.arg("--no-hub");
+        }
         c
     }
     /// Runs and requires success; returns stdout.

@@ -14,6 +14,7 @@ mod bdi;
 mod mountpoint;
 mod view;
 
+use super::names::HubNames;
 use super::{FetchSource, Hooks, Node, NodeConfig, STOP_GRACE};
 use crate::assemble::local_streams;
 use crate::fuse::{Fuse, KernelNotifier};
@@ -100,7 +101,11 @@ async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<V
         ..VfsConfig::default()
     };
     let source = Arc::new(FetchSource(node.fetcher.clone()));
-    let vfs = Arc::new(Vfs::new(vfs_cfg, node.store.clone(), source, hooks));
+    let mut vfs = Vfs::new(vfs_cfg, node.store.clone(), source, hooks);
+    if let Some(names) = &node.names {
+        vfs = vfs.with_names(Arc::new(HubNames(names.clone())));
+    }
+    let vfs = Arc::new(vfs);
     let store = node.store.clone();
     let known = tokio::task::spawn_blocking(move || local_streams(&*store)).await?;
     for (_, desc) in known {
