@@ -140,3 +140,41 @@ fn without_hubs_a_name_is_not_found_and_asks_nobody() {
     let err = fs::metadata(m.mountpoint.join("@chan")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ENOENT), "{err}");
 }
+
+#[test]
+fn get_ls_and_status_take_a_url_where_they_take_an_sd_hash() {
+    let (pub_node, sd, data) = publisher(2 * 1024 * 1024 + 3, 44, "doc.pdf");
+    let server = ServeNode::start(&pub_node);
+    let hub = TestHub::start(
+        "@pub",
+        vec![stream("doc", &sd, "doc.pdf", data.len() as u64)],
+    );
+    let node = Node::new();
+    let out = node.path("got.pdf");
+    let url = "lbry://@pub/doc";
+    node.ok(&[
+        "get",
+        url,
+        "--hub",
+        &hub.arg(),
+        "--peer",
+        &server.peer_arg(),
+        "--no-bootstrap",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_file_is(&out, &data);
+    let row = node.ok(&["ls", url, "--hub", &hub.arg()]);
+    assert!(row.starts_with(&sd) && row.lines().count() == 1, "{row}");
+    // A URL nobody claims is an error with the hub's words.
+    let err = node.fails(&["ls", "lbry://@pub/nothing", "--hub", &hub.arg()], 1);
+    assert!(err.contains("Could not find"), "{err}");
+    // A running node answers status for one stream named by URL.
+    let m = MountNode::start(&node, &["--hub", &hub.arg()]);
+    let s = node.ok(&["status", "@pub/doc", "--hub", &hub.arg()]);
+    assert!(s.starts_with(&format!("stream: {sd}")), "{s}");
+    drop(m);
+    // Bad input is a usage error (2), before any hub is asked.
+    let err = node.fails(&["get", "not a url", "--hub", &hub.arg()], 2);
+    assert!(err.contains("neither an sd hash"), "{err}");
+}

@@ -8,8 +8,9 @@ use super::held::{node_or_store, Holder};
 use crate::catalog::stream_rows;
 use crate::config::Config;
 use crate::control::{Reply, Request};
+use crate::hash::SdHash;
 
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
+pub fn run(cfg: &Config, only: Option<SdHash>) -> anyhow::Result<()> {
     let rows = match node_or_store(cfg)? {
         Holder::Node(mut node) => match node.request(&Request::Ls, |_| {})? {
             Reply::Ls { streams } => streams,
@@ -17,6 +18,12 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         },
         Holder::Nobody(store) => stream_rows(&*store),
     };
+    let wanted =
+        |row: &crate::catalog::StreamRow| only.is_none_or(|sd| row.sd_hash == sd.to_string());
+    let rows: Vec<_> = rows.into_iter().filter(wanted).collect();
+    if let (Some(sd), true) = (only, rows.is_empty()) {
+        anyhow::bail!("stream {sd} is not in the store");
+    }
     for row in rows {
         println!("{}", row.line());
     }

@@ -79,9 +79,9 @@ pub enum Command {
     },
     /// Download a stream and write the original file
     Get {
-        /// The stream's sd hash (96 lowercase hex characters)
-        #[arg(value_name = "SD_HASH", value_parser = parse_sd_hash)]
-        sd_hash: SdHash,
+        /// The stream: its sd hash (96 lowercase hex characters) or an LBRY URL (`lbry://@chan/name`)
+        #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
+        stream: String,
         /// Where to write the file (replaced only if a regular file), a directory to add it to,
         /// or - for standard output [default: the descriptor's name, made visible, in the current directory]
         #[arg(short, long, value_name = "PATH")]
@@ -104,7 +104,11 @@ pub enum Command {
         timeout: u64,
     },
     /// List the streams of the running node, or of the local store: sd hash, size, blobs present/total, file name
-    Ls,
+    Ls {
+        /// Only this stream (sd hash or LBRY URL)
+        #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
+        stream: Option<String>,
+    },
     /// Resolve LBRY URLs through a hub: one `<sd_hash>  <size>  <file name>  <canonical URL>` line per URL
     Resolve {
         /// LBRY URLs (`lbry://@channel/name`, `name`, `name#claimid`; the scheme may be left out)
@@ -136,7 +140,11 @@ pub enum Command {
         timeout: u64,
     },
     /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
-    Status,
+    Status {
+        /// Only this stream: its row and the recent errors that name it (sd hash or LBRY URL)
+        #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
+        stream: Option<String>,
+    },
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
     Dht {
         /// Join through this DHT node (UDP; repeatable) [default: LBRY's public bootstrap list]
@@ -236,7 +244,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
         Command::Get {
-            sd_hash,
+            stream,
             output,
             offline,
             peers,
@@ -245,7 +253,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             timeout,
         } => {
             let req = get::GetRequest {
-                sd_hash,
+                sd_hash: names::sd_hash_of(hub, &stream)?,
                 output,
                 offline,
                 peers,
@@ -256,7 +264,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             };
             get::run(cfg, req)
         }
-        Command::Ls => ls::run(cfg),
+        Command::Ls { stream } => ls::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Resolve {
             urls,
             json,
@@ -277,7 +285,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             };
             names::search(with_timeout(hub, timeout), &q, json)
         }
-        Command::Status => status::run(cfg),
+        Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node),
     }
@@ -298,9 +306,17 @@ fn parse_size_arg(s: &str) -> Result<u64, String> {
     config::parse_size(s).map_err(|e| e.to_string())
 }
 
-fn parse_sd_hash(s: &str) -> Result<SdHash, String> {
-    s.parse::<SdHash>()
-        .map_err(|e| format!("not an sd hash: {e}"))
+/// An sd hash, or an LBRY URL (checked now; resolved when the command runs).
+fn parse_stream(s: &str) -> Result<String, String> {
+    if s.parse::<SdHash>().is_ok() {
+        return Ok(s.to_owned());
+    }
+    match s.parse::<crate::wire::hub::LbryUrl>() {
+        Ok(_) => Ok(s.to_owned()),
+        Err(e) => Err(format!(
+            "neither an sd hash (96 hex characters) nor an LBRY URL: {e}"
+        )),
+    }
 }
 
 /// Checks the `HOST:PORT` shape now (a usage error); name resolution happens later.

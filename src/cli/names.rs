@@ -3,6 +3,7 @@
 //! Resolution and its checks are `hub`'s business; this is flags in,
 //! lines out.
 
+use crate::hash::SdHash;
 use crate::hub::{HubConfig, NameError, Resolved, Resolver, SearchQuery};
 use anyhow::{bail, Context};
 
@@ -62,6 +63,27 @@ fn finish(failed: Vec<NameError>, asked: usize) -> anyhow::Result<()> {
             bail!("{n} of {asked} URLs did not resolve")
         }
     }
+}
+
+/// The sd hash a command was given, resolving an LBRY URL through the hubs
+/// (or their last answer, kept in the data dir, when none answers).
+pub fn sd_hash_of(hub: Option<HubConfig>, stream: &str) -> anyhow::Result<SdHash> {
+    if let Ok(sd) = stream.parse::<SdHash>() {
+        return Ok(sd);
+    }
+    let resolver = resolver(hub)?;
+    let resolved = runtime()?.block_on(resolver.resolve(stream))?;
+    let sd = resolved.sd_hash()?;
+    tracing::info!(url = %resolved.canonical_url, sd = %sd.short(), "resolved");
+    Ok(sd)
+}
+
+/// [`sd_hash_of`] for a command whose stream is optional.
+pub fn sd_hash_opt(
+    hub: Option<HubConfig>,
+    stream: Option<String>,
+) -> anyhow::Result<Option<SdHash>> {
+    stream.map(|s| sd_hash_of(hub, &s)).transpose()
 }
 
 /// Prints the stream claims a search finds, newest first.

@@ -2,9 +2,10 @@
 
 use crate::config::Config;
 use crate::control::{client, Reply, Request, Status};
+use crate::hash::SdHash;
 use std::fmt::Write;
 
-pub fn run(cfg: &Config) -> anyhow::Result<()> {
+pub fn run(cfg: &Config, only: Option<SdHash>) -> anyhow::Result<()> {
     let Some(mut node) = client::connect(&cfg.data_dir)? else {
         anyhow::bail!(
             "no lbrymount node is running on data dir {} (start one with `lbrymount MOUNTPOINT` or `lbrymount serve`)",
@@ -12,13 +13,43 @@ pub fn run(cfg: &Config) -> anyhow::Result<()> {
         );
     };
     match node.request(&Request::Status, |_| {})? {
-        Reply::Status(s) => {
-            print!("{}", render(&s));
-            Ok(())
-        }
+        Reply::Status(s) => match only {
+            None => {
+                print!("{}", render(&s));
+                Ok(())
+            }
+            Some(sd) => stream_status(cfg, &s, sd),
+        },
         Reply::Error { message } => anyhow::bail!("the node refused: {message}"),
         other => anyhow::bail!("unexpected reply from the node: {other:?}"),
     }
+}
+
+/// One stream: its row (as `ls` prints it) and the recent errors that name it.
+fn stream_status(cfg: &Config, s: &Status, sd: SdHash) -> anyhow::Result<()> {
+    let key = sd.to_string();
+    // One request per connection.
+    let Some(mut node) = client::connect(&cfg.data_dir)? else {
+        anyhow::bail!("the node stopped");
+    };
+    let rows = match node.request(&Request::Ls, |_| {})? {
+        Reply::Ls { streams } => streams,
+        other => anyhow::bail!("unexpected reply from the node: {other:?}"),
+    };
+    match rows.iter().find(|r| r.sd_hash == key) {
+        Some(row) => println!("stream: {}", row.line()),
+        None => println!("stream: {key} (not in the store)"),
+    }
+    let errors: Vec<_> = s
+        .recent_errors
+        .iter()
+        .filter(|(_, e)| e.contains(&key))
+        .collect();
+    println!("recent read errors: {}", errors.len());
+    for (at, why) in errors {
+        println!("  {at}  {}", why.escape_debug());
+    }
+    Ok(())
 }
 
 /// `key: value` lines, one fact each, for people and for `grep`.
