@@ -40,7 +40,7 @@ impl Backoff {
 
     /// Whether an attempt may start now.
     pub fn due(&self, now: Instant) -> bool {
-        self.next.map_or(true, |t| now >= t)
+        self.next.is_none_or(|t| now >= t)
     }
 
     /// An attempt started at `now`: the next one waits the current delay,
