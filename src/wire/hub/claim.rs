@@ -53,7 +53,9 @@ pub enum Signable {
     Unsigned {
         claim: Claim,
     },
-    /// `payload` is the claim's protobuf exactly as signed (never re-encoded).
+    /// `payload` is the claim's protobuf as found in the script, never
+    /// re-encoded: lbry-sdk signs its serialisation of the claim, which is
+    /// these bytes for every claim it wrote.
     Signed {
         channel_hash: [u8; 20],
         signature: [u8; 64],

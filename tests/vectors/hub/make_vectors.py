@@ -4,12 +4,15 @@
 The protobuf bytes come from Google's Python protobuf compiling the two
 .proto files beside this script (subsets of lbry-sdk's result.proto and
 claim.proto, same field numbers); the transaction, script and hash vectors
-are written with struct and hashlib. The Rust tests (src/wire/hub/tests/
+are written with struct and hashlib, and the channel signature with the
+`ecdsa` package (the library old lbry-sdk versions made channel keys with,
+so its DER public key is the form old channels carry). The Rust tests (src/wire/hub/tests/
 vectors.rs) decode these files and compare every field with the values
 below, and encode the same values and compare bytes. The output is
 committed, so building and testing lbrymount needs neither protoc nor Python.
 
-Run from anywhere (Debian: apt-get install python3-protobuf protobuf-compiler):
+Run from anywhere (Debian: apt-get install python3-protobuf protobuf-compiler
+python3-ecdsa):
     /usr/bin/python3 tests/vectors/hub/make_vectors.py
 """
 
@@ -21,6 +24,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+import ecdsa
+from ecdsa.util import sigencode_string
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -214,12 +220,67 @@ def transaction(pb):
     }
 
 
+def simple_tx(prev_hash, prev_nout, outputs):
+    raw = struct.pack("<I", 1) + varint(1)
+    raw += prev_hash + struct.pack("<I", prev_nout) + varint(0) + struct.pack("<I", 0xFFFFFFFF)
+    raw += varint(len(outputs))
+    for value, script in outputs:
+        raw += struct.pack("<Q", value) + varint(len(script)) + script
+    return raw + struct.pack("<I", 0)
+
+
+def signed(pb):
+    """A channel @chan and a stream in it, signed with python-ecdsa."""
+    key = ecdsa.SigningKey.from_secret_exponent(0x1D2C3B4A59687766554433221100FFEEDDCCBBAA99887766554433221100ABCD, curve=ecdsa.SECP256k1)
+    vk = key.get_verifying_key()
+    p2pkh = b"\x76\xa9\x14" + h(20, 0x33) + b"\x88\xac"
+    channel = pb.Claim()
+    channel.channel.public_key = vk.to_string("compressed")
+    channel_script = b"\xb5" + push(b"@chan") + push(b"\x00" + channel.SerializeToString()) + b"\x6d\x75" + p2pkh
+    channel_raw = simple_tx(h(32, 0xD0), 0, [(1_000_000, channel_script), (50_000, p2pkh)])
+    channel_hash = claim_hash(sha256d(channel_raw), 0)
+
+    stream = pb.Claim()
+    stream.stream.source.sd_hash = h(48, 0x5D)
+    stream.stream.source.name = "signed.txt"
+    stream.stream.source.size = 42
+    stream.title = "Signed"
+    payload = stream.SerializeToString()
+    first_input = sha256d(channel_raw) + struct.pack("<I", 1)
+    digest = hashlib.sha256(first_input + channel_hash + payload).digest()
+    sig = key.sign_digest_deterministic(digest, hashfunc=hashlib.sha256, sigencode=sigencode_string)
+    n = ecdsa.SECP256k1.order
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    low, high = min(s, n - s), max(s, n - s)
+    low_sig = sig[:32] + low.to_bytes(32, "big")
+    high_sig = sig[:32] + high.to_bytes(32, "big")
+    assert vk.verify_digest(high_sig, digest, sigdecode=ecdsa.util.sigdecode_string)
+    claim = b"\x01" + channel_hash + high_sig + payload
+    stream_script = b"\xb5" + push(b"signed") + push(claim) + b"\x6d\x75" + p2pkh
+    stream_raw = simple_tx(sha256d(channel_raw), 1, [(1_000_000, stream_script)])
+    write("signed_channel_tx.bin", channel_raw)
+    write("signed_stream_tx.bin", stream_raw)
+    return {
+        "signed_stream_tx.bin": {
+            "channel_txid": sha256d(channel_raw)[::-1].hex(),
+            "channel_claim_id": channel_hash[::-1].hex(),
+            "stream_txid": sha256d(stream_raw)[::-1].hex(),
+            "digest": digest.hex(),
+            "public_key_compressed": vk.to_string("compressed").hex(),
+            "public_key_der": vk.to_der().hex(),
+            "signature_in_tx_high_s": high_sig.hex(),
+            "signature_low_s": low_sig.hex(),
+        }
+    }
+
+
 def main():
     claim_pb2, result_pb2 = compile_protos()
     claims(claim_pb2)
     outputs(result_pb2)
     manifest = transaction(claim_pb2)
-    with open(os.path.join(HERE, "tx_claims.json"), "w") as f:
+    manifest.update(signed(claim_pb2))
+    with open(os.path.join(HERE, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")
 

@@ -3,6 +3,17 @@
 //! vectors written by Python's protobuf, unit tests per codec, and
 //! properties (no panic on arbitrary bytes).
 
+/// The bytes of a golden file under `tests/vectors/hub/`.
+macro_rules! vector {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/vectors/hub/",
+            $name
+        ))
+    };
+}
+
 mod example;
 mod props;
 mod signing;

@@ -272,7 +272,7 @@ fn outputs_vector_has_every_field_and_encodes_byte_for_byte() {
 #[test]
 fn transaction_vector_parses_and_hashes_as_python_computed() {
     let manifest: serde_json::Value =
-        serde_json::from_slice(vector!("tx_claims.json")).expect("manifest is JSON");
+        serde_json::from_slice(vector!("manifest.json")).expect("manifest is JSON");
     let m = &manifest["tx_claims.bin"];
     let raw = vector!("tx_claims.bin");
     assert_eq!(txid_hex(&tx_hash(raw)), m["txid"].as_str().unwrap());
