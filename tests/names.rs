@@ -328,7 +328,17 @@ fn oversized_and_garbage_replies_are_clear_errors() {
         (Lie::BadProtobuf, "malformed"),
     ] {
         hub.set(|k| k.lie = Some(lie));
-        let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]);
+        let err = fails(
+            &node,
+            &[
+                "resolve",
+                "--timeout",
+                "20",
+                "--hub",
+                &hub.arg(),
+                "@bar/one",
+            ],
+        );
         assert!(err.contains(says), "{lie:?}: {err}");
     }
 }
