@@ -8,7 +8,7 @@
 //! first input so a signature cannot be replayed in another transaction
 //! ([`signature_digest`]). A resolver shows a stream under a channel only
 //! when [`verify_signature`] accepts it with that channel's public key, the
-//! way lbry-sdk's `Output.is_signed_by` decides (HUB-PROTOCOL.md §5).
+//! way lbry-sdk's `Output.is_signed_by` decides (docs/protocol.md §7.4).
 
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{Signature, VerifyingKey};
@@ -53,7 +53,9 @@ pub enum Signable {
     Unsigned {
         claim: Claim,
     },
-    /// `payload` is the claim's protobuf exactly as signed (never re-encoded).
+    /// `payload` is the claim's protobuf as found in the script, never
+    /// re-encoded: lbry-sdk signs its serialisation of the claim, which is
+    /// these bytes for every claim it wrote.
     Signed {
         channel_hash: [u8; 20],
         signature: [u8; 64],

@@ -7,15 +7,17 @@
 //! bytes: protobuf messages (`proto`), raw transactions and txids (`tx`),
 //! claim scripts (`script`), claim ids, the signed-claim envelope and channel
 //! signatures (`claim`), and `lbry://` URLs (`url`). `build` writes the same
-//! formats, for tests and for the test hub.
+//! formats, for tests and for the test hub. `census` bounds what decoding a
+//! hub's answer may allocate.
 //!
 //! PURE: no sockets, files or clock, so the whole layer is checked by unit
-//! tests, property tests and golden vectors (docs/protocol.md §7,
-//! HUB-PROTOCOL.md §4-§6). Everything that comes from a hub is hostile input:
-//! counts and lengths are checked against the bytes that are really there
-//! before anything is allocated.
+//! tests, property tests and golden vectors (docs/protocol.md §7).
+//! Everything that comes from a hub is hostile input: counts and lengths are
+//! checked against the bytes that are really there before anything is
+//! allocated.
 
 pub mod build;
+pub mod census;
 pub mod claim;
 pub mod jsonrpc;
 pub mod proto;
@@ -99,3 +101,6 @@ fn reversed_hex(bytes: &[u8]) -> String {
     v.reverse();
     hex::encode(v)
 }
+
+#[cfg(test)]
+mod tests;

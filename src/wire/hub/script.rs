@@ -1,7 +1,7 @@
 //! Claim output scripts: the name and claim bytes in front of a payment script.
 //!
 //! LBRY puts a claim into an output script as data pushes the script engine
-//! drops again (HUB-PROTOCOL.md §5):
+//! drops again (docs/protocol.md §7.3):
 //! `OP_CLAIM_NAME <name> <claim> OP_2DROP OP_DROP <pay script>`,
 //! `OP_UPDATE_CLAIM <name> <claim_hash> <claim> OP_2DROP OP_2DROP <pay script>`,
 //! `OP_SUPPORT_CLAIM <name> <claim_hash> [<data> OP_2DROP] OP_2DROP|OP_DROP <pay script>`.

@@ -14,8 +14,10 @@ use sha2::{Digest, Sha256};
 
 use super::{hex_array, reversed_hex, HubWireError};
 
-/// Largest raw transaction accepted (LBRY's standard-transaction limit is 100 kB; blocks hold 8 MB).
-pub const MAX_TX_BYTES: usize = 8 * 1024 * 1024;
+/// Largest raw transaction accepted: ten times what LBRY nodes relay (100 kB).
+/// It also bounds a claim's protobuf, whose repeated fields prost expands
+/// about tenfold in memory.
+pub const MAX_TX_BYTES: usize = 1024 * 1024;
 
 /// A parsed transaction: what a resolver needs (input outpoints, outputs).
 #[derive(Debug, Clone, PartialEq, Eq)]
