@@ -398,5 +398,8 @@ fn bench_resolve_latency_and_a_1000_claim_channel() {
         assert!(out.unwrap().status.success());
     }
     times.sort();
-    println!("`lbrymount resolve` command, median of 100: {:?}", times[50]);
+    println!(
+        "`lbrymount resolve` command, median of 100: {:?}",
+        times[50]
+    );
 }
