@@ -328,7 +328,17 @@ fn oversized_and_garbage_replies_are_clear_errors() {
         (Lie::BadProtobuf, "malformed"),
     ] {
         hub.set(|k| k.lie = Some(lie));
-        let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]);
+        let err = fails(
+            &node,
+            &[
+                "resolve",
+                "--timeout",
+                "20",
+                "--hub",
+                &hub.arg(),
+                "@bar/one",
+            ],
+        );
         assert!(err.contains(says), "{lie:?}: {err}");
     }
 }
@@ -377,4 +387,19 @@ fn bench_resolve_latency_and_a_1000_claim_channel() {
         assert_eq!(seen, 1000);
         println!("1000-claim channel listed in {:?}", t.elapsed());
     });
+    // End to end: a new process, connection and version handshake each time.
+    let node = Node::new();
+    let mut times = Vec::new();
+    for i in 0..100 {
+        let t = Instant::now();
+        let url = format!("@big/s{i}");
+        let out = node.cmd(&["resolve", "--hub", &hub.arg(), &url]).output();
+        times.push(t.elapsed());
+        assert!(out.unwrap().status.success());
+    }
+    times.sort();
+    println!(
+        "`lbrymount resolve` command, median of 100: {:?}",
+        times[50]
+    );
 }

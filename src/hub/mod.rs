@@ -1,6 +1,6 @@
 //! Names through LBRY hubs: `lbry://@channel/name` to a verified claim.
 //!
-//! A hub (wallet server) answers JSON-RPC over TCP (HUB-PROTOCOL.md); this
+//! A hub (wallet server) answers JSON-RPC over TCP (docs/protocol.md); this
 //! module asks it as lbry-sdk does and believes nothing it can check: the
 //! transactions must hash to the ids asked, the claim must sit in the output
 //! pointed at, and a stream is put in a channel only when the channel's

@@ -24,7 +24,8 @@ const BATCH: usize = 100;
 /// Entries of the in-memory cache.
 const MEM_CAP: usize = 4096;
 
-/// The hubs run today (HUB-PROTOCOL.md §8): the LBRY Foundation's and Odysee's.
+/// The hubs run today: the LBRY Foundation's and Odysee's (lbry-sdk's own
+/// defaults went down with LBRY Inc. in 2023).
 pub const DEFAULT_HUBS: &[&str] = &[
     "s1.lbry.network:50001",
     "a-hub1.odysee.com:50001",

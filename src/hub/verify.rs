@@ -363,3 +363,7 @@ fn stream_claim(c: &proto::Claim, s: &proto::Stream) -> StreamClaim {
             .filter(|u| !u.is_empty()),
     }
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;

@@ -1,5 +1,5 @@
 //! The hub's JSON-RPC 2.0 framing: one JSON object per `\n`-terminated line
-//! (docs/protocol.md, HUB-PROTOCOL §1).
+//! (docs/protocol.md).
 //!
 //! Requests are written as lbry-sdk writes them (Python `json.dumps`: `", "`
 //! and `": "` separators, keys `jsonrpc, method, id, params`, `params`
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn requests_are_written_as_lbry_sdk_writes_them() {
-        // HUB-PROTOCOL §6, byte for byte.
+        // As lbry-sdk 0.113.0 wrote them on the wire, byte for byte.
         assert_eq!(
             encode_request(0, "server.version", &json!([CLIENT_NAME, PROTOCOL_VERSION])),
             "{\"jsonrpc\": \"2.0\", \"method\": \"server.version\", \"id\": 0, \"params\": [\"LBRY SDK 0.113.0\", \"0.113.0\"]}\n"
