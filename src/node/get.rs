@@ -10,7 +10,7 @@
 
 use super::control::NodeControl;
 use super::peers::NetworkPeers;
-use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
+use crate::assemble::{check_complete, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
@@ -106,7 +106,7 @@ impl NodeControl {
             let info = desc.blobs().get(i).copied().ok_or("unknown blob index")?;
             let blob = blob.map_err(|e| format!("cannot get blob {i}: {}", error_text(e)))?;
             let d = desc.clone();
-            let plain = crate::blocking::run(move || decrypt_blob(&d, &info, blob))
+            let plain = crate::blocking::run(move || d.described(&info).decrypt(blob))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(error_text)?;
