@@ -72,6 +72,7 @@ async fn mount(cfg: &Config, args: &MountArgs, mp: &Path) -> anyhow::Result<()> 
     });
     let vfs_cfg = VfsConfig {
         read_timeout,
+        stop: node.stop_token(),
         ..VfsConfig::default()
     };
     let source = Arc::new(FetchSource(node.fetcher.clone()));

@@ -116,7 +116,8 @@ impl Node {
             ..FetchConfig::default()
         };
         let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
-        let fetcher = Fetcher::new(store.clone(), peers.clone(), client, fetch);
+        let fetcher =
+            Fetcher::new(store.clone(), peers.clone(), client, fetch).stopped_by(life.token());
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
         let control = Arc::new(control::NodeControl {
             store: store.clone(),
@@ -152,6 +153,11 @@ impl Node {
             server,
             life,
         })
+    }
+
+    /// A token cancelled when the node stops (for what is wired around it: the mount).
+    pub fn stop_token(&self) -> tokio_util::sync::CancellationToken {
+        self.life.token()
     }
 
     /// Starts watching the share folder (if the options name one). Called

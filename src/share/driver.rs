@@ -235,7 +235,7 @@ impl Driver {
             }
             Setup::Notify => {
                 let dir = self.dir.clone();
-                match tokio::task::spawn_blocking(move || watcher::start(&dir, tx)).await {
+                match crate::blocking::run(move || watcher::start(&dir, tx)).await {
                     Ok(Ok(w)) => {
                         tracing::info!("watching share folder");
                         Some(w)
@@ -271,7 +271,7 @@ impl Driver {
     async fn scan(&mut self) {
         let started = Instant::now();
         let dir = self.dir.clone();
-        let scanned = tokio::task::spawn_blocking(move || (scan::scan(&dir), folder::device(&dir)));
+        let scanned = crate::blocking::run(move || (scan::scan(&dir), folder::device(&dir)));
         let Ok((mut scan, dev)) = scanned.await else {
             tracing::error!("scanning the share folder panicked");
             return;
@@ -327,7 +327,7 @@ impl Driver {
             });
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
             let span = tracing::Span::current();
-            let done = tokio::task::spawn_blocking(move || {
+            let done = crate::blocking::run(move || {
                 let _enter = span.enter();
                 for sd in &unpublish {
                     publisher.unpublish(sd);

@@ -22,7 +22,7 @@ impl Driver {
         let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
         report_others(&others, &p.status);
         let publisher = p.publisher.clone();
-        let restored = tokio::task::spawn_blocking(move || {
+        let restored = crate::blocking::run(move || {
             ShareState::restore(timing, records, |sd| publisher.is_published(sd))
         })
         .await;
