@@ -2,8 +2,9 @@
 //!
 //! A [`Stream`] is shared by every open handle of one file. A read locates
 //! its offset in the [`Layout`], gets the blobs it covers from the
-//! [`BlobSource`] (the cache or the network), decrypts each once into the
-//! shared [`PlainCache`], and learns each blob's true length as it goes, so
+//! [`BlobSource`] (the cache or the network), decrypts each once
+//! (`blob::Described`, on the capped blocking pool) into the shared
+//! [`PlainCache`], and learns each blob's true length as it goes, so
 //! offsets stay exact even for writers that break LBRY's size convention.
 //!
 //! This module owns no deadline: the caller (the filesystem) bounds each read,
