@@ -4,14 +4,14 @@
 //! paths a read, a served blob and a publish take are docs/architecture.md §2;
 //! the wire formats are docs/protocol.md.
 //! - `hash`, `sha384`: SHA-384 names (`BlobHash`, `SdHash`, `NodeId`) and the hash itself;
-//! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash (pure, docs/protocol.md §1);
+//! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
 //! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
-//! - `blocking`: a cap on blocking jobs started from the network;
+//! - `blocking`: the caps on blocking jobs (short ones, and publishes and hashing);
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `assemble`: descriptor + blobs -> the original file;

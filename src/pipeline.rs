@@ -52,40 +52,59 @@ where
             let (job_rx, stop, work) = (&job_rx, &stop, &work);
             scope.spawn(move || worker(job_rx, stop, work, res_tx));
         }
-        let stop_ref = &stop;
-        scope.spawn(move || {
-            // Take a token before pulling a job, so nothing is even read without room for it.
-            let mut jobs = jobs.enumerate();
-            loop {
-                if tok_rx.recv().is_err() || stop_ref.load(Ordering::Relaxed) {
-                    return;
-                }
-                let Some((i, job)) = jobs.next() else { return };
-                match job {
-                    Ok(t) => {
-                        if job_tx.send((i, t)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = res_tx.send((i, Err(e)));
-                        return;
-                    }
-                }
-            }
-        });
-        let mut next = 0usize;
-        let mut pending: BTreeMap<usize, R> = BTreeMap::new();
-        for (i, r) in res_rx.iter() {
-            pending.insert(i, r?);
-            while let Some(r) = pending.remove(&next) {
-                sink(r)?;
-                next += 1;
-                let _ = tok_tx.send(());
-            }
-        }
-        Ok(())
+        let stop = &stop;
+        scope.spawn(move || produce(jobs, &tok_rx, stop, &job_tx, &res_tx));
+        consume(&res_rx, &tok_tx, &mut sink)
     })
+}
+
+/// Hands out jobs in order, each once a token says there is room for it
+/// (so nothing is even read without room), until the jobs end, one fails
+/// (its error goes to the consumer) or the others stop.
+fn produce<T, R, E>(
+    jobs: impl Iterator<Item = Result<T, E>>,
+    tokens: &Receiver<()>,
+    stop: &AtomicBool,
+    to_workers: &SyncSender<(usize, T)>,
+    to_consumer: &SyncSender<(usize, Result<R, E>)>,
+) {
+    let mut jobs = jobs.enumerate();
+    loop {
+        if tokens.recv().is_err() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some((i, job)) = jobs.next() else { return };
+        let sent = match job {
+            Ok(t) => to_workers.send((i, t)).is_ok(),
+            Err(e) => {
+                let _ = to_consumer.send((i, Err(e)));
+                false
+            }
+        };
+        if !sent {
+            return;
+        }
+    }
+}
+
+/// Puts results back in input order for `sink`, giving a token back for
+/// each one consumed; the first error ends it.
+fn consume<R, E>(
+    results: &Receiver<(usize, Result<R, E>)>,
+    tokens: &SyncSender<()>,
+    sink: &mut impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut next = 0usize;
+    let mut pending: BTreeMap<usize, R> = BTreeMap::new();
+    for (i, r) in results.iter() {
+        pending.insert(i, r?);
+        while let Some(r) = pending.remove(&next) {
+            sink(r)?;
+            next += 1;
+            let _ = tokens.send(());
+        }
+    }
+    Ok(())
 }
 
 struct StopOnDrop<'a>(&'a AtomicBool);

@@ -8,7 +8,6 @@
 
 use super::get::{open_output, report, GetRequest};
 use super::progress::bytes_bar;
-use crate::assemble::decrypt_blob;
 use crate::fetch::{Fetcher, Priority};
 use crate::hash::SdHash;
 use crate::node::oneshot::{fetching, Fetching, GetConfig};
@@ -108,7 +107,7 @@ async fn write_stream(
         let blob = blob.with_context(|| format!("cannot get blob {i} ({})", info.hash))?;
         let d = desc.clone();
         // Decryption and the write are blocking work; keep them off the async threads.
-        let plain = tokio::task::spawn_blocking(move || decrypt_blob(&d, &info, blob)).await??;
+        let plain = tokio::task::spawn_blocking(move || d.described(&info).decrypt(blob)).await??;
         out = tokio::task::spawn_blocking(move || out.write(&plain).map(|_| out)).await??;
         bar.inc(u64::from(desc.blobs()[i].length));
     }

@@ -167,7 +167,7 @@ async fn answer(
     tracing::debug!(?req, "control request");
     let done = match req {
         Request::Ls => flatten(
-            tokio::task::spawn_blocking(move || {
+            crate::blocking::run(move || {
                 Ok(Reply::Ls {
                     streams: handler.ls(),
                 })
@@ -175,18 +175,18 @@ async fn answer(
             .await,
         ),
         Request::Status => flatten(
-            tokio::task::spawn_blocking(move || Ok(Reply::Status(Box::new(handler.status()))))
-                .await,
+            crate::blocking::run(move || Ok(Reply::Status(Box::new(handler.status())))).await,
         ),
         Request::Get(job) => get(job, &*handler, write).await,
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();
-            let mut job = tokio::task::spawn_blocking(move || {
+            let job = crate::blocking::run_long(move || {
                 handler.publish(&path, &|n| {
                     counter.fetch_add(n, Ordering::Relaxed);
                 })
             });
+            tokio::pin!(job);
             let mut tick = tokio::time::interval(PROGRESS_EVERY);
             tick.tick().await;
             loop {

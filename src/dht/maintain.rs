@@ -195,7 +195,7 @@ impl Inner {
 /// unreadable one is logged and also `None`.
 pub(super) async fn load_state(path: Option<PathBuf>) -> Option<SavedState> {
     let path = path?;
-    let loaded = tokio::task::spawn_blocking(move || SavedState::load(&path)).await;
+    let loaded = crate::blocking::run(move || SavedState::load(&path)).await;
     match loaded {
         Ok(Ok(state)) => state,
         Ok(Err(e)) => {
@@ -255,7 +255,7 @@ pub(super) async fn maintenance_loop(inner: Weak<Inner>, save_every: Duration) {
         lock(&node.peers).expire(Instant::now());
         if node.state_file.is_some() && saved_at.elapsed() >= save_every {
             saved_at = Instant::now();
-            let _ = tokio::task::spawn_blocking(move || node.save_state(false)).await;
+            let _ = crate::blocking::run(move || node.save_state(false)).await;
         }
     }
 }

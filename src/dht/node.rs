@@ -268,7 +268,7 @@ impl Node {
         if saved_id != Some(id) {
             // A new id is written at once: a crash must not lose it.
             let inner = inner.clone();
-            let _ = tokio::task::spawn_blocking(move || inner.save_state(true)).await;
+            let _ = crate::blocking::run(move || inner.save_state(true)).await;
         }
         let span = tracing::debug_span!("dht_node", id = %id.short(), local = %local);
         let tasks = spawn_tasks(&inner, rx, &config, span);

@@ -248,19 +248,39 @@ fn a_thousand_nodes_find_the_k_closest_even_with_30_percent_dead() {
         sizes.iter().max().unwrap_or(&0),
         sizes.iter().sum::<usize>() / NODES
     );
+    all_alive(&mut net, &mut rng);
+    for i in 0..NODES {
+        net.alive[i] = rng.gen_bool(0.7);
+    }
+    right_after_the_deaths(&mut net, &mut rng);
+    net.refresh_all(&mut rng);
+    after_one_refresh(&mut net, &mut rng);
+    net.refresh_all(&mut rng);
+    let twice = probe(&mut net, &mut rng);
+    report("30% dead, after two refreshes", &twice);
+    net.refresh_all(&mut rng);
+    let left = net.dead_in_tables();
+    println!("dead contacts still in tables after three refreshes: {left}");
+    // A third failed ping evicts: nothing dead is left to take a slot.
+    assert_eq!(left, 0, "a dead contact survived three failed pings");
+    assert!(
+        twice.exact * 100 >= PROBES * 97,
+        "exact below 97% after two"
+    );
+}
 
-    let all = probe(&mut net, &mut rng);
+fn all_alive(net: &mut Net, rng: &mut StdRng) {
+    let all = probe(net, rng);
     report("all alive", &all);
     assert!(all.exact * 100 >= PROBES * 99, "exact below 99%");
     assert_eq!(
         all.near, PROBES,
         "a lookup missed two or more of the K closest"
     );
+}
 
-    for i in 0..NODES {
-        net.alive[i] = rng.gen_bool(0.7);
-    }
-    let dead = probe(&mut net, &mut rng);
+fn right_after_the_deaths(net: &mut Net, rng: &mut StdRng) {
+    let dead = probe(net, rng);
     report("30% dead, before any refresh", &dead);
     // Measured with this seed: 80% exact, 96% with >= K-1, never fewer than 6.
     // What is lost is knowledge, not lookup: tables whose near buckets held the
@@ -277,9 +297,10 @@ fn a_thousand_nodes_find_the_k_closest_even_with_30_percent_dead() {
         dead.worst >= K / 2,
         "a lookup found fewer than half of the K closest"
     );
+}
 
-    net.refresh_all(&mut rng);
-    let refreshed = probe(&mut net, &mut rng);
+fn after_one_refresh(net: &mut Net, rng: &mut StdRng) {
+    let refreshed = probe(net, rng);
     report("30% dead, after one refresh", &refreshed);
     // Measured: 100% exact, no timeouts (3.9 per lookup without the pings:
     // tables then still hand out the dead they never asked). Every dead
@@ -292,18 +313,5 @@ fn a_thousand_nodes_find_the_k_closest_even_with_30_percent_dead() {
     assert!(
         refreshed.timeouts * 2 <= PROBES as u32,
         "tables still hand out the dead after a refresh"
-    );
-
-    net.refresh_all(&mut rng);
-    let twice = probe(&mut net, &mut rng);
-    report("30% dead, after two refreshes", &twice);
-    net.refresh_all(&mut rng);
-    let left = net.dead_in_tables();
-    println!("dead contacts still in tables after three refreshes: {left}");
-    // A third failed ping evicts: nothing dead is left to take a slot.
-    assert_eq!(left, 0, "a dead contact survived three failed pings");
-    assert!(
-        twice.exact * 100 >= PROBES * 97,
-        "exact below 97% after two"
     );
 }

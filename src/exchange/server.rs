@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, info, warn};
@@ -164,9 +164,9 @@ impl BlobServer {
             shared,
         } = self;
         info!("listening on {addr}");
-        let slots = Arc::new(Semaphore::new(shared.cfg.max_connections));
-        let per_ip = PerIp::new(shared.cfg.max_per_ip);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let grace = shared.cfg.shutdown_grace;
+        let door = Door::new(shared, stop_rx);
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -179,32 +179,7 @@ impl BlobServer {
                     }
                 }
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let Some(ip_slot) = per_ip.try_take(peer.ip()) else {
-                            ServerStats::add(&shared.stats.refused, 1);
-                            debug!(%peer, "per-address connection limit reached, closing new connection");
-                            continue;
-                        };
-                        let Ok(permit) = slots.clone().try_acquire_owned() else {
-                            ServerStats::add(&shared.stats.refused, 1);
-                            debug!(%peer, "connection limit reached, closing new connection");
-                            continue;
-                        };
-                        ServerStats::add(&shared.stats.connections, 1);
-                        // The answer header is a small write followed by the
-                        // body: without this, Nagle holds the header back for
-                        // a delayed ACK (about 40 ms on every first request).
-                        if let Err(e) = stream.set_nodelay(true) {
-                            debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-                        }
-                        let (shared, stop) = (shared.clone(), stop_rx.clone());
-                        let serve = async move {
-                            let _slots = (permit, ip_slot);
-                            conn::serve(stream, peer, shared, stop).await
-                        };
-                        let span = tracing::info_span!("conn", %peer);
-                        task::spawn_reporting_in(&mut conns, "blob-conn", span, serve);
-                    }
+                    Ok((stream, peer)) => door.admit(stream, peer, &mut conns),
                     Err(e) => accept_failed(e).await,
                 },
             }
@@ -212,24 +187,7 @@ impl BlobServer {
         drop(listener);
         // The receivers may all be gone already; nothing to tell then.
         let _ = stop_tx.send(true);
-        let grace = shared.cfg.shutdown_grace;
-        if !conns.is_empty() {
-            debug!(
-                open = conns.len(),
-                ?grace,
-                "waiting for connections to finish"
-            );
-        }
-        let drained =
-            tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            warn!(
-                cut = conns.len(),
-                ?grace,
-                "transfers still running after the grace period, closing them"
-            );
-            conns.shutdown().await;
-        }
+        drain(&mut conns, grace).await;
         info!("blob server on {addr} stopped");
     }
 
@@ -250,6 +208,77 @@ impl BlobServer {
             stop: Some(stop),
             task,
         }
+    }
+}
+
+/// Where accepted connections come in: the caps, and what each connection
+/// task is given.
+struct Door {
+    shared: Arc<Shared>,
+    slots: Arc<Semaphore>,
+    per_ip: Arc<PerIp>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Door {
+    fn new(shared: Arc<Shared>, stop: watch::Receiver<bool>) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(shared.cfg.max_connections)),
+            per_ip: PerIp::new(shared.cfg.max_per_ip),
+            shared,
+            stop,
+        }
+    }
+
+    /// Serves `stream` as a task in `conns`, or closes it at once when its
+    /// address, or the server, is at its cap.
+    fn admit(&self, stream: TcpStream, peer: SocketAddr, conns: &mut JoinSet<()>) {
+        let stats = &self.shared.stats;
+        let Some(ip_slot) = self.per_ip.try_take(peer.ip()) else {
+            ServerStats::add(&stats.refused, 1);
+            debug!(%peer, "per-address connection limit reached, closing new connection");
+            return;
+        };
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            ServerStats::add(&stats.refused, 1);
+            debug!(%peer, "connection limit reached, closing new connection");
+            return;
+        };
+        ServerStats::add(&stats.connections, 1);
+        // The answer header is a small write followed by the body: without
+        // this, Nagle holds the header back for a delayed ACK (about 40 ms
+        // on every first request).
+        if let Err(e) = stream.set_nodelay(true) {
+            debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+        }
+        let (shared, stop) = (self.shared.clone(), self.stop.clone());
+        let serve = async move {
+            let _slots = (permit, ip_slot);
+            conn::serve(stream, peer, shared, stop).await
+        };
+        let span = tracing::info_span!("conn", %peer);
+        task::spawn_reporting_in(conns, "blob-conn", span, serve);
+    }
+}
+
+/// Lets the connections finish within `grace`, then cuts what is left.
+async fn drain(conns: &mut JoinSet<()>, grace: Duration) {
+    if !conns.is_empty() {
+        debug!(
+            open = conns.len(),
+            ?grace,
+            "waiting for connections to finish"
+        );
+    }
+    let drained =
+        tokio::time::timeout(grace, async { while conns.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        warn!(
+            cut = conns.len(),
+            ?grace,
+            "transfers still running after the grace period, closing them"
+        );
+        conns.shutdown().await;
     }
 }
 

@@ -76,7 +76,8 @@ pub enum FetchError {
         #[source]
         source: Arc<StoreError>,
     },
-    /// The transfer task ended without a result (a panic, or the runtime shutting down).
+    /// The transfer task ended without a result (a panic, the runtime
+    /// shutting down, or the fetcher stopped with the node).
     #[error("transfer of blob {hash} stopped without a result")]
     Interrupted { hash: BlobHash },
 }

@@ -180,7 +180,7 @@ async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep_until(next_full) => {
-                let heads = tokio::task::spawn_blocking({
+                let heads = crate::blocking::run({
                     let store = store.clone();
                     move || stream_heads(&*store)
                 })

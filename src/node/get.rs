@@ -9,7 +9,7 @@
 //! for the command to read.
 
 use super::control::NodeControl;
-use crate::assemble::{check_complete, decrypt_blob, load_descriptor};
+use crate::assemble::{check_complete, load_descriptor};
 use crate::control::server::GetEvent;
 use crate::control::{GetJob, Reply};
 use crate::fetch::{FetchConfig, Fetcher, PeerFinder, Priority};
@@ -54,7 +54,7 @@ impl NodeControl {
             let info = desc.blobs().get(i).copied().ok_or("unknown blob index")?;
             let blob = blob.map_err(|e| format!("cannot get blob {i}: {}", error_text(e)))?;
             let d = desc.clone();
-            let plain = crate::blocking::run(move || decrypt_blob(&d, &info, blob))
+            let plain = crate::blocking::run(move || d.described(&info).decrypt(blob))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(error_text)?;

@@ -4,10 +4,10 @@
 use super::peers::Peers;
 use super::Announcer;
 use crate::blob::VerifiedBlob;
-use crate::fetch::{BoxFuture, FetchError, Fetcher, Priority};
+use crate::fetch::{Fetcher, Priority};
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
-use crate::stream::BlobSource;
+use crate::stream::{BlobSource, BoxFuture, SourceError};
 use crate::vfs::NodeHooks;
 use std::sync::Arc;
 
@@ -24,12 +24,15 @@ impl BlobSource for FetchSource {
         hash: BlobHash,
         len: Option<u64>,
         urgent: bool,
-    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>> {
-        if urgent {
-            Box::pin(self.0.fetch_shared(hash, len, Priority::Urgent))
-        } else {
-            Box::pin(async move { self.0.fetch(hash, len, Priority::Bulk).await.map(Arc::new) })
-        }
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, SourceError>> {
+        Box::pin(async move {
+            let fetched = if urgent {
+                self.0.fetch_shared(hash, len, Priority::Urgent).await
+            } else {
+                self.0.fetch(hash, len, Priority::Bulk).await.map(Arc::new)
+            };
+            fetched.map_err(SourceError::new)
+        })
     }
 }
 

@@ -121,7 +121,8 @@ impl Node {
             None => (None, Announcer::disabled()),
         };
         let peers = Arc::new(parts::peer_policy(fixed, dht.clone(), Some(tcp_port)));
-        let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline);
+        let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
+            .stopped_by(life.token());
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
         let names = cfg.hubs.map(|h| Arc::new(crate::hub::Resolver::new(h)));
         let control = Arc::new(control::NodeControl {
@@ -152,6 +153,11 @@ impl Node {
             server,
             life,
         })
+    }
+
+    /// A token cancelled when the node stops (for what is wired around it: the mount).
+    pub fn stop_token(&self) -> tokio_util::sync::CancellationToken {
+        self.life.token()
     }
 
     /// Starts watching the share folder (if the options name one). Called

@@ -26,7 +26,7 @@ mod tests;
 pub use error::SdError;
 pub use names::{sanitize_file_name, sanitize_file_name_or};
 
-use crate::blob::{StreamKey, BLOCK, MAX_BLOB_SIZE};
+use crate::blob::{Described, StreamKey, BLOCK, MAX_BLOB_SIZE};
 use crate::hash::{BlobHash, SdHash};
 use crate::sha384::Sha384;
 
@@ -146,6 +146,16 @@ impl StreamDescriptor {
 
     pub fn key(&self) -> &StreamKey {
         &self.key
+    }
+
+    /// What decrypting blob `info` of this stream needs (`Described::decrypt`).
+    pub fn described<'a>(&'a self, info: &'a BlobInfo) -> Described<'a> {
+        Described {
+            key: &self.key,
+            iv: &info.iv,
+            num: info.blob_num,
+            length: info.length,
+        }
     }
 
     /// 96 lowercase hex characters.

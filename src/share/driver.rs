@@ -14,7 +14,7 @@
 
 use super::folder::{self, Presence};
 use super::manifest::Manifest;
-use super::state::{is_ignored_path, Action, FileStamp, Outcome, ShareState, Timing};
+use super::state::{is_ignored_path, Action, FileStamp, Outcome, ShareState};
 use super::{job, manifest, scan, watcher, SharePublisher, FALLBACK_RESCAN};
 use crate::hash::SdHash;
 use notify::event::{AccessKind, AccessMode};
@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -98,76 +99,15 @@ pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
     let Some(dir) = present(&p, &mut stop).await else {
         return;
     };
-    let timing = Timing {
-        debounce: p.debounce,
-        retry: p.rescan,
-    };
-    let dev = p.contents.dev(&dir);
-    let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
-    report_others(&others, &p.status);
-    let publisher = p.publisher.clone();
-    let restored = tokio::task::spawn_blocking(move || {
-        ShareState::restore(timing, records, |sd| publisher.is_published(sd))
-    })
-    .await;
-    let Ok(state) = restored else {
-        tracing::error!(
-            "checking the manifest's streams panicked; the share folder is not watched"
-        );
+    let Some(mut d) = Driver::start(&mut p, dir).await else {
         return;
-    };
-    let mut d = Driver {
-        dir,
-        manifest: p.manifest,
-        others,
-        publisher: p.publisher,
-        status: p.status,
-        state,
-        every: p.rescan,
-        fallback: p.rescan.min(FALLBACK_RESCAN),
-        tick: (p.debounce / 4).clamp(Duration::from_millis(10), Duration::from_millis(250)),
-        next_periodic: Instant::now() + p.rescan,
-        last_scan: None,
-        scanned_once: false,
-        job: None,
-        manifest_dirty: false,
-        unreadable: BTreeSet::new(),
-        root: folder::Root::new(dev),
-        blind: None,
-        watcher: None,
-        events: None,
     };
     d.show_status();
     let (tx, mut events) = watcher::Events::channel();
     // Held for its side effect: dropping it stops inotify.
     d.watcher = d.start_watcher(p.setup, tx.clone()).await;
     d.events = d.watcher.is_some().then_some(tx);
-
-    let mut scan_at = Some(Instant::now());
-    while !*stop.borrow() {
-        let wake = d.next_wake(scan_at);
-        tokio::select! {
-            biased;
-            changed = stop.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-            }
-            () = job_done(d.job.as_ref()) => {
-                d.finish_job().await;
-                scan_at = Some(Instant::now());
-            }
-            Some(event) = events.recv() => {
-                if let Some(at) = d.on_event(event) {
-                    scan_at = Some(scan_at.map_or(at, |s| s.min(at)));
-                }
-            }
-            () = tokio::time::sleep_until(wake) => {
-                scan_at = None;
-                d.scan().await;
-            }
-        }
-    }
+    d.serve(&mut events, &mut stop).await;
     d.stop().await;
     tracing::info!("share folder no longer watched");
 }
@@ -185,12 +125,47 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(super) use crate::error_chain as chain;
 
+#[path = "driver_life.rs"]
+mod life;
 #[path = "driver_pause.rs"]
 mod pause;
 pub(super) use pause::mark_missing;
 use pause::{present, report_others};
 
 impl Driver {
+    /// Scans, follows events and finishes jobs until `stop` says so.
+    async fn serve(
+        &mut self,
+        events: &mut Receiver<notify::Result<notify::Event>>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let mut scan_at = Some(Instant::now());
+        while !*stop.borrow() {
+            let wake = self.next_wake(scan_at);
+            tokio::select! {
+                biased;
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                () = job_done(self.job.as_ref()) => {
+                    self.finish_job().await;
+                    scan_at = Some(Instant::now());
+                }
+                Some(event) = events.recv() => {
+                    if let Some(at) = self.on_event(event) {
+                        scan_at = Some(scan_at.map_or(at, |s| s.min(at)));
+                    }
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    scan_at = None;
+                    self.scan().await;
+                }
+            }
+        }
+    }
+
     fn next_wake(&self, scan_at: Option<Instant>) -> Instant {
         let deadline = self.state.next_deadline().map(Instant::from_std);
         let wake = [Some(self.next_periodic), scan_at, deadline]
@@ -260,7 +235,7 @@ impl Driver {
             }
             Setup::Notify => {
                 let dir = self.dir.clone();
-                match tokio::task::spawn_blocking(move || watcher::start(&dir, tx)).await {
+                match crate::blocking::run(move || watcher::start(&dir, tx)).await {
                     Ok(Ok(w)) => {
                         tracing::info!("watching share folder");
                         Some(w)
@@ -296,7 +271,7 @@ impl Driver {
     async fn scan(&mut self) {
         let started = Instant::now();
         let dir = self.dir.clone();
-        let scanned = tokio::task::spawn_blocking(move || (scan::scan(&dir), folder::device(&dir)));
+        let scanned = crate::blocking::run(move || (scan::scan(&dir), folder::device(&dir)));
         let Ok((mut scan, dev)) = scanned.await else {
             tracing::error!("scanning the share folder panicked");
             return;
@@ -352,7 +327,7 @@ impl Driver {
             });
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
             let span = tracing::Span::current();
-            let done = tokio::task::spawn_blocking(move || {
+            let done = crate::blocking::run(move || {
                 let _enter = span.enter();
                 for sd in &unpublish {
                     publisher.unpublish(sd);
@@ -410,22 +385,5 @@ impl Driver {
             .state
             .job_done(std::time::Instant::now(), &job.rel, outcome);
         self.apply(actions).await;
-    }
-
-    /// Ends the driver: records a publish that just finished, abandons one
-    /// still running, and saves a manifest still unsaved.
-    async fn stop(&mut self) {
-        if let Some(job) = self.job.take() {
-            match job.slot.abandon() {
-                Some(outcome) => self.record(&job, outcome).await,
-                None => tracing::info!(
-                    file = %job.rel.display(),
-                    "stopping during a publish: its stream is unpublished when it ends"
-                ),
-            }
-        }
-        if self.manifest_dirty {
-            self.apply(Vec::new()).await;
-        }
     }
 }

@@ -100,7 +100,7 @@ impl Driver {
         };
         self.watcher = None;
         let dir = self.dir.clone();
-        match tokio::task::spawn_blocking(move || watcher::start(&dir, tx)).await {
+        match crate::blocking::run(move || watcher::start(&dir, tx)).await {
             Ok(Ok(w)) => self.watcher = Some(w),
             Ok(Err(e)) => self.fall_back(&e),
             Err(_) => self.fall_back(&notify::Error::generic("starting the watcher panicked")),

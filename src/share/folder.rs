@@ -183,7 +183,7 @@ pub(super) async fn wait_for(
 ) -> Option<PathBuf> {
     loop {
         let d = dir.to_path_buf();
-        let back = tokio::task::spawn_blocking(move || {
+        let back = crate::blocking::run(move || {
             std::fs::metadata(&d)
                 .ok()
                 .filter(std::fs::Metadata::is_dir)

@@ -91,12 +91,15 @@ pub(super) fn spawn(
         Kind::Hash => tracing::info_span!("hash", file = %rel.display()),
         Kind::Publish => tracing::info_span!("publish", file = %rel.display()),
     };
-    tokio::task::spawn_blocking(move || {
+    // Waits its turn among the long jobs (`blocking::run_long`); the slot is
+    // told however the job ends, a job dropped before its turn included.
+    let job = crate::blocking::run_long(move || {
         let _enter = span.enter();
         // Dropped before `_enter`: the outcome is handed over inside the span.
         let mut finish = finish;
         finish.outcome = Some(run(&*finish.publisher, &abs, stamp, kind));
     });
+    crate::task::spawn("share job", tracing::Span::current(), job);
     slot
 }
 

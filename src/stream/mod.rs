@@ -2,28 +2,35 @@
 //!
 //! A [`Stream`] is shared by every open handle of one file. A read locates
 //! its offset in the [`Layout`], gets the blobs it covers from the
-//! [`BlobSource`] (the cache or the network), decrypts each once into the
-//! shared [`PlainCache`], and learns each blob's true length as it goes, so
+//! [`BlobSource`] (the cache or the network), decrypts each once
+//! (`blob::Described`, on the capped blocking pool) into the shared
+//! [`PlainCache`], and learns each blob's true length as it goes, so
 //! offsets stay exact even for writers that break LBRY's size convention.
 //!
 //! This module owns no deadline: the caller (the filesystem) bounds each read,
 //! and a read that is cancelled leaves the fetches it started running for the
 //! next reader (they live in the fetcher, not in the read).
 
+mod error;
 pub mod plain;
 pub mod queue;
 pub mod readahead;
 #[cfg(test)]
 pub(crate) mod testing;
 
-use crate::assemble::{decrypt_blob, decrypt_shared, GetError};
 use crate::blob::{VerifiedBlob, PLAIN_CHUNK};
-use crate::fetch::{BoxFuture, FetchError};
 use crate::hash::{BlobHash, SdHash};
 use crate::layout::{Layout, LayoutError, Locate, Size};
 use crate::sd::StreamDescriptor;
 use plain::PlainCache;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+pub use error::{SourceError, StreamError};
+
+/// A boxed future, as [`BlobSource::blob`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a stream's blobs come from. Implemented by the node over the fetcher
 /// (cache first, then peers); tests implement it over a map.
@@ -35,32 +42,7 @@ pub trait BlobSource: Send + Sync + 'static {
         hash: BlobHash,
         len: Option<u64>,
         urgent: bool,
-    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>>;
-}
-
-/// Why a read failed.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StreamError {
-    #[error(transparent)]
-    Fetch(#[from] FetchError),
-    #[error("{0}")]
-    Blob(Arc<GetError>),
-    #[error("stream {sd}: {source}")]
-    Layout {
-        sd: SdHash,
-        #[source]
-        source: LayoutError,
-    },
-    #[error("stream {0}: the blob lengths never settle (a descriptor the layout cannot resolve)")]
-    Unresolvable(SdHash),
-    #[error("the decryption task was interrupted")]
-    Interrupted,
-}
-
-impl From<GetError> for StreamError {
-    fn from(e: GetError) -> Self {
-        StreamError::Blob(Arc::new(e))
-    }
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, SourceError>>;
 }
 
 pub struct Stream {
@@ -207,8 +189,8 @@ impl Stream {
                 let desc = self.desc.clone();
                 // In place when nobody else holds the blob, else into a copy.
                 let decrypt = move || match Arc::try_unwrap(blob) {
-                    Ok(owned) => decrypt_blob(&desc, &info, owned),
-                    Err(shared) => decrypt_shared(&desc, &info, &shared),
+                    Ok(owned) => desc.described(&info).decrypt(owned),
+                    Err(shared) => desc.described(&info).decrypt_shared(&shared),
                 };
                 let plain = crate::blocking::run(decrypt)
                     .await

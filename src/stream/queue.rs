@@ -8,17 +8,22 @@
 //! reader's order, and at most `parallel` workers take them from the front:
 //! a blob is asked for only once every nearer blob has been. A seek clears
 //! the queue (the blobs it held are no longer ahead of the reader); blobs
-//! already being fetched finish and stay in the caches.
+//! already being fetched finish and stay in the caches. When the mount
+//! stops (its cancellation token), workers drop what they fetch and end.
 
 use super::Stream;
 use crate::task;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
 pub struct ReadAheadQueue {
     inner: Mutex<Inner>,
+    /// Cancelled when the mount stops: the fetch in flight is dropped and
+    /// nothing more starts.
+    stop: CancellationToken,
 }
 
 #[derive(Default)]
@@ -28,6 +33,14 @@ struct Inner {
 }
 
 impl ReadAheadQueue {
+    /// An empty queue whose workers end when `stop` is cancelled.
+    pub fn new(stop: CancellationToken) -> Self {
+        Self {
+            inner: Mutex::default(),
+            stop,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update is a push, a pop or a count change: a panic leaves it whole.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -36,6 +49,9 @@ impl ReadAheadQueue {
     /// Queues blobs `wish` of `stream` behind those already wanted, and
     /// starts workers, up to `parallel`, to fetch them.
     pub fn push(self: &Arc<Self>, stream: &Arc<Stream>, wish: Range<usize>, parallel: usize) {
+        if self.stop.is_cancelled() {
+            return;
+        }
         let mut q = self.lock();
         q.wanted.extend(wish);
         while q.workers < parallel.max(1) && q.workers < q.wanted.len() {
@@ -74,7 +90,11 @@ async fn work(queue: Arc<ReadAheadQueue>, stream: Arc<Stream>) {
             return;
         };
         tracing::trace!(blob, "read-ahead");
-        stream.clone().prefetch(blob, false).await;
+        let fetch = stream.clone().prefetch(blob, false);
+        if queue.stop.run_until_cancelled(fetch).await.is_none() {
+            tracing::trace!("read-ahead stopped");
+            return;
+        }
     }
 }
 
@@ -160,5 +180,30 @@ mod tests {
         assert_eq!(q.waiting(), 0);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(asked(&src, &s), vec![1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_queue_drops_its_fetch_and_starts_nothing_more() {
+        let (src, s) = stream_of(8);
+        let stop = CancellationToken::new();
+        let q = Arc::new(ReadAheadQueue::new(stop.clone()));
+        let first = s.descriptor().blobs()[1].hash;
+        src.stall.lock().unwrap().push(first);
+        q.push(&s, 1..8, 1);
+        while src.calls() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        stop.cancel();
+        // The stalled fetch lasts a day: only the stop ends its worker.
+        for _ in 0..100 {
+            if q.lock().workers == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(q.lock().workers, 0, "the worker outlived the stop");
+        q.push(&s, 1..8, 2);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(asked(&src, &s), vec![1], "nothing started after the stop");
     }
 }

@@ -1,8 +1,8 @@
 //! Test helpers shared by the stream and filesystem tests.
 
-use super::BlobSource;
+use super::{BlobSource, BoxFuture, SourceError};
 use crate::blob::VerifiedBlob;
-use crate::fetch::{BoxFuture, FetchError};
+use crate::fetch::FetchError;
 use crate::hash::BlobHash;
 use crate::store::MemStore;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +25,7 @@ impl BlobSource for MemSource {
         hash: BlobHash,
         _len: Option<u64>,
         _urgent: bool,
-    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, FetchError>> {
+    ) -> BoxFuture<'_, Result<Arc<VerifiedBlob>, SourceError>> {
         self.asked.lock().unwrap().push(hash);
         self.calls.fetch_add(1, Ordering::SeqCst);
         let stalled = self.stall.lock().unwrap().contains(&hash);
@@ -35,7 +35,7 @@ impl BlobSource for MemSource {
             }
             match self.store.get(&hash) {
                 Ok(Some(b)) => Ok(Arc::new(b)),
-                _ => Err(FetchError::NoPeers { hash, why: None }),
+                _ => Err(SourceError::new(FetchError::NoPeers { hash, why: None })),
             }
         })
     }

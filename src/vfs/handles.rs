@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 struct Handle {
     stream: Arc<Stream>,
@@ -20,6 +21,8 @@ struct Handle {
 
 pub struct Handles {
     cfg: ReadAheadConfig,
+    /// Given to every handle's read-ahead queue: the mount is stopping.
+    stop: CancellationToken,
     inner: Mutex<Inner>,
 }
 
@@ -29,9 +32,10 @@ struct Inner {
 }
 
 impl Handles {
-    pub fn new(cfg: ReadAheadConfig) -> Self {
+    pub fn new(cfg: ReadAheadConfig, stop: CancellationToken) -> Self {
         Self {
             cfg,
+            stop,
             inner: Mutex::new(Inner {
                 next: 1,
                 open: HashMap::new(),
@@ -50,7 +54,7 @@ impl Handles {
             Handle {
                 stream,
                 readahead,
-                queue: Arc::default(),
+                queue: Arc::new(ReadAheadQueue::new(self.stop.clone())),
                 held,
             },
         );

@@ -47,6 +47,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 use table::{Node, Table};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use name_table::is_name_ino;
@@ -130,6 +131,8 @@ pub struct VfsConfig {
     pub readahead: ReadAheadConfig,
     /// Decrypted blobs kept in memory (2 MiB each), shared by all readers.
     pub plain_blobs: usize,
+    /// Cancelled when the node stops: read-ahead and the prefetch on open end.
+    pub stop: CancellationToken,
 }
 
 impl Default for VfsConfig {
@@ -138,6 +141,7 @@ impl Default for VfsConfig {
             read_timeout: Duration::from_secs(30),
             readahead: ReadAheadConfig::default(),
             plain_blobs: 16,
+            stop: CancellationToken::new(),
         }
     }
 }
@@ -170,7 +174,7 @@ impl Vfs {
     ) -> Self {
         Self {
             plain: Arc::new(PlainCache::new(cfg.plain_blobs)),
-            handles: Handles::new(cfg.readahead),
+            handles: Handles::new(cfg.readahead, cfg.stop.clone()),
             cfg,
             store,
             source,
@@ -370,7 +374,7 @@ impl Vfs {
         let fh = self.handles.open(stream.clone(), ends.clone());
         let hooks = self.hooks.clone();
         let span = tracing::debug_span!("open", sd = %stream.sd().short(), fh);
-        crate::task::spawn("open prefetch", span, async move {
+        let prefetch = async move {
             let first = stream.descriptor().blobs().first().map(|b| b.hash);
             // A reader usually comes for the first blob right after open.
             for i in ends {
@@ -379,6 +383,10 @@ impl Vfs {
             if stream.is_decrypted(0) {
                 hooks.stream_cached(stream.sd(), first);
             }
+        };
+        let stop = self.cfg.stop.clone();
+        crate::task::spawn("open prefetch", span, async move {
+            stop.run_until_cancelled(prefetch).await;
         });
         Ok(fh)
     }

@@ -98,6 +98,7 @@ async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<V
     });
     let vfs_cfg = VfsConfig {
         read_timeout,
+        stop: node.stop_token(),
         ..VfsConfig::default()
     };
     let source = Arc::new(FetchSource(node.fetcher.clone()));
