@@ -49,7 +49,8 @@ fn bar_hub() -> TestHub {
 }
 
 /// Runs `lbrymount ARGS` and kills it if it has not ended within 60 s:
-/// a hang is a failure, not a stuck test run.
+/// a hang is a failure, not a stuck test run. (Output is piped and read at
+/// the end: for commands that print a few lines.)
 fn run(node: &Node, args: &[&str]) -> Output {
     let mut child = node
         .cmd(args)
@@ -164,6 +165,41 @@ fn search_lists_stream_claims_sd_hash_first_and_a_channel_newest_first() {
         &["search", "--hub", &hub.arg(), "--channel", "@nobody"],
     );
     assert!(err.contains("Could not find channel"), "{err}");
+}
+
+#[test]
+fn a_name_leads_to_a_stream_another_node_published_and_serves() {
+    let publisher = Node::new();
+    let data = common::cli::pseudo_random(3 * common::cli::CHUNK + 17, 13);
+    let file = publisher.path("talk.mp4");
+    std::fs::write(&file, &data).unwrap();
+    let sd = publisher.publish(&file);
+    let server = common::cli::ServeNode::start(&publisher);
+    let hub = TestHub::start(
+        "@talks",
+        vec![stream("talk", &sd, "talk.mp4", data.len() as u64)],
+    );
+    let reader = Node::new();
+    let out = ok(
+        &reader,
+        &["resolve", "--hub", &hub.arg(), "lbry://@talks/talk"],
+    );
+    let fields: Vec<&str> = out.trim_end().split("  ").collect();
+    assert_eq!(
+        fields[..3],
+        [sd.as_str(), &data.len().to_string(), "talk.mp4"]
+    );
+    let dest = reader.path("got.mp4");
+    let dest_arg = dest.to_str().unwrap();
+    let peer = server.peer_arg();
+    ok(
+        &reader,
+        &["get", fields[0], "-o", dest_arg, "--peer", &peer],
+    );
+    assert!(
+        std::fs::read(&dest).unwrap() == data,
+        "the named stream's bytes"
+    );
 }
 
 #[test]

@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+/// A connection idle this long is pinged before use, as lbry-sdk pings
+/// after 60 s; hubs drop sessions idle for 600 s, and a NAT may drop them
+/// silently sooner.
+const IDLE_PING: Duration = Duration::from_secs(60);
+const PING_DEADLINE: Duration = Duration::from_secs(3);
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
@@ -160,6 +165,18 @@ impl Hubs {
     /// Calls `method` on the hub in use, failing over to the next ones.
     pub async fn call(&self, method: &str, params: &Value) -> Result<Value, HubError> {
         let mut guard = self.conn.lock().await;
+        if let Some((_, conn)) = guard.as_mut() {
+            let deadline = PING_DEADLINE.min(self.call_timeout);
+            if conn.idle() > IDLE_PING
+                && conn
+                    .call("server.ping", &Value::Null, deadline)
+                    .await
+                    .is_err()
+            {
+                tracing::debug!(hub = conn.addr(), "idle connection gone; reconnecting");
+                *guard = None;
+            }
+        }
         if let Some((i, conn)) = guard.as_mut() {
             let i = *i;
             match conn.call(method, params, self.call_timeout).await {
