@@ -235,15 +235,21 @@ fn a_full_disk_is_named_as_the_cause() {
 
 #[test]
 fn a_dht_that_does_not_answer_is_named_as_the_cause() {
-    // In a network of its own: a node another test runs (or left behind)
-    // that reaches B would answer the lookup, and rightly change the cause.
-    common::netns::in_private_netns(a_dht_that_does_not_answer_in_this_netns);
-}
-
-fn a_dht_that_does_not_answer_in_this_netns() {
     // C: the only DHT node B knows; it stops answering once B has joined.
+    // It runs in a process group of its own: in the test's group, which may
+    // be orphaned, the exit of any other child while C is stopped makes the
+    // kernel send the group SIGHUP and SIGCONT, and C would answer again.
     let c_node = Node::new();
-    let c = ServeNode::start_with(&c_node, &["--dht-listen", "127.0.0.1:0"]);
+    let mut cmd = c_node.cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--dht-listen",
+        "127.0.0.1:0",
+        "--no-bootstrap",
+    ]);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let c = ServeNode::spawn_command(cmd);
     let c_dht = c.wait_log("dht node ready at ");
     let b_node = Node::new();
     let b = MountNode::start(
@@ -270,8 +276,9 @@ fn a_dht_that_does_not_answer_in_this_netns() {
         .unwrap_or_else(|| panic!("status names the failed lookup:\n{s}"));
     assert!(
         line.contains("no DHT node answered"),
-        "the cause is the DHT timing out, not a lack of peers: {line}\nB's log:\n{}",
-        b.proc().log()
+        "the cause is the DHT timing out, not a lack of peers: {line}\nB's log:\n{}\nC's log:\n{}",
+        b.proc().log(),
+        c.log()
     );
     // SAFETY: as above.
     unsafe { libc::kill(c.pid() as i32, libc::SIGCONT) };
