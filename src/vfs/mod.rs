@@ -27,12 +27,14 @@
 
 mod by_name;
 mod failed;
+mod files;
 mod handles;
 mod name_table;
 pub mod names;
 mod table;
 #[cfg(test)]
 mod tests;
+mod xattrs;
 
 use crate::hash::{BlobHash, SdHash};
 use crate::sd::StreamDescriptor;
@@ -362,135 +364,6 @@ impl Vfs {
         Ok(all.into_iter().filter(|e| e.cookie > after).collect())
     }
 
-    /// Opens a file: holds its first and last blob and starts fetching them.
-    pub async fn open(&self, ino: u64) -> Result<u64, FsError> {
-        let stream = self.file_stream(ino).await?;
-        let ends = ends(&stream);
-        for &i in &ends {
-            if let Some(b) = stream.descriptor().blobs().get(i) {
-                self.store.hold(&b.hash);
-            }
-        }
-        let fh = self.handles.open(stream.clone(), ends.clone());
-        let hooks = self.hooks.clone();
-        let span = tracing::debug_span!("open", sd = %stream.sd().short(), fh);
-        let prefetch = async move {
-            let first = stream.descriptor().blobs().first().map(|b| b.hash);
-            // A reader usually comes for the first blob right after open.
-            for i in ends {
-                stream.clone().prefetch(i, i == 0).await;
-            }
-            if stream.is_decrypted(0) {
-                hooks.stream_cached(stream.sd(), first);
-            }
-        };
-        let stop = self.cfg.stop.clone();
-        crate::task::spawn("open prefetch", span, async move {
-            stop.run_until_cancelled(prefetch).await;
-        });
-        Ok(fh)
-    }
-
-    /// Reads up to `size` bytes at `offset` of open file `fh`.
-    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
-        let (stream, wish) = self
-            .handles
-            .on_read(fh, offset, u64::from(size))
-            .ok_or(FsError::BadHandle)?;
-        if let Some(why) = self.failed_recently(stream.sd(), offset, size) {
-            tracing::debug!(sd = %stream.sd().short(), offset, "the range just failed; failing the retry at once");
-            return Err(FsError::Io(why));
-        }
-        let span = tracing::trace_span!("read", sd = %stream.sd().short(), fh, offset, size);
-        let read = stream.read(offset, size as usize).instrument(span);
-        let started = std::time::Instant::now();
-        let result = self.bounded("reading", read).await;
-        // Read-ahead starts once this read has its bytes: the blobs it wants
-        // lie beyond the one being read, and started earlier they would take
-        // peer slots and CPU (hashing) from it. That matters for the first
-        // read of a file, whose blob is not there yet: time to first byte.
-        wish.start(&stream);
-        let why = match result {
-            Ok(Ok(data)) => return Ok(data),
-            Ok(Err(e)) => crate::error_chain(&e),
-            Err(e) => e,
-        };
-        let e = self.io_error(stream.sd(), &format!("read at {offset}"), why);
-        // Only a failure that waited out most of the timeout is worth
-        // remembering: a quick one would fail (or succeed) as quickly again.
-        let waited = started.elapsed() >= self.cfg.read_timeout / 2;
-        if let (true, FsError::Io(reason)) = (waited, &e) {
-            let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = std::time::Instant::now();
-            failed.record(stream.sd(), offset, u64::from(size), reason, now);
-        }
-        Err(e)
-    }
-
-    /// Why a read of this range failed a moment ago, if it did.
-    fn failed_recently(&self, sd: SdHash, offset: u64, size: u32) -> Option<String> {
-        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-        failed.recent(sd, offset, u64::from(size), std::time::Instant::now())
-    }
-
-    /// Closes a file handle, releasing its blobs.
-    pub fn release(&self, fh: u64) {
-        if let Some((stream, held)) = self.handles.close(fh) {
-            for i in held {
-                if let Some(b) = stream.descriptor().blobs().get(i) {
-                    self.store.release(&b.hash);
-                }
-            }
-        }
-    }
-
-    /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
-    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
-        let names: &[&str] = if self.named_stream_known(ino).is_some() {
-            &[&XATTRS[..], &NAME_XATTRS[..]].concat()
-        } else {
-            match self.table.node(ino) {
-                Some(Node::File(_)) => &XATTRS,
-                Some(_) => &[],
-                None if name_table::is_name_ino(ino) => &[],
-                None => return Err(FsError::NotFound),
-            }
-        };
-        Ok(names
-            .iter()
-            .flat_map(|n| [n.as_bytes(), b"\0"].concat())
-            .collect())
-    }
-
-    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
-        let s = match self.named_stream_known(ino) {
-            Some((_, s)) => s,
-            None => match self.table.node(ino) {
-                Some(Node::File(s)) => s,
-                Some(_) => return Err(FsError::NoAttr),
-                None if name_table::is_name_ino(ino) => return Err(FsError::NoAttr),
-                None => return Err(FsError::NotFound),
-            },
-        };
-        if let Some(v) = name.to_str().and_then(|n| self.name_xattr(ino, n)) {
-            return Ok(v.into_bytes());
-        }
-        let blobs = s.descriptor().blobs();
-        let value = match name.to_str() {
-            Some("user.lbry.sd_hash") => s.sd().to_string(),
-            Some("user.lbry.blobs") => {
-                let present = blobs
-                    .iter()
-                    .filter(|b| self.store.contains(&b.hash))
-                    .count();
-                format!("{present}/{}", blobs.len())
-            }
-            Some("user.lbry.peers") => self.hooks.peers_known(&s.sd()).to_string(),
-            _ => return Err(FsError::NoAttr),
-        };
-        Ok(value.into_bytes())
-    }
-
     /// Runs `fut` within the read timeout.
     async fn bounded<T>(&self, what: &str, fut: impl Future<Output = T>) -> Result<T, String> {
         let t = self.cfg.read_timeout;
@@ -513,26 +386,6 @@ impl Vfs {
             e.pop_front();
         }
         e.push_back((SystemTime::now(), reason));
-    }
-}
-
-/// Extended attributes of a file.
-const XATTRS: [&str; 3] = ["user.lbry.sd_hash", "user.lbry.blobs", "user.lbry.peers"];
-
-/// Extended attributes a file reached by name adds.
-const NAME_XATTRS: [&str; 4] = [
-    "user.lbry.url",
-    "user.lbry.claim_id",
-    "user.lbry.channel",
-    "user.lbry.media_type",
-];
-
-/// The blob indexes an open file holds: the first and the last.
-fn ends(s: &Stream) -> Vec<usize> {
-    match s.blob_count() {
-        0 => vec![],
-        1 => vec![0],
-        n => vec![0, n - 1],
     }
 }
 

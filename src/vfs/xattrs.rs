@@ -1,0 +1,66 @@
+//! Extended attributes: what a file is (sd hash, claim), how much of it is
+//! cached, and how many peers are known for it.
+
+use super::table::Node;
+use super::{name_table, FsError, Vfs};
+use std::ffi::OsStr;
+
+impl Vfs {
+    /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
+    pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
+        let names: &[&str] = if self.named_stream_known(ino).is_some() {
+            &[&XATTRS[..], &NAME_XATTRS[..]].concat()
+        } else {
+            match self.table.node(ino) {
+                Some(Node::File(_)) => &XATTRS,
+                Some(_) => &[],
+                None if name_table::is_name_ino(ino) => &[],
+                None => return Err(FsError::NotFound),
+            }
+        };
+        Ok(names
+            .iter()
+            .flat_map(|n| [n.as_bytes(), b"\0"].concat())
+            .collect())
+    }
+
+    pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
+        let s = match self.named_stream_known(ino) {
+            Some((_, s)) => s,
+            None => match self.table.node(ino) {
+                Some(Node::File(s)) => s,
+                Some(_) => return Err(FsError::NoAttr),
+                None if name_table::is_name_ino(ino) => return Err(FsError::NoAttr),
+                None => return Err(FsError::NotFound),
+            },
+        };
+        if let Some(v) = name.to_str().and_then(|n| self.name_xattr(ino, n)) {
+            return Ok(v.into_bytes());
+        }
+        let blobs = s.descriptor().blobs();
+        let value = match name.to_str() {
+            Some("user.lbry.sd_hash") => s.sd().to_string(),
+            Some("user.lbry.blobs") => {
+                let present = blobs
+                    .iter()
+                    .filter(|b| self.store.contains(&b.hash))
+                    .count();
+                format!("{present}/{}", blobs.len())
+            }
+            Some("user.lbry.peers") => self.hooks.peers_known(&s.sd()).to_string(),
+            _ => return Err(FsError::NoAttr),
+        };
+        Ok(value.into_bytes())
+    }
+}
+
+/// Extended attributes of a file.
+const XATTRS: [&str; 3] = ["user.lbry.sd_hash", "user.lbry.blobs", "user.lbry.peers"];
+
+/// Extended attributes a file reached by name adds.
+const NAME_XATTRS: [&str; 4] = [
+    "user.lbry.url",
+    "user.lbry.claim_id",
+    "user.lbry.channel",
+    "user.lbry.media_type",
+];
