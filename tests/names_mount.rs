@@ -178,3 +178,27 @@ fn get_ls_and_status_take_a_url_where_they_take_an_sd_hash() {
     let err = node.fails(&["get", "not a url", "--hub", &hub.arg()], 2);
     assert!(err.contains("neither an sd hash"), "{err}");
 }
+
+/// Prints how long `ls MNT/@chan` takes for a channel of 1000 streams,
+/// cold (every page from the hub, every signature checked) and warm (from
+/// the mount's memory). A measurement, not a check:
+/// `cargo test --release --test names_mount listing_a_1000_claim_channel -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn listing_a_1000_claim_channel() {
+    let sd = "3c".repeat(48);
+    let streams = (0..1000).map(|i| stream(&format!("clip-{i:04}"), &sd, "c.mp4", 7)).collect();
+    let hub = TestHub::start("@big", streams);
+    let node = Node::new();
+    let m = MountNode::start(&node, &["--hub", &hub.arg()]);
+    let chan = m.mountpoint.join("@big");
+    let timed = || {
+        let t = std::time::Instant::now();
+        let n = fs::read_dir(&chan).unwrap().count();
+        (n, t.elapsed())
+    };
+    let (n, cold) = timed();
+    let (_, warm) = timed();
+    assert_eq!(n, 1000);
+    println!("ls @big (1000 claims): cold {cold:?}, warm {warm:?}");
+}

@@ -229,7 +229,9 @@ fn missing_inputs_and_unknown_streams_fail_with_exit_1() {
 #[test]
 fn usage_errors_exit_2() {
     let node = Node::new();
-    node.fails(&["get", "ABCD", "--offline"], 2);
+    // Neither an sd hash nor an LBRY URL (a space is not allowed in a name).
+    let err = node.fails(&["get", "AB CD", "--offline"], 2);
+    assert!(err.contains("neither an sd hash"), "{err}");
     let upper = "AB".repeat(48);
     let err = node.fails(&["get", &upper, "--offline"], 2);
     assert!(err.contains("lowercase"), "{err}");

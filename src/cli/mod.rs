@@ -308,8 +308,12 @@ fn parse_size_arg(s: &str) -> Result<u64, String> {
 
 /// An sd hash, or an LBRY URL (checked now; resolved when the command runs).
 fn parse_stream(s: &str) -> Result<String, String> {
-    if s.parse::<SdHash>().is_ok() {
-        return Ok(s.to_owned());
+    // 96 hex digits are meant as an sd hash, even if misspelt as one.
+    if s.len() == 96 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return match s.parse::<SdHash>() {
+            Ok(_) => Ok(s.to_owned()),
+            Err(e) => Err(format!("not an sd hash: {e}")),
+        };
     }
     match s.parse::<crate::wire::hub::LbryUrl>() {
         Ok(_) => Ok(s.to_owned()),
