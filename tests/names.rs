@@ -203,6 +203,35 @@ fn a_name_leads_to_a_stream_another_node_published_and_serves() {
 }
 
 #[test]
+fn search_pages_through_the_hub_fifty_at_a_time() {
+    let specs: Vec<StreamSpec> = (0..120)
+        .map(|i| stream(&format!("s{i}"), SD_ONE, &format!("f{i}.bin"), i))
+        .collect();
+    let hub = TestHub::start("@many", specs);
+    let node = Node::new();
+    let out = ok(
+        &node,
+        &[
+            "search",
+            "--hub",
+            &hub.arg(),
+            "--channel",
+            "@many",
+            "--limit",
+            "110",
+        ],
+    );
+    let files: Vec<&str> = out.lines().map(|l| l.split("  ").nth(2).unwrap()).collect();
+    let expect: Vec<String> = (10..120).rev().map(|i| format!("f{i}.bin")).collect();
+    assert_eq!(files, expect, "newest first, 110 of 120 over three pages");
+    let searches = hub.calls()[0]
+        .iter()
+        .filter(|m| *m == "blockchain.claimtrie.search")
+        .count();
+    assert_eq!(searches, 3);
+}
+
+#[test]
 fn a_name_nobody_claims_exits_1_with_the_hubs_text() {
     let hub = bar_hub();
     let node = Node::new();
