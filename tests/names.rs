@@ -384,6 +384,17 @@ fn a_name_resolves_offline_from_the_last_answer() {
 }
 
 #[test]
+fn a_channel_lists_offline_what_was_last_seen() {
+    let mut hub = bar_hub();
+    let node = Node::new();
+    let args = ["search", "--hub", &hub.arg(), "--channel", "@bar"];
+    let first = ok(&node, &args);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    hub.stop();
+    assert_eq!(ok(&node, &args), first);
+}
+
+#[test]
 fn oversized_and_garbage_replies_are_clear_errors() {
     let hub = bar_hub();
     let node = Node::new();
