@@ -48,25 +48,26 @@ fn bar_hub() -> TestHub {
     )
 }
 
-/// Runs `lbrymount ARGS` and kills it if it has not ended within 60 s:
-/// a hang is a failure, not a stuck test run. (Output is piped and read at
-/// the end: for commands that print a few lines.)
+/// Runs `lbrymount ARGS` and kills it (by its PID) if it has not ended
+/// within 60 s: a hang is a failure, not a stuck test run.
 fn run(node: &Node, args: &[&str]) -> Output {
-    let mut child = node
+    let child = node
         .cmd(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run lbrymount");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.expect("wait for lbrymount"),
+        Err(_) => {
+            // SAFETY: kill(2) on the PID of our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
             panic!("lbrymount {args:?} hung");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
 }
 
 fn ok(node: &Node, args: &[&str]) -> String {
