@@ -277,6 +277,36 @@ fn the_next_hub_answers_when_the_first_refuses() {
 }
 
 #[test]
+fn a_hub_that_failed_is_not_asked_again_at_once() {
+    use lbrymount::hub::{HubConfig, NameError, Resolver};
+    let bad = bar_hub();
+    bad.set(|k| k.lie = Some(Lie::Garbage));
+    let mut good = bar_hub();
+    let resolver = Resolver::new(HubConfig::new(vec![bad.arg(), good.arg()], None));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert!(
+            resolver.resolve("@bar/one").await.is_ok(),
+            "the second hub answers"
+        );
+        assert_eq!(bad.calls().len(), 1);
+        good.stop();
+        let err = resolver.resolve("solo").await.unwrap_err();
+        assert!(
+            matches!(&err, NameError::NoHub(why) if why.contains("retried in")),
+            "{err}"
+        );
+    });
+    assert_eq!(bad.calls().len(), 1, "the failed hub was not asked again");
+    let status = resolver.status();
+    assert_eq!(status.in_use, None);
+    assert!(status.last_error.is_some(), "{status:?}");
+}
+
+#[test]
 fn a_transaction_that_does_not_hash_to_its_txid_is_caught() {
     let hub = bar_hub();
     hub.set(|k| k.lie = Some(Lie::WrongTx));
