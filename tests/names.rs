@@ -2,92 +2,14 @@
 //! tests (tests/common/hub.rs): real TCP on 127.0.0.1, ujson replies with
 //! `\/` escapes and notifications between replies, real transactions and a
 //! real secp256k1 channel signature. No test contacts a public hub: every
-//! command gets `--hub 127.0.0.1:PORT`.
+//! command gets `--hub 127.0.0.1:PORT`. Lies and bounds: tests/names_lies.rs.
 
 mod common;
 
 use common::cli::Node;
-use common::hub::{refusing_addr, stream, Lie, StreamSpec, TestHub};
-use std::process::{Output, Stdio};
+use common::hub::{refusing_addr, stream, StreamSpec, TestHub};
+use common::names::{bar_hub, fails, ok, run, SD_ONE, SD_TWO};
 use std::time::{Duration, Instant};
-
-const SD_ONE: &str = "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a";
-const SD_TWO: &str = "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b";
-
-fn forged() -> StreamSpec {
-    StreamSpec {
-        forged: true,
-        ..stream("forged", SD_TWO, "forged.bin", 9)
-    }
-}
-
-fn bar_hub() -> TestHub {
-    let solo = StreamSpec {
-        in_channel: false,
-        ..stream("solo", SD_TWO, "solo.txt", 7)
-    };
-    let torrent = StreamSpec {
-        sd_hash: None,
-        bt_infohash: Some([0xab; 20]),
-        ..stream("torrent", SD_ONE, "t.iso", 1)
-    };
-    let bare = StreamSpec {
-        sd_hash: None,
-        ..stream("bare", SD_ONE, "b.bin", 1)
-    };
-    TestHub::start(
-        "@bar",
-        vec![
-            stream("one", SD_ONE, "one.bin", 123),
-            solo,
-            forged(),
-            torrent,
-            bare,
-            stream("two", SD_TWO, "two.bin", 5),
-        ],
-    )
-}
-
-/// Runs `lbrymount ARGS` and kills it (by its PID) if it has not ended
-/// within 60 s: a hang is a failure, not a stuck test run.
-fn run(node: &Node, args: &[&str]) -> Output {
-    let child = node
-        .cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lbrymount");
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait_with_output()));
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.expect("wait for lbrymount"),
-        Err(_) => {
-            // SAFETY: kill(2) on the PID of our own child, not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("lbrymount {args:?} hung");
-        }
-    }
-}
-
-fn ok(node: &Node, args: &[&str]) -> String {
-    let out = run(node, args);
-    common::cli::assert_success(&out, args);
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs, requires exit 1, returns stderr.
-fn fails(node: &Node, args: &[&str]) -> String {
-    let out = run(node, args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{args:?} should exit 1; stderr: {err}"
-    );
-    assert!(out.stdout.is_empty(), "nothing on stdout");
-    err
-}
 
 #[test]
 fn resolve_prints_the_sd_hash_then_size_file_name_and_canonical_url() {
@@ -277,105 +199,6 @@ fn the_next_hub_answers_when_the_first_refuses() {
 }
 
 #[test]
-fn a_hub_that_failed_is_not_asked_again_at_once() {
-    use lbrymount::hub::{HubConfig, NameError, Resolver};
-    let bad = bar_hub();
-    bad.set(|k| k.lie = Some(Lie::Garbage));
-    let mut good = bar_hub();
-    let resolver = Resolver::new(HubConfig::new(vec![bad.arg(), good.arg()], None));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        assert!(
-            resolver.resolve("@bar/one").await.is_ok(),
-            "the second hub answers"
-        );
-        assert_eq!(bad.calls().len(), 1);
-        good.stop();
-        let err = resolver.resolve("solo").await.unwrap_err();
-        assert!(
-            matches!(&err, NameError::NoHub(why) if why.contains("retried in")),
-            "{err}"
-        );
-    });
-    assert_eq!(bad.calls().len(), 1, "the failed hub was not asked again");
-    let status = resolver.status();
-    assert_eq!(status.in_use, None);
-    assert!(status.last_error.is_some(), "{status:?}");
-}
-
-#[test]
-fn a_transaction_that_does_not_hash_to_its_txid_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::WrongTx));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]);
-    assert!(
-        err.contains("untrusted") && err.contains(&hub.world().txid("one")),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_pointer_at_an_output_without_the_claim_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::NotAtNout));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "solo"]);
-    assert!(
-        err.contains("untrusted") && err.contains("output 1"),
-        "{err}"
-    );
-}
-
-#[test]
-fn another_claim_than_the_one_asked_for_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::OtherClaim));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "two"]);
-    assert!(
-        err.contains("untrusted") && err.contains("named \"one\""),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_hub_that_never_answers_is_given_up_on_at_the_deadline() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::Silent));
-    let node = Node::new();
-    let t = Instant::now();
-    let err = fails(
-        &node,
-        &["resolve", "--timeout", "2", "--hub", &hub.arg(), "one"],
-    );
-    assert!(err.contains("within 2"), "{err}");
-    assert!(
-        t.elapsed() < Duration::from_secs(30),
-        "gave up at the deadline"
-    );
-}
-
-#[test]
-fn a_stream_with_a_forged_channel_signature_is_never_shown_under_the_channel() {
-    let hub = bar_hub();
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/forged"]);
-    assert!(err.contains("invalid channel signature"), "{err}");
-    // By its bare name it resolves, without the channel.
-    let out = ok(&node, &["resolve", "--json", "--hub", &hub.arg(), "forged"]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(v["channel"].is_null(), "{v}");
-    assert!(
-        !v["canonical_url"].as_str().unwrap().contains("@bar"),
-        "{v}"
-    );
-}
-
-#[test]
 fn claims_without_an_sd_hash_are_not_streamable_and_torrents_say_so() {
     let hub = bar_hub();
     let node = Node::new();
@@ -426,31 +249,6 @@ fn a_channel_lists_offline_what_was_last_seen() {
 }
 
 #[test]
-fn oversized_and_garbage_replies_are_clear_errors() {
-    let hub = bar_hub();
-    let node = Node::new();
-    for (lie, says) in [
-        (Lie::Oversized, "reply line"),
-        (Lie::Garbage, "not JSON"),
-        (Lie::BadProtobuf, "malformed"),
-    ] {
-        hub.set(|k| k.lie = Some(lie));
-        let err = fails(
-            &node,
-            &[
-                "resolve",
-                "--timeout",
-                "20",
-                "--hub",
-                &hub.arg(),
-                "@bar/one",
-            ],
-        );
-        assert!(err.contains(says), "{lie:?}: {err}");
-    }
-}
-
-#[test]
 fn plain_json_replies_without_notifications_work_too() {
     let hub = bar_hub();
     hub.set(|k| k.notify = false);
@@ -458,7 +256,7 @@ fn plain_json_replies_without_notifications_work_too() {
     assert!(ok(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]).starts_with(SD_ONE));
 }
 
-/// Figures for the closing note: `cargo test --release --test names -- --ignored --nocapture`.
+/// Figures for the closing note: `cargo test --release --test names bench -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_resolve_latency_and_a_1000_claim_channel() {
