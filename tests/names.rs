@@ -2,91 +2,14 @@
 //! tests (tests/common/hub.rs): real TCP on 127.0.0.1, ujson replies with
 //! `\/` escapes and notifications between replies, real transactions and a
 //! real secp256k1 channel signature. No test contacts a public hub: every
-//! command gets `--hub 127.0.0.1:PORT`.
+//! command gets `--hub 127.0.0.1:PORT`. Lies and bounds: tests/names_lies.rs.
 
 mod common;
 
 use common::cli::Node;
-use common::hub::{refusing_addr, stream, Lie, StreamSpec, TestHub};
-use std::process::{Output, Stdio};
+use common::hub::{refusing_addr, stream, StreamSpec, TestHub};
+use common::names::{bar_hub, fails, ok, run, SD_ONE, SD_TWO};
 use std::time::{Duration, Instant};
-
-const SD_ONE: &str = "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a";
-const SD_TWO: &str = "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b";
-
-fn forged() -> StreamSpec {
-    StreamSpec {
-        forged: true,
-        ..stream("forged", SD_TWO, "forged.bin", 9)
-    }
-}
-
-fn bar_hub() -> TestHub {
-    let solo = StreamSpec {
-        in_channel: false,
-        ..stream("solo", SD_TWO, "solo.txt", 7)
-    };
-    let torrent = StreamSpec {
-        sd_hash: None,
-        bt_infohash: Some([0xab; 20]),
-        ..stream("torrent", SD_ONE, "t.iso", 1)
-    };
-    let bare = StreamSpec {
-        sd_hash: None,
-        ..stream("bare", SD_ONE, "b.bin", 1)
-    };
-    TestHub::start(
-        "@bar",
-        vec![
-            stream("one", SD_ONE, "one.bin", 123),
-            solo,
-            forged(),
-            torrent,
-            bare,
-            stream("two", SD_TWO, "two.bin", 5),
-        ],
-    )
-}
-
-/// Runs `lbrymount ARGS` and kills it if it has not ended within 60 s:
-/// a hang is a failure, not a stuck test run. (Output is piped and read at
-/// the end: for commands that print a few lines.)
-fn run(node: &Node, args: &[&str]) -> Output {
-    let mut child = node
-        .cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lbrymount");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("lbrymount {args:?} hung");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn ok(node: &Node, args: &[&str]) -> String {
-    let out = run(node, args);
-    common::cli::assert_success(&out, args);
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs, requires exit 1, returns stderr.
-fn fails(node: &Node, args: &[&str]) -> String {
-    let out = run(node, args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{args:?} should exit 1; stderr: {err}"
-    );
-    assert!(out.stdout.is_empty(), "nothing on stdout");
-    err
-}
 
 #[test]
 fn resolve_prints_the_sd_hash_then_size_file_name_and_canonical_url() {
@@ -203,6 +126,35 @@ fn a_name_leads_to_a_stream_another_node_published_and_serves() {
 }
 
 #[test]
+fn search_pages_through_the_hub_fifty_at_a_time() {
+    let specs: Vec<StreamSpec> = (0..120)
+        .map(|i| stream(&format!("s{i}"), SD_ONE, &format!("f{i}.bin"), i))
+        .collect();
+    let hub = TestHub::start("@many", specs);
+    let node = Node::new();
+    let out = ok(
+        &node,
+        &[
+            "search",
+            "--hub",
+            &hub.arg(),
+            "--channel",
+            "@many",
+            "--limit",
+            "110",
+        ],
+    );
+    let files: Vec<&str> = out.lines().map(|l| l.split("  ").nth(2).unwrap()).collect();
+    let expect: Vec<String> = (10..120).rev().map(|i| format!("f{i}.bin")).collect();
+    assert_eq!(files, expect, "newest first, 110 of 120 over three pages");
+    let searches = hub.calls()[0]
+        .iter()
+        .filter(|m| *m == "blockchain.claimtrie.search")
+        .count();
+    assert_eq!(searches, 3);
+}
+
+#[test]
 fn a_name_nobody_claims_exits_1_with_the_hubs_text() {
     let hub = bar_hub();
     let node = Node::new();
@@ -247,75 +199,6 @@ fn the_next_hub_answers_when_the_first_refuses() {
 }
 
 #[test]
-fn a_transaction_that_does_not_hash_to_its_txid_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::WrongTx));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]);
-    assert!(
-        err.contains("untrusted") && err.contains(&hub.world().txid("one")),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_pointer_at_an_output_without_the_claim_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::NotAtNout));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "solo"]);
-    assert!(
-        err.contains("untrusted") && err.contains("output 1"),
-        "{err}"
-    );
-}
-
-#[test]
-fn another_claim_than_the_one_asked_for_is_caught() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::OtherClaim));
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "two"]);
-    assert!(
-        err.contains("untrusted") && err.contains("named \"one\""),
-        "{err}"
-    );
-}
-
-#[test]
-fn a_hub_that_never_answers_is_given_up_on_at_the_deadline() {
-    let hub = bar_hub();
-    hub.set(|k| k.lie = Some(Lie::Silent));
-    let node = Node::new();
-    let t = Instant::now();
-    let err = fails(
-        &node,
-        &["resolve", "--timeout", "2", "--hub", &hub.arg(), "one"],
-    );
-    assert!(err.contains("within 2"), "{err}");
-    assert!(
-        t.elapsed() < Duration::from_secs(30),
-        "gave up at the deadline"
-    );
-}
-
-#[test]
-fn a_stream_with_a_forged_channel_signature_is_never_shown_under_the_channel() {
-    let hub = bar_hub();
-    let node = Node::new();
-    let err = fails(&node, &["resolve", "--hub", &hub.arg(), "@bar/forged"]);
-    assert!(err.contains("invalid channel signature"), "{err}");
-    // By its bare name it resolves, without the channel.
-    let out = ok(&node, &["resolve", "--json", "--hub", &hub.arg(), "forged"]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert!(v["channel"].is_null(), "{v}");
-    assert!(
-        !v["canonical_url"].as_str().unwrap().contains("@bar"),
-        "{v}"
-    );
-}
-
-#[test]
 fn claims_without_an_sd_hash_are_not_streamable_and_torrents_say_so() {
     let hub = bar_hub();
     let node = Node::new();
@@ -355,28 +238,14 @@ fn a_name_resolves_offline_from_the_last_answer() {
 }
 
 #[test]
-fn oversized_and_garbage_replies_are_clear_errors() {
-    let hub = bar_hub();
+fn a_channel_lists_offline_what_was_last_seen() {
+    let mut hub = bar_hub();
     let node = Node::new();
-    for (lie, says) in [
-        (Lie::Oversized, "reply line"),
-        (Lie::Garbage, "not JSON"),
-        (Lie::BadProtobuf, "malformed"),
-    ] {
-        hub.set(|k| k.lie = Some(lie));
-        let err = fails(
-            &node,
-            &[
-                "resolve",
-                "--timeout",
-                "20",
-                "--hub",
-                &hub.arg(),
-                "@bar/one",
-            ],
-        );
-        assert!(err.contains(says), "{lie:?}: {err}");
-    }
+    let args = ["search", "--hub", &hub.arg(), "--channel", "@bar"];
+    let first = ok(&node, &args);
+    assert_eq!(first.lines().count(), 2, "{first}");
+    hub.stop();
+    assert_eq!(ok(&node, &args), first);
 }
 
 #[test]
@@ -387,7 +256,7 @@ fn plain_json_replies_without_notifications_work_too() {
     assert!(ok(&node, &["resolve", "--hub", &hub.arg(), "@bar/one"]).starts_with(SD_ONE));
 }
 
-/// Figures for the closing note: `cargo test --release --test names -- --ignored --nocapture`.
+/// Figures for the closing note: `cargo test --release --test names bench -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn bench_resolve_latency_and_a_1000_claim_channel() {

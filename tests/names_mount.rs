@@ -187,7 +187,9 @@ fn get_ls_and_status_take_a_url_where_they_take_an_sd_hash() {
 #[ignore]
 fn listing_a_1000_claim_channel() {
     let sd = "3c".repeat(48);
-    let streams = (0..1000).map(|i| stream(&format!("clip-{i:04}"), &sd, "c.mp4", 7)).collect();
+    let streams = (0..1000)
+        .map(|i| stream(&format!("clip-{i:04}"), &sd, "c.mp4", 7))
+        .collect();
     let hub = TestHub::start("@big", streams);
     let node = Node::new();
     let m = MountNode::start(&node, &["--hub", &hub.arg()]);

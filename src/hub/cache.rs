@@ -6,7 +6,8 @@
 //! [`MemCache`] is pure (it takes `now`); [`Saved`] is one small JSON file
 //! per name under `<data-dir>/names/`, named by the SHA-256 of the key,
 //! replaced atomically, read with a size bound, and pruned to
-//! [`MAX_SAVED`] files, oldest first.
+//! [`MAX_SAVED`] files, oldest first. Its file work (an fsync per answer)
+//! runs on tokio's blocking pool, off the threads that serve the mount.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How many names are kept on disk.
@@ -123,16 +125,53 @@ impl Saved {
         Some((Duration::from_secs(age), e.value))
     }
 
+    /// [`Saved::load`] on the blocking pool.
+    pub async fn get<V: DeserializeOwned + Send + 'static>(
+        self: &Arc<Self>,
+        key: &str,
+    ) -> Option<(Duration, V)> {
+        let (me, key) = (self.clone(), key.to_string());
+        tokio::task::spawn_blocking(move || me.load(&key))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`Saved::store`] on the blocking pool.
+    pub async fn put<V: Serialize>(self: &Arc<Self>, key: &str, value: &V) {
+        let Some(bytes) = self.encode(key, value) else {
+            return;
+        };
+        let (me, key) = (self.clone(), key.to_string());
+        let _ = tokio::task::spawn_blocking(move || me.write(&key, &bytes)).await;
+    }
+
     /// Replaces the saved answer for `key`; a failure is logged, not fatal.
     pub fn store<V: Serialize>(&self, key: &str, value: &V) {
+        if let Some(bytes) = self.encode(key, value) {
+            self.write(key, &bytes);
+        }
+    }
+
+    fn encode<V: Serialize>(&self, key: &str, value: &V) -> Option<Vec<u8>> {
         let entry = Entry {
             key: key.to_string(),
             saved_at: unix_now(),
             value,
         };
-        let written = serde_json::to_vec(&entry)
-            .map_err(std::io::Error::other)
-            .and_then(|bytes| crate::atomic_file::write(&self.file(key), &bytes));
+        serde_json::to_vec(&entry)
+            .inspect_err(|e| tracing::warn!(key, error = %e, "cannot encode the answer"))
+            .ok()
+    }
+
+    fn write(&self, key: &str, bytes: &[u8]) {
+        use std::os::unix::fs::DirBuilderExt;
+        // The data dir is private (it holds stream keys); create it so.
+        let written = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .and_then(|()| crate::atomic_file::write(&self.file(key), bytes));
         if let Err(e) = written {
             tracing::warn!(key, error = %e, dir = %self.dir.display(), "cannot save the answer for offline use");
         }

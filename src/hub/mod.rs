@@ -21,5 +21,5 @@ mod verify;
 
 pub use hubs::HubStatus;
 pub use resolve::{HubConfig, Resolver, DEFAULT_HUBS};
-pub use search::{SearchPage, SearchQuery, MAX_PAGE};
+pub use search::{SearchPage, SearchQuery, MAX_HITS, MAX_PAGE};
 pub use types::{ChannelRef, ClaimKind, Fee, NameError, Resolved, StreamClaim};

@@ -76,7 +76,7 @@ pub struct Resolver {
     pub(super) cfg: HubConfig,
     mem: Mutex<MemCache<Resolved>>,
     pub(super) pages: Mutex<MemCache<super::SearchPage>>,
-    pub(super) saved: Option<Saved>,
+    pub(super) saved: Option<std::sync::Arc<Saved>>,
 }
 
 impl Resolver {
@@ -85,7 +85,10 @@ impl Resolver {
             hubs: Hubs::new(&cfg.hubs, cfg.connect_timeout, cfg.call_timeout),
             mem: Mutex::new(MemCache::new(cfg.cache_ttl, MEM_CAP)),
             pages: Mutex::new(MemCache::new(cfg.cache_ttl, MEM_CAP / 16)),
-            saved: cfg.data_dir.as_deref().map(Saved::new),
+            saved: cfg
+                .data_dir
+                .as_deref()
+                .map(|d| std::sync::Arc::new(Saved::new(d))),
             cfg,
         }
     }
@@ -124,7 +127,7 @@ impl Resolver {
         for chunk in ask.chunks(BATCH) {
             let answers = self.ask_deadline(chunk).await;
             for ((i, key, _), answer) in chunk.iter().zip(answers) {
-                results[*i] = Some(self.keep(key, answer));
+                results[*i] = Some(self.keep(key, answer).await);
             }
         }
         results
@@ -134,23 +137,33 @@ impl Resolver {
     }
 
     /// Caches a good answer; replaces a no-hub error with the saved answer.
-    fn keep(&self, key: &str, answer: Result<Resolved, NameError>) -> Result<Resolved, NameError> {
+    async fn keep(
+        &self,
+        key: &str,
+        answer: Result<Resolved, NameError>,
+    ) -> Result<Resolved, NameError> {
         match answer {
             Ok(r) => {
                 self.lock_mem()
                     .put(key.to_string(), r.clone(), Instant::now());
                 if let Some(s) = &self.saved {
-                    s.store(key, &r);
+                    s.put(key, &r).await;
                 }
                 Ok(r)
             }
-            Err(NameError::NoHub(why)) => match self.saved.as_ref().and_then(|s| s.load(key)) {
-                Some((age, r)) => {
-                    self.stale(key, age, &why);
-                    Ok(r)
+            Err(NameError::NoHub(why)) => {
+                let saved = match &self.saved {
+                    Some(s) => s.get::<Resolved>(key).await,
+                    None => None,
+                };
+                match saved {
+                    Some((age, r)) => {
+                        self.stale(key, age, &why);
+                        Ok(r)
+                    }
+                    None => Err(NameError::NoHub(why)),
                 }
-                None => Err(NameError::NoHub(why)),
-            },
+            }
             Err(e) => Err(e),
         }
     }

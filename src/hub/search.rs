@@ -46,8 +46,16 @@ struct RawPage {
 }
 
 impl Resolver {
-    /// One page of stream claims matching `q`.
+    /// Up to `q.limit` stream claims matching `q`, newest first. A channel's
+    /// listing (no text) is [`Resolver::channel_streams`], cached and saved.
     pub async fn search(&self, q: &SearchQuery) -> Result<SearchPage, NameError> {
+        match (&q.text, &q.channel) {
+            (None, Some(c)) => self.channel_streams(c, q.offset, q.limit).await,
+            _ => self.search_uncached(q).await,
+        }
+    }
+
+    async fn search_uncached(&self, q: &SearchQuery) -> Result<SearchPage, NameError> {
         let channel = match &q.channel {
             Some(c) => Some(channel_url(c)?),
             None => None,
@@ -63,7 +71,9 @@ impl Resolver {
             })
     }
 
-    /// The streams of a channel, newest first, `limit` (≤ [`MAX_PAGE`]) from `offset`.
+    /// The streams of a channel, newest first, `limit` (≤ [`MAX_HITS`],
+    /// asked [`MAX_PAGE`] at a time) from `offset`; the last answer is used
+    /// when no hub answers.
     pub async fn channel_streams(
         &self,
         channel_url: &str,
@@ -83,17 +93,21 @@ impl Resolver {
             limit,
             offset,
         };
-        match self.search(&q).await {
+        match self.search_uncached(&q).await {
             Ok(page) => {
                 self.lock_pages()
                     .put(key.clone(), page.clone(), Instant::now());
                 if let Some(s) = &self.saved {
-                    s.store(&key, &page);
+                    s.put(&key, &page).await;
                 }
                 Ok(page)
             }
             Err(NameError::NoHub(why)) => {
-                match self.saved.as_ref().and_then(|s| s.load::<SearchPage>(&key)) {
+                let saved = match &self.saved {
+                    Some(s) => s.get::<SearchPage>(&key).await,
+                    None => None,
+                };
+                match saved {
                     Some((age, page)) => {
                         self.stale(&key, age, &why);
                         Ok(page)

@@ -6,4 +6,5 @@ pub mod fakepeer;
 pub mod hub;
 pub mod hub_world;
 pub mod mount;
+pub mod names;
 pub mod netns;

@@ -82,6 +82,7 @@ pub fn encode_request(id: u64, method: &str, params: &Value) -> String {
 
 /// Decodes one line (without or with its `\n`).
 pub fn decode_line(line: &[u8]) -> Result<Incoming, FrameError> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
     if line.len() > MAX_LINE {
         return Err(FrameError::TooLong {
             len: line.len(),
