@@ -62,10 +62,6 @@ pub fn with_config(
             })
         }
     };
-    let target = match sub {
-        Some(name) => cmd.find_subcommand(name).unwrap_or(cmd),
-        None => cmd,
-    };
     let mut extra = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let bad = |why: String| ConfigFileError::Line {
@@ -73,33 +69,7 @@ pub fn with_config(
             line: i + 1,
             why,
         };
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line
-            .split_once('=')
-            .map(|(k, v)| (k.trim(), v.trim()))
-            .ok_or_else(|| bad("expected `option = value`".into()))?;
-        let found = target
-            .get_arguments()
-            .chain(cmd.get_arguments().filter(|a| a.is_global_set()))
-            .find(|a| a.get_long() == Some(key));
-        let Some(arg) = found else {
-            if matches!(sub, Some("resolve" | "search")) && is_node_option(cmd, key) {
-                continue;
-            }
-            return Err(bad(format!("unknown option {key:?}")));
-        };
-        if arg.get_action().takes_values() {
-            extra.push(OsString::from(format!("--{key}={value}")));
-        } else {
-            match value {
-                "true" => extra.push(OsString::from(format!("--{key}"))),
-                "false" => {}
-                _ => return Err(bad(format!("{key} takes true or false, not {value:?}"))),
-            }
-        }
+        extra.extend(option_of_line(raw.trim(), cmd, sub).map_err(bad)?);
     }
     // Insert right after the subcommand's name (or the program name).
     let at = match sub {
@@ -113,6 +83,45 @@ pub fn with_config(
     let at = at.min(out.len());
     out.splice(at..at, extra);
     Ok(out)
+}
+
+/// The command-line option one `option = value` line stands for (none for
+/// a blank line, a comment, `false`, or a node option `resolve` and
+/// `search` do not take), or why the line is wrong.
+fn option_of_line(
+    line: &str,
+    cmd: &Command,
+    sub: Option<&str>,
+) -> Result<Option<OsString>, String> {
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (key, value) = line
+        .split_once('=')
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .ok_or("expected `option = value`")?;
+    let target = match sub {
+        Some(name) => cmd.find_subcommand(name).unwrap_or(cmd),
+        None => cmd,
+    };
+    let found = target
+        .get_arguments()
+        .chain(cmd.get_arguments().filter(|a| a.is_global_set()))
+        .find(|a| a.get_long() == Some(key));
+    let Some(arg) = found else {
+        if matches!(sub, Some("resolve" | "search")) && is_node_option(cmd, key) {
+            return Ok(None);
+        }
+        return Err(format!("unknown option {key:?}"));
+    };
+    if arg.get_action().takes_values() {
+        return Ok(Some(OsString::from(format!("--{key}={value}"))));
+    }
+    match value {
+        "true" => Ok(Some(OsString::from(format!("--{key}")))),
+        "false" => Ok(None),
+        _ => Err(format!("{key} takes true or false, not {value:?}")),
+    }
 }
 
 /// `key` is an option of the mount or of `serve`.

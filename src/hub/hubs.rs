@@ -183,18 +183,7 @@ impl Hubs {
     /// Calls `method` on the hub in use, failing over to the next ones.
     pub async fn call(&self, method: &str, params: &Value) -> Result<Value, HubError> {
         let mut guard = self.conn.lock().await;
-        if let Some((_, conn)) = guard.as_mut() {
-            let deadline = PING_DEADLINE.min(self.call_timeout);
-            if conn.idle() > IDLE_PING
-                && conn
-                    .call("server.ping", &Value::Null, deadline)
-                    .await
-                    .is_err()
-            {
-                tracing::debug!(hub = conn.addr(), "idle connection gone; reconnecting");
-                *guard = None;
-            }
-        }
+        self.drop_if_gone(&mut guard).await;
         if let Some((i, conn)) = guard.as_mut() {
             let i = *i;
             match conn.call(method, params, self.call_timeout).await {
@@ -241,6 +230,23 @@ impl Hubs {
         }
         self.set_in_use(None);
         Err(HubError::NoHub(self.lock_list().causes(Instant::now())))
+    }
+
+    /// Pings a connection idle for a while, and forgets it when the hub
+    /// no longer answers on it.
+    async fn drop_if_gone(&self, open: &mut Option<(usize, Conn)>) {
+        if let Some((_, conn)) = open.as_mut() {
+            let deadline = PING_DEADLINE.min(self.call_timeout);
+            if conn.idle() > IDLE_PING
+                && conn
+                    .call("server.ping", &Value::Null, deadline)
+                    .await
+                    .is_err()
+            {
+                tracing::debug!(hub = conn.addr(), "idle connection gone; reconnecting");
+                *open = None;
+            }
+        }
     }
 
     fn lock_list(&self) -> std::sync::MutexGuard<'_, HubList> {
