@@ -116,7 +116,9 @@ impl BlobRequest {
 /// Whitespace may surround the object. Anything else after it (a second,
 /// pipelined request) is `Invalid`, as is a buffer of [`MAX_REQUEST_SIZE`]
 /// bytes or more. Unknown keys next to a recognised one are ignored, like
-/// lbry-sdk does; a request without any recognised key is refused.
+/// lbry-sdk does; a request without any recognised key is refused. Any
+/// offered rate is taken, and `requested_blobs` is read as lbry-sdk reads it
+/// (see `requested_blobs` below): both are answered where lbry-sdk answers.
 pub fn decode_request(buf: &[u8]) -> Result<BlobRequest, WireError> {
     if buf.len() >= MAX_REQUEST_SIZE {
         return Err(Invalid::TooLarge {
