@@ -7,6 +7,8 @@ mod common;
 
 #[path = "exchange/client.rs"]
 mod client;
+#[path = "exchange/payments.rs"]
+mod payments;
 #[path = "exchange/server.rs"]
 mod server;
 #[path = "exchange/shutdown.rs"]

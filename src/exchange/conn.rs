@@ -4,7 +4,7 @@
 //! answer and blob are fully sent, so output never interleaves. Anything
 //! lbry-sdk's server would not accept closes this connection and nothing
 //! else: a request of 1200 bytes or more, bytes that are not a JSON object, no
-//! recognised key, an invalid hash, or a second request in the same read.
+//! recognised key, an invalid `requested_blob`, or a second request in the same read.
 
 use super::send::{self, send_blob, Drain};
 use super::server::{ServedStore, ServerConfig, ServerStats};

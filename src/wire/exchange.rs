@@ -37,7 +37,8 @@ pub struct BlobRequest {
     pub requested_blobs: Option<Vec<BlobHash>>,
     /// Asks for the server's payment address (the value is ignored; we send `true`).
     pub lbrycrd_address: bool,
-    /// The offered price; lbry-sdk sends `0.0`.
+    /// The offered price; lbry-sdk sends `0.0`. Any offer is accepted, as
+    /// lbry-sdk's server does: one that is not a number decodes as NaN.
     pub blob_data_payment_rate: Option<f64>,
     /// Download request: send this blob.
     pub requested_blob: Option<BlobHash>,
@@ -115,7 +116,9 @@ impl BlobRequest {
 /// Whitespace may surround the object. Anything else after it (a second,
 /// pipelined request) is `Invalid`, as is a buffer of [`MAX_REQUEST_SIZE`]
 /// bytes or more. Unknown keys next to a recognised one are ignored, like
-/// lbry-sdk does; a request without any recognised key is refused.
+/// lbry-sdk does; a request without any recognised key is refused. Any
+/// offered rate is taken, and `requested_blobs` is read as lbry-sdk reads it
+/// (see `requested_blobs` below): both are answered where lbry-sdk answers.
 pub fn decode_request(buf: &[u8]) -> Result<BlobRequest, WireError> {
     if buf.len() >= MAX_REQUEST_SIZE {
         return Err(Invalid::TooLarge {
@@ -131,11 +134,7 @@ pub fn decode_request(buf: &[u8]) -> Result<BlobRequest, WireError> {
     let mut req = BlobRequest::default();
     let mut known = false;
     if let Some(v) = map.get("requested_blobs") {
-        let hashes = parse_hashes("requested_blobs", v)?;
-        if hashes.is_empty() {
-            return Err(Invalid::EmptyRequestedBlobs.into());
-        }
-        req.requested_blobs = Some(hashes);
+        req.requested_blobs = Some(requested_blobs(v)?);
         known = true;
     }
     if map.contains_key("lbrycrd_address") {
@@ -143,10 +142,9 @@ pub fn decode_request(buf: &[u8]) -> Result<BlobRequest, WireError> {
         known = true;
     }
     if let Some(v) = map.get("blob_data_payment_rate") {
-        req.blob_data_payment_rate = Some(v.as_f64().ok_or(Invalid::BadValue {
-            key: "blob_data_payment_rate",
-            expected: "a number",
-        })?);
+        // lbry-sdk's server answers RATE_ACCEPTED to any offer, even one that
+        // is not a number: blobs are free.
+        req.blob_data_payment_rate = Some(v.as_f64().unwrap_or(f64::NAN));
         known = true;
     }
     if let Some(v) = map.get("requested_blob") {
@@ -290,6 +288,41 @@ fn parse_hash(key: &'static str, v: &Value) -> Result<BlobHash, Invalid> {
     s.parse().map_err(|source| Invalid::BadHash { key, source })
 }
 
+/// `requested_blobs` as lbry-sdk's server reads it: it iterates the value and
+/// looks each item up among the blobs it holds. So an item that is not a blob
+/// hash (another case, another length, a number, `null`) is a blob it does not
+/// hold, and a string or an object is iterated like a list (of characters, of
+/// keys). Only the hashes are kept: the answer lists held blobs only.
+///
+/// Refused, where lbry-sdk's server closes the connection or never answers:
+/// an empty value (its `assert`), a number, `true`/`false` or `null` (no
+/// length), and a list or object inside the list (unhashable).
+fn requested_blobs(v: &Value) -> Result<Vec<BlobHash>, Invalid> {
+    const SHAPE: Invalid = Invalid::BadValue {
+        key: "requested_blobs",
+        expected: "a non-empty list of blob hashes",
+    };
+    let items: Vec<&str> = match v {
+        Value::Array(items) if items.is_empty() => return Err(Invalid::EmptyRequestedBlobs),
+        Value::Array(items) => {
+            let mut strings = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::String(s) => strings.push(s.as_str()),
+                    Value::Array(_) | Value::Object(_) => return Err(SHAPE),
+                    _ => {}
+                }
+            }
+            strings
+        }
+        Value::Object(keys) if !keys.is_empty() => keys.keys().map(String::as_str).collect(),
+        // Single characters are never a blob hash.
+        Value::String(s) if !s.is_empty() => Vec::new(),
+        _ => return Err(SHAPE),
+    };
+    Ok(items.into_iter().filter_map(|s| s.parse().ok()).collect())
+}
+
 fn parse_hashes(key: &'static str, v: &Value) -> Result<Vec<BlobHash>, Invalid> {
     let items = v.as_array().ok_or(Invalid::BadValue {
         key,
@@ -315,3 +348,7 @@ fn parse_incoming(v: &Value) -> Result<Option<IncomingBlob>, Invalid> {
 #[cfg(test)]
 #[path = "exchange_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "exchange_pay_tests.rs"]
+mod pay_tests;
