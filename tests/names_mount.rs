@@ -102,6 +102,17 @@ fn names_read_offline_once_the_hub_and_the_peer_are_gone() {
         assert_eq!(names_in(&m.mountpoint.join("@band")), ["song"]);
         let file = m.mountpoint.join("@band").join("song").join("song.ogg");
         assert_file_is(&file, &data);
+        // A reader has its bytes before the blob is in the cache: wait
+        // until the cache holds the whole stream, then unmount.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while xattr(&file, "user.lbry.blobs").is_some_and(|b| {
+            let (have, all) = b.split_once('/').unwrap_or(("", "?"));
+            have != all
+        }) {
+            assert!(std::time::Instant::now() < deadline, "never cached");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(m.stop(libc::SIGTERM).status.success());
         file
     };
     hub.stop();
