@@ -19,6 +19,10 @@ use tokio::sync::watch;
 
 /// How long a client has to send its request, and the node to write a line.
 const IO_DEADLINE: Duration = Duration::from_secs(10);
+/// What is read and dropped of an oversized request before closing, so
+/// its sender reads the error instead of a reset connection.
+const DRAIN_BYTES: u64 = 1 << 20;
+const DRAIN_DEADLINE: Duration = Duration::from_secs(1);
 /// How often a long request reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// How long the node waits for a `get` to take the next bytes: the command
@@ -128,6 +132,7 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
     let mut limited = BufReader::new(read).take(super::MAX_REQUEST as u64 + 1);
+    let mut oversized = false;
     let reply = match tokio::time::timeout(IO_DEADLINE, limited.read_until(b'\n', &mut line)).await
     {
         Err(_) => Reply::Error {
@@ -139,12 +144,15 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
         }
         // Connected and left without asking: a probe, nothing to answer.
         Ok(Ok(0)) => return,
-        Ok(Ok(_)) if line.last() != Some(&b'\n') => Reply::Error {
-            message: format!(
-                "malformed request: no complete line within {} bytes",
-                super::MAX_REQUEST
-            ),
-        },
+        Ok(Ok(_)) if line.last() != Some(&b'\n') => {
+            oversized = true;
+            Reply::Error {
+                message: format!(
+                    "malformed request: no complete line within {} bytes",
+                    super::MAX_REQUEST
+                ),
+            }
+        }
         Ok(Ok(_)) => {
             line.pop();
             match decode_request(&line) {
@@ -157,6 +165,16 @@ async fn serve(stream: UnixStream, handler: Arc<dyn ControlHandler>) {
         tracing::info!(error = %message, "control request failed");
     }
     let _ = send(&mut write, &reply).await;
+    if oversized {
+        // The client may still be writing its oversized request: closing
+        // with its bytes unread would reset the connection before it reads
+        // the answer. Take (and drop) what it sends for a moment first.
+        let _ = write.shutdown().await;
+        let mut rest = limited.into_inner().take(DRAIN_BYTES);
+        let mut sink = tokio::io::sink();
+        let drain = tokio::io::copy(&mut rest, &mut sink);
+        let _ = tokio::time::timeout(DRAIN_DEADLINE, drain).await;
+    }
 }
 
 async fn answer(
