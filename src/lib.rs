@@ -55,6 +55,7 @@ pub(crate) mod share;
 pub mod store;
 pub(crate) mod stream;
 mod task;
+pub mod tracker;
 pub(crate) mod vfs;
 pub mod wire;
 

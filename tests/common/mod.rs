@@ -7,3 +7,4 @@ pub mod hub;
 pub mod hub_world;
 pub mod mount;
 pub mod netns;
+pub mod tracker;
