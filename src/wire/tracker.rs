@@ -1,4 +1,4 @@
-//! BEP-15, the UDP tracker protocol, as LBRY uses it (docs/protocol.md §9).
+//! BEP-15, the UDP tracker protocol, as LBRY uses it (docs/protocol.md §8).
 //!
 //! lbry-sdk (`lbry/torrent/tracker.py`) announces every stream it holds to
 //! UDP trackers and asks them for peers, with the first 20 bytes of the sd

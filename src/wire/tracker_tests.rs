@@ -121,8 +121,8 @@ fn a_huge_peer_list_is_cut() {
 #[test]
 fn an_error_message_is_bounded_and_printable() {
     let mut bytes = hex("00000003 00000001");
-    bytes.extend(std::iter::repeat(b'\x07').take(10));
-    bytes.extend(std::iter::repeat(b'x').take(10_000));
+    bytes.extend(std::iter::repeat_n(b'\x07', 10));
+    bytes.extend(std::iter::repeat_n(b'x', 10_000));
     match decode_response(&bytes) {
         Ok(Response::Error { message, .. }) => {
             assert!(message.len() <= MAX_MESSAGE);
