@@ -19,11 +19,16 @@ fn info_hash(sd: &str) -> [u8; 20] {
 #[test]
 fn a_tracker_connects_a_leecher_mount_to_a_seeder_without_dht() {
     let (a_node, sd, data) = publisher(3 * CHUNK + 11, 21, "clip.bin");
+    let other = a_node.path("other.bin");
+    std::fs::write(&other, b"a second stream").unwrap();
+    let other_sd = a_node.publish(&other);
     let tracker = Tracker::start(None);
     let seeder = ServeNode::start_with(&a_node, &["--tracker", &tracker.arg()]);
-    // The seeder announced the stream it holds, with its blob server's port.
-    let announced = tracker.wait_seeder(info_hash(&sd));
-    assert_eq!(announced, seeder.addr);
+    // The seeder announced both streams it holds, with its blob server's
+    // port, through one connection id (BEP-15's connect is not repeated).
+    assert_eq!(tracker.wait_seeder(info_hash(&sd)), seeder.addr);
+    assert_eq!(tracker.wait_seeder(info_hash(&other_sd)), seeder.addr);
+    assert_eq!(tracker.connects(), 1);
 
     let b_node = common::cli::Node::new();
     let b = MountNode::start(&b_node, &["--tracker", &tracker.arg()]);

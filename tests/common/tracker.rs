@@ -17,6 +17,7 @@ struct State {
     conns: HashSet<u64>,
     swarms: HashMap<[u8; 20], Vec<(SocketAddr, bool)>>,
     announces: usize,
+    connects: usize,
 }
 
 pub struct Tracker {
@@ -81,6 +82,11 @@ impl Tracker {
         }
     }
 
+    /// Connect requests answered.
+    pub fn connects(&self) -> usize {
+        self.state.0.lock().unwrap().connects
+    }
+
     /// Announces received (any info_hash), refused ones included.
     pub fn announces(&self) -> usize {
         self.state.0.lock().unwrap().announces
@@ -119,6 +125,7 @@ fn answer(
     if action == 0 && cid == PROTOCOL_ID {
         let id: u64 = rand::random();
         st.conns.insert(id);
+        st.connects += 1;
         out.extend_from_slice(&0u32.to_be_bytes());
         out.extend_from_slice(tid);
         out.extend_from_slice(&id.to_be_bytes());
