@@ -39,6 +39,9 @@ pub const CONNECTION_TTL: Duration = Duration::from_secs(60);
 pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(8);
 /// Longest one announce waits for one tracker.
 pub const ANNOUNCE_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a tracker that failed is left out of peer lookups, so a dead
+/// one (the default list has some) costs one lookup a minute, not each.
+pub const REST_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 /// A tracker's health, for `status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -66,6 +69,7 @@ pub struct Tracker {
     addr: Mutex<Option<SocketAddr>>,
     conn: Mutex<Option<(u64, Instant)>>,
     status: Mutex<TrackerStatus>,
+    resting_until: Mutex<Option<Instant>>,
 }
 
 /// The info_hash LBRY uses for a stream: the first 20 bytes of its sd hash.
@@ -94,11 +98,20 @@ impl Tracker {
             addr: Mutex::new(None),
             conn: Mutex::new(None),
             status: Mutex::new(status),
+            resting_until: Mutex::new(None),
         }
     }
 
     pub fn spec(&self) -> &str {
         &self.spec
+    }
+
+    /// Whether the tracker failed less than [`REST_AFTER_FAILURE`] ago.
+    pub fn resting(&self, now: Instant) -> bool {
+        self.resting_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|until| now < until)
     }
 
     pub fn status(&self) -> TrackerStatus {
@@ -123,6 +136,11 @@ impl Tracker {
         match &result {
             Ok(_) => status.last_success = Some(epoch_secs()),
             Err(e) => {
+                *self
+                    .resting_until
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) =
+                    Some(Instant::now() + REST_AFTER_FAILURE);
                 status.last_error = Some((epoch_secs(), e.to_string()));
                 // A refused announce may mean our connection id expired early.
                 *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
