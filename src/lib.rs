@@ -7,7 +7,7 @@
 //! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
-//! - `wire`: pure codecs for the blob exchange and the DHT (docs/protocol.md §3, §4);
+//! - `wire`: pure codecs for the blob exchange, the DHT and trackers (docs/protocol.md §3, §4, §8);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
@@ -20,6 +20,7 @@
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
+//! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
 //! - `stream`: one stream as a random-access file, with read-ahead;
 //! - `vfs`: the mounted filesystem as a FUSE-free model;
@@ -55,6 +56,7 @@ pub(crate) mod share;
 pub mod store;
 pub(crate) mod stream;
 mod task;
+pub mod tracker;
 pub(crate) mod vfs;
 pub mod wire;
 

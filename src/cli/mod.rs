@@ -61,6 +61,15 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_hub: bool,
 
+    /// A BEP-15 UDP tracker to announce streams to and find peers through (repeatable)
+    /// [default: LBRY's trackers listed in lbrymount(1)]
+    #[arg(long = "tracker", global = true, value_name = "HOST:PORT", value_parser = parse_host_port)]
+    pub trackers: Vec<String>,
+
+    /// Use no tracker (wins over --tracker)
+    #[arg(long, global = true)]
+    pub no_trackers: bool,
+
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
     pub mount: mount::MountArgs,
@@ -168,6 +177,18 @@ impl Cli {
             .then(|| crate::hub::HubConfig::new(self.hubs.clone(), Some(cfg.data_dir.clone())))
     }
 
+    /// The trackers a node uses: none with `--no-trackers`, those given,
+    /// or LBRY's list.
+    pub fn tracker_list(&self) -> Vec<String> {
+        if self.no_trackers {
+            Vec::new()
+        } else if self.trackers.is_empty() {
+            crate::tracker::DEFAULT_TRACKERS.map(str::to_owned).to_vec()
+        } else {
+            self.trackers.clone()
+        }
+    }
+
     /// Builds the validated configuration from flags, environment and XDG defaults.
     pub fn config(&self) -> anyhow::Result<Config> {
         let env = |k| std::env::var_os(k).map(PathBuf::from);
@@ -238,8 +259,9 @@ fn explain_locked(e: anyhow::Error, cfg: &Config) -> anyhow::Error {
 fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
+    let trackers = cli.tracker_list();
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub);
+        return mount::run(cfg, &cli.mount, hub, trackers);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -287,7 +309,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node),
+        Command::Serve { node } => serve::run(cfg, &node, trackers),
     }
 }
 

@@ -30,12 +30,15 @@ pub fn run(
     cfg: &Config,
     args: &MountArgs,
     hubs: Option<crate::hub::HubConfig>,
+    trackers: Vec<String>,
 ) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
+    let mut node = args.node.options(cfg, args.peers.clone(), hubs);
+    node.trackers = trackers;
     crate::node::mount(MountConfig {
-        node: args.node.options(cfg, args.peers.clone(), hubs),
+        node,
         mountpoint: mp.clone(),
         read_timeout: Duration::from_secs(args.read_timeout),
         allow_other: args.allow_other,

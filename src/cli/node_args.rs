@@ -61,6 +61,7 @@ impl NodeArgs {
             peers,
             fetch_deadline: FetchConfig::default().deadline,
             hubs,
+            trackers: Vec::new(),
             share_dir: (!self.no_share).then(|| {
                 self.share
                     .clone()

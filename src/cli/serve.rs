@@ -4,6 +4,8 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &NodeArgs) -> anyhow::Result<()> {
-    crate::node::serve(args.options(cfg, Vec::new(), None))
+pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>) -> anyhow::Result<()> {
+    let mut options = args.options(cfg, Vec::new(), None);
+    options.trackers = trackers;
+    crate::node::serve(options)
 }

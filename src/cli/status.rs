@@ -98,6 +98,7 @@ pub fn render(s: &Status) -> String {
             }
         }
     }
+    render_trackers(&mut o, &s.trackers);
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",
@@ -112,6 +113,22 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(o, "  {at}  {}", why.escape_debug());
     }
     o
+}
+
+/// One line per tracker: when it last answered, and its last failure.
+fn render_trackers(o: &mut String, trackers: &[crate::tracker::TrackerStatus]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ago = |t: u64| format!("{} s ago", now.saturating_sub(t));
+    for t in trackers {
+        let ok = t.last_success.map_or_else(|| "never".to_owned(), ago);
+        let _ = write!(o, "tracker {}: last success {ok}", t.tracker);
+        if let Some((at, why)) = &t.last_error {
+            let _ = write!(o, "; last error {}: {why}", ago(*at));
+        }
+        o.push('\n');
+    }
 }
 
 #[cfg(test)]

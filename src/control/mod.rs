@@ -138,6 +138,9 @@ pub struct Status {
     /// Names: the hub in use and the last failure, if names are on.
     #[serde(default)]
     pub hub: Option<crate::hub::HubStatus>,
+    /// Each tracker's last success and last error; empty without trackers.
+    #[serde(default)]
+    pub trackers: Vec<crate::tracker::TrackerStatus>,
 }
 
 /// Why a control exchange failed.

@@ -43,16 +43,31 @@ const CONCURRENCY: usize = 4;
 #[derive(Clone)]
 pub struct Announcer {
     tx: Option<mpsc::Sender<Vec<BlobHash>>>,
+    trackers: Option<crate::tracker::announce::TrackerAnnouncer>,
 }
 
 impl Announcer {
     /// An announcer that announces nothing (no DHT).
     pub fn disabled() -> Self {
-        Self { tx: None }
+        Self {
+            tx: None,
+            trackers: None,
+        }
+    }
+
+    /// The same announcer, also announcing new streams to trackers.
+    pub fn with_trackers(self, trackers: crate::tracker::announce::TrackerAnnouncer) -> Self {
+        Self {
+            trackers: Some(trackers),
+            ..self
+        }
     }
 
     /// Queues what LBRY announces for a stream: its sd blob and first data blob.
     pub fn stream(&self, sd: crate::hash::SdHash, first: Option<BlobHash>) {
+        if let Some(t) = &self.trackers {
+            t.stream(sd);
+        }
         self.now(std::iter::once(sd.as_blob()).chain(first).collect());
     }
 
@@ -86,7 +101,10 @@ pub fn start(
     let span = tracing::info_span!("announce");
     let run = life.track(run(node, store, tcp_port, rx));
     crate::task::spawn("announcer", span, run);
-    Announcer { tx: Some(tx) }
+    Announcer {
+        tx: Some(tx),
+        trackers: None,
+    }
 }
 
 /// One round of announcing (a full pass, or one request): it logs

@@ -29,6 +29,7 @@ pub struct NodeControl {
     pub peers: Arc<Peers>,
     pub dht: Option<Arc<dht::Node>>,
     pub names: Option<Arc<crate::hub::Resolver>>,
+    pub trackers: Option<Arc<super::tracker_peers::TrackerPeers>>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,
     pub started: Instant,
@@ -78,6 +79,11 @@ impl ControlHandler for NodeControl {
             streams_published: published,
             streams_cached: rows.len() - published,
             hub: self.names.as_ref().map(|n| n.status()),
+            trackers: self
+                .trackers
+                .as_ref()
+                .map(|t| t.status())
+                .unwrap_or_default(),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

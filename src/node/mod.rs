@@ -28,6 +28,7 @@ pub mod peers;
 pub mod publisher;
 mod run;
 pub mod shutdown;
+mod tracker_peers;
 
 pub use announce::Announcer;
 pub use glue::{FetchSource, Hooks};
@@ -82,6 +83,8 @@ pub struct NodeConfig {
     pub share_dir: Option<PathBuf>,
     /// The hubs names are resolved through; `None` resolves no names.
     pub hubs: Option<crate::hub::HubConfig>,
+    /// BEP-15 trackers (`HOST:PORT`) to announce to and ask; empty: none.
+    pub trackers: Vec<String>,
 }
 
 pub struct Node {
@@ -120,7 +123,18 @@ impl Node {
             }
             None => (None, Announcer::disabled()),
         };
-        let peers = Arc::new(parts::peer_policy(fixed, dht.clone(), Some(tcp_port)));
+        let trackers = parts::trackers(&cfg.trackers, tcp_port);
+        let announcer = match &trackers {
+            Some(t) => announcer.with_trackers(crate::tracker::announce::start(
+                &t.trackers,
+                store.clone(),
+                tcp_port,
+                &life,
+            )),
+            None => announcer,
+        };
+        let peers = parts::peer_policy(fixed, dht.clone(), trackers.clone(), Some(tcp_port));
+        let peers = Arc::new(peers);
         let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
             .stopped_by(life.token());
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
@@ -131,6 +145,7 @@ impl Node {
             publisher: publisher.clone(),
             peers: peers.clone(),
             dht: dht.clone(),
+            trackers,
             served: server.stats(),
             listen: server.local_addr(),
             started: std::time::Instant::now(),

@@ -5,6 +5,7 @@
 //! is configured in one place (docs/architecture.md §2.5).
 
 use super::peers::{DhtPeers, FixedPeers, PeerSource, Peers};
+use super::tracker_peers::TrackerPeers;
 use super::Bootstrap;
 use crate::config::Config;
 use crate::dht::{self, AddrPolicy, NodeConfig};
@@ -80,18 +81,40 @@ pub async fn short_lived_dht(seeds: &[SocketAddr]) -> anyhow::Result<Arc<dht::No
     join_dht(client_bind(seeds), seeds, None).await
 }
 
-/// The one peer policy over the peers given by hand and, when there is one,
-/// the DHT node; `own_tcp_port` is our blob server's, never a candidate.
+/// The one peer policy over the peers given by hand and, when there are,
+/// the DHT node and the trackers; `own_tcp_port` is our blob server's,
+/// never a candidate.
 pub fn peer_policy(
     fixed: Vec<SocketAddr>,
     dht: Option<Arc<dht::Node>>,
+    trackers: Option<Arc<TrackerPeers>>,
     own_tcp_port: Option<u16>,
 ) -> Peers {
     let mut sources: Vec<Arc<dyn PeerSource>> = vec![Arc::new(FixedPeers::new(fixed))];
     if let Some(node) = dht {
         sources.push(Arc::new(DhtPeers(node)));
     }
+    if let Some(t) = trackers {
+        sources.push(t);
+    }
     Peers::new(sources, own_tcp_port)
+}
+
+/// The trackers of `specs` (none: `None`), for a node serving on `tcp_port`;
+/// names are resolved when first used, so a dead one never delays start-up.
+pub fn trackers(specs: &[String], tcp_port: u16) -> Option<Arc<TrackerPeers>> {
+    if specs.is_empty() {
+        return None;
+    }
+    let id = crate::tracker::peer_id();
+    let trackers = specs
+        .iter()
+        .map(|s| Arc::new(crate::tracker::Tracker::new(s.clone(), id)))
+        .collect();
+    Some(Arc::new(TrackerPeers {
+        trackers,
+        port: tcp_port,
+    }))
 }
 
 /// Starts the DHT node and joins through the chosen bootstrap nodes.

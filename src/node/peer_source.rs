@@ -1,7 +1,7 @@
 //! Where peers come from: the small seam [`PeerSource`] that the one peer
 //! policy ([`super::peers::Peers`]) asks, and today's sources: peers given by
-//! hand ([`FixedPeers`]) and the DHT ([`DhtPeers`]). Trackers and the LAN
-//! are sources to come; caching, deduplication, bounds, leaving ourselves
+//! hand ([`FixedPeers`]) and the DHT ([`DhtPeers`]); trackers are one more
+//! (`tracker_peers`), the LAN a source to come; caching, deduplication, bounds, leaving ourselves
 //! out and saying why nobody was found are the composer's, not theirs.
 //!
 //! A source answers for a key: a stream's sd hash (lbry-sdk announces

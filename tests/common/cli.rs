@@ -51,6 +51,10 @@ impl Node {
         if !args.contains(&"--hub") {
             c.arg("--no-hub");
         }
+        // Likewise LBRY's public trackers.
+        if !args.contains(&"--tracker") {
+            c.arg("--no-trackers");
+        }
         c
     }
     /// Runs and requires success; returns stdout.

@@ -8,3 +8,4 @@ pub mod hub_world;
 pub mod mount;
 pub mod names;
 pub mod netns;
+pub mod tracker;
