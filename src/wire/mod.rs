@@ -11,5 +11,6 @@ pub mod exchange;
 pub mod frame;
 pub mod hub;
 pub mod pyjson;
+pub mod reflector;
 
 pub use frame::{Invalid, WireError};
