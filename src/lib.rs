@@ -49,6 +49,7 @@ pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod pipeline;
 pub mod publish;
+pub mod reflector;
 pub mod sd;
 pub(crate) mod sha384;
 pub(crate) mod share;
