@@ -15,6 +15,9 @@ use tokio::net::TcpStream;
 /// How much is read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// A decoder of one message: the message and the bytes it took.
+pub type Decode<T> = fn(&[u8]) -> Result<(T, usize), WireError>;
+
 pub struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
@@ -34,7 +37,7 @@ impl Conn {
     /// Reads one message decoded by `decode`, within `deadline`.
     pub async fn read_msg<T>(
         &mut self,
-        decode: fn(&[u8]) -> Result<(T, usize), WireError>,
+        decode: Decode<T>,
         deadline: Duration,
     ) -> Result<T, ReflectorError> {
         tokio::time::timeout(deadline, async {
