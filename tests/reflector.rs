@@ -46,6 +46,7 @@ fn reflect_transfers_a_stream_and_a_second_run_sends_nothing() {
         "{again}"
     );
     let (_, log) = serve.stop(libc::SIGTERM);
+    assert!(log.contains("reflector needs 0 of 3 data blobs"), "{log}");
     assert!(
         log.contains("reflector upload ended: 0 blobs received"),
         "{log}"
@@ -127,6 +128,12 @@ fn an_interrupted_reflect_resumes_and_completes() {
         blobs_sent(&out),
         total - first,
         "only the missing blobs: {out}"
+    );
+    let needs = serve.wait_log("reflector needs ");
+    let missing = format!("{} of 6 data blobs", total - first);
+    assert!(
+        needs.starts_with(&missing),
+        "only what is missing is needed: {needs}"
     );
     assert_eq!(get_bytes(&r, &sd), data);
 }

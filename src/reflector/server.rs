@@ -225,6 +225,8 @@ impl<S: ReflectorStore> Shared<S> {
                 .iter()
                 .filter(|b| !self.store.contains(&b.hash))
                 .collect();
+            let total = desc.blobs().len();
+            tracing::info!(sd = %sd.short(), "reflector needs {} of {total} data blobs", needed.len());
             self.check_quota(needed.iter().map(|b| u64::from(b.length)).sum())?;
             let needed = needed.iter().map(|b| b.hash).collect();
             let answer = Response::SendSdBlob {
