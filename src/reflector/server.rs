@@ -213,28 +213,13 @@ impl<S: ReflectorStore> Shared<S> {
         got: &mut usize,
     ) -> Result<StreamDescriptor, Refusal> {
         let wait = self.cfg.request_timeout;
-        if let Some(blob) = self
-            .store
-            .get(&sd.as_blob())
-            .map_err(ReflectorError::from)?
-        {
-            let desc = StreamDescriptor::parse_verified(blob.data(), &sd)
-                .map_err(ReflectorError::Descriptor)?;
-            let needed: Vec<_> = desc
-                .blobs()
-                .iter()
-                .filter(|b| !self.store.contains(&b.hash))
-                .collect();
-            let total = desc.blobs().len();
-            tracing::info!(sd = %sd.short(), "reflector needs {} of {total} data blobs", needed.len());
-            self.check_quota(needed.iter().map(|b| u64::from(b.length)).sum())?;
-            let needed = needed.iter().map(|b| b.hash).collect();
-            let answer = Response::SendSdBlob {
-                send: false,
-                needed,
-            };
-            conn.write(&answer.encode(), wait).await?;
-            return Ok(desc);
+        let store = self.store.clone();
+        let held = tokio::task::spawn_blocking(move || store.get(&sd.as_blob()))
+            .await
+            .map_err(|e| ReflectorError::Io(std::io::Error::other(e)))?
+            .map_err(ReflectorError::from)?;
+        if let Some(blob) = held {
+            return self.known(conn, sd, &blob).await;
         }
         if size > MAX_BLOB_SIZE as u64 {
             return Err(Refusal::TooLarge(size));
@@ -271,6 +256,33 @@ impl<S: ReflectorStore> Shared<S> {
         self.put(blob).await?;
         *got += 1;
         conn.write(&Response::ReceivedSdBlob(true).encode(), wait)
+            .await?;
+        Ok(desc)
+    }
+
+    /// A stream whose sd blob is held: lists the data blobs still missing.
+    async fn known(
+        &self,
+        conn: &mut Conn,
+        sd: SdHash,
+        blob: &VerifiedBlob,
+    ) -> Result<StreamDescriptor, Refusal> {
+        let desc = StreamDescriptor::parse_verified(blob.data(), &sd)
+            .map_err(ReflectorError::Descriptor)?;
+        let needed: Vec<_> = desc
+            .blobs()
+            .iter()
+            .filter(|b| !self.store.contains(&b.hash))
+            .collect();
+        let total = desc.blobs().len();
+        tracing::info!(sd = %sd.short(), "reflector needs {} of {total} data blobs", needed.len());
+        self.check_quota(needed.iter().map(|b| u64::from(b.length)).sum())?;
+        let needed = needed.iter().map(|b| b.hash).collect();
+        let answer = Response::SendSdBlob {
+            send: false,
+            needed,
+        };
+        conn.write(&answer.encode(), self.cfg.request_timeout)
             .await?;
         Ok(desc)
     }
