@@ -7,7 +7,7 @@
 //! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
-//! - `wire`: pure codecs for the blob exchange, the DHT and trackers (docs/protocol.md §3, §4, §8);
+//! - `wire`: pure codecs for the blob exchange, the DHT, trackers and the reflector (docs/protocol.md §3, §4, §8, §9);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
@@ -19,6 +19,7 @@
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
+//! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
@@ -50,6 +51,7 @@ pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod pipeline;
 pub mod publish;
+pub mod reflector;
 pub mod sd;
 pub(crate) mod sha384;
 pub(crate) mod share;

@@ -17,6 +17,7 @@ mod names;
 mod node_args;
 mod progress;
 mod publish;
+mod reflect;
 mod serve;
 mod status;
 
@@ -85,6 +86,16 @@ pub enum Command {
         /// Files to publish
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Upload streams to a reflector (lbry-sdk's reflector protocol) so they stay available
+    /// while this machine is offline; only blobs the reflector lacks are sent
+    Reflect {
+        /// The streams: sd hashes or LBRY URLs, each held in the local store
+        #[arg(required = true, value_name = "SD_HASH|URL", value_parser = parse_stream)]
+        streams: Vec<String>,
+        /// The reflector to upload to [default: reflector.lbry.com:5566]
+        #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port)]
+        reflector: Option<String>,
     },
     /// Download a stream and write the original file
     Get {
@@ -285,6 +296,13 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 show_progress,
             };
             get::run(cfg, req)
+        }
+        Command::Reflect { streams, reflector } => {
+            let sds = streams
+                .iter()
+                .map(|s| names::sd_hash_of(hub.clone(), s))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            reflect::run(cfg, &sds, reflector, show_progress)
         }
         Command::Ls { stream } => ls::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Resolve {

@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::fetch::FetchConfig;
 use crate::node::{Bootstrap, NodeConfig};
+use crate::reflector::ReflectorConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -33,6 +34,12 @@ pub struct NodeArgs {
     /// Watch no share folder
     #[arg(long, conflicts_with = "share")]
     pub no_share: bool,
+    /// Be a reflector: accept stream uploads (lbry-sdk's reflector protocol) on this TCP address
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub reflector_listen: Option<SocketAddr>,
+    /// Refuse reflector uploads that would bring the store's pinned blobs over this size, e.g. 100G
+    #[arg(long, value_name = "SIZE", requires = "reflector_listen", value_parser = super::parse_size_arg)]
+    pub reflector_max_size: Option<u64>,
 }
 
 impl NodeArgs {
@@ -67,6 +74,9 @@ impl NodeArgs {
                     .clone()
                     .unwrap_or_else(|| cfg.data_dir.join("share"))
             }),
+            reflector: self
+                .reflector_listen
+                .map(|a| ReflectorConfig::new(a, self.reflector_max_size)),
         }
     }
 }

@@ -85,6 +85,8 @@ pub struct NodeConfig {
     pub hubs: Option<crate::hub::HubConfig>,
     /// BEP-15 trackers (`HOST:PORT`) to announce to and ask; empty: none.
     pub trackers: Vec<String>,
+    /// Accept reflector uploads (`--reflector-listen`); `None` runs no reflector.
+    pub reflector: Option<crate::reflector::ReflectorConfig>,
 }
 
 pub struct Node {
@@ -138,6 +140,9 @@ impl Node {
         let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
             .stopped_by(life.token());
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
+        if let Some(r) = cfg.reflector {
+            start_reflector(r, &store, &announcer, &life).await?;
+        }
         let names = cfg.hubs.map(|h| Arc::new(crate::hub::Resolver::new(h)));
         let control = Arc::new(control::NodeControl {
             names: names.clone(),
@@ -214,6 +219,22 @@ impl Node {
         let _ = stopping.await;
         stats.snapshot()
     }
+}
+
+/// The reflector: streams it receives are announced like published ones.
+async fn start_reflector(
+    cfg: crate::reflector::ReflectorConfig,
+    store: &Arc<DiskStore>,
+    announcer: &Announcer,
+    life: &Lifecycle,
+) -> anyhow::Result<()> {
+    let listen = cfg.listen;
+    let announcer = announcer.clone();
+    let on_stream = Arc::new(move |sd, first| announcer.stream(sd, first));
+    crate::reflector::start(cfg, store.clone(), on_stream, life.token())
+        .await
+        .with_context(|| format!("cannot accept reflector uploads at {listen}"))?;
+    Ok(())
 }
 
 /// The control socket. Without it the node still works; other commands

@@ -11,6 +11,7 @@ pub mod exchange;
 pub mod frame;
 pub mod hub;
 pub mod pyjson;
+pub mod reflector;
 pub mod tracker;
 
 pub use frame::{Invalid, WireError};
