@@ -7,16 +7,6 @@ use prost::Message;
 use crate::wire::hub::proto::{self, claim::Type, output::Meta, output_error::Code};
 use crate::wire::hub::*;
 
-macro_rules! vector {
-    ($name:literal) => {
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/vectors/hub/",
-            $name
-        ))
-    };
-}
-
 /// `n` bytes counting up from `fill` (the script's `h`).
 fn h(n: usize, fill: usize) -> Vec<u8> {
     (0..n).map(|i| ((fill + i) % 256) as u8).collect()
