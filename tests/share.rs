@@ -91,11 +91,14 @@ fn a_file_copied_into_the_share_folder_is_published_and_read_through_another_mou
     changed.truncate(20 << 20);
     changed.extend_from_slice(b"a new ending");
     fs::write(&shared, &changed).unwrap();
-    let ls = wait_ls(&a_node, "the republished file", |ls| {
-        sd_of(ls, "holiday.mkv").is_some_and(|s| s != sd)
-    });
+    // The new stream is published before the old one is unpublished (the
+    // file stays reachable throughout); wait for both.
+    let ls = wait_ls(
+        &a_node,
+        "the republished file, and the old one gone",
+        |ls| sd_of(ls, "holiday.mkv").is_some_and(|s| s != sd) && ls.lines().count() == 1,
+    );
     let new_sd = sd_of(&ls, "holiday.mkv").unwrap();
-    assert_eq!(ls.lines().count(), 1, "the old stream left ls:\n{ls}");
     assert!(!fs::read_dir(&a.mountpoint)
         .unwrap()
         .any(|e| e.unwrap().file_name() == sd.as_str()));
