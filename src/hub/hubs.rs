@@ -111,24 +111,6 @@ pub struct HubStatus {
     pub stale: Option<String>,
 }
 
-impl HubStatus {
-    /// One line for `status`: the hub in use, then the last error and the
-    /// last answer taken from disk, when there are.
-    pub fn line(&self) -> String {
-        let mut s = self
-            .in_use
-            .clone()
-            .unwrap_or_else(|| "none connected".into());
-        if let Some(e) = &self.last_error {
-            s.push_str(&format!(" (last error: {e})"));
-        }
-        if let Some(st) = &self.stale {
-            s.push_str(&format!(" (offline answer: {st})"));
-        }
-        s
-    }
-}
-
 /// Why a call got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
