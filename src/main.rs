@@ -1,17 +1,77 @@
 //! The `lbrymount` binary: parse flags, set up logging, run, map errors to exit codes
 //! (0 success, 1 failure, 2 usage error — clap exits with 2 itself).
 
-use clap::Parser;
-use lbrymount::cli::{self, Cli, Command};
+use clap::{CommandFactory, Parser};
+use lbrymount::cli::{self, ready::DaemonChild, Cli, Command};
+use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // First, while this is the only thread: a daemon's pipe to its parent.
+    let daemon_child = cli::ready::take_daemon_env();
+    let original: Vec<OsString> = std::env::args_os().collect();
+    let (argv, fstab) = fstab_form(&original);
     let cli = Cli::parse_from(&argv);
+    check_usage(&cli);
+    let mut cli = match cli::with_config_file(cli, argv) {
+        Ok(cli) => cli,
+        Err(e) => return fail(&e),
+    };
+    cli.mount.fstab = fstab;
+    if cli.command.is_none() && cli.mount.daemon && daemon_child.is_none() {
+        return daemonize(&cli, &original);
+    }
+    init_logging(&cli, daemon_child.as_ref());
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of our standard output went away (`get -o - | head`):
+        // it chose to stop, which is not a failure of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    cli::ready::failed(&format!("{e:#}"));
+    eprintln!("lbrymount: error: {e:#}");
+    ExitCode::FAILURE
+}
+
+/// mount(8)'s `lbrymount SOURCE DIR -o OPTIONS` as an ordinary command
+/// line, and whether it was that; a bad option is a usage error.
+fn fstab_form(argv: &[OsString]) -> (Vec<OsString>, bool) {
+    let mut cmd = Cli::command();
+    cmd.build();
+    match cli::fstab::helper_args(argv, &cmd) {
+        None => (argv.to_vec(), false),
+        Some(Ok(args)) => (args, true),
+        Some(Err(e)) => cmd.error(clap::error::ErrorKind::InvalidValue, e).exit(),
+    }
+}
+
+/// The parent of a `--daemon` mount: starts the daemon, waits until its
+/// mount is usable (exit 0) or it failed (exit 1, with the reason).
+fn daemonize(cli: &Cli, argv: &[OsString]) -> ExitCode {
+    let log = match (&cli.mount.log_file, cli.config()) {
+        (Some(f), _) => f.clone(),
+        (None, Ok(cfg)) => cfg.data_dir.join("lbrymount.log"),
+        (None, Err(e)) => return fail(&e),
+    };
+    match cli::daemon::start(argv, &log) {
+        Ok(_pid) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("lbrymount: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Usage errors clap cannot see: no mountpoint nor command, a typo'd
+/// command, a command after a mountpoint. Exits with 2.
+fn check_usage(cli: &Cli) {
     if cli.command.is_none() && cli.mount.mountpoint.is_none() {
-        use clap::CommandFactory;
         Cli::command()
             .error(
                 clap::error::ErrorKind::MissingRequiredArgument,
@@ -23,7 +83,6 @@ fn main() -> ExitCode {
         // A typo'd command reads as a mountpoint; say both.
         if matches!(std::fs::symlink_metadata(mp), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
         {
-            use clap::CommandFactory;
             Cli::command()
                 .error(
                     clap::error::ErrorKind::InvalidSubcommand,
@@ -36,7 +95,6 @@ fn main() -> ExitCode {
         }
     }
     if let (Some(_), Some(mp)) = (&cli.command, &cli.mount.mountpoint) {
-        use clap::CommandFactory;
         Cli::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -46,24 +104,6 @@ fn main() -> ExitCode {
                 ),
             )
             .exit();
-    }
-    let cli = match cli::with_config_file(cli, argv) {
-        Ok(cli) => cli,
-        Err(e) => {
-            eprintln!("lbrymount: error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    init_logging(&cli);
-    match cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        // The reader of our standard output went away (`get -o - | head`):
-        // it chose to stop, which is not a failure of ours.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lbrymount: error: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 
@@ -76,7 +116,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Long-running commands log their lifecycle at info; one-shot commands stay
 /// quiet unless asked, so their stdout/stderr are the result and the errors.
-fn init_logging(cli: &Cli) {
+/// A mount with `--log-file` (or a daemon) logs to its file instead of stderr.
+fn init_logging(cli: &Cli, daemon: Option<&DaemonChild>) {
     let default = match (cli.quiet, cli.verbose, &cli.command) {
         (true, _, _) => "error",
         (_, 0, None | Some(Command::Serve { .. })) => "info",
@@ -85,10 +126,30 @@ fn init_logging(cli: &Cli) {
         _ => "lbrymount=trace,debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let file = match &cli.command {
+        None => (cli.mount.log_file.clone()).or_else(|| daemon.and_then(|d| d.default_log.clone())),
+        Some(_) => None,
+    };
+    let log = file.map(|f| {
+        cli::log_file::RotatingLog::open(&f, cli::log_file::LOG_CAP, daemon.is_some())
+            .map_err(|e| format!("cannot open the log file {}: {e}", f.display()))
+    });
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match log {
+        Some(Ok(log)) => builder
+            .with_writer(std::sync::Mutex::new(log))
+            .with_ansi(false)
+            .init(),
+        other => {
+            builder
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .init();
+            if let Some(Err(e)) = other {
+                tracing::warn!("{e}; logging to stderr");
+            }
+        }
+    }
 }

@@ -5,20 +5,25 @@
 //! clap itself exits with 2 on usage errors.
 
 mod config_file;
+pub mod daemon;
 mod dht_cmd;
+pub mod fstab;
 mod get;
 mod get_net;
 mod get_node;
 mod held;
 mod interrupt;
+pub mod log_file;
 mod ls;
 mod mount;
 mod names;
 mod node_args;
 mod progress;
 mod publish;
+pub mod ready;
 mod reflect;
 mod serve;
+mod service;
 mod status;
 
 use crate::config::{self, Config};
@@ -179,6 +184,8 @@ pub enum Command {
         #[command(flatten)]
         node: node_args::NodeArgs,
     },
+    #[command(flatten)]
+    Service(service::ServiceCommand),
 }
 
 impl Cli {
@@ -328,6 +335,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node, trackers),
+        Command::Service(c) => service::run(c),
     }
 }
 

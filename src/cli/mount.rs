@@ -24,6 +24,17 @@ pub struct MountArgs {
     /// Let other users read the mount (root, or user_allow_other in /etc/fuse.conf)
     #[arg(long)]
     pub allow_other: bool,
+    /// Go to the background once the mount is usable: exit 0 then, or 1 with the reason
+    #[arg(long)]
+    pub daemon: bool,
+    /// Write the log to FILE, rotated to FILE.1 at 10 MiB
+    /// [default with --daemon: <data-dir>/lbrymount.log; otherwise stderr]
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Started by mount(8) from an fstab line (`-o` options): `umount` is a
+    /// clean stop. Not a flag: set from the form of the command line.
+    #[arg(skip)]
+    pub fstab: bool,
 }
 
 pub fn run(
@@ -42,5 +53,9 @@ pub fn run(
         mountpoint: mp.clone(),
         read_timeout: Duration::from_secs(args.read_timeout),
         allow_other: args.allow_other,
+        on_ready: Some(crate::node::OnReady(std::sync::Arc::new(
+            super::ready::mounted,
+        ))),
+        umount_stops: args.fstab,
     })
 }

@@ -47,6 +47,8 @@ pub enum Request {
     Publish { path: PathBuf },
     /// Get a stream into the node's store and send its bytes back.
     Get(GetJob),
+    /// Stop the node as a signal would: unmount, leave the DHT, exit.
+    Stop,
 }
 
 /// What `lbrymount get` asks of a node running on its data dir.
@@ -93,6 +95,10 @@ pub enum Reply {
     /// A `get` is complete: this many bytes were sent.
     Got {
         bytes: u64,
+    },
+    /// The node is stopping; this process will exit.
+    Stopping {
+        pid: u32,
     },
     Error {
         message: String,
@@ -190,6 +196,7 @@ mod tests {
             Request::Publish {
                 path: "/tmp/a b.mkv".into(),
             },
+            Request::Stop,
             Request::Get(GetJob {
                 sd_hash: "ab".repeat(48),
                 peers: vec!["127.0.0.1:1".into()],
@@ -230,6 +237,7 @@ mod tests {
         };
         for r in [
             Reply::Progress { bytes: 5 },
+            Reply::Stopping { pid: 9 },
             Reply::Status(Box::new(status)),
             Reply::Error {
                 message: "x".into(),

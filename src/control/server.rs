@@ -50,6 +50,10 @@ pub trait ControlHandler: Send + Sync + 'static {
         job: GetJob,
         events: tokio::sync::mpsc::Sender<GetEvent>,
     ) -> BoxFuture<'_, Result<Reply, String>>;
+    /// Starts stopping the node (as SIGTERM would); returns its process id.
+    fn stop(&self) -> Result<u32, String> {
+        Err("this node cannot be stopped through its control socket".into())
+    }
 }
 
 /// A listening control socket; stops and removes its file on `shutdown` or drop.
@@ -196,6 +200,7 @@ async fn answer(
             crate::blocking::run(move || Ok(Reply::Status(Box::new(handler.status())))).await,
         ),
         Request::Get(job) => get(job, &*handler, write).await,
+        Request::Stop => handler.stop().map(|pid| Reply::Stopping { pid }),
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();

@@ -34,6 +34,8 @@ pub struct NodeControl {
     pub listen: std::net::SocketAddr,
     pub started: Instant,
     pub share: OnceLock<Arc<dyn ShareView>>,
+    /// Cancelled by a `stop` request; the mount or `serve` waits on it as on a signal.
+    pub stop_requested: tokio_util::sync::CancellationToken,
 }
 
 impl ControlHandler for NodeControl {
@@ -99,6 +101,12 @@ impl ControlHandler for NodeControl {
         events: tokio::sync::mpsc::Sender<GetEvent>,
     ) -> BoxFuture<'_, Result<Reply, String>> {
         Box::pin(self.get_stream(job, events))
+    }
+
+    fn stop(&self) -> Result<u32, String> {
+        tracing::info!("stop requested through the control socket, shutting down");
+        self.stop_requested.cancel();
+        Ok(std::process::id())
     }
 
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {

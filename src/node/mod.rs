@@ -32,7 +32,7 @@ mod tracker_peers;
 
 pub use announce::Announcer;
 pub use glue::{FetchSource, Hooks};
-pub use mount::{mount, MountConfig};
+pub use mount::{mount, stop_mount, MountConfig, OnReady, Stopped};
 pub use parts::{bootstrap_addrs, resolve};
 pub use publisher::{MountView, Publisher};
 pub use run::{serve, shutdown_signal};
@@ -155,6 +155,7 @@ impl Node {
             listen: server.local_addr(),
             started: std::time::Instant::now(),
             share: std::sync::OnceLock::new(),
+            stop_requested: Default::default(),
         });
         let control_server = start_control(&cfg.data, control.clone());
         Ok(Node {
@@ -178,6 +179,18 @@ impl Node {
     /// A token cancelled when the node stops (for what is wired around it: the mount).
     pub fn stop_token(&self) -> tokio_util::sync::CancellationToken {
         self.life.token()
+    }
+
+    /// Resolves when a signal (SIGINT, SIGTERM, SIGHUP) or a `stop` request
+    /// through the control socket asks the node to stop.
+    pub fn stop_asked(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let stop = self.control.stop_requested.clone();
+        async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = stop.cancelled() => {}
+            }
+        }
     }
 
     /// Starts watching the share folder (if the options name one). Called

@@ -14,7 +14,7 @@ pub fn serve(cfg: NodeConfig) -> anyhow::Result<()> {
     let result = rt.block_on(async move {
         let mut node = Node::start(cfg).await?;
         node.start_share()?;
-        shutdown_signal().await;
+        node.stop_asked().await;
         let s = node.shutdown().await;
         tracing::info!(
             blobs = s.blobs_served,

@@ -54,6 +54,7 @@ use tracing::Instrument;
 
 pub use name_table::is_name_ino;
 pub use table::ROOT;
+pub use xattrs::CONTROL_XATTR;
 
 /// What the filesystem needs of the store: holds on an open file's first and
 /// last blob, which blobs are present (`user.lbry.cached`), and its figures.
@@ -135,6 +136,9 @@ pub struct VfsConfig {
     pub plain_blobs: usize,
     /// Cancelled when the node stops: read-ahead and the prefetch on open end.
     pub stop: CancellationToken,
+    /// The node's control socket, shown on the root as `user.lbrymount.control`
+    /// so `lbrymount unmount MOUNTPOINT` finds the node behind a mount.
+    pub control_socket: Option<std::path::PathBuf>,
 }
 
 impl Default for VfsConfig {
@@ -144,6 +148,7 @@ impl Default for VfsConfig {
             readahead: ReadAheadConfig::default(),
             plain_blobs: 16,
             stop: CancellationToken::new(),
+            control_socket: None,
         }
     }
 }

@@ -1,14 +1,17 @@
 //! Extended attributes: what a file is (sd hash, claim), how much of it is
-//! cached, and how many peers are known for it.
+//! cached, and how many peers are known for it; on the root, the control
+//! socket of the node behind the mount (how `lbrymount unmount` finds it).
 
-use super::table::Node;
+use super::table::{Node, ROOT};
 use super::{name_table, FsError, Vfs};
 use std::ffi::OsStr;
 
 impl Vfs {
     /// Extended attributes: names, NUL-terminated, as `listxattr` returns them.
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
-        let names: &[&str] = if self.named_stream_known(ino).is_some() {
+        let names: &[&str] = if ino == ROOT && self.cfg.control_socket.is_some() {
+            &[CONTROL_XATTR]
+        } else if self.named_stream_known(ino).is_some() {
             &[&XATTRS[..], &NAME_XATTRS[..]].concat()
         } else {
             match self.table.node(ino) {
@@ -25,6 +28,10 @@ impl Vfs {
     }
 
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
+        if ino == ROOT && name == CONTROL_XATTR {
+            let socket = self.cfg.control_socket.as_ref().ok_or(FsError::NoAttr)?;
+            return Ok(socket.as_os_str().as_encoded_bytes().to_vec());
+        }
         let s = match self.named_stream_known(ino) {
             Some((_, s)) => s,
             None => match self.table.node(ino) {
@@ -53,6 +60,9 @@ impl Vfs {
         Ok(value.into_bytes())
     }
 }
+
+/// The root's attribute naming the node's control socket.
+pub const CONTROL_XATTR: &str = "user.lbrymount.control";
 
 /// Extended attributes of a file.
 const XATTRS: [&str; 3] = ["user.lbry.sd_hash", "user.lbry.blobs", "user.lbry.peers"];

@@ -12,6 +12,7 @@
 
 mod bdi;
 mod mountpoint;
+mod stop;
 mod view;
 
 use super::names::HubNames;
@@ -26,6 +27,7 @@ use std::mem::ManuallyDrop;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+pub use stop::{stop_mount, Stopped};
 use view::VfsView;
 
 /// A node and where and how to mount it.
@@ -40,6 +42,21 @@ pub struct MountConfig {
     pub read_timeout: Duration,
     /// Let other users read the mount.
     pub allow_other: bool,
+    /// Called once the mount answers (a daemon's parent, systemd).
+    pub on_ready: Option<OnReady>,
+    /// An unmount from outside (`umount`, as for an fstab mount) is a
+    /// clean stop, not a failure.
+    pub umount_stops: bool,
+}
+
+/// What to do once the mount answers.
+#[derive(Clone)]
+pub struct OnReady(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnReady {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnReady")
+    }
 }
 
 /// A fetch gives up a little before the read does, so the read fails with
@@ -75,12 +92,22 @@ async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
     let session = start_session(&vfs, mp, cfg.allow_other)?;
     let ours = OurMount::record(mp);
     raise_read_ahead(mp).await;
+    answers(mp).await?;
     tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());
+    if let Some(ready) = &cfg.on_ready {
+        (ready.0)();
+    }
     let removed_from_outside = tokio::select! {
-        _ = super::shutdown_signal() => false,
+        _ = node.stop_asked() => false,
         _ = session_ended(&session) => true,
     };
-    let result = finish(ours, removed_from_outside).await;
+    let result = match finish(ours, removed_from_outside).await {
+        Err(e) if cfg.umount_stops && removed_from_outside => {
+            tracing::info!("{e:#}: stopping");
+            Ok(())
+        }
+        r => r,
+    };
     let s = node.shutdown().await;
     tracing::info!(
         blobs = s.blobs_served,
@@ -99,6 +126,8 @@ async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<V
     let vfs_cfg = VfsConfig {
         read_timeout,
         stop: node.stop_token(),
+        control_socket: std::path::absolute(crate::control::socket_path(node.store.data_dir()))
+            .ok(),
         ..VfsConfig::default()
     };
     let source = Arc::new(FetchSource(node.fetcher.clone()));
@@ -155,6 +184,24 @@ async fn raise_read_ahead(mp: &Path) {
     match ra.await.map_err(|e| e.to_string()).and_then(|r| r) {
         Ok(kib) => tracing::debug!("kernel read-ahead on the mount: {kib} KiB"),
         Err(e) => tracing::debug!("kernel read-ahead on the mount unknown: {e}"),
+    }
+}
+
+/// Waits until the mount answers a `stat` of its root (the kernel's FUSE
+/// handshake is done), so "ready" is never said of a mount that is not.
+async fn answers(mp: &Path) -> anyhow::Result<()> {
+    let root = mp.to_path_buf();
+    let stat = tokio::task::spawn_blocking(move || std::fs::metadata(root));
+    match tokio::time::timeout(Duration::from_secs(30), stat).await {
+        Ok(Ok(Ok(_))) => Ok(()),
+        Ok(Ok(Err(e))) => {
+            Err(e).with_context(|| format!("the new mount at {} does not answer", mp.display()))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => bail!(
+            "the new mount at {} did not answer within 30 s",
+            mp.display()
+        ),
     }
 }
 

@@ -89,7 +89,7 @@ fn unescape(s: &str) -> PathBuf {
 }
 
 /// The mounts of this process's namespace, in mountinfo order.
-fn mounts() -> anyhow::Result<Vec<MountEntry>> {
+pub(super) fn mounts() -> anyhow::Result<Vec<MountEntry>> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .context("cannot read /proc/self/mountinfo")?;
     Ok(parse_mountinfo(&text))
@@ -157,7 +157,7 @@ fn clear_stale(mp: &Path) -> anyhow::Result<()> {
 }
 
 /// The canonical path of a dead mount point (which cannot itself be resolved).
-fn canonical_dead(mp: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn canonical_dead(mp: &Path) -> anyhow::Result<PathBuf> {
     let abs = std::path::absolute(mp).with_context(|| format!("bad path {}", mp.display()))?;
     match (abs.parent(), abs.file_name()) {
         (Some(parent), Some(name)) => Ok(std::fs::canonicalize(parent)
@@ -242,7 +242,7 @@ impl OurMount {
 }
 
 /// A lazy unmount: as root directly, otherwise through `fusermount3 -uz`.
-fn detach(mp: &Path) -> std::io::Result<()> {
+pub(super) fn detach(mp: &Path) -> std::io::Result<()> {
     match umount2(mp, libc::MNT_DETACH) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => fusermount(mp, "-uqz"),
         other => other,
