@@ -5,39 +5,121 @@ mod common;
 use clap::CommandFactory;
 use lbrymount::cli::Cli;
 
-fn long_flags(cmd: &clap::Command, out: &mut Vec<String>) {
-    for arg in cmd.get_arguments() {
-        if let Some(l) = arg.get_long() {
-            out.push(l.to_string());
-        }
-    }
+/// The man page, with roff's `\-` read as `-`.
+fn man_page() -> String {
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/lbrymount.1")).unwrap();
+    man.replace("\\-", "-")
+}
+
+/// The command line as clap defines it, built (globals propagated).
+fn cli_definition() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd
+}
+
+/// Every long flag of `cmd` and its subcommands, globals included.
+fn all_long_flags(cmd: &clap::Command, out: &mut Vec<String>) {
+    out.extend(
+        cmd.get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(str::to_string),
+    );
     for sub in cmd.get_subcommands() {
-        long_flags(sub, out);
+        all_long_flags(sub, out);
     }
+}
+
+/// The long flags `cmd` defines itself (not those it inherits as globals).
+fn own_long_flags(cmd: &clap::Command) -> Vec<String> {
+    cmd.get_arguments()
+        .filter(|a| !a.is_global_set() || cmd.get_name() == "lbrymount")
+        .filter_map(|a| a.get_long())
+        .filter(|l| !matches!(*l, "help" | "version"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text of the man page's `.SS NAME…` section, up to the next heading.
+fn man_section<'a>(man: &'a str, name: &str) -> Option<&'a str> {
+    let start = man
+        .match_indices(".SS ")
+        .map(|(i, _)| i)
+        .find(|&i| man[i + 4..].split_whitespace().next() == Some(name))?;
+    let body = &man[start + 4..];
+    let end = [body.find("\n.SS "), body.find("\n.SH ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(body.len());
+    Some(&body[..end])
 }
 
 #[test]
 fn the_man_page_names_every_long_flag_and_command() {
-    let man =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/lbrymount.1")).unwrap();
-    let man = man.replace("\\-", "-");
-    let mut cmd = Cli::command();
-    cmd.build();
-    let mut flags = Vec::new();
-    long_flags(&cmd, &mut flags);
-    assert!(flags.len() > 8, "{flags:?}");
-    for f in flags {
-        assert!(
-            man.contains(&format!("--{f}")),
-            "man/lbrymount.1 does not mention --{f}"
-        );
+    let man = man_page();
+    let cmd = cli_definition();
+    let node_options = &man[man
+        .find(".SH NODE OPTIONS")
+        .expect("a NODE OPTIONS section")..];
+    let node_options = &node_options[..node_options[4..]
+        .find("\n.SH ")
+        .map_or(node_options.len(), |e| e + 4)];
+    let mut problems = Vec::new();
+    let mut every = Vec::new();
+    all_long_flags(&cmd, &mut every);
+    for f in every {
+        if !man.contains(&format!("--{f}")) {
+            problems.push(format!("man/lbrymount.1 does not mention --{f}"));
+        }
     }
+    let mut checked = 0;
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-        assert!(
-            man.contains(&format!(".SS {}", sub.get_name())),
-            "man page lacks a section for `{}`",
-            sub.get_name()
-        );
+        let name = sub.get_name();
+        let Some(section) = man_section(&man, name) else {
+            problems.push(format!("man page lacks a section `.SS {name}`"));
+            continue;
+        };
+        for alias in sub.get_visible_aliases() {
+            let bold = [format!(".B {alias}"), format!(".BR {alias} ")];
+            if !bold.iter().any(|b| section.contains(b.as_str())) {
+                problems.push(format!(
+                    "the section of `{name}` does not name its alias `{alias}`"
+                ));
+            }
+        }
+        // A command's own flags are described in its section (or, for the
+        // node's flags, under NODE OPTIONS); so are its subcommands and theirs.
+        let mut todo = vec![sub.clone()];
+        while let Some(c) = todo.pop() {
+            for f in own_long_flags(&c) {
+                checked += 1;
+                let flag = format!("--{f}");
+                if !section.contains(&flag) && !node_options.contains(&flag) {
+                    problems.push(format!("the section of `{name}` does not describe {flag}"));
+                }
+            }
+            for nested in c.get_subcommands().filter(|s| s.get_name() != "help") {
+                if !section.contains(nested.get_name()) {
+                    let nested = nested.get_name();
+                    problems.push(format!("the section of `{name}` does not name `{nested}`"));
+                }
+                todo.push(nested.clone());
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} subcommand flags found");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every command and nested command, as the words that name it.
+fn command_paths(cmd: &clap::Command, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let mut path = prefix.clone();
+        path.push(sub.get_name().to_string());
+        out.push(path.clone());
+        command_paths(sub, path, out);
     }
 }
 
@@ -45,10 +127,20 @@ fn the_man_page_names_every_long_flag_and_command() {
 fn every_command_has_help_that_exits_0() {
     let node = common::cli::Node::new();
     let top = node.ok(&["--help"]);
-    for sub in ["publish", "get", "ls", "serve"] {
-        assert!(top.contains(sub), "top-level help lists {sub}");
-        let help = node.ok(&[sub, "--help"]);
-        assert!(help.contains("Usage: lbrymount"), "{sub} --help:\n{help}");
+    let mut paths = Vec::new();
+    command_paths(&cli_definition(), Vec::new(), &mut paths);
+    assert!(paths.len() > 12, "{paths:?}");
+    for path in paths {
+        if path.len() == 1 {
+            assert!(top.contains(&path[0]), "top-level help lists {}", path[0]);
+        }
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = node.ok(&args);
+        assert!(
+            help.contains("Usage: lbrymount"),
+            "{path:?} --help:\n{help}"
+        );
     }
     assert!(node.ok(&["--version"]).starts_with("lbrymount "));
 }

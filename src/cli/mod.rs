@@ -316,7 +316,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             urls,
             json,
             timeout,
-        } => names::resolve(with_timeout(hub, timeout), &urls, json),
+        } => names::resolve(names::with_timeout(hub, timeout), &urls, json),
         Command::Search {
             text,
             channel,
@@ -330,24 +330,13 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 limit,
                 offset: 0,
             };
-            names::search(with_timeout(hub, timeout), &q, json)
+            names::search(names::with_timeout(hub, timeout), &q, json)
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node, trackers),
         Command::Service(c) => service::run(c),
     }
-}
-
-/// A one-shot command's deadline for the whole answer, and no longer for any part of it.
-fn with_timeout(hub: Option<crate::hub::HubConfig>, secs: u64) -> Option<crate::hub::HubConfig> {
-    hub.map(|mut h| {
-        let t = std::time::Duration::from_secs(secs);
-        h.resolve_timeout = t;
-        h.call_timeout = h.call_timeout.min(t);
-        h.connect_timeout = h.connect_timeout.min(t);
-        h
-    })
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
