@@ -94,6 +94,14 @@ fn check_usage(cli: &Cli) {
                 .exit();
         }
     }
+    if cli.command.is_some() && (cli.mount.daemon || cli.mount.log_file.is_some()) {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--daemon and --log-file are for the mount (lbrymount [OPTIONS] MOUNTPOINT)",
+            )
+            .exit();
+    }
     if let (Some(_), Some(mp)) = (&cli.command, &cli.mount.mountpoint) {
         Cli::command()
             .error(

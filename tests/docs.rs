@@ -145,6 +145,44 @@ fn every_command_has_help_that_exits_0() {
     assert!(node.ok(&["--version"]).starts_with("lbrymount "));
 }
 
+#[test]
+fn the_systemd_unit_runs_command_lines_lbrymount_accepts() {
+    use clap::Parser;
+    let unit = repo_file("contrib/systemd/lbrymount.service");
+    for line in [
+        "Type=notify",
+        "Restart=on-failure",
+        "WantedBy=default.target",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "the unit lacks {line}");
+    }
+    let command = |key: &str| -> Vec<String> {
+        let line = unit.lines().find_map(|l| l.strip_prefix(key));
+        let line = line.unwrap_or_else(|| panic!("the unit lacks {key}"));
+        line.replace("%h", "/home/u")
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let start = command("ExecStart=");
+    let stop = command("ExecStop=");
+    assert_eq!(start[0], "lbrymount");
+    let parsed = Cli::try_parse_from(&start).unwrap_or_else(|e| panic!("{start:?}: {e}"));
+    assert!(
+        parsed.command.is_none() && !parsed.mount.daemon,
+        "ExecStart mounts in the foreground"
+    );
+    let mountpoint = parsed
+        .mount
+        .mountpoint
+        .expect("ExecStart names a mountpoint");
+    Cli::try_parse_from(&stop).unwrap_or_else(|e| panic!("{stop:?}: {e}"));
+    assert_eq!(
+        stop[1..],
+        ["unmount".to_string(), mountpoint.display().to_string()]
+    );
+}
+
 /// The repository's own files, relative to its root.
 fn repo_file(rel: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
