@@ -4,10 +4,13 @@
 //! the node's peers and announcer (`Hooks`), the node's publishes shown in
 //! it (`VfsView`), the FUSE adapter and session, and the teardown.
 //!
-//! The mount stays in the foreground. SIGINT, SIGTERM or SIGHUP unmounts
-//! (lazily if a file is still open, so nothing is left behind) and returns
-//! `Ok`; a mount removed from outside is an error, so a service manager
-//! restarts the node. What may be mounted on and unmounted is
+//! The mount stays in the foreground (`--daemon` starts the whole process
+//! again in the background: `cli::daemon`); `OnReady` is told once the
+//! mount answers. SIGINT, SIGTERM, SIGHUP or a `stop` request through the
+//! control socket (`lbrymount unmount`, `stop`) unmounts (lazily if a file
+//! is still open, so nothing is left behind) and returns `Ok`; a mount
+//! removed from outside is an error, so a service manager restarts the
+//! node, except for an fstab mount, whose way to stop is `umount`. What may be mounted on and unmounted is
 //! `mountpoint`'s business; the kernel's read-ahead, `bdi`'s.
 
 mod bdi;
@@ -92,7 +95,12 @@ async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
     let session = start_session(&vfs, mp, cfg.allow_other)?;
     let ours = OurMount::record(mp);
     raise_read_ahead(mp).await;
-    answers(mp).await?;
+    if let Err(e) = answers(mp).await {
+        // Not left behind: a mount nobody serves would hang whoever looks.
+        let _ = finish(ours, false).await;
+        node.shutdown().await;
+        return Err(e);
+    }
     tracing::info!(streams = vfs.streams().len(), "mounted at {}", mp.display());
     if let Some(ready) = &cfg.on_ready {
         (ready.0)();
@@ -187,13 +195,19 @@ async fn raise_read_ahead(mp: &Path) {
     }
 }
 
-/// Waits until the mount answers a `stat` of its root (the kernel's FUSE
-/// handshake is done), so "ready" is never said of a mount that is not.
+/// Waits until the mount answers a `statfs` (the kernel's FUSE handshake
+/// is done), so "ready" is never said of a mount that is not. Not a `stat`:
+/// the kernel would keep the root's attributes, and answer them from its
+/// cache for a moment after the node died instead of ENOTCONN.
 async fn answers(mp: &Path) -> anyhow::Result<()> {
     let root = mp.to_path_buf();
-    let stat = tokio::task::spawn_blocking(move || std::fs::metadata(root));
-    match tokio::time::timeout(Duration::from_secs(30), stat).await {
-        Ok(Ok(Ok(_))) => Ok(()),
+    let statfs = tokio::task::spawn_blocking(move || {
+        // SAFETY: statfs(2) writes into the zeroed struct we pass.
+        let mut buf: libc::statfs = unsafe { std::mem::zeroed() };
+        mountpoint::path_call(&root, |p| unsafe { libc::statfs(p, &mut buf) })
+    });
+    match tokio::time::timeout(Duration::from_secs(30), statfs).await {
+        Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(e))) => {
             Err(e).with_context(|| format!("the new mount at {} does not answer", mp.display()))
         }
