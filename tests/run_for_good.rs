@@ -240,35 +240,53 @@ fn an_fstab_line_mounts_with_mount_and_umount_stops_it() {
     assert_clean(&log_of(&node));
 }
 
+/// Mounts `mnt` as the line for it in an fstab file says (`mount -T FILE
+/// DIR`, util-linux's way to read another fstab), as `mount DIR` would.
+fn mount_from_fstab(node: &Node, mnt: &Path, source: &str, options: &str) -> std::process::Output {
+    let fstab = node.path("fstab");
+    let line = format!(
+        "# lbrymount\n{source}  {}  fuse  {options}  0  0\n",
+        mnt.display()
+    );
+    std::fs::write(&fstab, line).unwrap();
+    std::process::Command::new("mount")
+        .arg("-T")
+        .arg(&fstab)
+        .arg(mnt)
+        .output()
+        .expect("run mount")
+}
+
 #[test]
-fn an_fstab_source_naming_the_binary_works_and_bad_options_fail_the_mount() {
+fn an_fstab_file_line_naming_the_binary_mounts_and_bad_options_fail_the_mount() {
     let (node, sd, data) = publisher(100, 65, "d.txt");
     let mnt = node.path("mnt");
     std::fs::create_dir(&mnt).unwrap();
     let _unmount = Unmount(mnt.clone());
+    // The older form: type `fuse`, the program before the source's `#`.
     let source = format!("{}#lbrymount", bin().display());
-    let mount = |opts: &str| {
-        std::process::Command::new("mount")
-            .args(["-t", "fuse", &source, mnt.to_str().unwrap(), "-o", opts])
-            .output()
-            .expect("run mount")
-    };
-    let bad = mount(&format!("{},cache_sise=1G", fstab_options(&node)));
+    let bad = mount_from_fstab(
+        &node,
+        &mnt,
+        &source,
+        &format!("{},cache_sise=1G", fstab_options(&node)),
+    );
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("unknown mount option \"cache_sise\""), "{err}");
     assert!(!is_mounted(&mnt));
-    let good = mount(&fstab_options(&node));
-    assert_success(&good, &["mount -t fuse BIN#lbrymount"]);
-    let _daemon = Background(Some(node_pid(&node)));
-    assert_file_is(&mnt.join(&sd).join("d.txt"), &data);
+    let good = mount_from_fstab(&node, &mnt, &source, &fstab_options(&node));
+    assert_success(&good, &["mount -T FSTAB DIR"]);
     let pid = node_pid(&node);
+    let _daemon = Background(Some(pid));
+    assert_file_is(&mnt.join(&sd).join("d.txt"), &data);
     let umount = std::process::Command::new("umount")
         .arg(&mnt)
         .output()
         .unwrap();
     assert_success(&umount, &["umount"]);
     wait_gone(pid);
+    assert!(!is_mounted(&mnt));
     assert_clean(&log_of(&node));
 }
 
