@@ -143,6 +143,24 @@ fn unmount_refuses_what_is_not_a_lbrymount_mount() {
 }
 
 #[test]
+fn unmount_clears_the_dead_mount_of_a_killed_node() {
+    let (node, _sd, _data) = publisher(10, 66, "e.txt");
+    let mount = MountNode::start(&node, &[]);
+    let mp = mount.mountpoint.clone();
+    let _stale = mount.crash();
+    let args = ["unmount", mp.to_str().unwrap()];
+    let out = node.cmd(&args).output().unwrap();
+    assert_success(&out, &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was a dead mount"), "{err}");
+    assert!(!is_mounted(&mp), "the dead mount is gone");
+    assert!(
+        std::fs::read_dir(&mp).is_ok(),
+        "the directory is usable again"
+    );
+}
+
+#[test]
 fn systemd_hears_ready_only_once_the_mount_answers() {
     let (node, sd, data) = publisher(CHUNK + 1, 63, "b.bin");
     let socket_path = node.path("notify");
