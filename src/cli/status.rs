@@ -99,6 +99,7 @@ pub fn render(s: &Status) -> String {
         }
     }
     render_trackers(&mut o, &s.trackers);
+    render_lan(&mut o, s.lan.as_ref());
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",
@@ -113,6 +114,37 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(o, "  {at}  {}", why.escape_debug());
     }
     o
+}
+
+/// LAN discovery: what was ignored, then one line per node heard.
+fn render_lan(o: &mut String, lan: Option<&crate::control::LanStatus>) {
+    let Some(lan) = lan else {
+        o.push_str("lan: off\n");
+        return;
+    };
+    let [malformed, limited, own, full] = lan.ignored;
+    let _ = writeln!(
+        o,
+        "lan: {} peers; ignored: {malformed} malformed, {limited} over the rate limit, \
+         {own} with our node id, {full} refused (table full)",
+        lan.peers.len()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for p in &lan.peers {
+        let udp = match p.udp_port {
+            0 => "no dht".to_owned(),
+            port => format!("dht port {port}"),
+        };
+        let _ = writeln!(
+            o,
+            "lan peer {}: blob port {}, {udp}, last seen {} s ago",
+            p.ip,
+            p.tcp_port,
+            now.saturating_sub(p.last_seen)
+        );
+    }
 }
 
 /// One line per tracker: when it last answered, and its last failure.
