@@ -191,4 +191,46 @@ mod tests {
         );
         assert!(!render(&Status::default()).contains("paused"));
     }
+
+    #[test]
+    fn lan_peers_are_listed_with_their_ports_and_what_was_ignored() {
+        use crate::control::{LanPeerRow, LanStatus};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let row = |ip: &str, udp_port| LanPeerRow {
+            ip: ip.into(),
+            tcp_port: 4444,
+            udp_port,
+            last_seen: now - 3,
+        };
+        let s = Status {
+            lan: Some(LanStatus {
+                peers: vec![row("192.168.1.7", 4445), row("192.168.1.8", 0)],
+                ignored: [1, 2, 3, 4],
+            }),
+            ..Status::default()
+        };
+        let out = render(&s);
+        assert!(
+            out.contains(
+                "lan: 2 peers; ignored: 1 malformed, 2 over the rate limit, \
+                 3 with our node id, 4 refused (table full)\n"
+            ),
+            "{out}"
+        );
+        let seen = |l: &str| l.ends_with(" s ago") && !l.ends_with(", last seen 0 s ago");
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("lan peer")).collect();
+        assert!(
+            lines[0].starts_with("lan peer 192.168.1.7: blob port 4444, dht port 4445, last seen"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("192.168.1.8: blob port 4444, no dht,"),
+            "{out}"
+        );
+        assert!(lines.iter().all(|l| seen(l)), "{out}");
+        assert!(render(&Status::default()).contains("lan: off\n"));
+    }
 }

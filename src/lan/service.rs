@@ -91,6 +91,8 @@ struct Sockets {
     own: UdpSocket,
     own_port: u16,
     joined: bool,
+    /// Whether a failure to join was logged as a warning.
+    warned: bool,
 }
 
 /// Opens the sockets and starts announcing and listening until `stop`;
@@ -118,6 +120,7 @@ pub async fn start(
         own,
         own_port,
         joined: false,
+        warned: false,
     };
     let span = tracing::info_span!("lan", node = %me.node_id.short());
     let run = run(lan.clone(), sockets, cfg, me, new_peers);
@@ -204,11 +207,16 @@ async fn announce(s: &mut Sockets, cfg: &LanConfig, me: &Me, kind: Kind) {
             .join_multicast_v4(*cfg.group.ip(), Ipv4Addr::UNSPECIFIED)
         {
             Ok(()) => s.joined = true,
-            Err(e) => tracing::warn!(
-                group = %cfg.group,
-                error = %e,
-                "cannot join the LAN discovery group yet (no multicast route?)"
-            ),
+            // Said once; tried again before every announcement.
+            Err(e) if !s.warned => {
+                s.warned = true;
+                tracing::warn!(
+                    group = %cfg.group,
+                    error = %e,
+                    "cannot join the LAN discovery group yet (no multicast route?)"
+                );
+            }
+            Err(e) => tracing::debug!(error = %e, "LAN discovery group not joined"),
         }
     }
     send(&s.own, me, kind, SocketAddr::V4(cfg.group)).await;
