@@ -233,3 +233,50 @@ async fn send(socket: &UdpSocket, me: &Me, kind: Kind, to: SocketAddr) {
         tracing::debug!(to = %to, error = %e, "LAN datagram not sent");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{NodeId, HASH_LEN};
+    use crate::lan::Limits;
+
+    fn me() -> Me {
+        Me {
+            node_id: NodeId::from_bytes([1; HASH_LEN]),
+            tcp_port: 4444,
+            udp_port: 4444,
+        }
+    }
+
+    fn datagram(kind: Kind, id: u8) -> [u8; crate::wire::lan::LEN] {
+        Announcement {
+            kind,
+            node_id: NodeId::from_bytes([id; HASH_LEN]),
+            tcp_port: 5555,
+            udp_port: 0,
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_query_is_answered_our_own_datagrams_and_garbage_are_not() {
+        let lan = Lan {
+            table: Mutex::new(LanTable::new(me().node_id, Limits::default())),
+        };
+        let from: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        let q = lan.hear(from, &datagram(Kind::Query, 2), &me(), 41000);
+        assert!(q.answer && q.new.is_some_and(|p| p.blob_addr().port() == 5555));
+        let again = lan.hear(from, &datagram(Kind::Hello, 2), &me(), 41000);
+        assert!(!again.answer && again.new.is_none());
+        // Our own query, looped back, and one forged from elsewhere.
+        let looped: SocketAddr = "10.0.0.1:41000".parse().unwrap();
+        let own = lan.hear(looped, &datagram(Kind::Query, 1), &me(), 41000);
+        let forged = lan.hear(from, &datagram(Kind::Query, 1), &me(), 41000);
+        assert!(!own.answer && !forged.answer);
+        assert_eq!(lan.ignored().own_id, 1, "the looped one is not counted");
+        let junk = lan.hear(from, b"junk", &me(), 41000);
+        assert!(!junk.answer && junk.new.is_none());
+        assert_eq!(lan.ignored().malformed, 1);
+        assert_eq!(lan.peers().len(), 1);
+    }
+}
