@@ -7,7 +7,7 @@
 //! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
-//! - `wire`: pure codecs for the blob exchange, the DHT, trackers and the reflector (docs/protocol.md §3, §4, §8, §9);
+//! - `wire`: pure codecs for the blob exchange, the DHT, trackers, the reflector and LAN discovery (docs/protocol.md §3, §4, §8, §9, §10);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
@@ -22,6 +22,7 @@
 //! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
+//! - `lan`: LAN discovery: nodes on one network find each other by multicast, no bootstrap (docs/protocol.md §10);
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
 //! - `stream`: one stream as a random-access file, with read-ahead;
 //! - `vfs`: the mounted filesystem as a FUSE-free model;
@@ -46,6 +47,7 @@ pub mod fetch;
 pub(crate) mod fuse;
 pub mod hash;
 pub mod hub;
+pub(crate) mod lan;
 pub(crate) mod layout;
 pub(crate) mod node;
 pub(crate) mod output;

@@ -76,6 +76,14 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_trackers: bool,
 
+    /// Neither find nodes on the LAN nor announce this node there: no multicast (mount and serve)
+    #[arg(long, global = true, overrides_with = "lan")]
+    pub no_lan: bool,
+
+    /// Find nodes on the LAN and announce this node there: the default; wins over an earlier --no-lan
+    #[arg(long, global = true, overrides_with = "no_lan")]
+    pub lan: bool,
+
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
     pub mount: mount::MountArgs,
@@ -278,8 +286,9 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
     let trackers = cli.tracker_list();
+    let lan = !cli.no_lan;
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub, trackers);
+        return mount::run(cfg, &cli.mount, hub, trackers, lan);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -334,7 +343,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node, trackers),
+        Command::Serve { node } => serve::run(cfg, &node, trackers, lan),
         Command::Service(c) => service::run(c),
     }
 }

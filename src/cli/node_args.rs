@@ -45,7 +45,7 @@ pub struct NodeArgs {
 impl NodeArgs {
     /// The node these flags ask for, on `cfg`'s data dir; `peers` come from
     /// the command's own flags. (The mount sets the fetch deadline from its
-    /// read timeout.)
+    /// read timeout; the global flags set trackers and LAN discovery.)
     pub fn options(
         &self,
         cfg: &Config,
@@ -74,6 +74,7 @@ impl NodeArgs {
                     .clone()
                     .unwrap_or_else(|| cfg.data_dir.join("share"))
             }),
+            lan: true,
             reflector: self
                 .reflector_listen
                 .map(|a| ReflectorConfig::new(a, self.reflector_max_size)),

@@ -4,8 +4,9 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>) -> anyhow::Result<()> {
+pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>, lan: bool) -> anyhow::Result<()> {
     let mut options = args.options(cfg, Vec::new(), None);
     options.trackers = trackers;
+    options.lan = lan;
     crate::node::serve(options)
 }

@@ -99,6 +99,7 @@ pub fn render(s: &Status) -> String {
         }
     }
     render_trackers(&mut o, &s.trackers);
+    render_lan(&mut o, s.lan.as_ref());
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",
@@ -113,6 +114,37 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(o, "  {at}  {}", why.escape_debug());
     }
     o
+}
+
+/// LAN discovery: what was ignored, then one line per node heard.
+fn render_lan(o: &mut String, lan: Option<&crate::control::LanStatus>) {
+    let Some(lan) = lan else {
+        o.push_str("lan: off\n");
+        return;
+    };
+    let [malformed, limited, own, full] = lan.ignored;
+    let _ = writeln!(
+        o,
+        "lan: {} peers; ignored: {malformed} malformed, {limited} over the rate limit, \
+         {own} with our node id, {full} refused (table full)",
+        lan.peers.len()
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for p in &lan.peers {
+        let udp = match p.udp_port {
+            0 => "no dht".to_owned(),
+            port => format!("dht port {port}"),
+        };
+        let _ = writeln!(
+            o,
+            "lan peer {}: blob port {}, {udp}, last seen {} s ago",
+            p.ip,
+            p.tcp_port,
+            now.saturating_sub(p.last_seen)
+        );
+    }
 }
 
 /// One line per tracker: when it last answered, and its last failure.
@@ -158,5 +190,47 @@ mod tests {
             "{out}"
         );
         assert!(!render(&Status::default()).contains("paused"));
+    }
+
+    #[test]
+    fn lan_peers_are_listed_with_their_ports_and_what_was_ignored() {
+        use crate::control::{LanPeerRow, LanStatus};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let row = |ip: &str, udp_port| LanPeerRow {
+            ip: ip.into(),
+            tcp_port: 4444,
+            udp_port,
+            last_seen: now - 3,
+        };
+        let s = Status {
+            lan: Some(LanStatus {
+                peers: vec![row("192.168.1.7", 4445), row("192.168.1.8", 0)],
+                ignored: [1, 2, 3, 4],
+            }),
+            ..Status::default()
+        };
+        let out = render(&s);
+        assert!(
+            out.contains(
+                "lan: 2 peers; ignored: 1 malformed, 2 over the rate limit, \
+                 3 with our node id, 4 refused (table full)\n"
+            ),
+            "{out}"
+        );
+        let seen = |l: &str| l.ends_with(" s ago") && !l.ends_with(", last seen 0 s ago");
+        let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("lan peer")).collect();
+        assert!(
+            lines[0].starts_with("lan peer 192.168.1.7: blob port 4444, dht port 4445, last seen"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("192.168.1.8: blob port 4444, no dht,"),
+            "{out}"
+        );
+        assert!(lines.iter().all(|l| seen(l)), "{out}");
+        assert!(render(&Status::default()).contains("lan: off\n"));
     }
 }

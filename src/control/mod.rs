@@ -147,6 +147,29 @@ pub struct Status {
     /// Each tracker's last success and last error; empty without trackers.
     #[serde(default)]
     pub trackers: Vec<crate::tracker::TrackerStatus>,
+    /// The nodes heard on the LAN; `None` when LAN discovery is off.
+    #[serde(default)]
+    pub lan: Option<LanStatus>,
+}
+
+/// LAN discovery as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LanStatus {
+    pub peers: Vec<LanPeerRow>,
+    /// Datagrams ignored: malformed, over the rate limit, carrying our own
+    /// node id, and announcements of new nodes refused by a full table.
+    pub ignored: [u64; 4],
+}
+
+/// One node heard on the LAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanPeerRow {
+    pub ip: String,
+    pub tcp_port: u16,
+    /// 0: it runs no DHT node.
+    pub udp_port: u16,
+    /// Seconds since the epoch.
+    pub last_seen: u64,
 }
 
 /// Why a control exchange failed.

@@ -30,7 +30,7 @@ pub mod lookup;
 mod maintain;
 pub mod node;
 pub mod policy;
-mod rate;
+pub(crate) mod rate;
 pub mod rejoin;
 pub mod routing;
 pub mod rpc;

@@ -30,6 +30,7 @@ pub struct NodeControl {
     pub dht: Option<Arc<dht::Node>>,
     pub names: Option<Arc<crate::hub::Resolver>>,
     pub trackers: Option<Arc<super::tracker_peers::TrackerPeers>>,
+    pub lan: Option<Arc<crate::lan::Lan>>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,
     pub started: Instant,
@@ -86,6 +87,7 @@ impl ControlHandler for NodeControl {
                 .as_ref()
                 .map(|t| t.status())
                 .unwrap_or_default(),
+            lan: self.lan.as_deref().map(lan_status),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()
@@ -119,6 +121,28 @@ impl ControlHandler for NodeControl {
             name: p.descriptor.file_name(),
             size: p.size,
         })
+    }
+}
+
+/// The LAN peers, each with when it was last heard (seconds since the epoch).
+fn lan_status(lan: &crate::lan::Lan) -> crate::control::LanStatus {
+    let now = (Instant::now(), SystemTime::now());
+    let peers = lan
+        .peers()
+        .iter()
+        .map(|p| crate::control::LanPeerRow {
+            ip: p.ip.to_string(),
+            tcp_port: p.tcp_port,
+            udp_port: p.udp_port,
+            last_seen: (now.1 - now.0.saturating_duration_since(p.last_seen))
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        })
+        .collect();
+    let i = lan.ignored();
+    crate::control::LanStatus {
+        peers,
+        ignored: [i.malformed, i.rate_limited, i.own_id, i.table_full],
     }
 }
 

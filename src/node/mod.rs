@@ -6,7 +6,7 @@
 //! store, the blob server, the DHT node, the peer policy, the fetcher), so
 //! each is configured once; [`Node::start`] puts them together: the store,
 //! the blob server (re-seeding what the store holds), the DHT node and its
-//! announcer, the fetcher with its peers, and the control socket (`ls`,
+//! announcer, LAN discovery, the fetcher with its peers, and the control socket (`ls`,
 //! `status`, `publish`, `get` from other terminals). `serve` runs just
 //! this, the mount adds a filesystem on top (`mount`). Shutdown is ordered
 //! (docs/architecture.md §6.4): cancel every background part through one
@@ -18,6 +18,7 @@ pub mod announce;
 pub mod control;
 mod get;
 mod glue;
+mod lan_peers;
 pub mod mount;
 mod names;
 pub mod oneshot;
@@ -87,6 +88,8 @@ pub struct NodeConfig {
     pub trackers: Vec<String>,
     /// Accept reflector uploads (`--reflector-listen`); `None` runs no reflector.
     pub reflector: Option<crate::reflector::ReflectorConfig>,
+    /// Find nodes on the LAN and be found (multicast; `--no-lan` turns it off).
+    pub lan: bool,
 }
 
 pub struct Node {
@@ -118,7 +121,7 @@ impl Node {
         let (dht, announcer) = match cfg.dht_listen {
             Some(udp) => {
                 let state = cfg.data.data_dir.join("dht.json");
-                let node = parts::start_dht(udp, &cfg.bootstrap, &state).await?;
+                let node = parts::start_dht(udp, &cfg.bootstrap, &state, cfg.lan).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
                 let announcer = announce::start(node.clone(), store.clone(), tcp_port, &life);
                 (Some(node), announcer)
@@ -135,7 +138,17 @@ impl Node {
             )),
             None => announcer,
         };
-        let peers = parts::peer_policy(fixed, dht.clone(), trackers.clone(), Some(tcp_port));
+        let lan = match cfg.lan {
+            true => lan_peers::start(server.local_addr(), dht.clone(), &life).await,
+            false => None,
+        };
+        let peers = parts::peer_policy(
+            fixed,
+            dht.clone(),
+            trackers.clone(),
+            lan.clone(),
+            Some(tcp_port),
+        );
         let peers = Arc::new(peers);
         let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
             .stopped_by(life.token());
@@ -151,6 +164,7 @@ impl Node {
             peers: peers.clone(),
             dht: dht.clone(),
             trackers,
+            lan,
             served: server.stats(),
             listen: server.local_addr(),
             started: std::time::Instant::now(),

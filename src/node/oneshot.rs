@@ -60,7 +60,7 @@ pub async fn fetching(store: Arc<DiskStore>, cfg: &GetConfig) -> anyhow::Result<
     };
     let has_sources = dht.is_some() || !fixed.is_empty();
     let n = fixed.len();
-    let peers = Arc::new(parts::peer_policy(fixed, dht, None, None));
+    let peers = Arc::new(parts::peer_policy(fixed, dht, None, None, None));
     let fetcher = parts::fetcher(store, peers.clone(), cfg.fetch_deadline);
     Ok(Fetching {
         fetcher,

@@ -82,15 +82,20 @@ pub async fn short_lived_dht(seeds: &[SocketAddr]) -> anyhow::Result<Arc<dht::No
 }
 
 /// The one peer policy over the peers given by hand and, when there are,
-/// the DHT node and the trackers; `own_tcp_port` is our blob server's,
+/// the nodes heard on the LAN (asked for every blob, like peers given by
+/// hand), the DHT node and the trackers; `own_tcp_port` is our blob server's,
 /// never a candidate.
 pub fn peer_policy(
     fixed: Vec<SocketAddr>,
     dht: Option<Arc<dht::Node>>,
     trackers: Option<Arc<TrackerPeers>>,
+    lan: Option<Arc<crate::lan::Lan>>,
     own_tcp_port: Option<u16>,
 ) -> Peers {
     let mut sources: Vec<Arc<dyn PeerSource>> = vec![Arc::new(FixedPeers::new(fixed))];
+    if let Some(lan) = lan {
+        sources.push(Arc::new(super::lan_peers::LanPeers(lan)));
+    }
     if let Some(node) = dht {
         sources.push(Arc::new(DhtPeers(node)));
     }
@@ -122,9 +127,10 @@ pub(super) async fn start_dht(
     udp: SocketAddr,
     bootstrap: &Bootstrap,
     state: &Path,
+    lan: bool,
 ) -> anyhow::Result<Arc<dht::Node>> {
     let seeds = bootstrap_addrs(bootstrap).await?;
-    join_dht(udp, &seeds, Some(state)).await
+    join_dht_on(udp, &seeds, Some(state), lan).await
 }
 
 /// The addresses of the chosen bootstrap nodes. Names given by hand must
@@ -165,10 +171,27 @@ pub async fn join_dht(
     seeds: &[SocketAddr],
     state: Option<&Path>,
 ) -> anyhow::Result<Arc<dht::Node>> {
-    let local_seeds = !seeds.is_empty()
-        && seeds
+    join_dht_on(listen, seeds, state, false).await
+}
+
+/// [`join_dht`] for a node that takes part in LAN discovery (`lan`): bound
+/// to every interface with no bootstrap node at all, its network is the
+/// LAN, so it accepts LAN addresses as contacts (the nodes it hears there).
+/// With public bootstrap nodes it keeps lbry-sdk's rules, and LAN nodes are
+/// only its blob peers.
+async fn join_dht_on(
+    listen: SocketAddr,
+    seeds: &[SocketAddr],
+    state: Option<&Path>,
+    lan: bool,
+) -> anyhow::Result<Arc<dht::Node>> {
+    let local_seeds = if seeds.is_empty() {
+        lan
+    } else {
+        seeds
             .iter()
-            .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local);
+            .all(|a| AddrPolicy::for_bound(a.ip()) == AddrPolicy::Local)
+    };
     let config = NodeConfig {
         addr_policy: (listen.ip().is_unspecified() && local_seeds).then_some(AddrPolicy::Local),
         state_file: state.map(Path::to_path_buf),

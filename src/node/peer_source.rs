@@ -1,7 +1,7 @@
 //! Where peers come from: the small seam [`PeerSource`] that the one peer
 //! policy ([`super::peers::Peers`]) asks, and today's sources: peers given by
 //! hand ([`FixedPeers`]) and the DHT ([`DhtPeers`]); trackers are one more
-//! (`tracker_peers`), the LAN a source to come; caching, deduplication, bounds, leaving ourselves
+//! (`tracker_peers`), the LAN another (`lan_peers`); caching, deduplication, bounds, leaving ourselves
 //! out and saying why nobody was found are the composer's, not theirs.
 //!
 //! A source answers for a key: a stream's sd hash (lbry-sdk announces
@@ -28,9 +28,10 @@ pub struct Found {
 /// One place peers come from. The composer owns this seam (docs/architecture.md §5).
 pub trait PeerSource: Send + Sync + 'static {
     /// Addresses that answer for every key and are known without asking
-    /// (peers given by hand): asked first, never cached, counted by
+    /// (peers given by hand, nodes heard on the LAN): asked first, never
+    /// cached (a LAN peer heard a second ago is a candidate now), counted by
     /// `Peers::known`. `None` for a source that asks the network.
-    fn fixed(&self) -> Option<&[SocketAddr]> {
+    fn fixed(&self) -> Option<Vec<SocketAddr>> {
         None
     }
 
@@ -50,8 +51,8 @@ impl FixedPeers {
 }
 
 impl PeerSource for FixedPeers {
-    fn fixed(&self) -> Option<&[SocketAddr]> {
-        Some(&self.0)
+    fn fixed(&self) -> Option<Vec<SocketAddr>> {
+        Some(self.0.clone())
     }
 
     fn find(&self, _key: BlobHash) -> BoxFuture<'_, Found> {
@@ -137,7 +138,7 @@ mod tests {
     async fn fixed_peers_answer_the_same_for_any_key() {
         let a: SocketAddr = "127.0.0.1:4444".parse().unwrap();
         let fixed = FixedPeers::new(vec![a]);
-        assert_eq!(fixed.fixed(), Some(&[a][..]));
+        assert_eq!(fixed.fixed(), Some(vec![a]));
         let found = fixed.find(BlobHash::digest(b"1")).await;
         assert_eq!(found, fixed.find(BlobHash::digest(b"2")).await);
         assert_eq!(found.peers, [a]);

@@ -1,5 +1,5 @@
 //! Who might have a blob: the one peer policy, composed from sources
-//! ([`PeerSource`]: peers given by hand, the DHT; later trackers, the LAN).
+//! ([`PeerSource`]: peers given by hand, the DHT, trackers, the LAN).
 //! The node, the mount, a `get` through the node and a one-shot `get` all
 //! find peers through [`Peers`].
 //!
@@ -119,11 +119,7 @@ impl Peers {
     }
 
     fn fixed(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.sources
-            .iter()
-            .filter_map(|s| s.fixed())
-            .flatten()
-            .copied()
+        self.sources.iter().filter_map(|s| s.fixed()).flatten()
     }
 
     fn network(&self) -> impl Iterator<Item = &Arc<dyn PeerSource>> {

@@ -55,6 +55,11 @@ impl Node {
         if !args.contains(&"--tracker") {
             c.arg("--no-trackers");
         }
+        // And multicast on whatever network the test runs in: LAN tests
+        // pass `--lan` (in network namespaces of their own).
+        if !args.contains(&"--lan") {
+            c.arg("--no-lan");
+        }
         c
     }
     /// Runs and requires success; returns stdout.

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod fakepeer;
 pub mod hub;
 pub mod hub_world;
+pub mod lan;
 pub mod mount;
 pub mod names;
 pub mod netns;
