@@ -22,6 +22,7 @@
 //! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
+//! - `upnp`: UPnP IGD port mapping, so a node behind a home router is reachable;
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
 //! - `stream`: one stream as a random-access file, with read-ahead;
 //! - `vfs`: the mounted filesystem as a FUSE-free model;
@@ -59,6 +60,7 @@ pub mod store;
 pub(crate) mod stream;
 mod task;
 pub mod tracker;
+pub(crate) mod upnp;
 pub(crate) mod vfs;
 pub mod wire;
 

@@ -17,6 +17,7 @@ mod names;
 mod node_args;
 mod progress;
 mod publish;
+mod reach;
 mod reflect;
 mod serve;
 mod status;
@@ -70,6 +71,9 @@ pub struct Cli {
     /// Use no tracker (wins over --tracker)
     #[arg(long, global = true)]
     pub no_trackers: bool,
+
+    #[command(flatten)]
+    pub reach: reach::ReachArgs,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -271,8 +275,9 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
     let trackers = cli.tracker_list();
+    let upnp = cli.reach.upnp();
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub, trackers);
+        return mount::run(cfg, &cli.mount, hub, trackers, upnp);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -309,7 +314,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             urls,
             json,
             timeout,
-        } => names::resolve(with_timeout(hub, timeout), &urls, json),
+        } => names::resolve(names::with_timeout(hub, timeout), &urls, json),
         Command::Search {
             text,
             channel,
@@ -323,23 +328,12 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 limit,
                 offset: 0,
             };
-            names::search(with_timeout(hub, timeout), &q, json)
+            names::search(names::with_timeout(hub, timeout), &q, json)
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node, trackers),
+        Command::Serve { node } => serve::run(cfg, &node, trackers, upnp),
     }
-}
-
-/// A one-shot command's deadline for the whole answer, and no longer for any part of it.
-fn with_timeout(hub: Option<crate::hub::HubConfig>, secs: u64) -> Option<crate::hub::HubConfig> {
-    hub.map(|mut h| {
-        let t = std::time::Duration::from_secs(secs);
-        h.resolve_timeout = t;
-        h.call_timeout = h.call_timeout.min(t);
-        h.connect_timeout = h.connect_timeout.min(t);
-        h
-    })
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

@@ -31,12 +31,14 @@ pub fn run(
     args: &MountArgs,
     hubs: Option<crate::hub::HubConfig>,
     trackers: Vec<String>,
+    upnp: Option<crate::upnp::UpnpConfig>,
 ) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
     let mut node = args.node.options(cfg, args.peers.clone(), hubs);
     node.trackers = trackers;
+    node.upnp = upnp;
     crate::node::mount(MountConfig {
         node,
         mountpoint: mp.clone(),

@@ -105,3 +105,17 @@ pub fn search(hub: Option<HubConfig>, q: &SearchQuery, json: bool) -> anyhow::Re
     }
     Ok(())
 }
+
+/// A one-shot command's deadline for the whole answer, and no longer for any part of it.
+pub fn with_timeout(
+    hub: Option<crate::hub::HubConfig>,
+    secs: u64,
+) -> Option<crate::hub::HubConfig> {
+    hub.map(|mut h| {
+        let t = std::time::Duration::from_secs(secs);
+        h.resolve_timeout = t;
+        h.call_timeout = h.call_timeout.min(t);
+        h.connect_timeout = h.connect_timeout.min(t);
+        h
+    })
+}

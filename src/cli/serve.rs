@@ -4,8 +4,14 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>) -> anyhow::Result<()> {
+pub fn run(
+    cfg: &Config,
+    args: &NodeArgs,
+    trackers: Vec<String>,
+    upnp: Option<crate::upnp::UpnpConfig>,
+) -> anyhow::Result<()> {
     let mut options = args.options(cfg, Vec::new(), None);
     options.trackers = trackers;
+    options.upnp = upnp;
     crate::node::serve(options)
 }

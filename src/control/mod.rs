@@ -141,6 +141,12 @@ pub struct Status {
     /// Each tracker's last success and last error; empty without trackers.
     #[serde(default)]
     pub trackers: Vec<crate::tracker::TrackerStatus>,
+    /// The port mapping on the home router, or why there is none.
+    #[serde(default)]
+    pub upnp: Option<crate::upnp::UpnpStatus>,
+    /// Background reflection (`--reflect`), if on.
+    #[serde(default)]
+    pub reflect: Option<crate::node::reflect::ReflectStatus>,
 }
 
 /// Why a control exchange failed.

@@ -34,6 +34,10 @@ pub struct NodeControl {
     pub listen: std::net::SocketAddr,
     pub started: Instant,
     pub share: OnceLock<Arc<dyn ShareView>>,
+    /// The port mapping on the home router.
+    pub upnp: crate::upnp::Upnp,
+    /// Background reflection (`--reflect`), if on.
+    pub reflect: Option<super::reflect::Reflect>,
 }
 
 impl ControlHandler for NodeControl {
@@ -84,6 +88,8 @@ impl ControlHandler for NodeControl {
                 .as_ref()
                 .map(|t| t.status())
                 .unwrap_or_default(),
+            upnp: Some(self.upnp.status()),
+            reflect: self.reflect.as_ref().map(|r| r.status()),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

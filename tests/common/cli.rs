@@ -55,6 +55,11 @@ impl Node {
         if !args.contains(&"--tracker") {
             c.arg("--no-trackers");
         }
+        // And UPnP's multicast search on the real LAN: a test of UPnP
+        // builds its own LAN and names its gateway.
+        if !args.contains(&"--upnp-gateway") {
+            c.arg("--no-upnp");
+        }
         c
     }
     /// Runs and requires success; returns stdout.
