@@ -79,12 +79,12 @@ fn a_node_behind_a_router_maps_both_ports_and_removes_them_on_sigterm() {
 
     let (exit, log) = serve.stop(libc::SIGTERM);
     assert!(exit.success(), "{log}");
-    assert!(log.contains("upnp: mappings removed"), "{log}");
     let list = lan.mappings();
     assert!(
         !list.contains(&row("TCP", tcp)) && !list.contains(&row("UDP", udp)),
         "the mappings are gone after SIGTERM: {list}"
     );
+    assert!(log.contains("upnp: mappings removed"), "{log}");
 }
 
 /// A port number from a `... at ADDR:PORT` log line.
