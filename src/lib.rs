@@ -23,6 +23,7 @@
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
 //! - `lan`: LAN discovery: nodes on one network find each other by multicast, no bootstrap (docs/protocol.md §10);
+//! - `upnp`: UPnP IGD port mapping, so a node behind a home router is reachable;
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
 //! - `stream`: one stream as a random-access file, with read-ahead;
 //! - `vfs`: the mounted filesystem as a FUSE-free model;
@@ -61,6 +62,7 @@ pub mod store;
 pub(crate) mod stream;
 mod task;
 pub mod tracker;
+pub(crate) mod upnp;
 pub(crate) mod vfs;
 pub mod wire;
 

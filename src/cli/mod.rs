@@ -20,6 +20,7 @@ mod names;
 mod node_args;
 mod progress;
 mod publish;
+mod reach;
 pub mod ready;
 mod reflect;
 mod serve;
@@ -83,6 +84,8 @@ pub struct Cli {
     /// Find nodes on the LAN and announce this node there: the default; wins over an earlier --no-lan
     #[arg(long, global = true, overrides_with = "no_lan")]
     pub lan: bool,
+    #[command(flatten)]
+    pub reach: reach::ReachArgs,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -287,8 +290,9 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let hub = cli.hub_config(cfg);
     let trackers = cli.tracker_list();
     let lan = !cli.no_lan;
+    let upnp = cli.reach.upnp();
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub, trackers, lan);
+        return mount::run(cfg, &cli.mount, hub, trackers, lan, upnp);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -343,7 +347,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node, trackers, lan),
+        Command::Serve { node } => serve::run(cfg, &node, trackers, lan, upnp),
         Command::Service(c) => service::run(c),
     }
 }

@@ -43,6 +43,7 @@ pub fn run(
     hubs: Option<crate::hub::HubConfig>,
     trackers: Vec<String>,
     lan: bool,
+    upnp: Option<crate::upnp::UpnpConfig>,
 ) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
@@ -50,6 +51,7 @@ pub fn run(
     let mut node = args.node.options(cfg, args.peers.clone(), hubs);
     node.trackers = trackers;
     node.lan = lan;
+    node.upnp = upnp;
     crate::node::mount(MountConfig {
         node,
         mountpoint: mp.clone(),

@@ -107,7 +107,7 @@ pub fn search(hub: Option<HubConfig>, q: &SearchQuery, json: bool) -> anyhow::Re
 }
 
 /// A one-shot command's deadline for the whole answer, and no longer for any part of it.
-pub(super) fn with_timeout(
+pub fn with_timeout(
     hub: Option<crate::hub::HubConfig>,
     secs: u64,
 ) -> Option<crate::hub::HubConfig> {

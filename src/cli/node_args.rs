@@ -40,6 +40,12 @@ pub struct NodeArgs {
     /// Refuse reflector uploads that would bring the store's pinned blobs over this size, e.g. 100G
     #[arg(long, value_name = "SIZE", requires = "reflector_listen", value_parser = super::parse_size_arg)]
     pub reflector_max_size: Option<u64>,
+    /// Upload every stream this node publishes to a reflector, in the background, with retries
+    #[arg(long)]
+    pub reflect: bool,
+    /// The reflector --reflect uploads to [default: reflector.lbry.com:5566]
+    #[arg(long, value_name = "HOST:PORT", requires = "reflect", value_parser = super::parse_host_port)]
+    pub reflector: Option<String>,
 }
 
 impl NodeArgs {
@@ -78,6 +84,12 @@ impl NodeArgs {
             reflector: self
                 .reflector_listen
                 .map(|a| ReflectorConfig::new(a, self.reflector_max_size)),
+            upnp: None,
+            reflect: self.reflect.then(|| {
+                self.reflector
+                    .clone()
+                    .unwrap_or_else(|| super::reflect::DEFAULT_REFLECTOR.to_string())
+            }),
         }
     }
 }

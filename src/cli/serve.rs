@@ -4,9 +4,16 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>, lan: bool) -> anyhow::Result<()> {
+pub fn run(
+    cfg: &Config,
+    args: &NodeArgs,
+    trackers: Vec<String>,
+    lan: bool,
+    upnp: Option<crate::upnp::UpnpConfig>,
+) -> anyhow::Result<()> {
     let mut options = args.options(cfg, Vec::new(), None);
     options.trackers = trackers;
     options.lan = lan;
+    options.upnp = upnp;
     crate::node::serve(options)
 }

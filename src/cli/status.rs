@@ -100,6 +100,22 @@ pub fn render(s: &Status) -> String {
     }
     render_trackers(&mut o, &s.trackers);
     render_lan(&mut o, s.lan.as_ref());
+    if let Some(u) = &s.upnp {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let _ = writeln!(o, "{}", u.line(now));
+    }
+    if let Some(r) = &s.reflect {
+        let _ = writeln!(
+            o,
+            "reflect to {}: {} streams reflected, {} pending",
+            r.reflector, r.reflected, r.pending
+        );
+        if let Some(e) = &r.last_error {
+            let _ = writeln!(o, "reflect last error: {e}");
+        }
+    }
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",

@@ -150,6 +150,12 @@ pub struct Status {
     /// The nodes heard on the LAN; `None` when LAN discovery is off.
     #[serde(default)]
     pub lan: Option<LanStatus>,
+    /// The port mapping on the home router, or why there is none.
+    #[serde(default)]
+    pub upnp: Option<crate::upnp::UpnpStatus>,
+    /// Background reflection (`--reflect`), if on.
+    #[serde(default)]
+    pub reflect: Option<crate::node::reflect::ReflectStatus>,
 }
 
 /// LAN discovery as `status` shows it.

@@ -18,8 +18,9 @@ use crate::dht::{self, REANNOUNCE_INTERVAL};
 use crate::hash::BlobHash;
 use crate::store::{HasBlob, ListBlobs, PeekBlob, ReadQuiet};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 
 /// What the announcer needs of a store: its streams, found by listing and
@@ -39,11 +40,33 @@ const MAX_WAITING: usize = 4096;
 /// Announces running at once.
 const CONCURRENCY: usize = 4;
 
+/// The TCP port announced for our blob server: its own, or the one a
+/// router forwards to it (UPnP), which may be learnt after start. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AnnouncedPort(Arc<AtomicU16>);
+
+impl AnnouncedPort {
+    pub fn new(port: u16) -> Self {
+        Self(Arc::new(AtomicU16::new(port)))
+    }
+
+    pub fn get(&self) -> u16 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Sets the port; whether it changed.
+    pub fn set(&self, port: u16) -> bool {
+        self.0.swap(port, Ordering::Relaxed) != port
+    }
+}
+
 /// Asks the announce task to announce blobs now. Cheap to clone.
 #[derive(Clone)]
 pub struct Announcer {
     tx: Option<mpsc::Sender<Vec<BlobHash>>>,
     trackers: Option<crate::tracker::announce::TrackerAnnouncer>,
+    /// Wakes the task for a full pass (the announced port changed).
+    again: Option<Arc<Notify>>,
 }
 
 impl Announcer {
@@ -52,6 +75,14 @@ impl Announcer {
         Self {
             tx: None,
             trackers: None,
+            again: None,
+        }
+    }
+
+    /// Announces everything again now (the announced port changed).
+    pub fn full_pass(&self) {
+        if let Some(n) = &self.again {
+            n.notify_one();
         }
     }
 
@@ -94,16 +125,18 @@ impl Announcer {
 pub fn start(
     node: Arc<dht::Node>,
     store: Arc<dyn AnnounceStore>,
-    tcp_port: u16,
+    tcp_port: AnnouncedPort,
     life: &super::Lifecycle,
 ) -> Announcer {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let again = Arc::new(Notify::new());
     let span = tracing::info_span!("announce");
-    let run = life.track(run(node, store, tcp_port, rx));
+    let run = life.track(run(node, store, tcp_port, rx, again.clone()));
     crate::task::spawn("announcer", span, run);
     Announcer {
         tx: Some(tx),
         trackers: None,
+        again: Some(again),
     }
 }
 
@@ -179,8 +212,9 @@ impl Waiting {
 async fn run(
     node: Arc<dht::Node>,
     store: Arc<dyn AnnounceStore>,
-    tcp_port: u16,
+    tcp_port: AnnouncedPort,
     mut rx: mpsc::Receiver<Vec<BlobHash>>,
+    again: Arc<Notify>,
 ) {
     let mut next_full = tokio::time::Instant::now();
     let mut waiting = Waiting::default();
@@ -191,6 +225,7 @@ async fn run(
                 break;
             };
             let node = node.clone();
+            let tcp_port = tcp_port.get();
             let span = tracing::debug_span!("announce_blob", blob = %blob.short());
             crate::task::spawn_in(&mut running, "announce_blob", span, async move {
                 (round, announce(&node, blob, tcp_port).await)
@@ -207,6 +242,7 @@ async fn run(
                 waiting.add(heads, true);
                 next_full = tokio::time::Instant::now() + REANNOUNCE_INTERVAL;
             }
+            () = again.notified() => next_full = tokio::time::Instant::now(),
             blobs = rx.recv() => match blobs {
                 Some(blobs) => waiting.add(blobs, false),
                 None => return,

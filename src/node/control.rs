@@ -37,6 +37,10 @@ pub struct NodeControl {
     pub share: OnceLock<Arc<dyn ShareView>>,
     /// Cancelled by a `stop` request; the mount or `serve` waits on it as on a signal.
     pub stop_requested: tokio_util::sync::CancellationToken,
+    /// The port mapping on the home router.
+    pub upnp: crate::upnp::Upnp,
+    /// Background reflection (`--reflect`), if on.
+    pub reflect: Option<super::reflect::Reflect>,
 }
 
 impl ControlHandler for NodeControl {
@@ -88,6 +92,8 @@ impl ControlHandler for NodeControl {
                 .map(|t| t.status())
                 .unwrap_or_default(),
             lan: self.lan.as_deref().map(lan_status),
+            upnp: Some(self.upnp.status()),
+            reflect: self.reflect.as_ref().map(|r| r.status()),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

@@ -27,6 +27,8 @@ mod peer_memo;
 mod peer_source;
 pub mod peers;
 pub mod publisher;
+mod reach;
+pub mod reflect;
 mod run;
 pub mod shutdown;
 mod tracker_peers;
@@ -90,6 +92,10 @@ pub struct NodeConfig {
     pub reflector: Option<crate::reflector::ReflectorConfig>,
     /// Find nodes on the LAN and be found (multicast; `--no-lan` turns it off).
     pub lan: bool,
+    /// Map our ports on the home router (UPnP); `None`: `--no-upnp`.
+    pub upnp: Option<crate::upnp::UpnpConfig>,
+    /// Reflect what the node publishes to this reflector (`--reflect`).
+    pub reflect: Option<String>,
 }
 
 pub struct Node {
@@ -117,13 +123,15 @@ impl Node {
         let life = Lifecycle::new();
         let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
         let tcp_port = server.local_addr().port();
+        let announced = announce::AnnouncedPort::new(tcp_port);
         let fixed = resolve(&cfg.peers).await?;
         let (dht, announcer) = match cfg.dht_listen {
             Some(udp) => {
                 let state = cfg.data.data_dir.join("dht.json");
                 let node = parts::start_dht(udp, &cfg.bootstrap, &state, cfg.lan).await?;
                 tracing::info!("dht node ready at {}", node.local_addr());
-                let announcer = announce::start(node.clone(), store.clone(), tcp_port, &life);
+                let announcer =
+                    announce::start(node.clone(), store.clone(), announced.clone(), &life);
                 (Some(node), announcer)
             }
             None => (None, Announcer::disabled()),
@@ -133,7 +141,7 @@ impl Node {
             Some(t) => announcer.with_trackers(crate::tracker::announce::start(
                 &t.trackers,
                 store.clone(),
-                tcp_port,
+                announced.clone(),
                 &life,
             )),
             None => announcer,
@@ -142,6 +150,11 @@ impl Node {
             true => lan_peers::start(server.local_addr(), dht.clone(), &life).await,
             false => None,
         };
+        let ports = crate::upnp::Ports {
+            tcp: server.local_addr(),
+            udp: dht.as_ref().map(|d| d.local_addr()),
+        };
+        let upnp = reach::start_upnp(cfg.upnp, ports, &announced, &announcer, &life);
         let peers = parts::peer_policy(
             fixed,
             dht.clone(),
@@ -152,7 +165,11 @@ impl Node {
         let peers = Arc::new(peers);
         let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
             .stopped_by(life.token());
-        let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
+        let reflect = cfg
+            .reflect
+            .map(|addr| reflect::start(store.clone(), addr, &life));
+        let publisher = Publisher::new(store.clone(), announcer.clone(), life.token())
+            .with_reflect(reflect.clone());
         if let Some(r) = cfg.reflector {
             start_reflector(r, &store, &announcer, &life).await?;
         }
@@ -170,6 +187,8 @@ impl Node {
             started: std::time::Instant::now(),
             share: std::sync::OnceLock::new(),
             stop_requested: Default::default(),
+            upnp,
+            reflect,
         });
         let control_server = start_control(&cfg.data, control.clone());
         Ok(Node {

@@ -1,6 +1,6 @@
 //! Publishing and unpublishing while the node runs, for the control socket
 //! and the share folder: the stream is stored pinned, announced at once and
-//! shown in the mount; unpublished, its blobs leave the store (so it is no
+//! shown in the mount (and queued for the reflector with `--reflect`); unpublished, its blobs leave the store (so it is no
 //! longer served, listed or re-announced) and the mount.
 
 use super::Announcer;
@@ -33,6 +33,8 @@ pub struct Publisher {
     mount: Arc<RwLock<Option<Arc<dyn MountView>>>>,
     /// Cancelled when the node stops: a publish then ends between chunks.
     cancel: CancellationToken,
+    /// Uploads what is published to a reflector (`--reflect`).
+    reflect: Option<super::reflect::Reflect>,
 }
 
 impl Publisher {
@@ -42,7 +44,13 @@ impl Publisher {
             announcer,
             mount: Arc::default(),
             cancel,
+            reflect: None,
         }
+    }
+
+    /// The same publisher, also queueing each stream for a reflector.
+    pub fn with_reflect(self, reflect: Option<super::reflect::Reflect>) -> Self {
+        Self { reflect, ..self }
     }
 
     /// Lets the mount follow publishes from now on.
@@ -70,6 +78,9 @@ impl Publisher {
         let p = publish_file(&*self.store, path, &opts, progress)?;
         let first = p.descriptor.blobs().first().map(|b| b.hash);
         self.announcer.stream(p.sd_hash, first);
+        if let Some(r) = &self.reflect {
+            r.stream(p.sd_hash);
+        }
         if let Some(m) = self.mount() {
             m.stream_added(&p.descriptor);
         }

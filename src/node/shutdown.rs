@@ -52,6 +52,15 @@ impl Lifecycle {
         })
     }
 
+    /// `fut`, which watches a [`token`](Self::token) itself (to clean up
+    /// when the node stops), waited for by [`stop`](Self::stop) like the rest.
+    pub fn track_self_stopping<F>(&self, fut: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.track_future(fut)
+    }
+
     /// Cancels every child, then waits up to `grace` for the tracked tasks
     /// to end; `false` if some were still running then.
     pub async fn stop(&self, grace: Duration) -> bool {

@@ -12,6 +12,7 @@
 
 pub mod client;
 mod conn;
+pub mod pending;
 pub mod server;
 
 pub use client::{reflect, ClientConfig, Reflected};

@@ -12,7 +12,7 @@
 use super::{Tracker, ANNOUNCE_DEADLINE};
 use crate::assemble::local_streams;
 use crate::hash::SdHash;
-use crate::node::announce::AnnounceStore;
+use crate::node::announce::{AnnounceStore, AnnouncedPort};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -45,13 +45,13 @@ impl TrackerAnnouncer {
 pub fn start(
     trackers: &[Arc<Tracker>],
     store: Arc<dyn AnnounceStore>,
-    port: u16,
+    port: AnnouncedPort,
     life: &crate::node::Lifecycle,
 ) -> TrackerAnnouncer {
     let (tx, _) = broadcast::channel(QUEUE);
     for t in trackers {
         let span = tracing::info_span!("tracker_announce", tracker = %t.spec());
-        let run = life.track(run(t.clone(), store.clone(), port, tx.subscribe()));
+        let run = life.track(run(t.clone(), store.clone(), port.clone(), tx.subscribe()));
         crate::task::spawn("tracker_announce", span, run);
     }
     TrackerAnnouncer { tx }
@@ -60,19 +60,19 @@ pub fn start(
 async fn run(
     tracker: Arc<Tracker>,
     store: Arc<dyn AnnounceStore>,
-    port: u16,
+    port: AnnouncedPort,
     mut rx: broadcast::Receiver<SdHash>,
 ) {
     let mut next = Instant::now();
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {
-                let interval = pass(&tracker, &store, port).await;
+                let interval = pass(&tracker, &store, port.get()).await;
                 next = Instant::now() + interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
             }
             sd = rx.recv() => match sd {
                 Ok(sd) => {
-                    let r = tracker.announce(sd.as_blob(), port, true, ANNOUNCE_DEADLINE).await;
+                    let r = tracker.announce(sd.as_blob(), port.get(), true, ANNOUNCE_DEADLINE).await;
                     log(&tracker, sd, &r);
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod fakepeer;
+pub mod home_lan;
 pub mod hub;
 pub mod hub_world;
 pub mod lan;
