@@ -59,6 +59,7 @@ impl Node {
         // pass `--lan` (in network namespaces of their own).
         if !args.contains(&"--lan") {
             c.arg("--no-lan");
+        }
         // And UPnP's multicast search on the real LAN: a test of UPnP
         // builds its own LAN and names its gateway.
         if !args.contains(&"--upnp-gateway") {
