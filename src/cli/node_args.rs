@@ -40,6 +40,12 @@ pub struct NodeArgs {
     /// Refuse reflector uploads that would bring the store's pinned blobs over this size, e.g. 100G
     #[arg(long, value_name = "SIZE", requires = "reflector_listen", value_parser = super::parse_size_arg)]
     pub reflector_max_size: Option<u64>,
+    /// Most bytes per second sent to peers, all connections together, e.g. 500K or 10M; 0: no limit
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = super::parse_size_arg)]
+    pub max_upload_rate: u64,
+    /// Most blob bytes per second received from peers, all connections together; 0: no limit
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = super::parse_size_arg)]
+    pub max_download_rate: u64,
 }
 
 impl NodeArgs {
@@ -77,6 +83,8 @@ impl NodeArgs {
             reflector: self
                 .reflector_listen
                 .map(|a| ReflectorConfig::new(a, self.reflector_max_size)),
+            max_upload_rate: self.max_upload_rate,
+            max_download_rate: self.max_download_rate,
         }
     }
 }

@@ -50,6 +50,12 @@ pub trait ControlHandler: Send + Sync + 'static {
         job: GetJob,
         events: tokio::sync::mpsc::Sender<GetEvent>,
     ) -> BoxFuture<'_, Result<Reply, String>>;
+    /// Changes what the node holds or its rate limits; the reply is `Done`
+    /// or `Rates`. Async: a pin may fetch a whole stream.
+    fn content(&self, req: super::ContentRequest) -> BoxFuture<'_, Result<Reply, String>> {
+        let _ = req;
+        Box::pin(async { Err("this node does not manage content".to_string()) })
+    }
 }
 
 /// A listening control socket; stops and removes its file on `shutdown` or drop.
@@ -196,6 +202,7 @@ async fn answer(
             crate::blocking::run(move || Ok(Reply::Status(Box::new(handler.status())))).await,
         ),
         Request::Get(job) => get(job, &*handler, write).await,
+        Request::Content(req) => content(req, &*handler, write).await,
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();
@@ -256,6 +263,27 @@ async fn get(
         }
     }
     result.unwrap_or_else(|| Err("the get ended without an answer".into()))
+}
+
+/// Runs a `content` request, with progress lines while it works (a pin
+/// fetches a whole stream) so the command's silence deadline holds.
+async fn content(
+    req: super::ContentRequest,
+    handler: &dyn ControlHandler,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Result<Reply, String> {
+    let job = handler.content(req);
+    tokio::pin!(job);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            r = &mut job => return r,
+            _ = tick.tick() => {
+                let _ = send(write, &Reply::Progress { bytes: 0 }).await;
+            }
+        }
+    }
 }
 
 /// Writes one event: a `stream` line, or a `data` line and its bytes.

@@ -2,7 +2,7 @@
 
 use super::peers::Peers;
 use super::publisher::Publisher;
-use crate::catalog::{stream_rows, StreamRow};
+use crate::catalog::{disk_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
 use crate::control::{GetJob, Reply, Status};
 use crate::dht;
@@ -38,12 +38,13 @@ pub struct NodeControl {
 
 impl ControlHandler for NodeControl {
     fn ls(&self) -> Vec<StreamRow> {
-        stream_rows(&*self.store)
+        disk_rows(&self.store)
     }
 
     fn status(&self) -> Status {
-        let rows = stream_rows(&*self.store);
+        let rows = disk_rows(&self.store);
         let published = rows.iter().filter(|r| r.published).count();
+        let pinned = rows.iter().filter(|r| r.pinned).count();
         let cache = self.store.stats();
         let served = self.served.snapshot();
         let mount = self.publisher.mount();
@@ -77,7 +78,10 @@ impl ControlHandler for NodeControl {
             cache_cap: cache.cap_bytes,
             pinned_bytes: cache.pinned_bytes,
             streams_published: published,
-            streams_cached: rows.len() - published,
+            streams_pinned: pinned,
+            streams_cached: rows.len() - published - pinned,
+            max_upload_rate: crate::exchange::rate::upload().rate(),
+            max_download_rate: crate::exchange::rate::download().rate(),
             hub: self.names.as_ref().map(|n| n.status()),
             trackers: self
                 .trackers

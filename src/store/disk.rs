@@ -36,8 +36,11 @@
 mod direct;
 mod files;
 mod index;
+mod streams;
 #[cfg(test)]
 mod tests;
+
+pub use streams::StreamPins;
 
 use super::{Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
@@ -60,6 +63,7 @@ pub struct DiskStore {
     /// Signalled when blobs being removed are gone.
     removed: Condvar,
     pins: PinLog,
+    streams: StreamPins,
     _lock: DirLock,
 }
 
@@ -97,6 +101,7 @@ impl DiskStore {
             )?;
         }
         let pins = PinLog::open(&pin_path)?;
+        let streams = StreamPins::load(data_dir)?;
         // Without these, a power cut could lose the new `blobfiles/` or
         // `pinned` entry (and with it the pins) while blobs survive.
         if new_entries {
@@ -122,6 +127,7 @@ impl DiskStore {
             index: Mutex::new(index),
             removed: Condvar::new(),
             pins,
+            streams,
             blob_dir,
             _lock: lock,
         })
