@@ -1,13 +1,15 @@
-//! The node's answers to the control socket (`ls`, `status`, `publish`, `get`).
+//! The node's answers to the control socket (`ls`, `status`, `publish`,
+//! `get`; `content` requests in `content.rs`).
 
 use super::peers::Peers;
 use super::publisher::Publisher;
 use crate::catalog::{disk_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
-use crate::control::{GetJob, Reply, Status};
+use crate::control::{ContentRequest, GetJob, Reply, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
 use crate::fetch::BoxFuture;
+use crate::hash::SdHash;
 use crate::store::DiskStore;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -21,6 +23,11 @@ pub trait ShareView: Send + Sync + 'static {
     fn paused(&self) -> Option<String>;
     /// Other folders whose files stay published, unwatched.
     fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)>;
+    /// The stream a file of the folder (an absolute path) was published as.
+    fn stream_of(&self, path: &Path) -> Option<SdHash>;
+    /// Keeps the folder from publishing this stream's file again while the
+    /// file is unchanged (it is being unpublished).
+    fn exclude<'a>(&'a self, sd: &'a SdHash) -> BoxFuture<'a, ()>;
 }
 
 pub struct NodeControl {
@@ -105,6 +112,10 @@ impl ControlHandler for NodeControl {
         Box::pin(self.get_stream(job, events))
     }
 
+    fn content(&self, req: ContentRequest) -> BoxFuture<'_, Result<Reply, String>> {
+        Box::pin(NodeControl::content(self, req))
+    }
+
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {
         let p = self
             .publisher
@@ -133,5 +144,17 @@ impl ShareView for crate::share::ShareHandle {
 
     fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)> {
         crate::share::ShareHandle::kept_elsewhere(self)
+    }
+
+    fn stream_of(&self, path: &Path) -> Option<SdHash> {
+        let rel = path
+            .strip_prefix(crate::share::ShareHandle::dir(self))
+            .ok()?;
+        let shared = self.shared();
+        shared.into_iter().find(|(p, _)| p == rel).map(|(_, sd)| sd)
+    }
+
+    fn exclude<'a>(&'a self, sd: &'a SdHash) -> BoxFuture<'a, ()> {
+        Box::pin(crate::share::ShareHandle::exclude(self, sd))
     }
 }

@@ -15,6 +15,7 @@
 //! was cancelled.
 
 pub mod announce;
+mod content;
 pub mod control;
 mod get;
 mod glue;

@@ -192,7 +192,9 @@ pub struct ShareState {
     /// waits to be identified (it may be the same content, renamed).
     vanished: Vec<Record>,
     in_flight: Option<PathBuf>,
-    /// The manifest no longer matches `files`.
+    /// Files the user unpublished, by path: not in `files` while unchanged.
+    excluded: BTreeMap<PathBuf, crate::share::excluded::Exclusion>,
+    /// The manifest (or the exclusions) no longer match `files`.
     dirty: bool,
 }
 
@@ -204,6 +206,7 @@ impl ShareState {
             files: BTreeMap::new(),
             vanished: Vec::new(),
             in_flight: None,
+            excluded: BTreeMap::new(),
             dirty: false,
         }
     }
@@ -240,6 +243,7 @@ impl ShareState {
     pub fn observe(&mut self, now: Instant, scan: &Scan) -> Vec<Action> {
         let mut actions = Vec::new();
         self.drop_gone(scan);
+        self.drop_gone_exclusions(scan);
         self.note_changes(now, scan);
         if self.in_flight.is_none() {
             if let Some((path, stamp)) = self.ready(now, scan) {
@@ -281,7 +285,7 @@ impl ShareState {
     /// New or changed: (re)start the debounce clock.
     fn note_changes(&mut self, now: Instant, scan: &Scan) {
         for (path, &stamp) in &scan.files {
-            if is_ignored_path(path) {
+            if is_ignored_path(path) || self.still_excluded(path, &stamp) {
                 continue;
             }
             let entry = self.files.entry(path.clone()).or_insert(Entry {
@@ -403,6 +407,9 @@ impl ShareState {
 
 #[path = "state_identify.rs"]
 mod identify;
+
+#[path = "state_exclude.rs"]
+mod exclude;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]
