@@ -5,6 +5,7 @@
 //! clap itself exits with 2 on usage errors.
 
 mod config_file;
+mod content;
 mod dht_cmd;
 mod get;
 mod get_net;
@@ -15,11 +16,13 @@ mod ls;
 mod mount;
 mod names;
 mod node_args;
+mod pin;
 mod progress;
 mod publish;
 mod reflect;
 mod serve;
 mod status;
+mod unpublish;
 
 use crate::config::{self, Config};
 use crate::hash::SdHash;
@@ -128,6 +131,9 @@ pub enum Command {
         /// Only this stream (sd hash or LBRY URL)
         #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
         stream: Option<String>,
+        /// One JSON array of stream objects (fields in lbrymount(1))
+        #[arg(long)]
+        json: bool,
     },
     /// Resolve LBRY URLs through a hub: one `<sd_hash>  <size>  <file name>  <canonical URL>` line per URL
     Resolve {
@@ -164,6 +170,8 @@ pub enum Command {
         /// Only this stream: its row and the recent errors that name it (sd hash or LBRY URL)
         #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
         stream: Option<String>,
+        #[command(flatten)]
+        show: status::ShowArgs,
     },
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
     Dht {
@@ -179,6 +187,8 @@ pub enum Command {
         #[command(flatten)]
         node: node_args::NodeArgs,
     },
+    #[command(flatten)]
+    Content(content::ContentCommand),
 }
 
 impl Cli {
@@ -304,7 +314,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             reflect::run(cfg, &sds, reflector, show_progress)
         }
-        Command::Ls { stream } => ls::run(cfg, names::sd_hash_opt(hub, stream)?),
+        Command::Ls { stream, json } => ls::run(cfg, names::sd_hash_opt(hub, stream)?, json),
         Command::Resolve {
             urls,
             json,
@@ -325,9 +335,12 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             };
             names::search(with_timeout(hub, timeout), &q, json)
         }
-        Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
+        Command::Status { stream, show } => {
+            status::run(cfg, names::sd_hash_opt(hub, stream)?, &show)
+        }
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node, trackers),
+        Command::Content(c) => content::run(cfg, c, hub),
     }
 }
 
