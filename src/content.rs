@@ -40,7 +40,7 @@ pub enum ContentError {
         sd: SdHash,
         num: usize,
         #[source]
-        source: FetchError,
+        source: Box<FetchError>,
     },
     #[error(transparent)]
     Get(#[from] GetError),
@@ -89,7 +89,11 @@ pub async fn pin(
         .collect();
     let mut all = fetcher.fetch_all(wanted, WINDOW);
     while let Some((num, blob)) = all.next().await {
-        let blob = blob.map_err(|source| ContentError::Fetch { sd, num, source })?;
+        let blob = blob.map_err(|e| ContentError::Fetch {
+            sd,
+            num,
+            source: Box::new(e),
+        })?;
         let (s, hash) = (store.clone(), *blob.hash());
         blocking(move || Ok(s.pin(&[hash])?)).await?;
     }

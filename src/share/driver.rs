@@ -338,11 +338,7 @@ impl Driver {
             let span = tracing::Span::current();
             let done = crate::blocking::run(move || {
                 let _enter = span.enter();
-                if let Some((at, list)) = excluded {
-                    if let Err(e) = super::excluded::save(&at, &list) {
-                        tracing::error!(error = %e, "cannot save the unpublished share files");
-                    }
-                }
+                life::save_exclusions(excluded);
                 for sd in &unpublish {
                     publisher.unpublish(sd);
                     tracing::info!(sd = %sd.short(), "unpublished");

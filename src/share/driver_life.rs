@@ -88,6 +88,14 @@ fn split_exclusions(
         .partition(|x| x.dir == dir)
 }
 
+/// Saves the unpublished files, if given (blocking); a failure is logged.
+pub(super) fn save_exclusions(excluded: Option<(PathBuf, Vec<Exclusion>)>) {
+    let Some((at, list)) = excluded else { return };
+    if let Err(e) = super::super::excluded::save(&at, &list) {
+        tracing::error!(error = %e, "cannot save the unpublished share files");
+    }
+}
+
 impl Driver {
     /// This folder's exclusions and the others', to save with the manifest.
     pub(super) fn exclusions(&self) -> (PathBuf, Vec<Exclusion>) {

@@ -27,11 +27,10 @@
 //!   with once `publish` returned; otherwise its stream is unpublished;
 //! - a stream is unpublished only when no file in the folder holds it.
 
+pub use super::scan::is_ignored_path;
 use crate::hash::SdHash;
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// What identifies one version of a file: while it keeps changing, the file
@@ -132,26 +131,6 @@ pub struct Timing {
     pub debounce: Duration,
     /// How long after a failed publish an unchanged file is tried again.
     pub retry: Duration,
-}
-
-/// Whether a file or folder name is hidden or temporary, hence not shared:
-/// it starts with `.`, or ends with `.part` or `~`.
-pub fn is_ignored_name(name: &OsStr) -> bool {
-    let b = name.as_bytes();
-    b.starts_with(b".") || b.ends_with(b".part") || b.ends_with(b"~")
-}
-
-/// Whether a relative path is not shared: it has an ignored component, or is
-/// not a plain relative path (`..`, absolute, empty).
-pub fn is_ignored_path(rel: &Path) -> bool {
-    let mut any = false;
-    for c in rel.components() {
-        match c {
-            Component::Normal(name) if !is_ignored_name(name) => any = true,
-            _ => return true,
-        }
-    }
-    !any
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

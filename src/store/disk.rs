@@ -46,12 +46,12 @@ use super::{Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
 use files::{exists, install, io_err, private_dir, sync_dir, DirLock, PinLog};
+use files::{refresh_mtime, remove_file_logged};
 use index::{Index, PutStep, Ready};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 /// Blobs on disk in lbrynet's layout. See the module docs.
 pub struct DiskStore {
@@ -286,21 +286,6 @@ impl DiskStore {
             Err(e) => tracing::warn!(error = %crate::error_chain(e), "blob not stored"),
         }
         result
-    }
-}
-
-/// Marks a blob file recently used, so LRU order survives a restart.
-fn refresh_mtime(file: &File, hash: &BlobHash) {
-    if let Err(e) = file.set_modified(SystemTime::now()) {
-        tracing::debug!(blob = %hash.short(), error = %e, "cannot update mtime");
-    }
-}
-
-fn remove_file_logged(path: &Path) {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete blob file"),
     }
 }
 
