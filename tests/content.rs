@@ -288,3 +288,35 @@ fn status_and_ls_json_have_the_documented_fields() {
     let _ = watch.wait();
     assert!(seen.matches("\x1b[H\x1b[2Jpid: ").count() >= 2, "{seen:?}");
 }
+
+/// The names in the mount's root.
+fn listed(mountpoint: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(mountpoint)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_pinned_stream_appears_in_the_mount_and_an_unpublished_one_leaves_it() {
+    let (a, sd_a, data_a) = publisher(2_500_000, 10, "pinned.bin");
+    let seed = ServeNode::start(&a);
+    let node = Node::new();
+    let m = common::mount::MountNode::start(&node, &[]);
+    let mine = node.path("mine.bin");
+    std::fs::write(&mine, pseudo_random(1_000_000, 11)).unwrap();
+    let sd_mine = node.publish(&mine);
+    assert_eq!(listed(&m.mountpoint), vec![sd_mine.clone()]);
+    node.ok(&["pin", &sd_a, "--peer", &seed.peer_arg(), "--timeout", "10"]);
+    let mut both = vec![sd_a.clone(), sd_mine.clone()];
+    both.sort();
+    assert_eq!(listed(&m.mountpoint), both);
+    common::mount::assert_file_is(&m.file(&sd_a, "pinned.bin"), &data_a);
+    node.ok(&["unpublish", &sd_mine]);
+    assert_eq!(listed(&m.mountpoint), vec![sd_a.clone()]);
+    assert!(mine.exists(), "the user's file stays");
+    let stopped = m.stop(libc::SIGTERM);
+    assert!(stopped.status.success(), "{}", stopped.log);
+}
