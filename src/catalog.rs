@@ -22,8 +22,15 @@ pub struct StreamRow {
     pub total: usize,
     /// The descriptor's sanitized file name.
     pub name: String,
-    /// Published here (pinned), rather than cached from peers.
+    /// Published here (its blobs pinned), rather than fetched.
     pub published: bool,
+    /// Pinned by the user (`lbrymount pin`): fetched, kept whatever the
+    /// cache pressure. Never true together with `published`.
+    #[serde(default)]
+    pub pinned: bool,
+    /// Bytes of the stream's data blobs held in the store.
+    #[serde(default)]
+    pub stored_bytes: u64,
 }
 
 impl StreamRow {
@@ -52,18 +59,35 @@ where
         .map(|(sd, desc)| {
             let (size, size_exact) = stream_size(store, &desc);
             let blobs = desc.blobs();
+            let held: Vec<_> = blobs.iter().filter(|b| store.contains(&b.hash)).collect();
             StreamRow {
                 sd_hash: sd.to_string(),
                 size,
                 size_exact,
-                present: blobs.iter().filter(|b| store.contains(&b.hash)).count(),
+                present: held.len(),
+                stored_bytes: held.iter().map(|b| u64::from(b.length)).sum(),
                 total: blobs.len(),
                 name: desc.file_name(),
                 published: store.is_pinned(&sd.as_blob()),
+                pinned: false,
             }
         })
         .collect();
     rows.sort_by(|a, b| (&a.name, &a.sd_hash).cmp(&(&b.name, &b.sd_hash)));
+    rows
+}
+
+/// [`stream_rows`] of a disk store, telling the user's pinned streams from
+/// published ones (the store pins the blobs of both).
+pub fn disk_rows(store: &crate::store::DiskStore) -> Vec<StreamRow> {
+    let pins = store.stream_pins();
+    let mut rows = stream_rows(store);
+    for row in &mut rows {
+        if row.sd_hash.parse().is_ok_and(|sd| pins.contains(&sd)) {
+            row.pinned = true;
+            row.published = false;
+        }
+    }
     rows
 }
 

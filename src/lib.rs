@@ -30,6 +30,7 @@
 //! - `fuse`: the FUSE adapter, translation only;
 //! - `share`: the share folder, published as it changes;
 //! - `control`: the control socket protocol between commands and a running node;
+//! - `content`: pin, unpin, drop from the cache, unpublish, shared by commands and the node;
 //! - `node`: the wiring, the one place that knows every concrete part (docs/architecture.md §2.5):
 //!   a running node (store, blob server, DHT, peers, fetcher, announcer, control socket), the mount;
 //! - `config`, `cli`: flags to a validated configuration, handed to `node` (the binary's edge).
@@ -41,6 +42,7 @@ pub(crate) mod blocking;
 pub(crate) mod catalog;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod content;
 pub(crate) mod control;
 pub mod dht;
 pub mod exchange;

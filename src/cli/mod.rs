@@ -5,6 +5,7 @@
 //! clap itself exits with 2 on usage errors.
 
 mod config_file;
+mod content;
 pub mod daemon;
 mod dht_cmd;
 pub mod fstab;
@@ -18,6 +19,8 @@ mod ls;
 mod mount;
 mod names;
 mod node_args;
+mod parse;
+mod pin;
 mod progress;
 mod publish;
 mod reach;
@@ -26,10 +29,11 @@ mod reflect;
 mod serve;
 mod service;
 mod status;
+mod unpublish;
 
-use crate::config::{self, Config};
-use crate::hash::SdHash;
+use crate::config::Config;
 use clap::{Parser, Subcommand};
+use parse::{parse_host_port, parse_size_arg, parse_stream};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -144,6 +148,9 @@ pub enum Command {
         /// Only this stream (sd hash or LBRY URL)
         #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
         stream: Option<String>,
+        /// One JSON array of stream objects (fields in lbrymount(1))
+        #[arg(long)]
+        json: bool,
     },
     /// Resolve LBRY URLs through a hub: one `<sd_hash>  <size>  <file name>  <canonical URL>` line per URL
     Resolve {
@@ -180,6 +187,8 @@ pub enum Command {
         /// Only this stream: its row and the recent errors that name it (sd hash or LBRY URL)
         #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
         stream: Option<String>,
+        #[command(flatten)]
+        show: status::ShowArgs,
     },
     /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
     Dht {
@@ -197,6 +206,8 @@ pub enum Command {
     },
     #[command(flatten)]
     Service(service::ServiceCommand),
+    #[command(flatten)]
+    Content(content::ContentCommand),
 }
 
 impl Cli {
@@ -324,7 +335,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             reflect::run(cfg, &sds, reflector, show_progress)
         }
-        Command::Ls { stream } => ls::run(cfg, names::sd_hash_opt(hub, stream)?),
+        Command::Ls { stream, json } => ls::run(cfg, names::sd_hash_opt(hub, stream)?, json),
         Command::Resolve {
             urls,
             json,
@@ -345,44 +356,13 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             };
             names::search(names::with_timeout(hub, timeout), &q, json)
         }
-        Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
+        Command::Status { stream, show } => {
+            status::run(cfg, names::sd_hash_opt(hub, stream)?, &show)
+        }
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
         Command::Serve { node } => serve::run(cfg, &node, trackers, lan, upnp),
         Command::Service(c) => service::run(c),
-    }
-}
-
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    config::parse_size(s).map_err(|e| e.to_string())
-}
-
-/// An sd hash, or an LBRY URL (checked now; resolved when the command runs).
-fn parse_stream(s: &str) -> Result<String, String> {
-    // 96 hex digits are meant as an sd hash, even if misspelt as one.
-    if s.len() == 96 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return match s.parse::<SdHash>() {
-            Ok(_) => Ok(s.to_owned()),
-            Err(e) => Err(format!("not an sd hash: {e}")),
-        };
-    }
-    match s.parse::<crate::wire::hub::LbryUrl>() {
-        Ok(_) => Ok(s.to_owned()),
-        Err(e) => Err(format!(
-            "neither an sd hash (96 hex characters) nor an LBRY URL: {e}"
-        )),
-    }
-}
-
-/// Checks the `HOST:PORT` shape now (a usage error); name resolution happens later.
-fn parse_host_port(s: &str) -> Result<String, String> {
-    let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err("missing host in HOST:PORT".into());
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(s.to_string()),
-        _ => Err(format!("invalid port {port:?} (1-65535)")),
+        Command::Content(c) => content::run(cfg, c, hub),
     }
 }
 
@@ -394,16 +374,5 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn host_port_shapes() {
-        assert!(parse_host_port("127.0.0.1:4444").is_ok());
-        assert!(parse_host_port("localhost:1").is_ok());
-        assert!(parse_host_port("[::1]:4444").is_ok());
-        assert!(parse_host_port("127.0.0.1").is_err());
-        assert!(parse_host_port(":4444").is_err());
-        assert!(parse_host_port("h:0").is_err());
-        assert!(parse_host_port("h:70000").is_err());
     }
 }

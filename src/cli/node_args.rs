@@ -46,6 +46,12 @@ pub struct NodeArgs {
     /// The reflector --reflect uploads to [default: reflector.lbry.com:5566]
     #[arg(long, value_name = "HOST:PORT", requires = "reflect", value_parser = super::parse_host_port)]
     pub reflector: Option<String>,
+    /// Most bytes per second sent to peers, all connections together, e.g. 500K or 10M; 0: no limit
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = super::parse_size_arg)]
+    pub max_upload_rate: u64,
+    /// Most blob bytes per second received from peers, all connections together; 0: no limit
+    #[arg(long, value_name = "RATE", default_value = "0", value_parser = super::parse_size_arg)]
+    pub max_download_rate: u64,
 }
 
 impl NodeArgs {
@@ -90,6 +96,8 @@ impl NodeArgs {
                     .clone()
                     .unwrap_or_else(|| super::reflect::DEFAULT_REFLECTOR.to_string())
             }),
+            max_upload_rate: self.max_upload_rate,
+            max_download_rate: self.max_download_rate,
         }
     }
 }

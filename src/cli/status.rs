@@ -5,7 +5,48 @@ use crate::control::{client, Reply, Request, Status};
 use crate::hash::SdHash;
 use std::fmt::Write;
 
-pub fn run(cfg: &Config, only: Option<SdHash>) -> anyhow::Result<()> {
+/// How `status` shows what it learns.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShowArgs {
+    /// One JSON object (fields in lbrymount(1)); with --watch, one line per refresh
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh in place until interrupted
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch
+    #[arg(long, value_name = "SECONDS", default_value_t = 2, requires = "watch", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+}
+
+pub fn run(cfg: &Config, only: Option<SdHash>, show: &ShowArgs) -> anyhow::Result<()> {
+    if !show.watch {
+        print!("{}", once(cfg, only, show.json)?);
+        return Ok(());
+    }
+    let mut out = std::io::stdout();
+    loop {
+        let text = once(cfg, only, show.json)?;
+        // Text is redrawn from the top-left corner of a cleared screen; JSON
+        // goes one object per line, for programs reading a stream.
+        let clear = if show.json { "" } else { "\x1b[H\x1b[2J" };
+        std::io::Write::write_all(&mut out, format!("{clear}{text}").as_bytes())?;
+        std::io::Write::flush(&mut out)?;
+        std::thread::sleep(std::time::Duration::from_secs(show.interval));
+    }
+}
+
+/// One look at the node, rendered.
+fn once(cfg: &Config, only: Option<SdHash>, json: bool) -> anyhow::Result<String> {
+    let s = ask_status(cfg)?;
+    match (only, json) {
+        (None, false) => Ok(render(&s)),
+        (None, true) => Ok(serde_json::to_string(&s)? + "\n"),
+        (Some(sd), json) => stream_status(cfg, &s, sd, json),
+    }
+}
+
+fn ask_status(cfg: &Config) -> anyhow::Result<Status> {
     let Some(mut node) = client::connect(&cfg.data_dir)? else {
         anyhow::bail!(
             "no lbrymount node is running on data dir {} (start one with `lbrymount MOUNTPOINT` or `lbrymount serve`)",
@@ -13,20 +54,14 @@ pub fn run(cfg: &Config, only: Option<SdHash>) -> anyhow::Result<()> {
         );
     };
     match node.request(&Request::Status, |_| {})? {
-        Reply::Status(s) => match only {
-            None => {
-                print!("{}", render(&s));
-                Ok(())
-            }
-            Some(sd) => stream_status(cfg, &s, sd),
-        },
+        Reply::Status(s) => Ok(*s),
         Reply::Error { message } => anyhow::bail!("the node refused: {message}"),
         other => anyhow::bail!("unexpected reply from the node: {other:?}"),
     }
 }
 
 /// One stream: its row (as `ls` prints it) and the recent errors that name it.
-fn stream_status(cfg: &Config, s: &Status, sd: SdHash) -> anyhow::Result<()> {
+fn stream_status(cfg: &Config, s: &Status, sd: SdHash, json: bool) -> anyhow::Result<String> {
     let key = sd.to_string();
     // One request per connection.
     let Some(mut node) = client::connect(&cfg.data_dir)? else {
@@ -36,20 +71,26 @@ fn stream_status(cfg: &Config, s: &Status, sd: SdHash) -> anyhow::Result<()> {
         Reply::Ls { streams } => streams,
         other => anyhow::bail!("unexpected reply from the node: {other:?}"),
     };
-    match rows.iter().find(|r| r.sd_hash == key) {
-        Some(row) => println!("stream: {}", row.line()),
-        None => println!("stream: {key} (not in the store)"),
-    }
+    let row = rows.iter().find(|r| r.sd_hash == key);
     let errors: Vec<_> = s
         .recent_errors
         .iter()
         .filter(|(_, e)| e.contains(&key))
         .collect();
-    println!("recent read errors: {}", errors.len());
-    for (at, why) in errors {
-        println!("  {at}  {}", why.escape_debug());
+    if json {
+        let v = serde_json::json!({ "sd_hash": key, "stream": row, "recent_errors": errors });
+        return Ok(v.to_string() + "\n");
     }
-    Ok(())
+    let mut o = String::new();
+    match row {
+        Some(row) => writeln!(o, "stream: {}", row.line())?,
+        None => writeln!(o, "stream: {key} (not in the store)")?,
+    }
+    writeln!(o, "recent read errors: {}", errors.len())?;
+    for (at, why) in errors {
+        writeln!(o, "  {at}  {}", why.escape_debug())?;
+    }
+    Ok(o)
 }
 
 /// `key: value` lines, one fact each, for people and for `grep`.
@@ -124,7 +165,17 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(o, "cache: {} of {} bytes used", s.cache_used, s.cache_cap);
     let _ = writeln!(o, "published bytes (pinned): {}", s.pinned_bytes);
     let _ = writeln!(o, "streams published: {}", s.streams_published);
+    let _ = writeln!(o, "streams pinned: {}", s.streams_pinned);
     let _ = writeln!(o, "streams cached: {}", s.streams_cached);
+    let rate = |r: u64| {
+        if r == 0 {
+            "unlimited".to_string()
+        } else {
+            format!("{r} bytes/s")
+        }
+    };
+    let _ = writeln!(o, "upload limit: {}", rate(s.max_upload_rate));
+    let _ = writeln!(o, "download limit: {}", rate(s.max_download_rate));
     let _ = writeln!(o, "recent read errors: {}", s.recent_errors.len());
     for (at, why) in &s.recent_errors {
         let _ = writeln!(o, "  {at}  {}", why.escape_debug());

@@ -14,7 +14,10 @@
 //! pure; `server` and `client` do the I/O. docs/protocol.md §6 describes it.
 
 pub mod client;
+pub mod content;
 pub mod server;
+
+pub use content::ContentRequest;
 
 use crate::catalog::StreamRow;
 use serde::{Deserialize, Serialize};
@@ -49,6 +52,8 @@ pub enum Request {
     Get(GetJob),
     /// Stop the node as a signal would: unmount, leave the DHT, exit.
     Stop,
+    /// Change what the node holds, or its rate limits (`content`).
+    Content(ContentRequest),
 }
 
 /// What `lbrymount get` asks of a node running on its data dir.
@@ -100,6 +105,15 @@ pub enum Reply {
     Stopping {
         pid: u32,
     },
+    /// A `content` request is done; `message` says what changed.
+    Done {
+        message: String,
+    },
+    /// The rate limits now in force (bytes per second, 0: none).
+    Rates {
+        upload: u64,
+        download: u64,
+    },
     Error {
         message: String,
     },
@@ -138,7 +152,15 @@ pub struct Status {
     pub cache_cap: u64,
     pub pinned_bytes: u64,
     pub streams_published: usize,
+    /// Streams the user pinned (`lbrymount pin`).
+    #[serde(default)]
+    pub streams_pinned: usize,
     pub streams_cached: usize,
+    /// Upload and download limits in bytes per second; 0 is unlimited.
+    #[serde(default)]
+    pub max_upload_rate: u64,
+    #[serde(default)]
+    pub max_download_rate: u64,
     /// Recent read errors: seconds since the epoch, and the reason.
     pub recent_errors: Vec<(u64, String)>,
     /// Names: the hub in use and the last failure, if names are on.

@@ -54,6 +54,13 @@ pub trait ControlHandler: Send + Sync + 'static {
     fn stop(&self) -> Result<u32, String> {
         Err("this node cannot be stopped through its control socket".into())
     }
+
+    /// Changes what the node holds or its rate limits; the reply is `Done`
+    /// or `Rates`. Async: a pin may fetch a whole stream.
+    fn content(&self, req: super::ContentRequest) -> BoxFuture<'_, Result<Reply, String>> {
+        let _ = req;
+        Box::pin(async { Err("this node does not manage content".to_string()) })
+    }
 }
 
 /// A listening control socket; stops and removes its file on `shutdown` or drop.
@@ -201,6 +208,7 @@ async fn answer(
         ),
         Request::Get(job) => get(job, &*handler, write).await,
         Request::Stop => handler.stop().map(|pid| Reply::Stopping { pid }),
+        Request::Content(req) => content(req, &*handler, write).await,
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();
@@ -261,6 +269,27 @@ async fn get(
         }
     }
     result.unwrap_or_else(|| Err("the get ended without an answer".into()))
+}
+
+/// Runs a `content` request, with progress lines while it works (a pin
+/// fetches a whole stream) so the command's silence deadline holds.
+async fn content(
+    req: super::ContentRequest,
+    handler: &dyn ControlHandler,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> Result<Reply, String> {
+    let job = handler.content(req);
+    tokio::pin!(job);
+    let mut tick = tokio::time::interval(PROGRESS_EVERY);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            r = &mut job => return r,
+            _ = tick.tick() => {
+                let _ = send(write, &Reply::Progress { bytes: 0 }).await;
+            }
+        }
+    }
 }
 
 /// Writes one event: a `stream` line, or a `data` line and its bytes.

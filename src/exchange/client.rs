@@ -249,11 +249,17 @@ impl ExchangeClient {
         blob.push(pending);
         let idle = self.cfg.body_timeout;
         let body = async {
+            let download = super::rate::download();
             while blob.len() < len {
-                match timeout(idle, stream.read(blob.spare(READ_CHUNK))).await {
+                download.ready().await;
+                let spare = blob.spare(download.chunk(READ_CHUNK));
+                match timeout(idle, stream.read(spare)).await {
                     Err(_) => return Err(PeerError::Timeout("receiving blob: peer went silent")),
                     Ok(Ok(0) | Err(_)) => return Ok(false),
-                    Ok(Ok(n)) => blob.commit(n),
+                    Ok(Ok(n)) => {
+                        download.charge(n as u64);
+                        blob.commit(n)
+                    }
                 }
             }
             Ok(true)

@@ -11,6 +11,7 @@ pub mod client;
 mod conn;
 mod per_ip;
 mod pool;
+pub mod rate;
 mod send;
 pub mod server;
 

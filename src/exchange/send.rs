@@ -1,7 +1,9 @@
 //! Sending an answer header and the blob bytes right behind it.
 //!
 //! A blob stored as a file goes through the kernel with `sendfile(2)`: no
-//! copy through user space, no blocking read on the async threads. The socket
+//! copy through user space, no blocking read on the async threads. Under an
+//! upload limit ([`rate`](super::rate)) blobs go in pieces of 64 KiB, each
+//! waiting for the shared bucket. The socket
 //! is non-blocking, so the loop waits for writability and resumes after
 //! partial sends and `EAGAIN`. Blobs held in memory are written normally.
 //!
@@ -29,7 +31,12 @@ pub(super) async fn send_blob(
     write_all(stream, header, stall).await?;
     match raw {
         RawBlob::Bytes(bytes) => {
-            write_all(stream, &bytes, stall).await?;
+            let upload = super::rate::upload();
+            for piece in bytes.chunks(upload.chunk(bytes.len()).max(1)) {
+                upload.ready().await;
+                write_all(stream, piece, stall).await?;
+                upload.charge(piece.len() as u64);
+            }
             Ok(bytes.len() as u64)
         }
         RawBlob::File(file, len) => send_file(stream, &file, len, stall).await,
@@ -71,15 +78,18 @@ async fn send_file(
     use std::os::fd::AsRawFd;
     use tokio::io::Interest;
 
-    /// Upper bound per call, so one call cannot hold a worker for long.
-    const CHUNK: u64 = 1 << 20;
+    /// Upper bound per call, so one call cannot hold a worker for long;
+    /// smaller under an upload limit, so the limit holds evenly.
+    const CHUNK: usize = 1 << 20;
+    let upload = super::rate::upload();
     let (sock, fd) = (stream.as_raw_fd(), file.as_raw_fd());
     let mut offset: libc::off_t = 0;
     let end = libc::off_t::try_from(len)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "blob length overflows off_t"))?;
     while offset < end {
         // Lossless: `end - offset` is positive and at most `len`.
-        let want = ((end - offset) as u64).min(CHUNK) as usize;
+        let want = ((end - offset) as u64).min(upload.chunk(CHUNK) as u64) as usize;
+        upload.ready().await;
         tokio::time::timeout(stall, stream.writable())
             .await
             .map_err(|_| stalled(stall))??;
@@ -100,7 +110,7 @@ async fn send_file(
                     format!("blob file ended after {offset} of {len} bytes"),
                 ))
             }
-            Ok(_) => {}
+            Ok(n) => upload.charge(n as u64),
             // `try_io` has cleared the readiness: `writable()` waits again.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

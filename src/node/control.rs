@@ -1,13 +1,15 @@
-//! The node's answers to the control socket (`ls`, `status`, `publish`, `get`).
+//! The node's answers to the control socket (`ls`, `status`, `publish`,
+//! `get`; `content` requests in `content.rs`).
 
 use super::peers::Peers;
 use super::publisher::Publisher;
-use crate::catalog::{stream_rows, StreamRow};
+use crate::catalog::{disk_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
-use crate::control::{GetJob, Reply, Status};
+use crate::control::{ContentRequest, GetJob, Reply, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
 use crate::fetch::BoxFuture;
+use crate::hash::SdHash;
 use crate::store::DiskStore;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -21,6 +23,11 @@ pub trait ShareView: Send + Sync + 'static {
     fn paused(&self) -> Option<String>;
     /// Other folders whose files stay published, unwatched.
     fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)>;
+    /// The stream a file of the folder (an absolute path) was published as.
+    fn stream_of(&self, path: &Path) -> Option<SdHash>;
+    /// Keeps the folder from publishing this stream's file again while the
+    /// file is unchanged (it is being unpublished).
+    fn exclude<'a>(&'a self, sd: &'a SdHash) -> BoxFuture<'a, ()>;
 }
 
 pub struct NodeControl {
@@ -45,12 +52,13 @@ pub struct NodeControl {
 
 impl ControlHandler for NodeControl {
     fn ls(&self) -> Vec<StreamRow> {
-        stream_rows(&*self.store)
+        disk_rows(&self.store)
     }
 
     fn status(&self) -> Status {
-        let rows = stream_rows(&*self.store);
+        let rows = disk_rows(&self.store);
         let published = rows.iter().filter(|r| r.published).count();
+        let pinned = rows.iter().filter(|r| r.pinned).count();
         let cache = self.store.stats();
         let served = self.served.snapshot();
         let mount = self.publisher.mount();
@@ -84,7 +92,10 @@ impl ControlHandler for NodeControl {
             cache_cap: cache.cap_bytes,
             pinned_bytes: cache.pinned_bytes,
             streams_published: published,
-            streams_cached: rows.len() - published,
+            streams_pinned: pinned,
+            streams_cached: rows.len() - published - pinned,
+            max_upload_rate: crate::exchange::rate::upload().rate(),
+            max_download_rate: crate::exchange::rate::download().rate(),
             hub: self.names.as_ref().map(|n| n.status()),
             trackers: self
                 .trackers
@@ -115,6 +126,10 @@ impl ControlHandler for NodeControl {
         tracing::info!("stop requested through the control socket, shutting down");
         self.stop_requested.cancel();
         Ok(std::process::id())
+    }
+
+    fn content(&self, req: ContentRequest) -> BoxFuture<'_, Result<Reply, String>> {
+        Box::pin(NodeControl::content(self, req))
     }
 
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {
@@ -167,5 +182,17 @@ impl ShareView for crate::share::ShareHandle {
 
     fn kept_elsewhere(&self) -> Vec<(PathBuf, usize)> {
         crate::share::ShareHandle::kept_elsewhere(self)
+    }
+
+    fn stream_of(&self, path: &Path) -> Option<SdHash> {
+        let rel = path
+            .strip_prefix(crate::share::ShareHandle::dir(self))
+            .ok()?;
+        let shared = self.shared();
+        shared.into_iter().find(|(p, _)| p == rel).map(|(_, sd)| sd)
+    }
+
+    fn exclude<'a>(&'a self, sd: &'a SdHash) -> BoxFuture<'a, ()> {
+        Box::pin(crate::share::ShareHandle::exclude(self, sd))
     }
 }

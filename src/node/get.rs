@@ -70,7 +70,7 @@ impl NodeControl {
 
     /// The stream's descriptor: from the network (or the store) through
     /// `fetcher`; offline, from the store, which must hold the whole stream.
-    async fn descriptor(
+    pub(super) async fn descriptor(
         &self,
         fetcher: &Fetcher,
         sd: SdHash,
@@ -96,7 +96,7 @@ impl NodeControl {
 
     /// A fetcher over the node's store and peers, plus the command's
     /// peers and deadline; offline, one that only reads the store.
-    async fn fetcher_for(&self, job: &GetJob) -> Result<Fetcher, String> {
+    pub(super) async fn fetcher_for(&self, job: &GetJob) -> Result<Fetcher, String> {
         let extra = if job.offline {
             Vec::new()
         } else {

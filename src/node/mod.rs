@@ -15,6 +15,7 @@
 //! was cancelled.
 
 pub mod announce;
+mod content;
 pub mod control;
 mod get;
 mod glue;
@@ -96,6 +97,10 @@ pub struct NodeConfig {
     pub upnp: Option<crate::upnp::UpnpConfig>,
     /// Reflect what the node publishes to this reflector (`--reflect`).
     pub reflect: Option<String>,
+    /// Bytes per second sent to and received from peers; 0: no limit.
+    /// The control socket changes them while the node runs.
+    pub max_upload_rate: u64,
+    pub max_download_rate: u64,
 }
 
 pub struct Node {
@@ -120,6 +125,8 @@ impl Node {
     /// Opens the store and starts every network part. Must run inside a tokio runtime.
     pub async fn start(cfg: NodeConfig) -> anyhow::Result<Node> {
         let store = parts::open_store_async(&cfg.data).await?;
+        crate::exchange::rate::upload().set_rate(cfg.max_upload_rate);
+        crate::exchange::rate::download().set_rate(cfg.max_download_rate);
         let life = Lifecycle::new();
         let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
         let tcp_port = server.local_addr().port();

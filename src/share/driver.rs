@@ -37,6 +37,10 @@ pub(super) struct Status {
     pub paused: Mutex<Option<String>>,
     /// Other folders' files kept published: folder, how many.
     pub others: Mutex<Vec<(PathBuf, usize)>>,
+    /// Streams the user unpublished, for the driver to exclude their files;
+    /// each answered once the exclusion is saved.
+    pub exclude: Mutex<Vec<(SdHash, tokio::sync::oneshot::Sender<()>)>>,
+    pub wake: tokio::sync::Notify,
 }
 
 /// How the driver learns about changes.
@@ -72,6 +76,9 @@ struct Driver {
     manifest: PathBuf,
     /// The manifest's entries of other folders, saved along with this one's.
     others: Manifest,
+    /// Where unpublished files are listed, and those of other folders.
+    excluded_at: PathBuf,
+    excluded_others: Vec<crate::share::excluded::Exclusion>,
     publisher: Arc<dyn SharePublisher>,
     status: Arc<Status>,
     state: ShareState,
@@ -149,6 +156,7 @@ impl Driver {
                         break;
                     }
                 }
+                () = self.status.wake.notified() => self.exclude_requested().await,
                 () = job_done(self.job.as_ref()) => {
                     self.finish_job().await;
                     scan_at = Some(Instant::now());
@@ -326,9 +334,11 @@ impl Driver {
                     .with(&self.dir, self.root.dev(), self.state.records())
             });
             let (publisher, path) = (self.publisher.clone(), self.manifest.clone());
+            let excluded = self.manifest_dirty.then(|| self.exclusions());
             let span = tracing::Span::current();
             let done = crate::blocking::run(move || {
                 let _enter = span.enter();
+                life::save_exclusions(excluded);
                 for sd in &unpublish {
                     publisher.unpublish(sd);
                     tracing::info!(sd = %sd.short(), "unpublished");

@@ -4,6 +4,7 @@
 //! manifest saved.
 
 use super::{folder, report_others, Driver, Params};
+use crate::share::excluded::Exclusion;
 use crate::share::state::{ShareState, Timing};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -22,8 +23,10 @@ impl Driver {
         let (records, others) = folder::split(std::mem::take(&mut p.contents), &dir);
         report_others(&others, &p.status);
         let publisher = p.publisher.clone();
+        let excluded_at = super::super::excluded::beside(&p.manifest);
+        let (own, excluded_others) = split_exclusions(&excluded_at, &dir);
         let restored = crate::blocking::run(move || {
-            ShareState::restore(timing, records, |sd| publisher.is_published(sd))
+            ShareState::restore(timing, records, |sd| publisher.is_published(sd)).with_excluded(own)
         })
         .await;
         let Ok(state) = restored else {
@@ -36,6 +39,8 @@ impl Driver {
             dir,
             manifest: p.manifest.clone(),
             others,
+            excluded_at,
+            excluded_others,
             publisher: p.publisher.clone(),
             status: p.status.clone(),
             state,
@@ -69,6 +74,49 @@ impl Driver {
         }
         if self.manifest_dirty {
             self.apply(Vec::new()).await;
+        }
+    }
+}
+
+/// The unpublished files of `dir` (paths made relative), and those of other folders.
+fn split_exclusions(
+    at: &std::path::Path,
+    dir: &std::path::Path,
+) -> (Vec<Exclusion>, Vec<Exclusion>) {
+    super::super::excluded::load(at)
+        .into_iter()
+        .partition(|x| x.dir == dir)
+}
+
+/// Saves the unpublished files, if given (blocking); a failure is logged.
+pub(super) fn save_exclusions(excluded: Option<(PathBuf, Vec<Exclusion>)>) {
+    let Some((at, list)) = excluded else { return };
+    if let Err(e) = super::super::excluded::save(&at, &list) {
+        tracing::error!(error = %e, "cannot save the unpublished share files");
+    }
+}
+
+impl Driver {
+    /// This folder's exclusions and the others', to save with the manifest.
+    pub(super) fn exclusions(&self) -> (PathBuf, Vec<Exclusion>) {
+        let mut all = self.excluded_others.clone();
+        all.extend(self.state.excluded());
+        (self.excluded_at.clone(), all)
+    }
+
+    /// Takes the files of streams the user unpublished out of sharing and
+    /// saves that before answering, so a restart does not publish them again.
+    pub(super) async fn exclude_requested(&mut self) {
+        let requests = std::mem::take(&mut *super::lock(&self.status.exclude));
+        for (sd, _) in &requests {
+            for path in self.state.exclude(&self.dir, sd) {
+                tracing::info!(file = %path.display(), sd = %sd.short(), "unpublished by the user: not shared while unchanged");
+            }
+        }
+        self.manifest_dirty = true;
+        self.apply(Vec::new()).await;
+        for (_, done) in requests {
+            let _ = done.send(());
         }
     }
 }

@@ -24,6 +24,7 @@
 //! is its consumer: chunking, storing and announcing are the node's business.
 
 mod driver;
+pub mod excluded;
 mod folder;
 mod job;
 pub mod manifest;
@@ -238,6 +239,22 @@ impl ShareHandle {
             .clone()
     }
 
+    /// Keeps the files shared as `sd` from being published again while they
+    /// are unchanged (the caller unpublishes the stream). Waits until that
+    /// is saved, or up to 10 s if the folder is not being watched (paused):
+    /// then the files may be published again once it is.
+    pub async fn exclude(&self, sd: &SdHash) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        lock_status(&self.status.exclude).push((*sd, tx));
+        self.status.wake.notify_one();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!(sd = %sd.short(), "the share folder is not watched now; its file may be published again");
+        }
+    }
+
     /// Whether changes are found by rescans alone (forced, or inotify could not run).
     #[cfg(test)]
     pub fn is_polling(&self) -> bool {
@@ -273,4 +290,8 @@ impl Drop for ShareHandle {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+fn lock_status<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -9,11 +9,14 @@
 //! go out. A folder that cannot be listed is reported, so the state machine
 //! keeps what it knew about it instead of taking its files for deleted.
 
-use super::state::{is_ignored_name, Digest, FileStamp, Scan};
+use super::state::{Digest, FileStamp, Scan};
+use std::ffi::OsStr;
 use std::fs::Metadata;
 use std::io;
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::path::Component;
 use std::path::{Path, PathBuf};
 
 /// Walks `root` and stats every shareable file in it.
@@ -90,6 +93,26 @@ fn stamp(meta: &Metadata) -> FileStamp {
         mtime_ns: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
         ino: meta.ino(),
     }
+}
+
+/// Whether a file or folder name is hidden or temporary, hence not shared:
+/// it starts with `.`, or ends with `.part` or `~`.
+pub fn is_ignored_name(name: &OsStr) -> bool {
+    let b = name.as_bytes();
+    b.starts_with(b".") || b.ends_with(b".part") || b.ends_with(b"~")
+}
+
+/// Whether a relative path is not shared: it has an ignored component, or is
+/// not a plain relative path (`..`, absolute, empty).
+pub fn is_ignored_path(rel: &Path) -> bool {
+    let mut any = false;
+    for c in rel.components() {
+        match c {
+            Component::Normal(name) if !is_ignored_name(name) => any = true,
+            _ => return true,
+        }
+    }
+    !any
 }
 
 #[cfg(test)]

@@ -27,11 +27,10 @@
 //!   with once `publish` returned; otherwise its stream is unpublished;
 //! - a stream is unpublished only when no file in the folder holds it.
 
+pub use super::scan::is_ignored_path;
 use crate::hash::SdHash;
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// What identifies one version of a file: while it keeps changing, the file
@@ -134,26 +133,6 @@ pub struct Timing {
     pub retry: Duration,
 }
 
-/// Whether a file or folder name is hidden or temporary, hence not shared:
-/// it starts with `.`, or ends with `.part` or `~`.
-pub fn is_ignored_name(name: &OsStr) -> bool {
-    let b = name.as_bytes();
-    b.starts_with(b".") || b.ends_with(b".part") || b.ends_with(b"~")
-}
-
-/// Whether a relative path is not shared: it has an ignored component, or is
-/// not a plain relative path (`..`, absolute, empty).
-pub fn is_ignored_path(rel: &Path) -> bool {
-    let mut any = false;
-    for c in rel.components() {
-        match c {
-            Component::Normal(name) if !is_ignored_name(name) => any = true,
-            _ => return true,
-        }
-    }
-    !any
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     /// Nothing to do: the file is as published (or waits for a scan to say more).
@@ -192,7 +171,9 @@ pub struct ShareState {
     /// waits to be identified (it may be the same content, renamed).
     vanished: Vec<Record>,
     in_flight: Option<PathBuf>,
-    /// The manifest no longer matches `files`.
+    /// Files the user unpublished, by path: not in `files` while unchanged.
+    excluded: BTreeMap<PathBuf, crate::share::excluded::Exclusion>,
+    /// The manifest (or the exclusions) no longer match `files`.
     dirty: bool,
 }
 
@@ -204,6 +185,7 @@ impl ShareState {
             files: BTreeMap::new(),
             vanished: Vec::new(),
             in_flight: None,
+            excluded: BTreeMap::new(),
             dirty: false,
         }
     }
@@ -240,6 +222,7 @@ impl ShareState {
     pub fn observe(&mut self, now: Instant, scan: &Scan) -> Vec<Action> {
         let mut actions = Vec::new();
         self.drop_gone(scan);
+        self.drop_gone_exclusions(scan);
         self.note_changes(now, scan);
         if self.in_flight.is_none() {
             if let Some((path, stamp)) = self.ready(now, scan) {
@@ -281,7 +264,7 @@ impl ShareState {
     /// New or changed: (re)start the debounce clock.
     fn note_changes(&mut self, now: Instant, scan: &Scan) {
         for (path, &stamp) in &scan.files {
-            if is_ignored_path(path) {
+            if is_ignored_path(path) || self.still_excluded(path, &stamp) {
                 continue;
             }
             let entry = self.files.entry(path.clone()).or_insert(Entry {
@@ -403,6 +386,9 @@ impl ShareState {
 
 #[path = "state_identify.rs"]
 mod identify;
+
+#[path = "state_exclude.rs"]
+mod exclude;
 
 #[cfg(test)]
 #[path = "state_tests.rs"]

@@ -1,4 +1,6 @@
 use super::*;
+use crate::share::scan::is_ignored_name;
+use std::ffi::OsStr;
 
 pub(super) const DEBOUNCE: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_secs(60);

@@ -36,19 +36,22 @@
 mod direct;
 mod files;
 mod index;
+mod streams;
 #[cfg(test)]
 mod tests;
+
+pub use streams::StreamPins;
 
 use super::{Keep, RawBlob, StoreError, StoreStats};
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
 use crate::hash::BlobHash;
 use files::{exists, install, io_err, private_dir, sync_dir, DirLock, PinLog};
+use files::{refresh_mtime, remove_file_logged};
 use index::{Index, PutStep, Ready};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 /// Blobs on disk in lbrynet's layout. See the module docs.
 pub struct DiskStore {
@@ -60,6 +63,7 @@ pub struct DiskStore {
     /// Signalled when blobs being removed are gone.
     removed: Condvar,
     pins: PinLog,
+    streams: StreamPins,
     _lock: DirLock,
 }
 
@@ -97,6 +101,7 @@ impl DiskStore {
             )?;
         }
         let pins = PinLog::open(&pin_path)?;
+        let streams = StreamPins::load(data_dir)?;
         // Without these, a power cut could lose the new `blobfiles/` or
         // `pinned` entry (and with it the pins) while blobs survive.
         if new_entries {
@@ -122,6 +127,7 @@ impl DiskStore {
             index: Mutex::new(index),
             removed: Condvar::new(),
             pins,
+            streams,
             blob_dir,
             _lock: lock,
         })
@@ -280,21 +286,6 @@ impl DiskStore {
             Err(e) => tracing::warn!(error = %crate::error_chain(e), "blob not stored"),
         }
         result
-    }
-}
-
-/// Marks a blob file recently used, so LRU order survives a restart.
-fn refresh_mtime(file: &File, hash: &BlobHash) {
-    if let Err(e) = file.set_modified(SystemTime::now()) {
-        tracing::debug!(blob = %hash.short(), error = %e, "cannot update mtime");
-    }
-}
-
-fn remove_file_logged(path: &Path) {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete blob file"),
     }
 }
 

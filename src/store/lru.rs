@@ -152,6 +152,22 @@ impl Lru {
         true
     }
 
+    /// Moves a blob pinned for good back into the cache, as the most recently
+    /// used one (an unpinned stream). Like [`load`](Self::load) it evicts
+    /// nothing, so the cached bytes may stand over the cap until the next
+    /// admission. Returns whether it was pinned for good (staged blobs stay).
+    pub fn unpin(&mut self, hash: &BlobHash) -> bool {
+        if !self.is_pinned(hash) {
+            return false;
+        }
+        let Some(size) = self.pinned.remove(hash) else {
+            return false;
+        };
+        self.pinned_bytes -= size;
+        self.insert_cached(*hash, size);
+        true
+    }
+
     /// Stages a blob for a publish in progress: outside the cap and never
     /// evicted, like a pin, until [`pin`](Self::pin) makes it permanent or
     /// [`unstage`](Self::unstage) drops it. A cached blob is moved (its size

@@ -32,7 +32,7 @@ mod seams;
 use crate::hash::BlobHash;
 use std::path::PathBuf;
 
-pub use disk::DiskStore;
+pub use disk::{DiskStore, StreamPins};
 pub use mem::MemStore;
 pub use seams::{
     HasBlob, HoldBlobs, IsPinned, ListBlobs, OpenRaw, PeekBlob, PinBlobs, PutBlob, ReadBlob,

@@ -303,3 +303,18 @@ impl PinLog {
         })
     }
 }
+
+/// Marks a blob file recently used, so LRU order survives a restart.
+pub(super) fn refresh_mtime(file: &File, hash: &BlobHash) {
+    if let Err(e) = file.set_modified(SystemTime::now()) {
+        tracing::debug!(blob = %hash.short(), error = %e, "cannot update mtime");
+    }
+}
+
+pub(super) fn remove_file_logged(path: &Path) {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete blob file"),
+    }
+}

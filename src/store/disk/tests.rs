@@ -2,8 +2,9 @@ mod reads;
 mod staging;
 
 use super::*;
+use std::fs;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tempfile::TempDir;
 
 fn blob(seed: u32, len: usize) -> VerifiedBlob {
