@@ -20,6 +20,7 @@
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
 //! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
+//! - `search`: search by name with no leader: keyword keys in the DHT, peers asked, results merged (docs/protocol.md §10);
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
 //! - `fetch`: verified blobs from many peers (single flight, scoring, hedging, failover);
@@ -53,6 +54,7 @@ pub(crate) mod pipeline;
 pub mod publish;
 pub mod reflector;
 pub mod sd;
+pub mod search;
 pub(crate) mod sha384;
 pub(crate) mod share;
 pub mod store;

@@ -112,7 +112,14 @@ impl Node {
     pub async fn start(cfg: NodeConfig) -> anyhow::Result<Node> {
         let store = parts::open_store_async(&cfg.data).await?;
         let life = Lifecycle::new();
-        let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
+        let index = Arc::new(crate::search::NameIndex::new(store.clone()));
+        let server = parts::start_server(
+            cfg.listen,
+            cfg.max_connections,
+            store.clone(),
+            index.clone(),
+        )
+        .await?;
         let tcp_port = server.local_addr().port();
         let fixed = resolve(&cfg.peers).await?;
         let (dht, announcer) = match cfg.dht_listen {

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod hub;
 pub mod pyjson;
 pub mod reflector;
+pub mod search;
 pub mod tracker;
 
 pub use frame::{Invalid, WireError};
