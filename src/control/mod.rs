@@ -47,6 +47,22 @@ pub enum Request {
     Publish { path: PathBuf },
     /// Get a stream into the node's store and send its bytes back.
     Get(GetJob),
+    /// Search stream names: the node's store, its DHT peers, its hubs.
+    Search(SearchJob),
+}
+
+/// What `lbrymount search TEXT` asks of a node running on its data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchJob {
+    pub text: String,
+    /// Rows wanted, at most.
+    pub limit: u32,
+    /// Ask the node's hubs too (the command was not given `--no-hub`).
+    #[serde(default)]
+    pub hub: bool,
+    /// Ask DHT peers too.
+    #[serde(default)]
+    pub peers: bool,
 }
 
 /// What `lbrymount get` asks of a node running on its data dir.
@@ -93,6 +109,10 @@ pub enum Reply {
     /// A `get` is complete: this many bytes were sent.
     Got {
         bytes: u64,
+    },
+    /// A search's rows, best first.
+    Found {
+        rows: Vec<crate::search::SearchRow>,
     },
     Error {
         message: String,

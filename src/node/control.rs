@@ -4,7 +4,7 @@ use super::peers::Peers;
 use super::publisher::Publisher;
 use crate::catalog::{stream_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
-use crate::control::{GetJob, Reply, Status};
+use crate::control::{GetJob, Reply, SearchJob, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
 use crate::fetch::BoxFuture;
@@ -34,6 +34,8 @@ pub struct NodeControl {
     pub listen: std::net::SocketAddr,
     pub started: Instant,
     pub share: OnceLock<Arc<dyn ShareView>>,
+    /// What a search asks: the store's names, the DHT, the hubs.
+    pub search: super::search::Sources,
 }
 
 impl ControlHandler for NodeControl {
@@ -99,6 +101,13 @@ impl ControlHandler for NodeControl {
         events: tokio::sync::mpsc::Sender<GetEvent>,
     ) -> BoxFuture<'_, Result<Reply, String>> {
         Box::pin(self.get_stream(job, events))
+    }
+
+    fn search(&self, job: SearchJob) -> BoxFuture<'_, Result<Reply, String>> {
+        Box::pin(async move {
+            let rows = super::search::search(&self.search, &job).await?;
+            Ok(Reply::Found { rows })
+        })
     }
 
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {

@@ -27,6 +27,7 @@ mod peer_source;
 pub mod peers;
 pub mod publisher;
 mod run;
+pub mod search;
 pub mod shutdown;
 mod tracker_peers;
 
@@ -162,6 +163,12 @@ impl Node {
             listen: server.local_addr(),
             started: std::time::Instant::now(),
             share: std::sync::OnceLock::new(),
+            search: search::Sources {
+                index: Some(index),
+                dht: dht.clone(),
+                own: Some(server.local_addr()),
+                hub: names.clone(),
+            },
         });
         let control_server = start_control(&cfg.data, control.clone());
         Ok(Node {

@@ -125,11 +125,19 @@ async fn find_peers(
     found.sort_by_key(|(rank, _)| *rank);
     let mut out: Vec<SocketAddr> = Vec::new();
     for (_, a) in found {
-        if Some(a) != own && !out.contains(&a) && out.len() < max {
+        if !own.is_some_and(|o| is_own(a, o)) && !out.contains(&a) && out.len() < max {
             out.push(a);
         }
     }
     out
+}
+
+/// Whether `a` is our own blob server at `own`: the same port, and our
+/// address, or loopback when we listen there or on every interface.
+fn is_own(a: SocketAddr, own: SocketAddr) -> bool {
+    a.port() == own.port()
+        && (a.ip() == own.ip()
+            || (a.ip().is_loopback() && (own.ip().is_unspecified() || own.ip().is_loopback())))
 }
 
 /// Adds one peer's hits: each scored against the query (no match: dropped),

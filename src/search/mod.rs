@@ -37,7 +37,7 @@ pub struct SearchRow {
 }
 
 impl SearchRow {
-    /// Where it came from: `local`, `peers N`, `hub`, joined by commas.
+    /// Where it came from: `local`, `peers N`, `hub <url>`, joined by commas.
     pub fn from(&self) -> String {
         let mut parts = Vec::new();
         if self.local {
@@ -46,8 +46,8 @@ impl SearchRow {
         if self.peers > 0 {
             parts.push(format!("peers {}", self.peers));
         }
-        if self.hub.is_some() {
-            parts.push("hub".to_owned());
+        if let Some(url) = &self.hub {
+            parts.push(format!("hub {url}"));
         }
         parts.join(",")
     }
@@ -150,7 +150,7 @@ mod tests {
             ("cat.jpg", "local,peers 2"),
             ("cat.png", "peers 1"),
             ("cats.jpg", "peers 5"),
-            ("kitten", "hub"),
+            ("kitten", "hub lbry://kitten#1"),
         ];
         let want: Vec<(String, String)> = want
             .iter()
