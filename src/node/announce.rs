@@ -13,8 +13,8 @@
 //! the DHT's search deadline and rpc deadlines. One stuck announce (a
 //! hostile node, a dead one) therefore never holds up the others.
 //!
-//! Each stream's name is announced too, as keyword keys (docs/protocol.md
-//! §10.2), so searches find this node: in the full pass, and for a stream
+//! Each stream's name is announced too, as keyword keys
+//! (docs/protocol.md §10.2), so searches find this node: in the full pass, and for a stream
 //! announced on request once its descriptor is in the store. At most
 //! `search::index::MAX_KEYWORD_KEYS` keyword keys are announced per pass.
 

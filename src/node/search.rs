@@ -90,3 +90,28 @@ async fn hub_hits(r: &Resolver, text: &str, limit: usize) -> Result<Vec<(Hit, St
         })
         .collect())
 }
+
+/// The node's sources as the mount's `.search` (peers, local store, hubs).
+pub struct MountSearch(pub Sources);
+
+impl crate::vfs::Searcher for MountSearch {
+    fn search<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> crate::vfs::names::BoxFuture<'a, Result<Vec<crate::vfs::Found>, String>> {
+        Box::pin(async move {
+            let job = SearchJob {
+                text: text.to_owned(),
+                limit: crate::vfs::search_dir::MAX_RESULTS as u32,
+                hub: self.0.hub.is_some(),
+                peers: true,
+            };
+            let rows = search(&self.0, &job).await?;
+            let found = rows.into_iter().filter_map(|r| {
+                let sd = r.sd_hash.parse().ok()?;
+                Some(crate::vfs::Found { sd, name: r.name })
+            });
+            Ok(found.collect())
+        })
+    }
+}

@@ -31,6 +31,7 @@ mod files;
 mod handles;
 mod name_table;
 pub mod names;
+pub mod search_dir;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use name_table::is_name_ino;
+pub use search_dir::{Found, Searcher, SEARCH_DIR};
 pub use table::ROOT;
 
 /// What the filesystem needs of the store: holds on an open file's first and
@@ -165,6 +167,7 @@ pub struct Vfs {
     failed: Mutex<failed::RecentFailures>,
     names: Option<Arc<dyn names::Names>>,
     name_table: name_table::NameTable,
+    searcher: Option<Arc<dyn Searcher>>,
 }
 
 impl Vfs {
@@ -188,6 +191,7 @@ impl Vfs {
             failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
             names: None,
             name_table: name_table::NameTable::default(),
+            searcher: None,
         }
     }
 
@@ -195,6 +199,13 @@ impl Vfs {
     /// hashes do.
     pub fn with_names(mut self, names: Arc<dyn names::Names>) -> Self {
         self.names = Some(names);
+        self
+    }
+
+    /// `.search/TEXT/` searches stream names through `searcher`; without,
+    /// there is no `.search`.
+    pub fn with_search(mut self, searcher: Arc<dyn Searcher>) -> Self {
+        self.searcher = Some(searcher);
         self
     }
 
@@ -251,6 +262,10 @@ impl Vfs {
             return self.lookup_name(parent, name).await;
         }
         match self.table.node(parent) {
+            Some(Node::Root) if name == SEARCH_DIR && self.searcher.is_some() => {
+                let ino = self.search_root()?;
+                self.getattr(ino).await
+            }
             Some(Node::Root) if names::is_name(name) && self.names.is_some() => {
                 self.lookup_name(ROOT, name).await
             }
