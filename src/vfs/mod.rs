@@ -6,7 +6,7 @@
 //!   up) as directories named by sd hash; looking up any other valid sd hash
 //!   resolves it from the network, within the read timeout;
 //! - each stream directory holds one file, named from its descriptor, with
-//!   its exact size.
+//!   its exact size; names and `.search/TEXT/` are `by_name`, `search_dir`.
 //!
 //! Inodes are stable for the life of the mount: the root is 1, and the k-th
 //! stream known gets directory `2 + 2k` and file `3 + 2k`. Listing cookies
@@ -202,13 +202,6 @@ impl Vfs {
         self
     }
 
-    /// `.search/TEXT/` searches stream names through `searcher`; without,
-    /// there is no `.search`.
-    pub fn with_search(mut self, searcher: Arc<dyn Searcher>) -> Self {
-        self.searcher = Some(searcher);
-        self
-    }
-
     /// Makes a stream known (listed in the root) and returns its directory inode.
     pub fn add_stream(&self, desc: StreamDescriptor) -> u64 {
         let sd = desc.sd_hash();
@@ -263,8 +256,7 @@ impl Vfs {
         }
         match self.table.node(parent) {
             Some(Node::Root) if name == SEARCH_DIR && self.searcher.is_some() => {
-                let ino = self.search_root()?;
-                self.getattr(ino).await
+                self.getattr(self.search_root()?).await
             }
             Some(Node::Root) if names::is_name(name) && self.names.is_some() => {
                 self.lookup_name(ROOT, name).await

@@ -49,6 +49,13 @@ pub fn result_name(f: &Found) -> String {
 }
 
 impl Vfs {
+    /// `.search/TEXT/` searches stream names through `searcher`; without,
+    /// there is no `.search`.
+    pub fn with_search(mut self, searcher: std::sync::Arc<dyn Searcher>) -> Self {
+        self.searcher = Some(searcher);
+        self
+    }
+
     /// The `.search` directory's inode (made on first use).
     pub(super) fn search_root(&self) -> Result<u64, FsError> {
         if let Some((ino, _)) = self.name_table.get(ROOT, SEARCH_DIR) {
