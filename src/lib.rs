@@ -7,7 +7,7 @@
 //! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
-//! - `wire`: pure codecs for the blob exchange, the DHT, trackers, the reflector and LAN discovery (docs/protocol.md §3, §4, §8, §9, §10);
+//! - `wire`: pure codecs for the blob exchange, the DHT, trackers, the reflector, LAN discovery and name search (docs/protocol.md §3, §4, §8, §9, §10, §11);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
@@ -20,6 +20,7 @@
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
 //! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
+//! - `search`: search by name with no leader: keyword keys in the DHT, peers asked, results merged (docs/protocol.md §11);
 //! - `hub`: `lbry://` names to verified claims through LBRY hubs (failover, caches);
 //! - `tracker`: BEP-15 UDP trackers: announce held streams, find peers (docs/protocol.md §8);
 //! - `lan`: LAN discovery: nodes on one network find each other by multicast, no bootstrap (docs/protocol.md §10);
@@ -58,6 +59,7 @@ pub(crate) mod pipeline;
 pub mod publish;
 pub mod reflector;
 pub mod sd;
+pub mod search;
 pub(crate) mod sha384;
 pub(crate) mod share;
 pub mod store;

@@ -341,8 +341,8 @@ fn serve_announces_every_stream_despite_a_node_with_endless_pages() {
     let (serve, _) = dht_serve(&node, "127.0.0.1:0", Some(&via));
     let line = serve.wait_log("announced");
     assert!(
-        line.contains("blobs=4"),
-        "two sd blobs and two first blobs: {line}"
+        line.contains("blobs=5"),
+        "two sd blobs, two first blobs and the names' one keyword key (`bin`): {line}"
     );
     drop(serve);
 }

@@ -64,7 +64,7 @@ fn search_lists_stream_claims_sd_hash_first_and_a_channel_newest_first() {
     let out = ok(&node, &["search", "--hub", &hub.arg(), "one"]);
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(
-        out.starts_with(&format!("{SD_ONE}  123  one.bin  lbry://@bar#")),
+        out.starts_with(&format!("{SD_ONE}  123  one.bin  hub lbry://@bar#")),
         "{out}"
     );
     let out = ok(

@@ -26,6 +26,7 @@ mod publish;
 mod reach;
 pub mod ready;
 mod reflect;
+mod search;
 mod serve;
 mod service;
 mod status;
@@ -164,7 +165,8 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
         timeout: u64,
     },
-    /// Search stream claims through a hub, newest first: one line per claim, sd hash first
+    /// Search stream names on lbrymount peers (through the DHT), in the local store and through a hub:
+    /// one line per stream, `<sd_hash>  <size>  <file name>  <where from>`, best match first
     Search {
         /// Words to look for
         #[arg(value_name = "TEXT", required_unless_present = "channel")]
@@ -181,6 +183,13 @@ pub enum Command {
         /// Give up when the hubs have not answered within this many seconds
         #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
         timeout: u64,
+        /// Without a running node: find peers in the DHT joining through this node (UDP; repeatable)
+        /// [default: LBRY's public bootstrap list]
+        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port)]
+        bootstrap: Vec<String>,
+        /// Without a running node: ask no DHT peers, only the local store and the hubs
+        #[arg(long, conflicts_with = "bootstrap")]
+        no_bootstrap: bool,
     },
     /// Show what the node running on the data dir is doing: peers, DHT, cache, streams, recent read errors
     Status {
@@ -347,15 +356,29 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             limit,
             json,
             timeout,
-        } => {
-            let q = crate::hub::SearchQuery {
-                text,
-                channel,
-                limit,
-                offset: 0,
-            };
-            names::search(names::with_timeout(hub, timeout), &q, json)
-        }
+            bootstrap,
+            no_bootstrap,
+        } => match (text, channel) {
+            (Some(text), None) => {
+                let args = search::SearchArgs {
+                    text,
+                    limit,
+                    json,
+                    bootstrap,
+                    no_bootstrap,
+                };
+                search::run(cfg, names::with_timeout(hub, timeout), args)
+            }
+            (text, channel) => {
+                let q = crate::hub::SearchQuery {
+                    text,
+                    channel,
+                    limit,
+                    offset: 0,
+                };
+                names::search(names::with_timeout(hub, timeout), &q, json)
+            }
+        },
         Command::Status { stream, show } => {
             status::run(cfg, names::sd_hash_opt(hub, stream)?, &show)
         }

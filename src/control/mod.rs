@@ -54,6 +54,22 @@ pub enum Request {
     Stop,
     /// Change what the node holds, or its rate limits (`content`).
     Content(ContentRequest),
+    /// Search stream names: the node's store, its DHT peers, its hubs.
+    Search(SearchJob),
+}
+
+/// What `lbrymount search TEXT` asks of a node running on its data dir.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchJob {
+    pub text: String,
+    /// Rows wanted, at most.
+    pub limit: u32,
+    /// Ask the node's hubs too (the command was not given `--no-hub`).
+    #[serde(default)]
+    pub hub: bool,
+    /// Ask DHT peers too.
+    #[serde(default)]
+    pub peers: bool,
 }
 
 /// What `lbrymount get` asks of a node running on its data dir.
@@ -113,6 +129,10 @@ pub enum Reply {
     Rates {
         upload: u64,
         download: u64,
+    },
+    /// A search's rows, best first.
+    Found {
+        rows: Vec<crate::search::SearchRow>,
     },
     Error {
         message: String,

@@ -5,7 +5,9 @@
 //! malformed or oversized request gets an error reply and the connection is
 //! closed; the node goes on. Only the node's own user (or root) is served.
 
-use super::{decode_request, encode, socket_path, ControlError, GetJob, Reply, Request, Status};
+use super::{
+    decode_request, encode, socket_path, ControlError, GetJob, Reply, Request, SearchJob, Status,
+};
 use crate::catalog::StreamRow;
 use crate::fetch::BoxFuture;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -61,6 +63,9 @@ pub trait ControlHandler: Send + Sync + 'static {
         let _ = req;
         Box::pin(async { Err("this node does not manage content".to_string()) })
     }
+    /// Searches stream names; the reply is `Found`. Async, bounded by the
+    /// search's deadlines.
+    fn search(&self, job: SearchJob) -> BoxFuture<'_, Result<Reply, String>>;
 }
 
 /// A listening control socket; stops and removes its file on `shutdown` or drop.
@@ -209,6 +214,7 @@ async fn answer(
         Request::Get(job) => get(job, &*handler, write).await,
         Request::Stop => handler.stop().map(|pid| Reply::Stopping { pid }),
         Request::Content(req) => content(req, &*handler, write).await,
+        Request::Search(job) => handler.search(job).await,
         Request::Publish { path } => {
             let bytes = Arc::new(AtomicU64::new(0));
             let counter = bytes.clone();

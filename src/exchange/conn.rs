@@ -5,13 +5,16 @@
 //! lbry-sdk's server would not accept closes this connection and nothing
 //! else: a request of 1200 bytes or more, bytes that are not a JSON object, no
 //! recognised key, an invalid `requested_blob`, or a second request in the same read.
+//! The one key lbry-sdk does not know that we answer is lbrymount's name
+//! search (docs/protocol.md §11.3), answered from the server's name index.
 
 use super::send::{self, send_blob, Drain};
-use super::server::{ServedStore, ServerConfig, ServerStats};
+use super::server::{NameSearch, ServedStore, ServerConfig, ServerStats};
 use crate::blob::MAX_BLOB_SIZE;
 use crate::hash::BlobHash;
 use crate::store::RawBlob;
 use crate::wire::exchange::{decode_request, BlobRequest, BlobResponse, MAX_REQUEST_SIZE};
+use crate::wire::search;
 use crate::wire::{Invalid, WireError};
 use std::io;
 use std::net::SocketAddr;
@@ -25,8 +28,16 @@ use tracing::{debug, warn, Instrument};
 /// What every connection task of one server shares.
 pub(super) struct Shared {
     pub store: Arc<dyn ServedStore>,
+    pub names: Option<Arc<dyn NameSearch>>,
     pub cfg: ServerConfig,
     pub stats: Arc<ServerStats>,
+}
+
+/// One request read from a connection.
+enum Incoming {
+    Blob(BlobRequest),
+    /// lbrymount's name search: the query text.
+    Search(String),
 }
 
 /// How a connection ended without fault on our side.
@@ -96,6 +107,13 @@ pub(super) async fn serve(
             },
         };
         ServerStats::add(&shared.stats.requests, 1);
+        let request = match request {
+            Incoming::Blob(r) => r,
+            Incoming::Search(text) => {
+                answer_search(&mut stream, &shared, text).await?;
+                continue;
+            }
+        };
         // Like lbry-sdk, only a blob transfer counts as activity; queries do not.
         if answer(&mut stream, peer, &shared, &request).await? {
             idle_deadline = Instant::now() + shared.cfg.idle_timeout;
@@ -109,7 +127,7 @@ async fn read_request(
     stream: &mut TcpStream,
     buf: &mut [u8; MAX_REQUEST_SIZE],
     filled: &mut usize,
-) -> Result<Option<BlobRequest>, ConnError> {
+) -> Result<Option<Incoming>, ConnError> {
     loop {
         // `decode_request` refuses a full buffer, so there is always room here.
         let n = stream
@@ -123,7 +141,17 @@ async fn read_request(
         match decode_request(&buf[..*filled]) {
             Ok(request) => {
                 *filled = 0;
-                return Ok(Some(request));
+                return Ok(Some(Incoming::Blob(request)));
+            }
+            Err(WireError::Invalid(Invalid::NoKnownKey)) => {
+                let text = match search::decode_request(&buf[..*filled]) {
+                    Ok(Some(text)) => text,
+                    Ok(None) => return Err(ConnError::BadRequest(Invalid::NoKnownKey)),
+                    Err(WireError::Invalid(e)) => return Err(ConnError::BadRequest(e)),
+                    Err(WireError::Incomplete) => continue,
+                };
+                *filled = 0;
+                return Ok(Some(Incoming::Search(text)));
             }
             Err(WireError::Incomplete) => {}
             Err(WireError::Invalid(e)) => return Err(ConnError::BadRequest(e)),
@@ -178,6 +206,37 @@ async fn answer(
             error,
         }),
         Err(_) => Err(ConnError::SendTimeout(hash.short())),
+    }
+}
+
+/// Answers a name search from the index (off the async threads), at most
+/// [`search::MAX_HITS`] streams; no index answers an empty list.
+async fn answer_search(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    text: String,
+) -> Result<(), ConnError> {
+    let hits = match shared.names.clone() {
+        Some(names) => crate::blocking::run(move || names.search(&text, search::MAX_HITS))
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    debug!(hits = hits.len(), "answered a name search");
+    let bytes = search::encode_answer(&hits);
+    let deadline = shared.cfg.send_timeout;
+    match timeout(
+        deadline,
+        send::write_all(stream, &bytes, shared.cfg.stall_timeout),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(ConnError::Send {
+            blob: "a search answer".into(),
+            error,
+        }),
+        Err(_) => Err(ConnError::SendTimeout("a search answer".into())),
     }
 }
 

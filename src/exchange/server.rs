@@ -118,6 +118,14 @@ pub trait ServedStore: HasBlob + OpenRaw + Send + Sync + 'static {}
 
 impl<S: HasBlob + OpenRaw + Send + Sync + 'static> ServedStore for S {}
 
+/// What the server answers name searches from (docs/protocol.md §11.3).
+/// Defined here, implemented by `search::NameIndex`; blocking (it may scan
+/// the store), so it is called on the blocking pool.
+pub trait NameSearch: Send + Sync + 'static {
+    /// Up to `max` streams whose names match `query`, best first.
+    fn search(&self, query: &str, max: usize) -> Vec<crate::wire::search::Hit>;
+}
+
 /// A bound blob server, not yet accepting.
 pub struct BlobServer {
     listener: TcpListener,
@@ -136,6 +144,7 @@ impl BlobServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             store,
+            names: None,
             cfg,
             stats: Arc::new(ServerStats::default()),
         });
@@ -149,6 +158,15 @@ impl BlobServer {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Answers name searches from `names`; without it, searches get an
+    /// empty answer. Call before the server runs.
+    pub fn with_search(mut self, names: Arc<dyn NameSearch>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.names = Some(names);
+        }
+        self
     }
 
     /// The live counters.

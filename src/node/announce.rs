@@ -12,6 +12,11 @@
 //! `MAX_WAITING`, and `CONCURRENCY` announces run at once, each bounded by
 //! the DHT's search deadline and rpc deadlines. One stuck announce (a
 //! hostile node, a dead one) therefore never holds up the others.
+//!
+//! Each stream's name is announced too, as keyword keys
+//! (docs/protocol.md §11.2), so searches find this node: in the full pass, and for a stream
+//! announced on request once its descriptor is in the store. At most
+//! `search::index::MAX_KEYWORD_KEYS` keyword keys are announced per pass.
 
 use crate::assemble::local_streams;
 use crate::dht::{self, REANNOUNCE_INTERVAL};
@@ -218,6 +223,7 @@ async fn run(
 ) {
     let mut next_full = tokio::time::Instant::now();
     let mut waiting = Waiting::default();
+    let mut keywords = Keywords::default();
     let mut running: JoinSet<(u64, usize)> = JoinSet::new();
     loop {
         while running.len() < CONCURRENCY {
@@ -233,18 +239,23 @@ async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep_until(next_full) => {
-                let heads = crate::blocking::run({
+                let (heads, names) = crate::blocking::run({
                     let store = store.clone();
-                    move || stream_heads(&*store)
+                    move || pass(&*store)
                 })
                 .await
                 .unwrap_or_default();
-                waiting.add(heads, true);
+                keywords = Keywords::default();
+                let keys = keywords.fresh(names);
+                waiting.add(heads.into_iter().chain(keys).collect(), true);
                 next_full = tokio::time::Instant::now() + REANNOUNCE_INTERVAL;
             }
             () = again.notified() => next_full = tokio::time::Instant::now(),
             blobs = rx.recv() => match blobs {
-                Some(blobs) => waiting.add(blobs, false),
+                Some(blobs) => {
+                    let keys = keywords.fresh(names_of(&store, &blobs).await);
+                    waiting.add(blobs.into_iter().chain(keys).collect(), false);
+                }
                 None => return,
             },
             Some(done) = running.join_next() => {
@@ -266,6 +277,55 @@ async fn announce(node: &dht::Node, blob: BlobHash, tcp_port: u16) -> usize {
             tracing::debug!(blob = %blob.short(), error = %e, "announce reached no node");
             0
         }
+    }
+}
+
+/// What a full pass announces: the streams' heads, and their names.
+fn pass<S: AnnounceStore + ?Sized>(store: &S) -> (Vec<BlobHash>, Vec<String>) {
+    let names = local_streams(store)
+        .into_iter()
+        .map(|(_, d)| d.file_name())
+        .collect();
+    (stream_heads(store), names)
+}
+
+/// The names of the streams whose sd blobs are among `blobs` and in the store.
+async fn names_of(store: &Arc<dyn AnnounceStore>, blobs: &[BlobHash]) -> Vec<String> {
+    let (store, blobs) = (store.clone(), blobs.to_vec());
+    crate::blocking::run(move || {
+        blobs
+            .iter()
+            .filter(|b| matches!(store.peek(b, 2), Ok(Some(h)) if h == b"{\""))
+            .filter_map(|b| {
+                let sd = crate::hash::SdHash::from(*b);
+                crate::assemble::load_descriptor_quiet(&*store, &sd).ok()
+            })
+            .map(|d| d.file_name())
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// The keyword keys announced since the last full pass, at most
+/// `MAX_KEYWORD_KEYS`: a key is announced once per pass.
+#[derive(Default)]
+struct Keywords(HashSet<BlobHash>);
+
+impl Keywords {
+    /// The keys of `names` not announced yet this pass, within the cap.
+    fn fresh(&mut self, names: Vec<String>) -> Vec<BlobHash> {
+        let mut out = Vec::new();
+        for key in crate::search::keyword_keys(names.iter().map(String::as_str)) {
+            if self.0.len() >= crate::search::index::MAX_KEYWORD_KEYS {
+                tracing::debug!("keyword key cap reached; later names are not announced");
+                break;
+            }
+            if self.0.insert(key) {
+                out.push(key);
+            }
+        }
+        out
     }
 }
 

@@ -5,7 +5,7 @@ use super::peers::Peers;
 use super::publisher::Publisher;
 use crate::catalog::{disk_rows, StreamRow};
 use crate::control::server::{ControlHandler, GetEvent};
-use crate::control::{ContentRequest, GetJob, Reply, Status};
+use crate::control::{ContentRequest, GetJob, Reply, SearchJob, Status};
 use crate::dht;
 use crate::exchange::server::ServerStats;
 use crate::fetch::BoxFuture;
@@ -48,6 +48,8 @@ pub struct NodeControl {
     pub upnp: crate::upnp::Upnp,
     /// Background reflection (`--reflect`), if on.
     pub reflect: Option<super::reflect::Reflect>,
+    /// What a search asks: the store's names, the DHT, the hubs.
+    pub search: super::search::Sources,
 }
 
 impl ControlHandler for NodeControl {
@@ -130,6 +132,13 @@ impl ControlHandler for NodeControl {
 
     fn content(&self, req: ContentRequest) -> BoxFuture<'_, Result<Reply, String>> {
         Box::pin(NodeControl::content(self, req))
+    }
+
+    fn search(&self, job: SearchJob) -> BoxFuture<'_, Result<Reply, String>> {
+        Box::pin(async move {
+            let rows = super::search::search(&self.search, &job).await?;
+            Ok(Reply::Found { rows })
+        })
     }
 
     fn publish(&self, path: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Reply, String> {

@@ -31,6 +31,7 @@ pub mod publisher;
 mod reach;
 pub mod reflect;
 mod run;
+pub mod search;
 pub mod shutdown;
 mod tracker_peers;
 
@@ -128,7 +129,14 @@ impl Node {
         crate::exchange::rate::upload().set_rate(cfg.max_upload_rate);
         crate::exchange::rate::download().set_rate(cfg.max_download_rate);
         let life = Lifecycle::new();
-        let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
+        let index = Arc::new(crate::search::NameIndex::new(store.clone()));
+        let server = parts::start_server(
+            cfg.listen,
+            cfg.max_connections,
+            store.clone(),
+            index.clone(),
+        )
+        .await?;
         let tcp_port = server.local_addr().port();
         let announced = announce::AnnouncedPort::new(tcp_port);
         let fixed = resolve(&cfg.peers).await?;
@@ -196,6 +204,12 @@ impl Node {
             stop_requested: Default::default(),
             upnp,
             reflect,
+            search: search::Sources {
+                index: Some(index),
+                dht: dht.clone(),
+                own: Some(server.local_addr()),
+                hub: names.clone(),
+            },
         });
         let control_server = start_control(&cfg.data, control.clone());
         Ok(Node {

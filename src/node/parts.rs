@@ -37,6 +37,7 @@ pub async fn start_server(
     listen: SocketAddr,
     max_connections: usize,
     store: Arc<DiskStore>,
+    names: Arc<crate::search::NameIndex>,
 ) -> anyhow::Result<RunningServer> {
     let config = ServerConfig {
         max_connections,
@@ -45,6 +46,7 @@ pub async fn start_server(
     Ok(BlobServer::bind(listen, store, config)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?
+        .with_search(names)
         .spawn())
 }
 

@@ -44,6 +44,11 @@ impl Vfs {
                 }
                 self.getattr(parent + 1).await
             }
+            What::SearchRoot => self.search_dir(parent, name).await,
+            What::Search(_) => {
+                let (ino, _) = self.name_table.get(parent, name).ok_or(FsError::NotFound)?;
+                self.getattr(ino).await
+            }
         }
     }
 
@@ -165,6 +170,8 @@ impl Vfs {
         }
         match &e.what {
             What::Channel(dir) => self.channel_entries(ino, &e, dir, after).await,
+            What::SearchRoot => Ok(Vec::new()),
+            What::Search(children) => Ok(self.search_entries(children, after)),
             What::Stream(_) if after >= 1 => Ok(Vec::new()),
             What::Stream(_) => {
                 let stream = self.named_stream(&e).await?;

@@ -6,7 +6,7 @@
 //!   up) as directories named by sd hash; looking up any other valid sd hash
 //!   resolves it from the network, within the read timeout;
 //! - each stream directory holds one file, named from its descriptor, with
-//!   its exact size.
+//!   its exact size; names and `.search/TEXT/` are `by_name`, `search_dir`.
 //!
 //! Inodes are stable for the life of the mount: the root is 1, and the k-th
 //! stream known gets directory `2 + 2k` and file `3 + 2k`. Listing cookies
@@ -31,6 +31,7 @@ mod files;
 mod handles;
 mod name_table;
 pub mod names;
+pub mod search_dir;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -53,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use name_table::is_name_ino;
+pub use search_dir::{Found, Searcher, SEARCH_DIR};
 pub use table::ROOT;
 pub use xattrs::CONTROL_XATTR;
 
@@ -170,6 +172,7 @@ pub struct Vfs {
     failed: Mutex<failed::RecentFailures>,
     names: Option<Arc<dyn names::Names>>,
     name_table: name_table::NameTable,
+    searcher: Option<Arc<dyn Searcher>>,
 }
 
 impl Vfs {
@@ -193,6 +196,7 @@ impl Vfs {
             failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
             names: None,
             name_table: name_table::NameTable::default(),
+            searcher: None,
         }
     }
 
@@ -256,6 +260,9 @@ impl Vfs {
             return self.lookup_name(parent, name).await;
         }
         match self.table.node(parent) {
+            Some(Node::Root) if name == SEARCH_DIR && self.searcher.is_some() => {
+                self.getattr(self.search_root()?).await
+            }
             Some(Node::Root) if names::is_name(name) && self.names.is_some() => {
                 self.lookup_name(ROOT, name).await
             }

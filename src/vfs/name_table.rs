@@ -28,6 +28,10 @@ pub const MAX_NAMES: usize = 200_000;
 pub enum What {
     Channel(ChannelDir),
     Stream(Named),
+    /// The root's `.search` directory.
+    SearchRoot,
+    /// `.search/TEXT`: the directory inodes of its results.
+    Search(Vec<u64>),
 }
 
 /// A channel directory: its listing so far, and a lock held while a page
@@ -53,7 +57,7 @@ impl NameEntry {
     pub fn named(&self) -> Option<&Named> {
         match &self.what {
             What::Stream(n) => Some(n),
-            What::Channel(_) => None,
+            _ => None,
         }
     }
 
@@ -139,8 +143,8 @@ impl NameTable {
         let e = t.entries.get(j)?.clone();
         let is_file = ino % 2 == 1;
         match (&e.what, is_file) {
-            (What::Channel(_), true) => None,
-            _ => Some((e, is_file)),
+            (What::Stream(_), _) | (_, false) => Some((e, is_file)),
+            _ => None,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod lan;
 pub mod pyjson;
 pub mod reflector;
+pub mod search;
 pub mod tracker;
 
 pub use frame::{Invalid, WireError};

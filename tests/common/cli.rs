@@ -51,6 +51,10 @@ impl Node {
         if !args.contains(&"--hub") {
             c.arg("--no-hub");
         }
+        // Likewise a one-shot search's DHT node (LBRY's public bootstrap list).
+        if args.first() == Some(&"search") && !args.contains(&"--bootstrap") {
+            c.arg("--no-bootstrap");
+        }
         // Likewise LBRY's public trackers.
         if !args.contains(&"--tracker") {
             c.arg("--no-trackers");

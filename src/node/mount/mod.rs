@@ -143,6 +143,8 @@ async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<V
     if let Some(names) = &node.names {
         vfs = vfs.with_names(Arc::new(HubNames(names.clone())));
     }
+    let search = crate::node::search::MountSearch(node.control.search.clone());
+    vfs = vfs.with_search(Arc::new(search));
     let vfs = Arc::new(vfs);
     let store = node.store.clone();
     let known = tokio::task::spawn_blocking(move || local_streams(&*store)).await?;
