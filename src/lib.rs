@@ -16,6 +16,7 @@
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `assemble`: descriptor + blobs -> the original file;
 //! - `output`: where `get` writes: a file that appears whole or not at all, or standard output;
+//! - `collection`: a folder tree as one stream: the collection document, checked (pure, docs/protocol.md §10);
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
@@ -38,6 +39,7 @@ pub mod blob;
 pub(crate) mod blocking;
 pub(crate) mod catalog;
 pub mod cli;
+pub mod collection;
 pub(crate) mod config;
 pub(crate) mod control;
 pub mod dht;
