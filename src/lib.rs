@@ -17,6 +17,7 @@
 //! - `assemble`: descriptor + blobs -> the original file;
 //! - `output`: where `get` writes: a file that appears whole or not at all, or standard output;
 //! - `collection`: a folder tree as one stream: the collection document, checked (pure, docs/protocol.md §10);
+//! - `output_tree`: where `get` writes a collection: inside one directory, never through a symlink;
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
 //! - `exchange`: the TCP blob protocol, server and client;
@@ -51,6 +52,7 @@ pub mod hub;
 pub(crate) mod layout;
 pub(crate) mod node;
 pub(crate) mod output;
+pub(crate) mod output_tree;
 pub(crate) mod pipeline;
 pub mod publish;
 pub mod reflector;

@@ -9,6 +9,7 @@ mod dht_cmd;
 mod get;
 mod get_net;
 mod get_node;
+mod get_tree;
 mod held;
 mod interrupt;
 mod ls;
