@@ -50,7 +50,10 @@ pub struct TreeRoot {
 pub enum Existing {
     Absent,
     /// A regular file of this size and SHA-384.
-    File { size: u64, sha384: [u8; 48] },
+    File {
+        size: u64,
+        sha384: [u8; 48],
+    },
 }
 
 fn cstr(name: &str) -> io::Result<CString> {
@@ -114,9 +117,8 @@ impl TreeRoot {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io_err)?;
-        let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-            io_err(io::Error::from(io::ErrorKind::InvalidInput))
-        })?;
+        let c = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io_err(io::Error::from(io::ErrorKind::InvalidInput)))?;
         let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
         // SAFETY: `c` is NUL-terminated; the descriptor returned is ours.
         let fd = check(unsafe { libc::open(c.as_ptr(), flags) }).map_err(io_err)?;

@@ -80,7 +80,8 @@ fn get_args<'a>(sd: &'a str, out: &'a Path, peers: &'a [String]) -> Vec<&'a str>
     for p in peers {
         args.extend(["--peer", p.as_str()]);
     }
-    args.push("--no-bootstrap");
+    // -v: the `file written` lines tell the tests how far a get is.
+    args.extend(["--no-bootstrap", "-v"]);
     args
 }
 
@@ -151,7 +152,10 @@ fn get_completes_from_the_second_peer_when_the_first_is_killed_midway() {
     let (_, first_log) = first.stop(libc::SIGKILL);
     let running = child.try_wait().unwrap().is_none();
     log.extend(lines.map_while(Result::ok).map(|l| l + "\n"));
-    assert!(running, "the get was still running when the peer died:\n{log}");
+    assert!(
+        running,
+        "the get was still running when the peer died:\n{log}"
+    );
     let status = child.wait().unwrap();
     assert!(status.success(), "get failed:\n{log}");
     assert!(first_log.contains("listening on"));

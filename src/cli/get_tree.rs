@@ -50,7 +50,10 @@ pub async fn get(
     let sd = req.sd_hash;
     let max = collection::MAX_BYTES as u64 + 16 * desc.blobs().len() as u64;
     if desc.encrypted_size() > max {
-        bail!("collection {sd} is larger than {} bytes", collection::MAX_BYTES);
+        bail!(
+            "collection {sd} is larger than {} bytes",
+            collection::MAX_BYTES
+        );
     }
     let bytes = read_stream(&fetcher, &desc).await?;
     let tree = Collection::parse(&bytes).with_context(|| format!("collection {sd} is refused"))?;

@@ -16,7 +16,11 @@ fn doc(paths: &[&str]) -> Vec<u8> {
             )
         })
         .collect();
-    format!(r#"{{"lbrymount_collection":1,"entries":[{}]}}"#, entries.join(",")).into_bytes()
+    format!(
+        r#"{{"lbrymount_collection":1,"entries":[{}]}}"#,
+        entries.join(",")
+    )
+    .into_bytes()
 }
 
 #[test]
@@ -51,7 +55,10 @@ fn sha384_is_optional_and_checked() {
         .replace(r#""size":0"#, r#""size":0,"sha384":"zz""#);
     assert!(matches!(
         Collection::parse(bad.as_bytes()),
-        Err(CollectionError::BadField { field: "sha384", .. })
+        Err(CollectionError::BadField {
+            field: "sha384",
+            ..
+        })
     ));
 }
 
@@ -107,7 +114,12 @@ fn bounds_versions_and_strangers_are_refused() {
     );
     let v2 = br#"{"lbrymount_collection":2,"entries":[]}"#;
     assert_eq!(Collection::parse(v2), Err(CollectionError::Version(2)));
-    for junk in [&b"hello"[..], b"{\"entries\":[],\"lbrymount_collection\":1}", b"", b"\xff"] {
+    for junk in [
+        &b"hello"[..],
+        b"{\"entries\":[],\"lbrymount_collection\":1}",
+        b"",
+        b"\xff",
+    ] {
         assert!(matches!(
             Collection::parse(junk),
             Err(CollectionError::NotJson(_))
