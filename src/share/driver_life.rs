@@ -52,6 +52,9 @@ impl Driver {
             blind: None,
             watcher: None,
             events: None,
+            colls: crate::share::collections::load(&crate::share::collections::kept_path(
+                &p.manifest,
+            )),
         })
     }
 
