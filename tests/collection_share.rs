@@ -6,6 +6,7 @@
 mod common;
 
 use common::cli::{pseudo_random, Node, ServeNode};
+use common::mount::{assert_file_is, xattr, MountNode};
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -101,4 +102,49 @@ fn a_shared_folder_is_a_collection_and_a_change_gives_a_new_one() {
     get_tree(&server, &v1, &scratch.path().join("v1 again"));
     assert_same(&scratch.path().join("v1 again"), &old);
     drop(server);
+}
+
+#[test]
+fn a_mount_shows_a_collection_as_its_folder_tree_and_reads_every_file() {
+    let a = Node::new();
+    let share = a.path("share");
+    let files = vec![
+        ("readme.txt", b"hello".to_vec()),
+        ("src/main.rs", b"fn main() {}".to_vec()),
+        ("src/deep/data.bin", pseudo_random(5 << 20, 9)),
+        ("src/deep/empty", Vec::new()),
+    ];
+    for (path, data) in &files {
+        let p = share.join("proj").join(path);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, data).unwrap();
+    }
+    let server = ServeNode::start_with(&a, &["--share", share.to_str().unwrap()]);
+    let sd = wait_new_collection(&a, "proj", &[]);
+
+    let b = Node::new();
+    let peer = server.peer_arg();
+    let m = MountNode::start(&b, &["--no-share", "--peer", &peer]);
+    let root = m.mountpoint.join(&sd);
+    let mut top: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["readme.txt", "src"]);
+    assert!(root.join("src/deep").is_dir());
+    for (path, data) in &files {
+        let p = root.join(path);
+        assert_eq!(fs::metadata(&p).unwrap().len(), data.len() as u64, "{path}");
+        assert_file_is(&p, data);
+    }
+    let stat = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    assert_eq!(
+        stat(&root.join("src/main.rs")),
+        stat(&root.join("src/main.rs"))
+    );
+    let file_sd = xattr(&root.join("src/main.rs"), "user.lbry.sd_hash").unwrap();
+    assert_eq!(file_sd.len(), 96);
+    assert!(fs::metadata(root.join("nope")).is_err());
+    drop(m);
 }

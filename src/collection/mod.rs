@@ -22,6 +22,8 @@
 //! key derived from these bytes ([`stream_key`]), so the same tree always
 //! gets the same sd hash.
 
+pub mod tree;
+
 use crate::hash::SdHash;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

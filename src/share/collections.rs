@@ -216,9 +216,13 @@ mod hex_sds {
     }
 }
 
-/// Where the kept collections are saved: beside the share manifest.
-pub fn kept_path(manifest: &Path) -> std::path::PathBuf {
-    manifest.with_file_name("share-collections.json")
+/// Where the kept collections of share folder `dir` (absolute) are saved:
+/// beside the share manifest, one file per folder, so a node started with
+/// another folder leaves them alone, as it leaves the folder's files.
+pub fn kept_path(manifest: &Path, dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let id = crate::sha384::Sha384::digest(dir.as_os_str().as_bytes());
+    manifest.with_file_name(format!("share-collections-{}.json", hex::encode(&id[..8])))
 }
 
 /// Loads what was kept (a missing or unreadable file: nothing kept).

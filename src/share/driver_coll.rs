@@ -85,7 +85,7 @@ impl Driver {
     async fn release_and_save(&mut self, release: Vec<SdHash>) {
         let (publisher, path, kept) = (
             self.publisher.clone(),
-            collections::kept_path(&self.manifest),
+            collections::kept_path(&self.manifest, &self.dir),
             self.colls.clone(),
         );
         let done = crate::blocking::run(move || {

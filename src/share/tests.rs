@@ -205,7 +205,7 @@ async fn a_folder_is_a_collection_whose_previous_version_stays_whole() {
         share.shared() == vec![first.clone(), b.clone()]
     })
     .await;
-    let kept = collections::kept_path(&env.manifest);
+    let kept = collections::kept_path(&env.manifest, &fs::canonicalize(&env.share).unwrap());
     wait_for("the collection", || {
         collections::load(&kept)
             .folders

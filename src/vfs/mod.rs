@@ -1,7 +1,7 @@
 //! The mounted filesystem as a model: names, inodes, attributes, open files
 //! and reads, with no FUSE types, so it is tested without a kernel.
 //!
-//! The tree is two levels deep and read-only:
+//! The tree is read-only, two levels deep but for collections (see `trees`):
 //! - the root lists the streams this node knows (published, cached, looked
 //!   up) as directories named by sd hash; looking up any other valid sd hash
 //!   resolves it from the network, within the read timeout;
@@ -34,6 +34,7 @@ pub mod names;
 mod table;
 #[cfg(test)]
 mod tests;
+mod trees;
 mod xattrs;
 
 use crate::hash::{BlobHash, SdHash};
@@ -165,6 +166,7 @@ pub struct Vfs {
     failed: Mutex<failed::RecentFailures>,
     names: Option<Arc<dyn names::Names>>,
     name_table: name_table::NameTable,
+    trees: trees::Trees,
 }
 
 impl Vfs {
@@ -188,6 +190,7 @@ impl Vfs {
             failed: Mutex::new(failed::RecentFailures::new(failed::RETRY_WINDOW)),
             names: None,
             name_table: name_table::NameTable::default(),
+            trees: trees::Trees::default(),
         }
     }
 
@@ -250,6 +253,9 @@ impl Vfs {
         if name_table::is_name_ino(parent) {
             return self.lookup_name(parent, name).await;
         }
+        if trees::is_tree_ino(parent) {
+            return self.lookup_tree(parent, name).await;
+        }
         match self.table.node(parent) {
             Some(Node::Root) if names::is_name(name) && self.names.is_some() => {
                 self.lookup_name(ROOT, name).await
@@ -263,10 +269,13 @@ impl Vfs {
                 };
                 self.getattr(ino).await
             }
-            Some(Node::Dir(s)) if name == s.descriptor().file_name() => {
-                self.getattr(table::file_ino(parent)).await
-            }
-            Some(Node::Dir(_)) => Err(FsError::NotFound),
+            Some(Node::Dir(s)) => match self.tree_of(parent, &s).await? {
+                Some(tree) => self.tree_lookup(&tree, 0, name),
+                None if name == s.descriptor().file_name() => {
+                    self.getattr(table::file_ino(parent)).await
+                }
+                None => Err(FsError::NotFound),
+            },
             Some(Node::File(_)) => Err(FsError::NotDir),
             None => Err(FsError::NotFound),
         }
@@ -303,6 +312,9 @@ impl Vfs {
     pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
         if name_table::is_name_ino(ino) {
             return self.getattr_name(ino).await;
+        }
+        if trees::is_tree_ino(ino) {
+            return self.getattr_tree(ino);
         }
         let node = self.table.node(ino).ok_or(FsError::NotFound)?;
         let (kind, size) = match &node {
@@ -342,6 +354,9 @@ impl Vfs {
         if name_table::is_name_ino(ino) {
             return self.readdir_name(ino, after).await;
         }
+        if trees::is_tree_ino(ino) {
+            return self.readdir_tree(ino, after);
+        }
         let all = match self.table.node(ino).ok_or(FsError::NotFound)? {
             Node::Root => {
                 let streams = self.table.listed().into_iter();
@@ -352,6 +367,9 @@ impl Vfs {
                     cookie: table::cookie(ino),
                 });
                 streams.chain(self.root_names()).collect()
+            }
+            Node::Dir(s) if let Some(tree) = self.tree_of(ino, &s).await? => {
+                return self.tree_readdir(&tree, 0, after);
             }
             Node::Dir(s) => vec![DirEntry {
                 ino: table::file_ino(ino),

@@ -10,6 +10,8 @@ impl Vfs {
     pub fn listxattr(&self, ino: u64) -> Result<Vec<u8>, FsError> {
         let names: &[&str] = if self.named_stream_known(ino).is_some() {
             &[&XATTRS[..], &NAME_XATTRS[..]].concat()
+        } else if self.tree_stream_known(ino).is_some() {
+            &XATTRS
         } else {
             match self.table.node(ino) {
                 Some(Node::File(_)) => &XATTRS,
@@ -27,6 +29,9 @@ impl Vfs {
     pub fn getxattr(&self, ino: u64, name: &OsStr) -> Result<Vec<u8>, FsError> {
         let s = match self.named_stream_known(ino) {
             Some((_, s)) => s,
+            None if self.tree_stream_known(ino).is_some() => {
+                self.tree_stream_known(ino).ok_or(FsError::NoAttr)?
+            }
             None => match self.table.node(ino) {
                 Some(Node::File(s)) => s,
                 Some(_) => return Err(FsError::NoAttr),
