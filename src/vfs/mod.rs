@@ -389,22 +389,6 @@ impl Vfs {
             .await
             .map_err(|_| format!("{what} timed out after {} s", t.as_secs_f64()))
     }
-
-    /// An EIO whose reason is logged and kept: `stream SD: OP failed: WHY`.
-    fn io_error(&self, sd: SdHash, op: &str, why: String) -> FsError {
-        let reason = format!("stream {sd}: {op} failed: {why}");
-        self.record(reason.clone());
-        FsError::Io(reason)
-    }
-
-    fn record(&self, reason: String) {
-        tracing::warn!("{reason}");
-        let mut e = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
-        if e.len() == RECENT_ERRORS {
-            e.pop_front();
-        }
-        e.push_back((SystemTime::now(), reason));
-    }
 }
 
 #[cfg(test)]
