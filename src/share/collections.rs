@@ -1,5 +1,5 @@
-//! Folders of the share folder published as collections (docs/protocol.md
-//! §10): which collection each folder should have now, which it has, and
+//! Folders of the share folder published as collections
+//! (docs/protocol.md §10): which collection each folder should have now, which it has, and
 //! which streams may go when it changes. Pure: the driver feeds it the
 //! shared files and carries out what it says.
 //!
