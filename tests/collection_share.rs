@@ -94,7 +94,7 @@ fn a_shared_folder_is_a_collection_and_a_change_gives_a_new_one() {
     let old = files.clone();
     files[1].1 = b"fn main() { println!(\"v2\"); }".to_vec();
     fs::write(share.join("proj/src/main.rs"), &files[1].1).unwrap();
-    let v2 = wait_new_collection(&a, "proj", &[v1.clone()]);
+    let v2 = wait_new_collection(&a, "proj", std::slice::from_ref(&v1));
     assert_ne!(v1, v2);
     get_tree(&server, &v2, &scratch.path().join("v2"));
     assert_same(&scratch.path().join("v2"), &files);
