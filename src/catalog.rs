@@ -36,15 +36,20 @@ pub struct StreamRow {
 impl StreamRow {
     /// `<sd_hash>  <size>  <present>/<total>  <name>`, with `~` before a size
     /// that is only a bound; names are escaped so a row stays one line.
+    ///
+    /// A collection (docs/protocol.md §12) shows as its folder: `<name>/`
+    /// followed by `  [collection]`.
     pub fn line(&self) -> String {
         let tilde = if self.size_exact { "" } else { "~" };
+        let name = match self.name.strip_suffix(crate::collection::SUFFIX) {
+            Some(folder) if !folder.is_empty() => {
+                format!("{}/  [collection]", folder.escape_debug())
+            }
+            _ => self.name.escape_debug().to_string(),
+        };
         format!(
-            "{}  {tilde}{}  {}/{}  {}",
-            self.sd_hash,
-            self.size,
-            self.present,
-            self.total,
-            self.name.escape_debug()
+            "{}  {tilde}{}  {}/{}  {name}",
+            self.sd_hash, self.size, self.present, self.total,
         )
     }
 }

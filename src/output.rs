@@ -49,7 +49,13 @@ pub fn remove_live_parts() {
     }
 }
 
-fn forget_part(part: &Path) {
+/// Lists a part file for [`remove_live_parts`].
+pub(crate) fn track_part(part: &Path) {
+    let mut live = LIVE_PARTS.lock().unwrap_or_else(|e| e.into_inner());
+    live.push(part.to_path_buf());
+}
+
+pub(crate) fn forget_part(part: &Path) {
     let mut live = LIVE_PARTS.lock().unwrap_or_else(|e| e.into_inner());
     live.retain(|p| p != part);
 }

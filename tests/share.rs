@@ -32,8 +32,16 @@ fn sd_of(ls: &str, name: &str) -> Option<String> {
         .map(|l| l[..96].to_string())
 }
 
+/// File publishes in a log (a folder's collection is not a file).
 fn publishes_in(log: &str) -> usize {
-    log.lines().filter(|l| l.contains(" published sd=")).count()
+    log.lines()
+        .filter(|l| l.contains(" published sd=") && !l.contains(".lbrycollection"))
+        .count()
+}
+
+/// `ls` rows that are collections (docs/protocol.md §12).
+fn collection_rows(ls: &str) -> usize {
+    ls.lines().filter(|l| l.ends_with("  [collection]")).count()
 }
 
 #[test]
@@ -49,12 +57,13 @@ fn a_file_copied_into_the_share_folder_is_published_and_read_through_another_mou
     );
     let a_dht = a.proc().wait_log("dht node ready at ");
 
-    // cp a 50 MiB file into the share folder (in a subfolder, as users do).
+    // cp a 50 MiB file into the share folder (at its top: a file in a
+    // subfolder is also named by the folder's collection, whose previous
+    // version keeps it published after a change; see tests/collection_share.rs).
     let data = pseudo_random(50 << 20, 7);
     let src = a_node.path("holiday.mkv");
     fs::write(&src, &data).unwrap();
-    fs::create_dir_all(share.join("videos")).unwrap();
-    let shared = share.join("videos/holiday.mkv");
+    let shared = share.join("holiday.mkv");
     fs::copy(&src, &shared).unwrap();
     let ls = wait_ls(&a_node, "the shared file in ls", |ls| {
         sd_of(ls, "holiday.mkv").is_some()
@@ -200,8 +209,8 @@ fn no_share_another_share_or_a_missing_folder_unpublishes_nothing() {
     fs::create_dir(share.join("sub")).unwrap();
     fs::write(share.join("a.bin"), &a).unwrap();
     fs::write(share.join("sub/b.bin"), &b).unwrap();
-    let ls = wait_ls(&node, "both files published", |ls| {
-        sd_of(ls, "a.bin").is_some() && sd_of(ls, "b.bin").is_some()
+    let ls = wait_ls(&node, "both files and the folder published", |ls| {
+        sd_of(ls, "a.bin").is_some() && sd_of(ls, "b.bin").is_some() && collection_rows(ls) == 1
     });
     let (sd_a, sd_b) = (sd_of(&ls, "a.bin").unwrap(), sd_of(&ls, "b.bin").unwrap());
     let share_abs = fs::canonicalize(&share).unwrap();
@@ -279,14 +288,24 @@ fn the_same_content_keeps_its_sd_hash_through_touch_restore_and_rename() {
     let sd = sd_of(&ls, "a.bin").unwrap();
     let unchanged = "content unchanged: keeps its sd hash";
     // Waits until the node has looked at the file the `n`-th time (or
-    // republished it), then checks it still lists the one stream, unchanged.
+    // republished it), then checks it still lists the one stream, unchanged
+    // (a folder's collection aside).
+    let files = |ls: String| -> String {
+        let rows = ls.lines().filter(|l| !l.ends_with("  [collection]"));
+        rows.map(|l| format!("{l}\n")).collect()
+    };
     let same = |n: usize, what: &str| {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while serve.log().matches(unchanged).count() < n && node.ok(&["ls"]) == ls {
+        while serve.log().matches(unchanged).count() < n && files(node.ok(&["ls"])) == ls {
             assert!(Instant::now() < deadline, "{what}: nothing happened");
             std::thread::sleep(Duration::from_millis(50));
         }
-        assert_eq!(node.ok(&["ls"]), ls, "after {what}:\n{}", serve.log());
+        assert_eq!(
+            files(node.ok(&["ls"])),
+            ls,
+            "after {what}:\n{}",
+            serve.log()
+        );
     };
     let run = |cmd: &str, args: &[&std::path::Path]| {
         let st = std::process::Command::new(cmd).args(args).status().unwrap();
@@ -327,10 +346,17 @@ fn the_same_content_keeps_its_sd_hash_through_touch_restore_and_rename() {
     let mut edited = data.clone();
     edited[1000] ^= 1;
     fs::write(&moved, &edited).unwrap();
-    let ls = wait_ls(&node, "the edited file", |ls| {
-        sd_of(ls, "renamed.bin").is_some()
-    });
-    assert_eq!(ls.lines().count(), 1, "the old stream left ls:\n{ls}");
+    // The old stream stays while the folder's previous collection names it.
+    let ls = wait_ls(
+        &node,
+        "the edited file and the folder's new collection",
+        |ls| sd_of(ls, "renamed.bin").is_some() && collection_rows(ls) == 2,
+    );
+    assert_eq!(
+        ls.lines().count(),
+        4,
+        "the old stream, the new one, two collections:\n{ls}"
+    );
     let new_sd = sd_of(&ls, "renamed.bin").unwrap();
     assert_ne!(new_sd, sd);
     let (st, log) = serve.stop(libc::SIGTERM);

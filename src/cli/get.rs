@@ -57,6 +57,9 @@ pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
 /// `get --offline`: the local store only, never the network.
 fn offline(store: &DiskStore, req: &GetRequest) -> anyhow::Result<()> {
     let desc = load_descriptor(store, &req.sd_hash)?;
+    if crate::collection::is_collection_name(desc.suggested_file_name()) {
+        anyhow::bail!("{} is a collection; `get --offline` fetches single streams only (without --offline, a store holding the whole tree is used as is)", req.sd_hash);
+    }
     check_complete(store, &desc)?;
     let out = open_output(req.output.as_deref(), &desc.download_name())?;
     let bar = bytes_bar(

@@ -44,6 +44,9 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         .with_context(|| format!("stream descriptor {sd} is invalid"))?;
     // The stream's blobs are looked up by its sd hash, as lbry-sdk announces them.
     peers.register(&desc);
+    if crate::collection::is_collection_name(desc.suggested_file_name()) {
+        return super::get_tree::get(fetcher, peers, desc, &req).await;
+    }
     let missing = desc
         .blobs()
         .iter()

@@ -24,6 +24,10 @@ pub fn run(mut node: Client, req: &GetRequest) -> anyhow::Result<()> {
         timeout_secs: Some(req.timeout_secs),
     }))?;
     let (mut out, bar) = match next_final(&mut node)? {
+        Reply::Stream { name, .. } if name.ends_with(crate::collection::SUFFIX) => bail!(
+            "{} is a collection; a node runs on this data dir, and `get` of a collection needs a data dir no node holds (give another --data-dir)",
+            req.sd_hash
+        ),
         Reply::Stream { name, size } => (
             open_output(req.output.as_deref(), &name)?,
             bytes_bar(size, &name, req.show_progress),

@@ -12,6 +12,7 @@ pub mod fstab;
 mod get;
 mod get_net;
 mod get_node;
+mod get_tree;
 mod held;
 mod interrupt;
 pub mod log_file;

@@ -87,6 +87,31 @@ impl Publisher {
         Ok(p)
     }
 
+    /// Publishes a collection document as stream `name` (blocking): its key
+    /// and IVs derive from the bytes, so the same tree gets the same sd hash.
+    pub fn publish_collection(&self, name: &str, bytes: &[u8]) -> Result<Published, PublishError> {
+        let key =
+            crate::blob::StreamKey::new(&crate::collection::stream_key(bytes)).map_err(|e| {
+                PublishError::Read {
+                    path: PathBuf::from(name),
+                    source: std::io::Error::other(e),
+                }
+            })?;
+        let opts = PublishOptions {
+            key: Some(key),
+            ivs: crate::publish::IvSource::Sequence,
+            cancel: self.cancel.clone(),
+            ..PublishOptions::default()
+        };
+        let p = crate::publish::publish_reader(&*self.store, name, bytes, &opts, &|_| {})?;
+        let first = p.descriptor.blobs().first().map(|b| b.hash);
+        self.announcer.stream(p.sd_hash, first);
+        if let Some(m) = self.mount() {
+            m.stream_added(&p.descriptor);
+        }
+        Ok(p)
+    }
+
     /// Stops sharing a stream (blocking): its blobs leave the store, so it
     /// is no longer served, listed or announced, and it leaves the mount.
     pub fn unpublish(&self, sd: &SdHash) {
@@ -126,5 +151,11 @@ impl crate::share::SharePublisher for Publisher {
 
     fn is_published(&self, sd: &SdHash) -> bool {
         Publisher::is_published(self, sd)
+    }
+
+    fn publish_collection(&self, name: &str, bytes: &[u8]) -> Result<SdHash, String> {
+        Publisher::publish_collection(self, name, bytes)
+            .map(|p| p.sd_hash)
+            .map_err(|e| crate::error_chain(&e))
     }
 }

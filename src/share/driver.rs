@@ -100,6 +100,8 @@ struct Driver {
     /// inotify, if it runs; restarted when the folder comes back.
     watcher: Option<notify::RecommendedWatcher>,
     events: Option<watcher::Events>,
+    /// The folders' collections kept published.
+    colls: super::collections::Collections,
 }
 
 pub(super) async fn run(mut p: Params, mut stop: watch::Receiver<bool>) {
@@ -132,6 +134,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(super) use crate::error_chain as chain;
 
+#[path = "driver_coll.rs"]
+mod coll;
 #[path = "driver_life.rs"]
 mod life;
 #[path = "driver_pause.rs"]
@@ -324,6 +328,7 @@ impl Driver {
                 Action::Kept { path, sd } => {
                     tracing::info!(file = %path.display(), sd = %sd.short(), "content unchanged: keeps its sd hash");
                 }
+                Action::Unpublish(sd) if self.held_by_collection(&sd) => {}
                 Action::Unpublish(sd) => unpublish.push(sd),
                 Action::WriteManifest => self.manifest_dirty = true,
             }
@@ -359,6 +364,7 @@ impl Driver {
         if let Some((rel, stamp, kind)) = publish {
             self.launch(rel, stamp, kind);
         }
+        self.update_collections().await;
     }
 
     fn show_status(&self) {

@@ -35,6 +35,10 @@ impl Driver {
             );
             return None;
         };
+        let colls = crate::share::collections::load(&crate::share::collections::kept_path(
+            &p.manifest,
+            &dir,
+        ));
         Some(Driver {
             dir,
             manifest: p.manifest.clone(),
@@ -57,6 +61,7 @@ impl Driver {
             blind: None,
             watcher: None,
             events: None,
+            colls,
         })
     }
 

@@ -15,6 +15,8 @@
 //! - [`manifest`]: `share.json`, so a restart keeps every file's sd hash;
 //! - `folder`: which manifest entries are this folder's, and waiting for a
 //!   missing folder;
+//! - `collections`: each folder directly inside the share folder published
+//!   as a collection (docs/protocol.md §12), the previous one kept whole;
 //! - `driver`: the async task that learns about changes (inotify through
 //!   `notify`, see `watcher`, with a periodic full rescan as safety net, or
 //!   rescans alone when inotify cannot run) and runs publishes one at a time
@@ -23,6 +25,7 @@
 //! The node's side is [`SharePublisher`], defined here because this module
 //! is its consumer: chunking, storing and announcing are the node's business.
 
+mod collections;
 mod driver;
 pub mod excluded;
 mod folder;
@@ -58,6 +61,10 @@ pub trait SharePublisher: Send + Sync + 'static {
     fn unpublish(&self, sd: &SdHash);
     /// Whether the stream's sd blob is still held pinned (false: publish again).
     fn is_published(&self, sd: &SdHash) -> bool;
+    /// Publishes a folder's collection document `bytes` as stream `name`
+    /// (blocking), under a key derived from the bytes
+    /// ([`crate::collection::stream_key`]) so one tree gets one sd hash.
+    fn publish_collection(&self, name: &str, bytes: &[u8]) -> Result<SdHash, String>;
 }
 
 /// Where the share folder is and how it is watched.

@@ -1,6 +1,7 @@
 //! The share folder end to end on a real temp dir, with a fake publisher
 //! whose sd hash is the SHA-384 of the bytes it read.
 
+use super::collections;
 use super::watcher::{fallback_warning, is_watch_limit};
 use super::*;
 use std::collections::HashSet;
@@ -77,6 +78,11 @@ impl SharePublisher for Fake {
     fn is_published(&self, sd: &SdHash) -> bool {
         self.live.lock().unwrap().contains(sd)
     }
+    fn publish_collection(&self, name: &str, bytes: &[u8]) -> Result<SdHash, String> {
+        let sd = SdHash::digest(&[name.as_bytes(), bytes].concat());
+        self.live.lock().unwrap().insert(sd);
+        Ok(sd)
+    }
 }
 
 struct Env {
@@ -150,11 +156,11 @@ async fn settle() {
 async fn a_copied_file_is_published_once_then_republished_and_unpublished() {
     let env = env();
     let share = env.start();
-    env.write("sub/a.txt", b"first");
+    env.write("a.txt", b"first");
     for ignored in [".hidden", "movie.part", "notes~", ".cache/x"] {
         env.write(ignored, b"ignored");
     }
-    let first = entry("sub/a.txt", b"first");
+    let first = entry("a.txt", b"first");
     wait_for("the publish", || share.shared() == vec![first.clone()]).await;
     assert!(
         !share.is_polling(),
@@ -163,28 +169,93 @@ async fn a_copied_file_is_published_once_then_republished_and_unpublished() {
     settle().await;
     assert_eq!(
         env.fake.calls(),
-        vec![Call::Publish(env.path("sub/a.txt"), first.1)]
+        vec![Call::Publish(env.path("a.txt"), first.1)]
     );
     let kept = saved(&env.manifest);
     assert_eq!((kept.len(), kept[0].sd), (1, first.1));
 
-    env.write("sub/a.txt", b"second version");
-    let second = entry("sub/a.txt", b"second version");
+    env.write("a.txt", b"second version");
+    let second = entry("a.txt", b"second version");
     wait_for("the republish", || share.shared() == vec![second.clone()]).await;
     let calls = env.fake.calls();
     assert_eq!(
         calls[1..],
         [
-            Call::Publish(env.path("sub/a.txt"), second.1),
+            Call::Publish(env.path("a.txt"), second.1),
             Call::Unpublish(first.1)
         ]
     );
 
-    fs::remove_file(env.share.join("sub/a.txt")).unwrap();
+    fs::remove_file(env.share.join("a.txt")).unwrap();
     wait_for("the unpublish", || share.shared().is_empty()).await;
     assert_eq!(env.fake.calls().last(), Some(&Call::Unpublish(second.1)));
     assert_eq!(env.fake.publishes(), 2);
     wait_for("the manifest", || saved(&env.manifest).is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_is_a_collection_whose_previous_version_stays_whole() {
+    let env = env();
+    let share = env.start();
+    env.write("pics/a.txt", b"first");
+    env.write("pics/deep/b.txt", b"bee");
+    let first = entry("pics/a.txt", b"first");
+    let b = entry("pics/deep/b.txt", b"bee");
+    wait_for("the publish", || {
+        share.shared() == vec![first.clone(), b.clone()]
+    })
+    .await;
+    let kept = collections::kept_path(&env.manifest, &fs::canonicalize(&env.share).unwrap());
+    wait_for("the collection", || {
+        collections::load(&kept)
+            .folders
+            .get("pics")
+            .is_some_and(|f| f.current.is_some())
+    })
+    .await;
+    let v1 = collections::load(&kept).folders["pics"]
+        .current
+        .clone()
+        .unwrap();
+    assert_eq!(v1.files.len(), 2);
+
+    env.write("pics/a.txt", b"second version");
+    let second = entry("pics/a.txt", b"second version");
+    wait_for("the republish", || {
+        share.shared() == vec![second.clone(), b.clone()]
+    })
+    .await;
+    wait_for("the new collection", || {
+        collections::load(&kept).folders["pics"]
+            .current
+            .as_ref()
+            .map(|k| k.sd)
+            != Some(v1.sd)
+    })
+    .await;
+    let f = collections::load(&kept).folders["pics"].clone();
+    assert_eq!(
+        f.previous.map(|k| k.sd),
+        Some(v1.sd),
+        "the previous is kept"
+    );
+    assert!(
+        env.fake.is_published(&first.1) && env.fake.is_published(&v1.sd),
+        "the previous collection and the old file stream stay published"
+    );
+
+    env.write("pics/a.txt", b"third");
+    let third = entry("pics/a.txt", b"third");
+    wait_for("the old one released", || {
+        share.shared() == vec![third.clone(), b.clone()]
+            && !env.fake.is_published(&first.1)
+            && !env.fake.is_published(&v1.sd)
+    })
+    .await;
+    assert!(
+        env.fake.is_published(&second.1),
+        "named by the previous collection"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

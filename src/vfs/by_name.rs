@@ -146,6 +146,9 @@ impl Vfs {
 
     /// The stream behind a file inode of either space.
     pub(super) async fn file_stream(&self, ino: u64) -> Result<Arc<Stream>, FsError> {
+        if super::trees::is_tree_ino(ino) {
+            return self.tree_file_stream(ino).await;
+        }
         if !names_ino::is_name_ino(ino) {
             return match self.table.node(ino).ok_or(FsError::NotFound)? {
                 Node::File(s) => Ok(s),

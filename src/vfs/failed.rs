@@ -84,6 +84,32 @@ impl RecentFailures {
     }
 }
 
+impl super::Vfs {
+    /// An EIO whose reason is logged and kept: `stream SD: OP failed: WHY`.
+    pub(super) fn io_error(
+        &self,
+        sd: crate::hash::SdHash,
+        op: &str,
+        why: String,
+    ) -> super::FsError {
+        let reason = format!("stream {sd}: {op} failed: {why}");
+        self.record(reason.clone());
+        super::FsError::Io(reason)
+    }
+
+    pub(super) fn record(&self, reason: String) {
+        tracing::warn!("{reason}");
+        let mut e = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if e.len() == super::RECENT_ERRORS {
+            e.pop_front();
+        }
+        e.push_back((std::time::SystemTime::now(), reason));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! The mounted filesystem as a model: names, inodes, attributes, open files
 //! and reads, with no FUSE types, so it is tested without a kernel.
 //!
-//! The tree is two levels deep and read-only:
+//! The tree is read-only, two levels deep but for collections (see `trees`):
 //! - the root lists the streams this node knows (published, cached, looked
 //!   up) as directories named by sd hash; looking up any other valid sd hash
 //!   resolves it from the network, within the read timeout;
@@ -35,6 +35,7 @@ pub mod search_dir;
 mod table;
 #[cfg(test)]
 mod tests;
+mod trees;
 mod xattrs;
 
 use crate::hash::{BlobHash, SdHash};
@@ -173,6 +174,7 @@ pub struct Vfs {
     names: Option<Arc<dyn names::Names>>,
     name_table: name_table::NameTable,
     searcher: Option<Arc<dyn Searcher>>,
+    trees: trees::Trees,
 }
 
 impl Vfs {
@@ -197,6 +199,7 @@ impl Vfs {
             names: None,
             name_table: name_table::NameTable::default(),
             searcher: None,
+            trees: trees::Trees::default(),
         }
     }
 
@@ -259,6 +262,9 @@ impl Vfs {
         if name_table::is_name_ino(parent) {
             return self.lookup_name(parent, name).await;
         }
+        if trees::is_tree_ino(parent) {
+            return self.lookup_tree(parent, name).await;
+        }
         match self.table.node(parent) {
             Some(Node::Root) if name == SEARCH_DIR && self.searcher.is_some() => {
                 self.getattr(self.search_root()?).await
@@ -275,10 +281,13 @@ impl Vfs {
                 };
                 self.getattr(ino).await
             }
-            Some(Node::Dir(s)) if name == s.descriptor().file_name() => {
-                self.getattr(table::file_ino(parent)).await
-            }
-            Some(Node::Dir(_)) => Err(FsError::NotFound),
+            Some(Node::Dir(s)) => match self.tree_of(parent, &s).await? {
+                Some(tree) => self.tree_lookup(&tree, 0, name),
+                None if name == s.descriptor().file_name() => {
+                    self.getattr(table::file_ino(parent)).await
+                }
+                None => Err(FsError::NotFound),
+            },
             Some(Node::File(_)) => Err(FsError::NotDir),
             None => Err(FsError::NotFound),
         }
@@ -315,6 +324,9 @@ impl Vfs {
     pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
         if name_table::is_name_ino(ino) {
             return self.getattr_name(ino).await;
+        }
+        if trees::is_tree_ino(ino) {
+            return self.getattr_tree(ino);
         }
         let node = self.table.node(ino).ok_or(FsError::NotFound)?;
         let (kind, size) = match &node {
@@ -354,6 +366,9 @@ impl Vfs {
         if name_table::is_name_ino(ino) {
             return self.readdir_name(ino, after).await;
         }
+        if trees::is_tree_ino(ino) {
+            return self.readdir_tree(ino, after);
+        }
         let all = match self.table.node(ino).ok_or(FsError::NotFound)? {
             Node::Root => {
                 let streams = self.table.listed().into_iter();
@@ -364,6 +379,9 @@ impl Vfs {
                     cookie: table::cookie(ino),
                 });
                 streams.chain(self.root_names()).collect()
+            }
+            Node::Dir(s) if let Some(tree) = self.tree_of(ino, &s).await? => {
+                return self.tree_readdir(&tree, 0, after);
             }
             Node::Dir(s) => vec![DirEntry {
                 ino: table::file_ino(ino),
@@ -382,22 +400,6 @@ impl Vfs {
         tokio::time::timeout(t, fut)
             .await
             .map_err(|_| format!("{what} timed out after {} s", t.as_secs_f64()))
-    }
-
-    /// An EIO whose reason is logged and kept: `stream SD: OP failed: WHY`.
-    fn io_error(&self, sd: SdHash, op: &str, why: String) -> FsError {
-        let reason = format!("stream {sd}: {op} failed: {why}");
-        self.record(reason.clone());
-        FsError::Io(reason)
-    }
-
-    fn record(&self, reason: String) {
-        tracing::warn!("{reason}");
-        let mut e = self.errors.lock().unwrap_or_else(PoisonError::into_inner);
-        if e.len() == RECENT_ERRORS {
-            e.pop_front();
-        }
-        e.push_back((SystemTime::now(), reason));
     }
 }
 

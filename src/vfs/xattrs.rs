@@ -13,6 +13,8 @@ impl Vfs {
             &[CONTROL_XATTR]
         } else if self.named_stream_known(ino).is_some() {
             &[&XATTRS[..], &NAME_XATTRS[..]].concat()
+        } else if self.tree_stream_known(ino).is_some() {
+            &XATTRS
         } else {
             match self.table.node(ino) {
                 Some(Node::File(_)) => &XATTRS,
@@ -34,6 +36,9 @@ impl Vfs {
         }
         let s = match self.named_stream_known(ino) {
             Some((_, s)) => s,
+            None if self.tree_stream_known(ino).is_some() => {
+                self.tree_stream_known(ino).ok_or(FsError::NoAttr)?
+            }
             None => match self.table.node(ino) {
                 Some(Node::File(s)) => s,
                 Some(_) => return Err(FsError::NoAttr),
