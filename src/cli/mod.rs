@@ -17,6 +17,7 @@ mod names;
 mod node_args;
 mod progress;
 mod publish;
+mod reach_args;
 mod reflect;
 mod serve;
 mod status;
@@ -70,6 +71,9 @@ pub struct Cli {
     /// Use no tracker (wins over --tracker)
     #[arg(long, global = true)]
     pub no_trackers: bool,
+
+    #[command(flatten)]
+    pub reach: reach_args::ReachArgs,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -271,8 +275,9 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
     let trackers = cli.tracker_list();
+    let reach = cli.reach.reach();
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub, trackers);
+        return mount::run(cfg, &cli.mount, hub, (trackers, reach));
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -294,6 +299,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 no_bootstrap,
                 timeout_secs: timeout,
                 show_progress,
+                reach,
             };
             get::run(cfg, req)
         }
@@ -327,7 +333,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         }
         Command::Status { stream } => status::run(cfg, names::sd_hash_opt(hub, stream)?),
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node, trackers),
+        Command::Serve { node } => serve::run(cfg, &node, (trackers, reach)),
     }
 }
 

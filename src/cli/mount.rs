@@ -30,13 +30,13 @@ pub fn run(
     cfg: &Config,
     args: &MountArgs,
     hubs: Option<crate::hub::HubConfig>,
-    trackers: Vec<String>,
+    sources: (Vec<String>, crate::node::Reach),
 ) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
     let mut node = args.node.options(cfg, args.peers.clone(), hubs);
-    node.trackers = trackers;
+    (node.trackers, node.reach) = sources;
     crate::node::mount(MountConfig {
         node,
         mountpoint: mp.clone(),

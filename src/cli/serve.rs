@@ -4,8 +4,13 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &NodeArgs, trackers: Vec<String>) -> anyhow::Result<()> {
+/// Serves with `sources`: the trackers and the other blob sources.
+pub fn run(
+    cfg: &Config,
+    args: &NodeArgs,
+    sources: (Vec<String>, crate::node::Reach),
+) -> anyhow::Result<()> {
     let mut options = args.options(cfg, Vec::new(), None);
-    options.trackers = trackers;
+    (options.trackers, options.reach) = sources;
     crate::node::serve(options)
 }

@@ -141,6 +141,9 @@ pub struct Status {
     /// Each tracker's last success and last error; empty without trackers.
     #[serde(default)]
     pub trackers: Vec<crate::tracker::TrackerStatus>,
+    /// Each fixed peer's and HTTP source's last success and last error.
+    #[serde(default)]
+    pub sources: Vec<crate::node::source_status::SourceStatus>,
 }
 
 /// Why a control exchange failed.

@@ -30,6 +30,8 @@ pub struct NodeControl {
     pub dht: Option<Arc<dht::Node>>,
     pub names: Option<Arc<crate::hub::Resolver>>,
     pub trackers: Option<Arc<super::tracker_peers::TrackerPeers>>,
+    /// Fixed peers and HTTP sources, with their health.
+    pub sources: Arc<super::source_status::SourceBook>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,
     pub started: Instant,
@@ -84,6 +86,7 @@ impl ControlHandler for NodeControl {
                 .as_ref()
                 .map(|t| t.status())
                 .unwrap_or_default(),
+            sources: self.sources.status(),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

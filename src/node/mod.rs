@@ -16,18 +16,21 @@
 
 pub mod announce;
 pub mod control;
+pub mod fixed_peers;
 mod get;
 mod glue;
 pub mod mount;
 mod names;
 pub mod oneshot;
 mod parts;
+mod peer_lookup;
 mod peer_memo;
 mod peer_source;
 pub mod peers;
 pub mod publisher;
 mod run;
 pub mod shutdown;
+pub mod source_status;
 mod tracker_peers;
 
 pub use announce::Announcer;
@@ -42,7 +45,7 @@ use crate::config::Config;
 use crate::control::server::ControlServer;
 use crate::dht;
 use crate::exchange::server::{RunningServer, StatsSnapshot};
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, PeerAddr};
 use crate::store::DiskStore;
 use anyhow::Context;
 use peers::Peers;
@@ -85,8 +88,19 @@ pub struct NodeConfig {
     pub hubs: Option<crate::hub::HubConfig>,
     /// BEP-15 trackers (`HOST:PORT`) to announce to and ask; empty: none.
     pub trackers: Vec<String>,
+    /// Fixed peers and HTTP blob sources.
+    pub reach: Reach,
     /// Accept reflector uploads (`--reflector-listen`); `None` runs no reflector.
     pub reflector: Option<crate::reflector::ReflectorConfig>,
+}
+
+/// Blob sources beyond the DHT and trackers (`--fixed-peer`, `--blob-http`).
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// lbry-sdk's fixed peers (`HOST:PORT`), asked as a fallback; empty: none.
+    pub fixed_peers: Vec<String>,
+    /// HTTP blob sources, candidates for every blob like peers given by hand.
+    pub blob_http: Vec<crate::fetch::HttpUrl>,
 }
 
 pub struct Node {
@@ -114,7 +128,13 @@ impl Node {
         let life = Lifecycle::new();
         let server = parts::start_server(cfg.listen, cfg.max_connections, store.clone()).await?;
         let tcp_port = server.local_addr().port();
-        let fixed = resolve(&cfg.peers).await?;
+        let mut given: Vec<PeerAddr> = resolve(&cfg.peers)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let reach = parts::reach(&cfg.reach);
+        given.extend(reach.http.iter().copied());
         let (dht, announcer) = match cfg.dht_listen {
             Some(udp) => {
                 let state = cfg.data.data_dir.join("dht.json");
@@ -135,10 +155,15 @@ impl Node {
             )),
             None => announcer,
         };
-        let peers = parts::peer_policy(fixed, dht.clone(), trackers.clone(), Some(tcp_port));
-        let peers = Arc::new(peers);
-        let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
-            .stopped_by(life.token());
+        let peers = parts::peer_policy(given, dht.clone(), trackers.clone(), Some(tcp_port));
+        let peers = Arc::new(peers.with_fallback(reach.fixed));
+        let fetcher = parts::fetcher(
+            store.clone(),
+            peers.clone(),
+            cfg.fetch_deadline,
+            &reach.book,
+        )
+        .stopped_by(life.token());
         let publisher = Publisher::new(store.clone(), announcer.clone(), life.token());
         if let Some(r) = cfg.reflector {
             start_reflector(r, &store, &announcer, &life).await?;
@@ -151,6 +176,7 @@ impl Node {
             peers: peers.clone(),
             dht: dht.clone(),
             trackers,
+            sources: reach.book,
             served: server.stats(),
             listen: server.local_addr(),
             started: std::time::Instant::now(),

@@ -1,5 +1,6 @@
 //! The peer policy over scripted sources.
 
+use super::super::peer_source::Found;
 use super::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,6 +30,10 @@ impl PeerSource for Scripted {
     }
 }
 
+fn tcp(addrs: &[SocketAddr]) -> Vec<PeerAddr> {
+    addrs.iter().map(|a| PeerAddr::Tcp(*a)).collect()
+}
+
 fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -40,9 +45,12 @@ async fn without_sources_the_search_says_so() {
     assert!(found.peers.is_empty());
     assert_eq!(found.why_none.as_deref(), Some(NO_SOURCE));
     let fixed = addr(5555);
-    let peers = Peers::new(vec![Arc::new(FixedPeers::new(vec![fixed]))], Some(4444));
+    let peers = Peers::new(
+        vec![Arc::new(GivenPeers::new(vec![fixed.into()]))],
+        Some(4444),
+    );
     let found = peers.search(BlobHash::digest(b"x")).await;
-    assert_eq!((found.peers, found.why_none), (vec![fixed], None));
+    assert_eq!((found.peers, found.why_none), (vec![fixed.into()], None));
 }
 
 #[tokio::test]
@@ -51,17 +59,21 @@ async fn duplicates_across_sources_are_removed_even_when_not_adjacent() {
     let one = Scripted::new(&[b, a, c], None);
     let two = Scripted::new(&[c, b, a, b], None);
     let sources: Vec<Arc<dyn PeerSource>> = vec![
-        Arc::new(FixedPeers::new(vec![a, b])),
+        Arc::new(GivenPeers::new(vec![a.into(), b.into()])),
         one,
-        Arc::new(FixedPeers::new(vec![c, a])),
+        Arc::new(GivenPeers::new(vec![c.into(), a.into()])),
         two,
     ];
     let peers = Peers::new(sources, None);
     let found = peers.search(BlobHash::digest(b"x")).await;
-    assert_eq!(found.peers, [a, b, c], "fixed first, each address once");
+    assert_eq!(
+        found.peers,
+        tcp(&[a, b, c]),
+        "given first, each address once"
+    );
     let extra = peers.with_extra(vec![c, addr(9), c]);
     let found = extra.search(BlobHash::digest(b"x")).await;
-    assert_eq!(found.peers, [c, addr(9), a, b]);
+    assert_eq!(found.peers, tcp(&[c, addr(9), a, b]));
 }
 
 #[tokio::test]
@@ -82,7 +94,7 @@ async fn why_nobody_comes_from_every_network_source_and_never_from_ourselves() {
     );
     let extra = peers.with_extra(vec![addr(7)]);
     let found = extra.search(BlobHash::digest(b"x")).await;
-    assert_eq!((found.peers, found.why_none), (vec![addr(7)], None));
+    assert_eq!((found.peers, found.why_none), (vec![addr(7).into()], None));
     assert_eq!(dht.asked.load(Ordering::SeqCst), 1, "the answer was cached");
 }
 
@@ -100,7 +112,7 @@ async fn a_streams_blobs_share_one_lookup_of_its_sd_hash() {
     peers.register(&desc);
     assert_eq!(peers.known(&published.sd_hash), 0, "not looked up yet");
     for b in desc.blobs() {
-        assert_eq!(peers.search(b.hash).await.peers, [found_peer]);
+        assert_eq!(peers.search(b.hash).await.peers, tcp(&[found_peer]));
     }
     assert_eq!(
         dht.asked.load(Ordering::SeqCst),
