@@ -55,6 +55,10 @@ impl Node {
         if !args.contains(&"--tracker") {
             c.arg("--no-trackers");
         }
+        // And LBRY's fixed peer, lbry-sdk's fallback.
+        if !args.contains(&"--fixed-peer") {
+            c.arg("--no-fixed-peers");
+        }
         c
     }
     /// Runs and requires success; returns stdout.

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod fakepeer;
+pub mod http;
 pub mod hub;
 pub mod hub_world;
 pub mod mount;
