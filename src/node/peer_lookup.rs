@@ -27,7 +27,8 @@ pub type Answer = (Vec<SocketAddr>, Option<String>);
 
 /// A lookup under way: since when, and where its answer will be.
 pub struct Asking {
-    pub since: Instant,
+    /// On tokio's clock, as the transfer's fallback delay is.
+    pub since: tokio::time::Instant,
     answer: watch::Receiver<Option<Answer>>,
 }
 
@@ -54,7 +55,7 @@ impl Lookup {
                 None => {
                     let (tx, rx) = watch::channel(None);
                     if asking.len() < MAX_ASKING {
-                        let since = Instant::now();
+                        let since = tokio::time::Instant::now();
                         let answer = rx.clone();
                         asking.insert(key, Asking { since, answer });
                     }

@@ -127,3 +127,85 @@ async fn a_streams_blobs_share_one_lookup_of_its_sd_hash() {
         "a blob of no known stream is looked up by itself"
     );
 }
+
+/// A network source that answers `peers` after `takes`, counting questions.
+struct Slow {
+    takes: std::time::Duration,
+    peers: Vec<SocketAddr>,
+    asked: AtomicUsize,
+}
+
+impl PeerSource for Slow {
+    fn find(&self, _key: BlobHash) -> BoxFuture<'_, Found> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            tokio::time::sleep(self.takes).await;
+            Found {
+                peers: self.peers.clone(),
+                why_none: Some("nobody".into()),
+            }
+        })
+    }
+}
+
+fn slow(secs: u64, peers: &[SocketAddr]) -> Arc<Slow> {
+    Arc::new(Slow {
+        takes: std::time::Duration::from_secs(secs),
+        peers: peers.to_vec(),
+        asked: AtomicUsize::new(0),
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn network_sources_are_asked_at_once_and_a_dropped_search_still_remembers() {
+    let (dht, trackers) = (slow(5, &[addr(1)]), slow(5, &[addr(2)]));
+    let peers = Peers::new(vec![dht.clone(), trackers.clone()], None);
+    let started = tokio::time::Instant::now();
+    let found = peers.search(BlobHash::digest(b"x")).await;
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(5));
+    assert_eq!(
+        found.peers,
+        tcp(&[addr(1), addr(2)]),
+        "in the sources' order"
+    );
+
+    // A search given up after 1 s: its lookup runs on and its answer is kept.
+    let key = BlobHash::digest(b"y");
+    let quick = std::time::Duration::from_secs(1);
+    assert!(tokio::time::timeout(quick, peers.search(key))
+        .await
+        .is_err());
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    assert_eq!(peers.search(key).await.peers.len(), 2);
+    assert_eq!(dht.asked.load(Ordering::SeqCst), 2, "x and y, once each");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fixed_peer_delay_counts_from_the_streams_first_lookup() {
+    let book = Arc::new(crate::node::source_status::SourceBook::default());
+    let fixed = crate::node::fixed_peers::FixedPeers::new(vec!["127.0.0.1:5567".into()], book);
+    let dht = slow(5, &[]);
+    let peers = Arc::new(Peers::new(vec![dht], None).with_fallback(Some(Arc::new(fixed))));
+    let key = BlobHash::digest(b"z");
+    assert_eq!(peers.fallback_after(key), Some(FIXED_PEER_DELAY));
+    let searching = tokio::spawn({
+        let peers = peers.clone();
+        async move { peers.search(key).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let left = peers.fallback_after(key).unwrap();
+    assert_eq!(left, std::time::Duration::from_millis(500));
+    searching.await.unwrap();
+    // The network answered nobody: the fixed peer is asked at once now.
+    assert_eq!(peers.fallback_after(key), Some(std::time::Duration::ZERO));
+    assert_eq!(
+        peers.fallback().await,
+        [PeerAddr::Tcp("127.0.0.1:5567".parse().unwrap())]
+    );
+    let alone = Peers::new(Vec::new(), None);
+    assert_eq!(
+        alone.fallback_after(key),
+        None,
+        "no fixed peer, no fallback"
+    );
+}
