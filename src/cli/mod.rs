@@ -192,18 +192,6 @@ impl Cli {
             .then(|| crate::hub::HubConfig::new(self.hubs.clone(), Some(cfg.data_dir.clone())))
     }
 
-    /// The trackers a node uses: none with `--no-trackers`, those given,
-    /// or LBRY's list.
-    pub fn tracker_list(&self) -> Vec<String> {
-        if self.no_trackers {
-            Vec::new()
-        } else if self.trackers.is_empty() {
-            crate::tracker::DEFAULT_TRACKERS.map(str::to_owned).to_vec()
-        } else {
-            self.trackers.clone()
-        }
-    }
-
     /// Builds the validated configuration from flags, environment and XDG defaults.
     pub fn config(&self) -> anyhow::Result<Config> {
         let env = |k| std::env::var_os(k).map(PathBuf::from);

@@ -1,6 +1,6 @@
-//! The flags for blob sources beyond the DHT and trackers: lbry-sdk's fixed
-//! peers (the fallback) and HTTP blob sources, turned into a [`Reach`].
-//! Global, like `--tracker`: the mount, `serve` and a one-shot `get` use them.
+//! The flags for blob sources beyond the DHT: lbry-sdk's fixed peers (the
+//! fallback) and HTTP blob sources, turned into a [`Reach`]; and the
+//! trackers' list. Global: the mount, `serve` and a one-shot `get` use them.
 
 use crate::fetch::HttpUrl;
 use crate::node::fixed_peers::DEFAULT_FIXED_PEERS;
@@ -37,6 +37,20 @@ impl ReachArgs {
         Reach {
             fixed_peers,
             blob_http: self.blob_http.clone(),
+        }
+    }
+}
+
+impl super::Cli {
+    /// The trackers a node uses: none with `--no-trackers`, those given,
+    /// or LBRY's list.
+    pub fn tracker_list(&self) -> Vec<String> {
+        if self.no_trackers {
+            Vec::new()
+        } else if self.trackers.is_empty() {
+            crate::tracker::DEFAULT_TRACKERS.map(str::to_owned).to_vec()
+        } else {
+            self.trackers.clone()
         }
     }
 }

@@ -67,8 +67,8 @@ impl Default for ClientConfig {
     }
 }
 
-/// The blob exchange client; cheap to share (`Arc`) between many fetches.
-/// As the fetcher's [`BlobPeer`] it also asks HTTP blob sources (`http`).
+/// The blob exchange client, also asking HTTP blob sources as the fetcher's
+/// [`BlobPeer`]; cheap to share (`Arc`) between many fetches.
 pub struct ExchangeClient {
     cfg: ClientConfig,
     pool: Pool,
@@ -394,10 +394,7 @@ impl BlobPeer for ExchangeClient {
     ) -> BoxFuture<'_, Result<VerifiedBlob, PeerError>> {
         match peer {
             PeerAddr::Tcp(addr) => Box::pin(self.fetch(addr, hash, expected_len)),
-            PeerAddr::Http(base) => {
-                let span = tracing::info_span!("fetch", peer = %base, blob = %hash.short());
-                Box::pin(self.http.fetch(base, hash, expected_len).instrument(span))
-            }
+            PeerAddr::Http(base) => Box::pin(self.http.fetch(base, hash, expected_len)),
         }
     }
 }

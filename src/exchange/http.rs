@@ -1,5 +1,5 @@
 //! HTTP blob sources: `GET URL/blob?hash=<hex>` as Odysee's blob storage
-//! serves it (docs/protocol.md §3.8), one more kind of candidate for the
+//! serves it (docs/protocol.md §3.9), one more kind of candidate for the
 //! fetcher next to blob-exchange peers.
 //!
 //! The answer is held to what a peer's is: a 404 says the source lacks the
@@ -15,6 +15,7 @@ use crate::fetch::{HttpUrl, PeerError};
 use crate::hash::BlobHash;
 use std::sync::OnceLock;
 use tokio::time::{timeout, timeout_at, Instant};
+use tracing::Instrument;
 
 /// Redirects followed per request, at most.
 pub const MAX_REDIRECTS: usize = 3;
@@ -48,6 +49,24 @@ impl HttpBlobs {
 
     /// Downloads and verifies one blob from the source at `base`.
     pub async fn fetch(
+        &self,
+        base: HttpUrl,
+        hash: BlobHash,
+        expected_len: Option<u64>,
+    ) -> Result<VerifiedBlob, PeerError> {
+        let span = tracing::info_span!("fetch", peer = %base, blob = %hash.short());
+        let result = self
+            .get(base, hash, expected_len)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match &result {
+            Ok(blob) => tracing::debug!(bytes = blob.len(), "fetched"),
+            Err(e) => tracing::debug!(error = %e, "fetch failed"),
+        });
+        result
+    }
+
+    async fn get(
         &self,
         base: HttpUrl,
         hash: BlobHash,

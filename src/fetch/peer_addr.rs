@@ -21,7 +21,7 @@ pub const MAX_HTTP_SOURCES: usize = 64;
 pub enum PeerAddr {
     /// A blob-exchange peer (docs/protocol.md §3).
     Tcp(SocketAddr),
-    /// An HTTP blob source (docs/protocol.md §3.8).
+    /// An HTTP blob source (docs/protocol.md §3.9).
     Http(HttpUrl),
 }
 
