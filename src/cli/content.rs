@@ -88,6 +88,7 @@ pub fn run(
     cfg: &Config,
     cmd: ContentCommand,
     hub: Option<crate::hub::HubConfig>,
+    reach: crate::node::Reach,
 ) -> anyhow::Result<()> {
     match cmd {
         ContentCommand::Unpublish { target } => unpublish(cfg, &target),
@@ -103,6 +104,7 @@ pub fn run(
                 peers,
                 no_bootstrap,
                 timeout_secs: timeout,
+                reach,
             };
             super::pin::run(cfg, pin)
         }

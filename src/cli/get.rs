@@ -25,6 +25,8 @@ pub struct GetRequest {
     pub no_bootstrap: bool,
     pub timeout_secs: u64,
     pub show_progress: bool,
+    /// Fixed peers and HTTP sources (a running node uses its own).
+    pub reach: crate::node::Reach,
 }
 
 /// Longest file name most filesystems accept, in bytes.

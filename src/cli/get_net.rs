@@ -29,6 +29,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         peers: req.peers.clone(),
         bootstrap: bootstrap_for(&store, &req),
         fetch_deadline: Duration::from_secs(req.timeout_secs),
+        reach: req.reach.clone(),
     };
     let Fetching {
         fetcher,
@@ -37,7 +38,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
         has_sources,
     } = fetching(store.clone(), &cfg).await?;
     if !has_sources && !store.contains(&sd.as_blob()) {
-        bail!("stream descriptor {sd} is not in the local store, and --no-bootstrap without --peer leaves nowhere to look");
+        bail!("stream descriptor {sd} is not in the local store, and --no-bootstrap without --peer, --blob-http or a fixed peer leaves nowhere to look");
     }
     let sd_blob = fetcher.fetch(sd.as_blob(), None, Priority::Urgent).await?;
     let desc = StreamDescriptor::parse_verified(sd_blob.data(), &sd)
@@ -55,7 +56,7 @@ pub async fn get(store: Arc<DiskStore>, req: GetRequest) -> anyhow::Result<()> {
     tracing::info!(sd = %sd.short(), blobs = desc.blobs().len(), missing, peers = fixed, "getting stream");
     if missing > 0 && !has_sources {
         bail!(
-            "{missing} of {} blobs are missing from the local store, and --no-bootstrap without --peer leaves nowhere to look",
+            "{missing} of {} blobs are missing from the local store, and --no-bootstrap without --peer, --blob-http or a fixed peer leaves nowhere to look",
             desc.blobs().len()
         );
     }

@@ -24,14 +24,16 @@ mod parse;
 mod pin;
 mod progress;
 mod publish;
-mod reach;
+mod reach_args;
 pub mod ready;
+use reach_args::NetFlags;
 mod reflect;
 mod search;
 mod serve;
 mod service;
 mod status;
 mod unpublish;
+mod upnp_args;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -91,7 +93,9 @@ pub struct Cli {
     #[arg(long, global = true, overrides_with = "no_lan")]
     pub lan: bool,
     #[command(flatten)]
-    pub reach: reach::ReachArgs,
+    pub upnp: upnp_args::UpnpArgs,
+    #[command(flatten)]
+    pub reach: reach_args::ReachArgs,
 
     /// Without a command: mount the network at MOUNTPOINT
     #[command(flatten)]
@@ -227,18 +231,6 @@ impl Cli {
             .then(|| crate::hub::HubConfig::new(self.hubs.clone(), Some(cfg.data_dir.clone())))
     }
 
-    /// The trackers a node uses: none with `--no-trackers`, those given,
-    /// or LBRY's list.
-    pub fn tracker_list(&self) -> Vec<String> {
-        if self.no_trackers {
-            Vec::new()
-        } else if self.trackers.is_empty() {
-            crate::tracker::DEFAULT_TRACKERS.map(str::to_owned).to_vec()
-        } else {
-            self.trackers.clone()
-        }
-    }
-
     /// Builds the validated configuration from flags, environment and XDG defaults.
     pub fn config(&self) -> anyhow::Result<Config> {
         let env = |k| std::env::var_os(k).map(PathBuf::from);
@@ -310,10 +302,14 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     let show_progress = !cli.quiet;
     let hub = cli.hub_config(cfg);
     let trackers = cli.tracker_list();
-    let lan = !cli.no_lan;
-    let upnp = cli.reach.upnp();
+    let net = NetFlags {
+        trackers,
+        reach: cli.reach.reach(),
+        lan: !cli.no_lan,
+        upnp: cli.upnp.upnp(),
+    };
     let Some(command) = cli.command else {
-        return mount::run(cfg, &cli.mount, hub, trackers, lan, upnp);
+        return mount::run(cfg, &cli.mount, hub, net);
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
@@ -335,6 +331,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                 no_bootstrap,
                 timeout_secs: timeout,
                 show_progress,
+                reach: net.reach.clone(),
             };
             get::run(cfg, req)
         }
@@ -384,9 +381,9 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             status::run(cfg, names::sd_hash_opt(hub, stream)?, &show)
         }
         Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
-        Command::Serve { node } => serve::run(cfg, &node, trackers, lan, upnp),
+        Command::Serve { node } => serve::run(cfg, &node, net),
         Command::Service(c) => service::run(c),
-        Command::Content(c) => content::run(cfg, c, hub),
+        Command::Content(c) => content::run(cfg, c, hub, net.reach),
     }
 }
 

@@ -41,17 +41,13 @@ pub fn run(
     cfg: &Config,
     args: &MountArgs,
     hubs: Option<crate::hub::HubConfig>,
-    trackers: Vec<String>,
-    lan: bool,
-    upnp: Option<crate::upnp::UpnpConfig>,
+    net: super::NetFlags,
 ) -> anyhow::Result<()> {
     let Some(mp) = &args.mountpoint else {
         bail!("no mountpoint given (try `lbrymount --help`)");
     };
     let mut node = args.node.options(cfg, args.peers.clone(), hubs);
-    node.trackers = trackers;
-    node.lan = lan;
-    node.upnp = upnp;
+    net.apply(&mut node);
     crate::node::mount(MountConfig {
         node,
         mountpoint: mp.clone(),

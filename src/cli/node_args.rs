@@ -81,6 +81,7 @@ impl NodeArgs {
             fetch_deadline: FetchConfig::default().deadline,
             hubs,
             trackers: Vec::new(),
+            reach: crate::node::Reach::default(),
             share_dir: (!self.no_share).then(|| {
                 self.share
                     .clone()

@@ -22,6 +22,8 @@ pub struct PinRequest {
     pub peers: Vec<String>,
     pub no_bootstrap: bool,
     pub timeout_secs: u64,
+    /// Fixed peers and HTTP sources (`--fixed-peer`, `--blob-http`).
+    pub reach: crate::node::Reach,
 }
 
 pub fn run(cfg: &Config, req: PinRequest) -> anyhow::Result<()> {
@@ -66,6 +68,7 @@ async fn pin_here(store: Arc<DiskStore>, req: &PinRequest) -> anyhow::Result<u64
         peers: req.peers.clone(),
         bootstrap,
         fetch_deadline: Duration::from_secs(req.timeout_secs),
+        reach: req.reach.clone(),
     };
     let f = fetching(store.clone(), &cfg).await?;
     if !f.has_sources && !complete {

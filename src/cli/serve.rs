@@ -4,16 +4,9 @@
 use super::node_args::NodeArgs;
 use crate::config::Config;
 
-pub fn run(
-    cfg: &Config,
-    args: &NodeArgs,
-    trackers: Vec<String>,
-    lan: bool,
-    upnp: Option<crate::upnp::UpnpConfig>,
-) -> anyhow::Result<()> {
+/// Serves with the network sources and reach the flags chose.
+pub fn run(cfg: &Config, args: &NodeArgs, net: super::NetFlags) -> anyhow::Result<()> {
     let mut options = args.options(cfg, Vec::new(), None);
-    options.trackers = trackers;
-    options.lan = lan;
-    options.upnp = upnp;
+    net.apply(&mut options);
     crate::node::serve(options)
 }

@@ -157,6 +157,7 @@ pub fn render(s: &Status) -> String {
             let _ = writeln!(o, "reflect last error: {e}");
         }
     }
+    render_sources(&mut o, &s.sources);
     let _ = writeln!(
         o,
         "served: {} blobs, {} bytes, {} connections",
@@ -225,6 +226,22 @@ fn render_trackers(o: &mut String, trackers: &[crate::tracker::TrackerStatus]) {
         let _ = write!(o, "tracker {}: last success {ok}", t.tracker);
         if let Some((at, why)) = &t.last_error {
             let _ = write!(o, "; last error {}: {why}", ago(*at));
+        }
+        o.push('\n');
+    }
+}
+
+/// One line per fixed peer and HTTP source, as for trackers.
+fn render_sources(o: &mut String, sources: &[crate::node::source_status::SourceStatus]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ago = |t: u64| format!("{} s ago", now.saturating_sub(t));
+    for s in sources {
+        let ok = s.last_success.map_or_else(|| "never".to_owned(), ago);
+        let _ = write!(o, "{}: last success {ok}", s.source);
+        if let Some((at, why)) = &s.last_error {
+            let _ = write!(o, "; last error {}: {}", ago(*at), why.escape_debug());
         }
         o.push('\n');
     }

@@ -198,6 +198,9 @@ pub struct Status {
     /// Background reflection (`--reflect`), if on.
     #[serde(default)]
     pub reflect: Option<crate::node::reflect::ReflectStatus>,
+    /// Each fixed peer's and HTTP source's last success and last error.
+    #[serde(default)]
+    pub sources: Vec<crate::node::source_status::SourceStatus>,
 }
 
 /// LAN discovery as `status` shows it.

@@ -13,7 +13,7 @@
 
 use super::pool::{peek, Peek, Pool};
 use crate::blob::{BlobReceiver, VerifiedBlob, MAX_BLOB_SIZE};
-use crate::fetch::{BlobPeer, BoxFuture, PeerError};
+use crate::fetch::{BlobPeer, BoxFuture, PeerAddr, PeerError};
 use crate::hash::BlobHash;
 use crate::wire::exchange::{
     decode_response, BlobRequest, BlobResponse, IncomingBlob, MAX_HASHES_PER_QUERY,
@@ -67,10 +67,12 @@ impl Default for ClientConfig {
     }
 }
 
-/// The blob exchange client; cheap to share (`Arc`) between many fetches.
+/// The blob exchange client, also asking HTTP blob sources as the fetcher's
+/// [`BlobPeer`]; cheap to share (`Arc`) between many fetches.
 pub struct ExchangeClient {
     cfg: ClientConfig,
     pool: Pool,
+    http: super::http::HttpBlobs,
 }
 
 /// A failed exchange, and whether the peer never answered at all (then a
@@ -94,7 +96,8 @@ type Exchange<T> = Result<T, Failed>;
 impl ExchangeClient {
     pub fn new(cfg: ClientConfig) -> Self {
         let pool = Pool::new(cfg.pool_max_idle, cfg.pool_per_peer);
-        Self { cfg, pool }
+        let http = super::http::HttpBlobs::new(cfg.clone());
+        Self { cfg, pool, http }
     }
 
     /// Downloads and verifies one blob from `peer`.
@@ -391,10 +394,13 @@ fn check_download(response: &BlobResponse, hash: BlobHash) -> Exchange<IncomingB
 impl BlobPeer for ExchangeClient {
     fn fetch_blob(
         &self,
-        peer: SocketAddr,
+        peer: PeerAddr,
         hash: BlobHash,
         expected_len: Option<u64>,
     ) -> BoxFuture<'_, Result<VerifiedBlob, PeerError>> {
-        Box::pin(self.fetch(peer, hash, expected_len))
+        match peer {
+            PeerAddr::Tcp(addr) => Box::pin(self.fetch(addr, hash, expected_len)),
+            PeerAddr::Http(base) => Box::pin(self.http.fetch(base, hash, expected_len)),
+        }
     }
 }

@@ -5,10 +5,10 @@
 //! waiter; the store's error (which holds an `io::Error`) is shared in an `Arc`.
 
 use super::PeerError;
+use crate::fetch::PeerAddr;
 use crate::hash::BlobHash;
 use crate::store::StoreError;
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,15 +53,15 @@ pub enum FetchError {
     #[error("{}", all_failed(hash, attempts, skipped))]
     AllPeersFailed {
         hash: BlobHash,
-        attempts: Vec<(SocketAddr, PeerError)>,
-        skipped: Vec<(SocketAddr, Skipped)>,
+        attempts: Vec<(PeerAddr, PeerError)>,
+        skipped: Vec<(PeerAddr, Skipped)>,
     },
     /// A peer sent the blob (its hash verifies) at another length than the
     /// stream descriptor gives. No peer can do better: the descriptor is wrong.
     #[error("blob {hash}: the stream descriptor is wrong: it gives {expected} bytes, the blob (whose hash verifies, from {peer}) has {actual}")]
     DescriptorLength {
         hash: BlobHash,
-        peer: SocketAddr,
+        peer: PeerAddr,
         expected: u64,
         actual: u64,
     },
@@ -104,8 +104,8 @@ impl FetchError {
 
 fn all_failed(
     hash: &BlobHash,
-    attempts: &[(SocketAddr, PeerError)],
-    skipped: &[(SocketAddr, Skipped)],
+    attempts: &[(PeerAddr, PeerError)],
+    skipped: &[(PeerAddr, Skipped)],
 ) -> String {
     use fmt::Write;
     let total = attempts.len() + skipped.len();
@@ -129,9 +129,9 @@ mod tests {
     #[test]
     fn all_peers_failed_lists_one_line_per_peer() {
         let hash = BlobHash::digest(b"x");
-        let a: SocketAddr = "10.0.0.1:4444".parse().unwrap();
-        let b: SocketAddr = "10.0.0.2:4444".parse().unwrap();
-        let c: SocketAddr = "10.0.0.3:4444".parse().unwrap();
+        let a = PeerAddr::Tcp("10.0.0.1:4444".parse().unwrap());
+        let b = PeerAddr::Tcp("10.0.0.2:4444".parse().unwrap());
+        let c = PeerAddr::Tcp("10.0.0.3:4444".parse().unwrap());
         let e = FetchError::AllPeersFailed {
             hash,
             attempts: vec![

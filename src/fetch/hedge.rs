@@ -13,10 +13,10 @@
 use super::fetcher::Inner;
 use super::PeerError;
 use crate::blob::{VerifiedBlob, MAX_BLOB_SIZE};
+use crate::fetch::PeerAddr;
 use crate::hash::BlobHash;
 use crate::task;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::{Id, JoinSet};
@@ -66,7 +66,7 @@ pub fn hedge_delay(cfg: &HedgeConfig, bps: Option<f64>, len: Option<u64>) -> Dur
 
 /// How one request ended.
 pub(crate) struct Attempt {
-    pub(crate) peer: SocketAddr,
+    pub(crate) peer: PeerAddr,
     pub(crate) elapsed: Duration,
     pub(crate) result: Result<VerifiedBlob, PeerError>,
 }
@@ -75,7 +75,7 @@ pub(crate) struct Attempt {
 #[derive(Default)]
 pub(crate) struct Race {
     set: JoinSet<Attempt>,
-    running: HashMap<Id, (SocketAddr, Instant)>,
+    running: HashMap<Id, (PeerAddr, Instant)>,
 }
 
 impl Race {
@@ -87,7 +87,7 @@ impl Race {
         self.running.is_empty()
     }
 
-    pub(crate) fn peers(&self) -> Vec<SocketAddr> {
+    pub(crate) fn peers(&self) -> Vec<PeerAddr> {
         self.running.values().map(|(p, _)| *p).collect()
     }
 
@@ -95,7 +95,7 @@ impl Race {
     pub(crate) fn launch(
         &mut self,
         inner: &Arc<Inner>,
-        peer: SocketAddr,
+        peer: PeerAddr,
         hash: BlobHash,
         len: Option<u64>,
     ) {
@@ -175,11 +175,11 @@ fn check(blob: VerifiedBlob, hash: &BlobHash, len: Option<u64>) -> Result<Verifi
 /// One of a peer's in-flight slots; freed when the request ends or is cancelled.
 struct Slot {
     inner: Arc<Inner>,
-    peer: SocketAddr,
+    peer: PeerAddr,
 }
 
 impl Slot {
-    fn take(inner: &Arc<Inner>, peer: SocketAddr) -> Self {
+    fn take(inner: &Arc<Inner>, peer: PeerAddr) -> Self {
         inner.score().begin(peer);
         Self {
             inner: Arc::clone(inner),

@@ -5,10 +5,10 @@
 
 use super::{BlobPeer, BoxFuture, FetchConfig, FetchError, Fetcher, PeerError, PeerFinder};
 use crate::blob::VerifiedBlob;
+use crate::fetch::PeerAddr;
 use crate::hash::BlobHash;
 use crate::store::MemStore;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
@@ -56,8 +56,8 @@ pub(crate) struct Counts {
 #[derive(Default)]
 pub(crate) struct MockNet {
     blobs: Mutex<HashMap<BlobHash, VerifiedBlob>>,
-    behave: Mutex<HashMap<SocketAddr, Behave>>,
-    counts: Mutex<HashMap<SocketAddr, Counts>>,
+    behave: Mutex<HashMap<PeerAddr, Behave>>,
+    counts: Mutex<HashMap<PeerAddr, Counts>>,
     changed: Notify,
 }
 
@@ -65,8 +65,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn addr(i: u8) -> SocketAddr {
-    SocketAddr::from(([10, 0, 0, i], 4444))
+pub(crate) fn addr(i: u8) -> PeerAddr {
+    PeerAddr::Tcp(std::net::SocketAddr::from(([10, 0, 0, i], 4444)))
 }
 
 impl MockNet {
@@ -82,11 +82,11 @@ impl MockNet {
         (hash, Some(data.len() as u64))
     }
 
-    pub(crate) fn set(&self, peer: SocketAddr, b: Behave) {
+    pub(crate) fn set(&self, peer: PeerAddr, b: Behave) {
         lock(&self.behave).insert(peer, b);
     }
 
-    pub(crate) fn counts(&self, peer: SocketAddr) -> Counts {
+    pub(crate) fn counts(&self, peer: PeerAddr) -> Counts {
         lock(&self.counts).get(&peer).copied().unwrap_or_default()
     }
 
@@ -101,7 +101,7 @@ impl MockNet {
         t
     }
 
-    fn update(&self, peer: SocketAddr, f: impl FnOnce(&mut Counts)) {
+    fn update(&self, peer: PeerAddr, f: impl FnOnce(&mut Counts)) {
         f(lock(&self.counts).entry(peer).or_default());
         self.changed.notify_waiters();
     }
@@ -152,7 +152,7 @@ impl MockNet {
 /// Counts a request as live until dropped; a drop before `done` is a cancellation.
 struct Live<'a> {
     net: &'a MockNet,
-    peer: SocketAddr,
+    peer: PeerAddr,
     done: bool,
 }
 
@@ -171,7 +171,7 @@ impl Drop for Live<'_> {
 impl BlobPeer for MockNet {
     fn fetch_blob(
         &self,
-        peer: SocketAddr,
+        peer: PeerAddr,
         hash: BlobHash,
         _expected_len: Option<u64>,
     ) -> BoxFuture<'_, Result<VerifiedBlob, PeerError>> {
@@ -211,7 +211,7 @@ pub(crate) fn test_config() -> FetchConfig {
 /// A fetcher over `net` with `peers` as static candidates and an empty store.
 pub(crate) fn fetcher(
     net: &Arc<MockNet>,
-    peers: &[SocketAddr],
+    peers: &[PeerAddr],
     cfg: FetchConfig,
 ) -> (Fetcher, Arc<MemStore>) {
     let store = Arc::new(MemStore::new());
@@ -226,8 +226,8 @@ pub(crate) fn fetcher(
 
 /// Who was asked and how it failed, and who was not asked and why.
 pub(crate) type Report<'a> = (
-    &'a Vec<(SocketAddr, PeerError)>,
-    &'a Vec<(SocketAddr, crate::fetch::Skipped)>,
+    &'a Vec<(PeerAddr, PeerError)>,
+    &'a Vec<(PeerAddr, crate::fetch::Skipped)>,
 );
 
 /// The attempts and skipped peers of an `AllPeersFailed`; any other error fails the test.
@@ -243,16 +243,16 @@ pub(crate) fn all_failed(e: &FetchError) -> Report<'_> {
 /// A [`PeerFinder`] that answers the same peers for every blob. (The node's
 /// one peer policy is `node::peers::Peers`; the fetcher's tests need only a list.)
 #[derive(Debug, Clone, Default)]
-pub(crate) struct StaticPeers(Vec<SocketAddr>);
+pub(crate) struct StaticPeers(Vec<PeerAddr>);
 
 impl StaticPeers {
-    pub(crate) fn new(peers: impl IntoIterator<Item = SocketAddr>) -> Self {
+    pub(crate) fn new(peers: impl IntoIterator<Item = PeerAddr>) -> Self {
         Self(peers.into_iter().collect())
     }
 }
 
 impl PeerFinder for StaticPeers {
-    fn find_peers(&self, _hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>> {
+    fn find_peers(&self, _hash: BlobHash) -> BoxFuture<'_, Vec<PeerAddr>> {
         let peers = self.0.clone();
         Box::pin(async move { peers })
     }

@@ -16,6 +16,7 @@ pub mod fetch_all;
 pub mod fetcher;
 mod flight;
 pub mod hedge;
+pub mod peer_addr;
 pub mod score;
 mod transfer;
 
@@ -26,11 +27,11 @@ pub use error::{FetchError, Skipped};
 pub use fetch_all::FetchAll;
 pub use fetcher::{FetchConfig, Fetcher, Priority};
 pub use hedge::{hedge_delay, HedgeConfig};
+pub use peer_addr::{HttpUrl, HttpUrlError, PeerAddr};
 pub use score::{ScoreConfig, Scoreboard};
 
 use crate::hash::BlobHash;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 
 /// A boxed future, so the seams stay object-safe.
@@ -87,7 +88,7 @@ impl<S> FetchStore for S where
 pub trait BlobPeer: Send + Sync + 'static {
     fn fetch_blob(
         &self,
-        peer: SocketAddr,
+        peer: PeerAddr,
         hash: BlobHash,
         expected_len: Option<u64>,
     ) -> BoxFuture<'_, Result<crate::blob::VerifiedBlob, PeerError>>;
@@ -96,7 +97,7 @@ pub trait BlobPeer: Send + Sync + 'static {
 /// What a search for a blob's peers found, and why it found nobody.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerSearch {
-    pub peers: Vec<SocketAddr>,
+    pub peers: Vec<PeerAddr>,
     /// When `peers` is empty: the cause, as a user should read it (a DHT
     /// that did not answer is not a DHT where nobody announced the blob).
     pub why_none: Option<String>,
@@ -105,7 +106,7 @@ pub struct PeerSearch {
 /// Who might have a blob: the fetcher's seam; the node's one peer policy
 /// (`node::peers::Peers`, over its sources) implements it.
 pub trait PeerFinder: Send + Sync + 'static {
-    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<SocketAddr>>;
+    fn find_peers(&self, hash: BlobHash) -> BoxFuture<'_, Vec<PeerAddr>>;
 
     /// Like [`find_peers`](Self::find_peers), saying why nobody was found.
     fn search(&self, hash: BlobHash) -> BoxFuture<'_, PeerSearch> {
@@ -115,5 +116,18 @@ pub trait PeerFinder: Send + Sync + 'static {
                 why_none: None,
             }
         })
+    }
+
+    /// When a transfer of `hash` that has delivered nothing yet adds the
+    /// [`fallback`](Self::fallback) peers to its candidates, counted from
+    /// its start (lbry-sdk's `fixed_peer_delay`); a transfer with nobody
+    /// left to ask adds them at once. `None`: there is no fallback.
+    fn fallback_after(&self, _hash: BlobHash) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// The fallback peers (lbry-sdk's fixed peers).
+    fn fallback(&self) -> BoxFuture<'_, Vec<PeerAddr>> {
+        Box::pin(async { Vec::new() })
     }
 }

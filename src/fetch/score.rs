@@ -18,10 +18,10 @@
 
 use super::error::Skipped;
 use super::PeerError;
+use crate::fetch::PeerAddr;
 use crate::hash::BlobHash;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// Transfers smaller than this are dominated by latency and do not update throughput.
@@ -73,8 +73,8 @@ struct PeerState {
 #[derive(Debug, Clone)]
 pub struct Scoreboard {
     cfg: ScoreConfig,
-    peers: HashMap<SocketAddr, PeerState>,
-    missing: HashMap<(SocketAddr, BlobHash), Instant>,
+    peers: HashMap<PeerAddr, PeerState>,
+    missing: HashMap<(PeerAddr, BlobHash), Instant>,
     sweep_at: usize,
 }
 
@@ -89,7 +89,7 @@ impl Scoreboard {
     }
 
     /// A transfer of `bytes` from `peer` completed and verified in `elapsed`.
-    pub fn record_success(&mut self, peer: SocketAddr, bytes: u64, elapsed: Duration) {
+    pub fn record_success(&mut self, peer: PeerAddr, bytes: u64, elapsed: Duration) {
         let alpha = self.cfg.ewma_alpha;
         let p = self.peers.entry(peer).or_default();
         p.successes += 1;
@@ -107,7 +107,7 @@ impl Scoreboard {
     /// An attempt at `peer` for `hash` failed with `err` at `now`.
     pub fn record_failure(
         &mut self,
-        peer: SocketAddr,
+        peer: PeerAddr,
         hash: BlobHash,
         err: &PeerError,
         now: Instant,
@@ -138,28 +138,28 @@ impl Scoreboard {
     }
 
     /// A request to `peer` starts; pair with [`Scoreboard::end`].
-    pub fn begin(&mut self, peer: SocketAddr) {
+    pub fn begin(&mut self, peer: PeerAddr) {
         self.peers.entry(peer).or_default().in_flight += 1;
     }
 
     /// A request to `peer` ended (whatever the outcome, cancelled included).
-    pub fn end(&mut self, peer: SocketAddr) {
+    pub fn end(&mut self, peer: PeerAddr) {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.in_flight = p.in_flight.saturating_sub(1);
         }
     }
 
-    pub fn in_flight(&self, peer: &SocketAddr) -> usize {
+    pub fn in_flight(&self, peer: &PeerAddr) -> usize {
         self.peers.get(peer).map_or(0, |p| p.in_flight)
     }
 
     /// Observed throughput of `peer` in bytes/s, if measured.
-    pub fn throughput(&self, peer: &SocketAddr) -> Option<f64> {
+    pub fn throughput(&self, peer: &PeerAddr) -> Option<f64> {
         self.peers.get(peer).and_then(|p| p.ewma_bps)
     }
 
     /// Why `peer` must not be asked for `hash` now, if it must not.
-    pub fn excluded(&self, peer: &SocketAddr, hash: &BlobHash, now: Instant) -> Option<Skipped> {
+    pub fn excluded(&self, peer: &PeerAddr, hash: &BlobHash, now: Instant) -> Option<Skipped> {
         if let Some((until, reason)) = self.peers.get(peer).and_then(|p| p.banned.as_ref()) {
             if *until > now {
                 let left = *until - now;
@@ -174,18 +174,13 @@ impl Scoreboard {
     }
 
     /// The candidates that may be asked for `hash`, best first.
-    pub fn rank(
-        &self,
-        candidates: &[SocketAddr],
-        hash: &BlobHash,
-        now: Instant,
-    ) -> Vec<SocketAddr> {
+    pub fn rank(&self, candidates: &[PeerAddr], hash: &BlobHash, now: Instant) -> Vec<PeerAddr> {
         let optimistic = self
             .peers
             .values()
             .filter_map(|p| p.ewma_bps)
             .fold(self.cfg.optimistic_bps, f64::max);
-        let mut keyed: Vec<(SocketAddr, Key)> = candidates
+        let mut keyed: Vec<(PeerAddr, Key)> = candidates
             .iter()
             .filter(|p| self.excluded(p, hash, now).is_none())
             .map(|p| (*p, self.key(p, optimistic, now)))
@@ -198,17 +193,17 @@ impl Scoreboard {
     /// The best candidate for `hash` with fewer than `limit` requests in flight.
     pub fn pick(
         &self,
-        candidates: &[SocketAddr],
+        candidates: &[PeerAddr],
         hash: &BlobHash,
         now: Instant,
         limit: usize,
-    ) -> Option<SocketAddr> {
+    ) -> Option<PeerAddr> {
         self.rank(candidates, hash, now)
             .into_iter()
             .find(|p| self.in_flight(p) < limit)
     }
 
-    fn key(&self, peer: &SocketAddr, optimistic: f64, now: Instant) -> Key {
+    fn key(&self, peer: &PeerAddr, optimistic: f64, now: Instant) -> Key {
         let p = self.peers.get(peer).cloned().unwrap_or_default();
         let backed_off = p.backoff_until.is_some_and(|t| t > now);
         let penalty = 0.5f64.powi(p.consecutive_failures.min(30) as i32);
@@ -259,8 +254,8 @@ impl Key {
 mod tests {
     use super::*;
 
-    fn addr(i: u8) -> SocketAddr {
-        SocketAddr::from(([10, 0, 0, i], 4444))
+    fn addr(i: u8) -> PeerAddr {
+        PeerAddr::Tcp(std::net::SocketAddr::from(([10, 0, 0, i], 4444)))
     }
     fn h(i: u8) -> BlobHash {
         BlobHash::digest(&[i])

@@ -14,9 +14,10 @@
 use super::error::Skipped;
 use super::fetcher::{self, Got, Inner};
 use super::hedge::{Attempt, Race};
-use super::{FetchError, PeerError, PeerSearch};
+use super::{FetchError, PeerError};
+use crate::fetch::PeerAddr;
 use crate::hash::BlobHash;
-use std::net::SocketAddr;
+use more::{Arrived, More};
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
@@ -47,15 +48,19 @@ async fn transfer(
     len: Option<u64>,
     mut urgent: watch::Receiver<bool>,
 ) -> Result<Got, FetchError> {
-    let deadline = Instant::now() + inner.cfg.deadline;
+    let start = Instant::now();
+    let deadline = start + inner.cfg.deadline;
     // The blob may have landed between the caller's cache check and this flight.
     if let Some(blob) = fetcher::cached(inner, hash).await? {
         return Ok(Got::Stored(blob));
     }
-    let mut tally = candidates(inner, hash, deadline).await?;
+    let mut more = More::start(inner, hash, start);
+    let mut tally = Tally::new(hash, Vec::new());
     let max_parallel = inner.cfg.hedge.max_parallel.max(1);
     let mut race = Race::default();
     let mut granted = 1usize;
+    // Requests kept running once fallback peers joined a slow race.
+    let mut racing = 0usize;
     let mut urgent_open = true;
     loop {
         // Registered before looking at slots, so a slot freed meanwhile is not missed.
@@ -64,16 +69,17 @@ async fn transfer(
         freed.as_mut().enable();
 
         let is_urgent = *urgent.borrow_and_update();
-        let want = wanted(&race, is_urgent, granted, max_parallel);
+        let want = wanted(&race, is_urgent, granted, max_parallel).max(racing.min(max_parallel));
         let blocked = launch(inner, &mut race, &mut tally, want, len);
-        if race.is_empty() && !blocked {
-            return Err(tally.failed(inner));
+        if race.is_empty() && !blocked && !more.pending() && !more.start_fallback() {
+            return Err(tally.failed_or_none(inner, more.why_none));
         }
         let hedge_at = if is_urgent && race.len() >= granted && race.len() < max_parallel {
             race.hedge_at(inner, len)
         } else {
             None
         };
+        let fallback_at = more.fallback_at();
 
         tokio::select! {
             attempt = race.next(), if !race.is_empty() => {
@@ -82,6 +88,18 @@ async fn transfer(
                     drop(race);
                     return end;
                 }
+            }
+            arrived = more.next(), if more.pending() => match arrived {
+                Arrived::Search(found) => tally.extend(found.peers),
+                Arrived::Fallback(peers) => {
+                    if !race.is_empty() {
+                        racing = race.len() + 1;
+                    }
+                    tally.extend(peers);
+                }
+            },
+            () = sleep_until(fallback_at.unwrap_or(deadline)), if fallback_at.is_some() => {
+                more.start_fallback();
             }
             () = sleep_until(hedge_at.unwrap_or(deadline)), if hedge_at.is_some() => {
                 tracing::debug!(running = ?race.peers(), "request is slow; hedging");
@@ -94,26 +112,6 @@ async fn transfer(
             () = sleep_until(deadline) => return Err(at_deadline(inner, tally, race)),
         }
     }
-}
-
-/// The peers to ask for `hash`, found before the deadline; none is an error.
-async fn candidates(
-    inner: &Arc<Inner>,
-    hash: BlobHash,
-    deadline: Instant,
-) -> Result<Tally, FetchError> {
-    let found = tokio::time::timeout_at(deadline, inner.finder.search(hash))
-        .await
-        .unwrap_or_else(|_| PeerSearch {
-            peers: Vec::new(),
-            why_none: Some("the search for peers did not end before the deadline".into()),
-        });
-    let tally = Tally::new(hash, found.peers);
-    if tally.candidates.is_empty() {
-        let why = found.why_none;
-        return Err(FetchError::NoPeers { hash, why });
-    }
-    Ok(tally)
 }
 
 /// How many requests should run: urgent blobs keep `granted` running (one
@@ -202,7 +200,8 @@ fn at_deadline(inner: &Inner, mut tally: Tally, race: Race) -> FetchError {
         tally.attempts.push((peer, AT_DEADLINE));
     }
     drop(race);
-    tally.failed(inner)
+    let why = "the search for peers did not end before the deadline";
+    tally.failed_or_none(inner, Some(why.to_owned()))
 }
 
 /// The scoreboard's clock: tokio's, so that transfers and scores agree.
@@ -213,29 +212,45 @@ fn std_now() -> std::time::Instant {
 /// Who could be asked, who was, and how each attempt ended.
 struct Tally {
     hash: BlobHash,
-    candidates: Vec<SocketAddr>,
-    asked: Vec<SocketAddr>,
-    attempts: Vec<(SocketAddr, PeerError)>,
+    candidates: Vec<PeerAddr>,
+    asked: Vec<PeerAddr>,
+    attempts: Vec<(PeerAddr, PeerError)>,
 }
 
 impl Tally {
-    fn new(hash: BlobHash, found: Vec<SocketAddr>) -> Self {
-        let mut candidates = Vec::with_capacity(found.len());
-        for p in found {
-            if !candidates.contains(&p) {
-                candidates.push(p);
-            }
-        }
-        Self {
+    fn new(hash: BlobHash, found: Vec<PeerAddr>) -> Self {
+        let mut tally = Self {
             hash,
-            candidates,
+            candidates: Vec::with_capacity(found.len()),
             asked: Vec::new(),
             attempts: Vec::new(),
+        };
+        tally.extend(found);
+        tally
+    }
+
+    /// Adds candidates that arrived (each once).
+    fn extend(&mut self, found: Vec<PeerAddr>) {
+        for p in found {
+            if !self.candidates.contains(&p) {
+                self.candidates.push(p);
+            }
         }
     }
 
+    /// The final error; [`FetchError::NoPeers`] when nobody was a candidate.
+    fn failed_or_none(self, inner: &Inner, why: Option<String>) -> FetchError {
+        if self.candidates.is_empty() {
+            return FetchError::NoPeers {
+                hash: self.hash,
+                why,
+            };
+        }
+        self.failed(inner)
+    }
+
     /// Records a failed attempt; a peer that cut the transfer short may be asked again.
-    fn failed_attempt(&mut self, peer: SocketAddr, e: PeerError) {
+    fn failed_attempt(&mut self, peer: PeerAddr, e: PeerError) {
         let cut_short = matches!(e, PeerError::ShortRead { .. });
         self.attempts.push((peer, e));
         let tries = self.attempts.iter().filter(|(p, _)| *p == peer).count();
@@ -245,7 +260,7 @@ impl Tally {
         }
     }
 
-    fn remaining(&self) -> Vec<SocketAddr> {
+    fn remaining(&self) -> Vec<PeerAddr> {
         let asked = &self.asked;
         self.candidates
             .iter()
@@ -280,6 +295,8 @@ impl Tally {
         }
     }
 }
+
+mod more;
 
 #[cfg(test)]
 mod tests;

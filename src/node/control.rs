@@ -38,6 +38,8 @@ pub struct NodeControl {
     pub names: Option<Arc<crate::hub::Resolver>>,
     pub trackers: Option<Arc<super::tracker_peers::TrackerPeers>>,
     pub lan: Option<Arc<crate::lan::Lan>>,
+    /// Fixed peers and HTTP sources, with their health.
+    pub sources: Arc<super::source_status::SourceBook>,
     pub served: Arc<ServerStats>,
     pub listen: std::net::SocketAddr,
     pub started: Instant,
@@ -107,6 +109,7 @@ impl ControlHandler for NodeControl {
             lan: self.lan.as_deref().map(lan_status),
             upnp: Some(self.upnp.status()),
             reflect: self.reflect.as_ref().map(|r| r.status()),
+            sources: self.sources.status(),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

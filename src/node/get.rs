@@ -114,7 +114,12 @@ impl NodeControl {
             .timeout_secs
             .filter(|s| (1..=86_400).contains(s))
             .map_or(FetchConfig::default().deadline, Duration::from_secs);
-        Ok(super::parts::fetcher(self.store.clone(), finder, deadline))
+        Ok(super::parts::fetcher(
+            self.store.clone(),
+            finder,
+            deadline,
+            &self.sources,
+        ))
     }
 }
 

@@ -9,7 +9,7 @@
 use super::peer_source::{Found, PeerSource};
 use super::shutdown::Lifecycle;
 use crate::dht;
-use crate::fetch::BoxFuture;
+use crate::fetch::{BoxFuture, PeerAddr};
 use crate::hash::{BlobHash, NodeId, HASH_LEN};
 use crate::lan::{Lan, LanConfig, LanPeer, Me};
 use std::net::SocketAddr;
@@ -19,15 +19,21 @@ use tokio::sync::mpsc;
 /// The LAN's live peers as a peer source.
 pub struct LanPeers(pub Arc<Lan>);
 
+impl LanPeers {
+    fn addrs(&self) -> Vec<SocketAddr> {
+        self.0.peers().iter().map(LanPeer::blob_addr).collect()
+    }
+}
+
 impl PeerSource for LanPeers {
-    fn fixed(&self) -> Option<Vec<SocketAddr>> {
-        Some(self.0.peers().iter().map(LanPeer::blob_addr).collect())
+    fn given(&self) -> Option<Vec<PeerAddr>> {
+        Some(self.addrs().into_iter().map(PeerAddr::Tcp).collect())
     }
 
     fn find(&self, _key: BlobHash) -> BoxFuture<'_, Found> {
         Box::pin(async move {
             Found {
-                peers: self.fixed().unwrap_or_default(),
+                peers: self.addrs(),
                 why_none: None,
             }
         })

@@ -17,6 +17,7 @@
 pub mod announce;
 mod content;
 pub mod control;
+pub mod fixed_peers;
 mod get;
 mod glue;
 mod lan_peers;
@@ -24,15 +25,17 @@ pub mod mount;
 mod names;
 pub mod oneshot;
 mod parts;
+mod peer_lookup;
 mod peer_memo;
 mod peer_source;
 pub mod peers;
+mod port_map;
 pub mod publisher;
-mod reach;
 pub mod reflect;
 mod run;
 pub mod search;
 pub mod shutdown;
+pub mod source_status;
 mod tracker_peers;
 
 pub use announce::Announcer;
@@ -47,7 +50,7 @@ use crate::config::Config;
 use crate::control::server::ControlServer;
 use crate::dht;
 use crate::exchange::server::{RunningServer, StatsSnapshot};
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, PeerAddr};
 use crate::store::DiskStore;
 use anyhow::Context;
 use peers::Peers;
@@ -90,6 +93,8 @@ pub struct NodeConfig {
     pub hubs: Option<crate::hub::HubConfig>,
     /// BEP-15 trackers (`HOST:PORT`) to announce to and ask; empty: none.
     pub trackers: Vec<String>,
+    /// Fixed peers and HTTP blob sources.
+    pub reach: Reach,
     /// Accept reflector uploads (`--reflector-listen`); `None` runs no reflector.
     pub reflector: Option<crate::reflector::ReflectorConfig>,
     /// Find nodes on the LAN and be found (multicast; `--no-lan` turns it off).
@@ -102,6 +107,15 @@ pub struct NodeConfig {
     /// The control socket changes them while the node runs.
     pub max_upload_rate: u64,
     pub max_download_rate: u64,
+}
+
+/// Blob sources beyond the DHT and trackers (`--fixed-peer`, `--blob-http`).
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// lbry-sdk's fixed peers (`HOST:PORT`), asked as a fallback; empty: none.
+    pub fixed_peers: Vec<String>,
+    /// HTTP blob sources, candidates for every blob like peers given by hand.
+    pub blob_http: Vec<crate::fetch::HttpUrl>,
 }
 
 pub struct Node {
@@ -139,7 +153,13 @@ impl Node {
         .await?;
         let tcp_port = server.local_addr().port();
         let announced = announce::AnnouncedPort::new(tcp_port);
-        let fixed = resolve(&cfg.peers).await?;
+        let mut given: Vec<PeerAddr> = resolve(&cfg.peers)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let reach = parts::reach(&cfg.reach);
+        given.extend(reach.http.iter().copied());
         let (dht, announcer) = match cfg.dht_listen {
             Some(udp) => {
                 let state = cfg.data.data_dir.join("dht.json");
@@ -169,17 +189,22 @@ impl Node {
             tcp: server.local_addr(),
             udp: dht.as_ref().map(|d| d.local_addr()),
         };
-        let upnp = reach::start_upnp(cfg.upnp, ports, &announced, &announcer, &life);
+        let upnp = port_map::start_upnp(cfg.upnp, ports, &announced, &announcer, &life);
         let peers = parts::peer_policy(
-            fixed,
+            given,
             dht.clone(),
             trackers.clone(),
             lan.clone(),
             Some(tcp_port),
         );
-        let peers = Arc::new(peers);
-        let fetcher = parts::fetcher(store.clone(), peers.clone(), cfg.fetch_deadline)
-            .stopped_by(life.token());
+        let peers = Arc::new(peers.with_fallback(reach.fixed));
+        let fetcher = parts::fetcher(
+            store.clone(),
+            peers.clone(),
+            cfg.fetch_deadline,
+            &reach.book,
+        )
+        .stopped_by(life.token());
         let reflect = cfg
             .reflect
             .map(|addr| reflect::start(store.clone(), addr, &life));
@@ -197,6 +222,7 @@ impl Node {
             dht: dht.clone(),
             trackers,
             lan,
+            sources: reach.book,
             served: server.stats(),
             listen: server.local_addr(),
             started: std::time::Instant::now(),

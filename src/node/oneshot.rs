@@ -10,7 +10,7 @@ use super::peers::Peers;
 use super::Bootstrap;
 use crate::config::Config;
 use crate::dht;
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, PeerAddr};
 use crate::store::{DiskStore, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +25,8 @@ pub struct GetConfig {
     pub bootstrap: Bootstrap,
     /// Longest time spent fetching one blob.
     pub fetch_deadline: Duration,
+    /// Fixed peers and HTTP blob sources.
+    pub reach: super::Reach,
 }
 
 /// What a one-shot `get` fetches with. The DHT node, if any, lives as long
@@ -34,9 +36,10 @@ pub struct Fetching {
     /// The peer policy the fetcher asks: register the stream once its
     /// descriptor is known, so its blobs are looked up by its sd hash.
     pub peers: Arc<Peers>,
-    /// How many peers were given by hand.
+    /// How many peers (and HTTP sources) were given by hand.
     pub fixed: usize,
-    /// Whether there is anywhere to look: a DHT node or a peer given by hand.
+    /// Whether there is anywhere to look: a DHT node, a peer or HTTP source
+    /// given by hand, or a fixed peer.
     pub has_sources: bool,
 }
 
@@ -51,6 +54,7 @@ pub fn open_store(cfg: &Config) -> Result<DiskStore, StoreError> {
 /// chosen bootstrap nodes.
 pub async fn fetching(store: Arc<DiskStore>, cfg: &GetConfig) -> anyhow::Result<Fetching> {
     let fixed = parts::resolve(&cfg.peers).await?;
+    let reach = parts::reach(&cfg.reach);
     let dht = match &cfg.bootstrap {
         Bootstrap::None => None,
         chosen => {
@@ -58,10 +62,14 @@ pub async fn fetching(store: Arc<DiskStore>, cfg: &GetConfig) -> anyhow::Result<
             Some(parts::short_lived_dht(&seeds).await?)
         }
     };
-    let has_sources = dht.is_some() || !fixed.is_empty();
-    let n = fixed.len();
-    let peers = Arc::new(parts::peer_policy(fixed, dht, None, None, None));
-    let fetcher = parts::fetcher(store, peers.clone(), cfg.fetch_deadline);
+    let has_sources =
+        dht.is_some() || !fixed.is_empty() || !reach.http.is_empty() || reach.fixed.is_some();
+    let mut given: Vec<PeerAddr> = fixed.into_iter().map(Into::into).collect();
+    given.extend(&reach.http);
+    let n = given.len();
+    let peers = parts::peer_policy(given, dht, None, None, None).with_fallback(reach.fixed);
+    let peers = Arc::new(peers);
+    let fetcher = parts::fetcher(store, peers.clone(), cfg.fetch_deadline, &reach.book);
     Ok(Fetching {
         fetcher,
         peers,

@@ -4,14 +4,16 @@
 //! choose peers and start DHT nodes through these functions, so each part
 //! is configured in one place (docs/architecture.md §2.5).
 
-use super::peers::{DhtPeers, FixedPeers, PeerSource, Peers};
+use super::fixed_peers::FixedPeers;
+use super::peers::{DhtPeers, GivenPeers, PeerSource, Peers};
+use super::source_status::{SourceBook, Watched};
 use super::tracker_peers::TrackerPeers;
-use super::Bootstrap;
+use super::{Bootstrap, Reach};
 use crate::config::Config;
 use crate::dht::{self, AddrPolicy, NodeConfig};
 use crate::exchange::client::{ClientConfig, ExchangeClient};
 use crate::exchange::server::{BlobServer, RunningServer, ServerConfig};
-use crate::fetch::{FetchConfig, FetchStore, Fetcher, PeerFinder};
+use crate::fetch::{FetchConfig, FetchStore, Fetcher, PeerAddr, PeerFinder};
 use crate::store::{DiskStore, StoreError};
 use anyhow::Context;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -50,18 +52,44 @@ pub async fn start_server(
         .spawn())
 }
 
-/// A fetcher over `store` and `finder`, giving up on a blob after `deadline`.
+/// A fetcher over `store` and `finder`, giving up on a blob after
+/// `deadline`; the sources `book` lists have their outcomes recorded.
 pub fn fetcher(
     store: Arc<dyn FetchStore>,
     finder: Arc<dyn PeerFinder>,
     deadline: Duration,
+    book: &Arc<SourceBook>,
 ) -> Fetcher {
     let config = FetchConfig {
         deadline,
         ..FetchConfig::default()
     };
-    let client = Arc::new(ExchangeClient::new(ClientConfig::default()));
+    let client = Arc::new(Watched {
+        inner: Arc::new(ExchangeClient::new(ClientConfig::default())),
+        book: book.clone(),
+    });
     Fetcher::new(store, finder, client, config)
+}
+
+/// The sources of a [`Reach`], listed in one book for `status`.
+pub struct ReachParts {
+    pub book: Arc<SourceBook>,
+    /// The fallback; `None` without fixed peers.
+    pub fixed: Option<Arc<FixedPeers>>,
+    /// HTTP sources: candidates for every blob, like peers given by hand.
+    pub http: Vec<PeerAddr>,
+}
+
+/// Builds the sources of `reach`; nothing is resolved or contacted yet.
+pub fn reach(reach: &Reach) -> ReachParts {
+    let book = Arc::new(SourceBook::default());
+    let http: Vec<PeerAddr> = reach.blob_http.iter().map(|u| (*u).into()).collect();
+    for (url, addr) in reach.blob_http.iter().zip(&http) {
+        book.add(format!("HTTP source {url}"), Some(*addr));
+    }
+    let fixed = (!reach.fixed_peers.is_empty())
+        .then(|| Arc::new(FixedPeers::new(reach.fixed_peers.clone(), book.clone())));
+    ReachParts { book, fixed, http }
 }
 
 /// The UDP address to bind for a short-lived node (as `get` runs one): on the
@@ -83,18 +111,18 @@ pub async fn short_lived_dht(seeds: &[SocketAddr]) -> anyhow::Result<Arc<dht::No
     join_dht(client_bind(seeds), seeds, None).await
 }
 
-/// The one peer policy over the peers given by hand and, when there are,
-/// the nodes heard on the LAN (asked for every blob, like peers given by
-/// hand), the DHT node and the trackers; `own_tcp_port` is our blob server's,
-/// never a candidate.
+/// The one peer policy over the peers (and HTTP sources) given by hand and,
+/// when there are, the nodes heard on the LAN (asked for every blob, like
+/// peers given by hand), the DHT node and the trackers; `own_tcp_port` is
+/// our blob server's, never a candidate.
 pub fn peer_policy(
-    fixed: Vec<SocketAddr>,
+    given: Vec<PeerAddr>,
     dht: Option<Arc<dht::Node>>,
     trackers: Option<Arc<TrackerPeers>>,
     lan: Option<Arc<crate::lan::Lan>>,
     own_tcp_port: Option<u16>,
 ) -> Peers {
-    let mut sources: Vec<Arc<dyn PeerSource>> = vec![Arc::new(FixedPeers::new(fixed))];
+    let mut sources: Vec<Arc<dyn PeerSource>> = vec![Arc::new(GivenPeers::new(given))];
     if let Some(lan) = lan {
         sources.push(Arc::new(super::lan_peers::LanPeers(lan)));
     }

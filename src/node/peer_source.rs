@@ -1,8 +1,10 @@
 //! Where peers come from: the small seam [`PeerSource`] that the one peer
-//! policy ([`super::peers::Peers`]) asks, and today's sources: peers given by
-//! hand ([`FixedPeers`]) and the DHT ([`DhtPeers`]); trackers are one more
-//! (`tracker_peers`), the LAN another (`lan_peers`); caching, deduplication, bounds, leaving ourselves
-//! out and saying why nobody was found are the composer's, not theirs.
+//! policy ([`super::peers::Peers`]) asks, and today's sources: peers and
+//! HTTP blob sources given by hand ([`GivenPeers`]) and the DHT
+//! ([`DhtPeers`]); trackers are one more (`tracker_peers`), the LAN another
+//! (`lan_peers`); lbry-sdk's fixed peers are the policy's fallback
+//! (`fixed_peers`). Caching, deduplication, bounds, leaving ourselves out
+//! and saying why nobody was found are the composer's, not theirs.
 //!
 //! A source answers for a key: a stream's sd hash (lbry-sdk announces
 //! streams, not data blobs) or a blob's own hash. It also says, in the
@@ -11,7 +13,7 @@
 
 use crate::dht;
 use crate::dht::lookup::LookupStats;
-use crate::fetch::BoxFuture;
+use crate::fetch::{BoxFuture, PeerAddr};
 use crate::hash::BlobHash;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,11 +29,11 @@ pub struct Found {
 
 /// One place peers come from. The composer owns this seam (docs/architecture.md §5).
 pub trait PeerSource: Send + Sync + 'static {
-    /// Addresses that answer for every key and are known without asking
-    /// (peers given by hand, nodes heard on the LAN): asked first, never
+    /// Candidates for every key known without asking (peers and HTTP
+    /// sources given by hand, nodes heard on the LAN): asked first, never
     /// cached (a LAN peer heard a second ago is a candidate now), counted by
     /// `Peers::known`. `None` for a source that asks the network.
-    fn fixed(&self) -> Option<Vec<SocketAddr>> {
+    fn given(&self) -> Option<Vec<PeerAddr>> {
         None
     }
 
@@ -39,24 +41,24 @@ pub trait PeerSource: Send + Sync + 'static {
     fn find(&self, key: BlobHash) -> BoxFuture<'_, Found>;
 }
 
-/// Peers given by hand (`--peer HOST:PORT`): candidates for every blob,
-/// like lbry-sdk's `fixed_peers`.
+/// Peers and HTTP blob sources given by hand (`--peer HOST:PORT`,
+/// `--blob-http URL`): candidates for every blob, asked at once.
 #[derive(Debug, Clone, Default)]
-pub struct FixedPeers(Vec<SocketAddr>);
+pub struct GivenPeers(Vec<PeerAddr>);
 
-impl FixedPeers {
-    pub fn new(peers: Vec<SocketAddr>) -> Self {
+impl GivenPeers {
+    pub fn new(peers: Vec<PeerAddr>) -> Self {
         Self(peers)
     }
 }
 
-impl PeerSource for FixedPeers {
-    fn fixed(&self) -> Option<Vec<SocketAddr>> {
+impl PeerSource for GivenPeers {
+    fn given(&self) -> Option<Vec<PeerAddr>> {
         Some(self.0.clone())
     }
 
     fn find(&self, _key: BlobHash) -> BoxFuture<'_, Found> {
-        let peers = self.0.clone();
+        let peers = self.0.iter().filter_map(PeerAddr::tcp).collect();
         Box::pin(async move {
             Found {
                 peers,
@@ -135,10 +137,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fixed_peers_answer_the_same_for_any_key() {
+    async fn given_peers_answer_the_same_for_any_key() {
         let a: SocketAddr = "127.0.0.1:4444".parse().unwrap();
-        let fixed = FixedPeers::new(vec![a]);
-        assert_eq!(fixed.fixed(), Some(vec![a]));
+        let fixed = GivenPeers::new(vec![a.into()]);
+        assert_eq!(fixed.given(), Some(vec![PeerAddr::Tcp(a)]));
         let found = fixed.find(BlobHash::digest(b"1")).await;
         assert_eq!(found, fixed.find(BlobHash::digest(b"2")).await);
         assert_eq!(found.peers, [a]);

@@ -69,6 +69,10 @@ impl Node {
         if !args.contains(&"--upnp-gateway") {
             c.arg("--no-upnp");
         }
+        // And LBRY's fixed peer, lbry-sdk's fallback.
+        if !args.contains(&"--fixed-peer") {
+            c.arg("--no-fixed-peers");
+        }
         c
     }
     /// Runs and requires success; returns stdout.

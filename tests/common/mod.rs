@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod fakepeer;
 pub mod home_lan;
+pub mod http;
 pub mod hub;
 pub mod hub_world;
 pub mod lan;

@@ -36,9 +36,10 @@ async fn good_peer_serves_many_blobs_over_one_connection() {
     let client = short_client();
     for blob in &blobs {
         // Through the `BlobPeer` seam, as the fetcher will call it.
-        let got = within(client.fetch_blob(peer.addr(), *blob.hash(), Some(blob.len() as u64)))
-            .await
-            .expect("good peer serves the blob");
+        let got =
+            within(client.fetch_blob(peer.addr().into(), *blob.hash(), Some(blob.len() as u64)))
+                .await
+                .expect("good peer serves the blob");
         assert_eq!(got, *blob);
     }
     assert_eq!(blobs[1].len(), 2_097_152);

@@ -1,4 +1,5 @@
-//! Tests of one blob's transfer: failover, retries, the deadline, and what a failure reports.
+//! Tests of one blob's transfer: failover, retries, the deadline, what a
+//! failure reports, and when fallback peers join.
 
 use super::*;
 use crate::blob::VerifiedBlob;
@@ -198,4 +199,106 @@ async fn the_overall_deadline_ends_a_hanging_transfer_with_what_was_tried() {
     .await;
     assert!(!store.contains(&hash));
     assert_eq!(f.inner.score().in_flight(&addr(2)), 0);
+}
+
+/// A finder whose search takes `search_takes` and whose fallback peers are due `after`.
+struct WithFallback {
+    peers: Vec<PeerAddr>,
+    search_takes: Duration,
+    fallback: Vec<PeerAddr>,
+    after: Duration,
+}
+
+impl crate::fetch::PeerFinder for WithFallback {
+    fn find_peers(&self, _hash: BlobHash) -> crate::fetch::BoxFuture<'_, Vec<PeerAddr>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.search_takes).await;
+            self.peers.clone()
+        })
+    }
+
+    fn fallback_after(&self, _hash: BlobHash) -> Option<Duration> {
+        Some(self.after)
+    }
+
+    fn fallback(&self) -> crate::fetch::BoxFuture<'_, Vec<PeerAddr>> {
+        let peers = self.fallback.clone();
+        Box::pin(async move { peers })
+    }
+}
+
+/// Fetches through `finder` on `net`; returns the result and the (paused) time it took.
+async fn fetch_via(
+    net: &Arc<MockNet>,
+    finder: WithFallback,
+    hash: BlobHash,
+    len: Option<u64>,
+) -> (Result<VerifiedBlob, FetchError>, Duration) {
+    let store = Arc::new(crate::store::MemStore::new());
+    let f = crate::fetch::Fetcher::new(store, Arc::new(finder), net.clone(), test_config());
+    let started = Instant::now();
+    let got = f.fetch(hash, len, Priority::Bulk).await;
+    (got, started.elapsed())
+}
+
+#[tokio::test(start_paused = true)]
+async fn fallback_peers_race_a_slow_peer_once_the_delay_passed() {
+    let net = MockNet::new();
+    let (hash, len) = net.add(b"late");
+    net.set(addr(1), Behave::Hang);
+    let finder = WithFallback {
+        peers: vec![addr(1)],
+        search_takes: Duration::ZERO,
+        fallback: vec![addr(2)],
+        after: Duration::from_secs(2),
+    };
+    let (got, took) = fetch_via(&net, finder, hash, len).await;
+    assert_eq!(got.unwrap().data(), b"late");
+    assert_eq!(took, Duration::from_secs(2));
+    assert_eq!(
+        net.counts(addr(1)).cancelled,
+        1,
+        "the slow request lost the race"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_search_does_not_hold_back_the_fallback() {
+    let net = MockNet::new();
+    let (hash, len) = net.add(b"found late");
+    let finder = WithFallback {
+        peers: vec![addr(1)],
+        search_takes: Duration::from_secs(20),
+        fallback: vec![addr(2)],
+        after: Duration::from_secs(2),
+    };
+    let (got, took) = fetch_via(&net, finder, hash, len).await;
+    assert_eq!(got.unwrap().data(), b"found late");
+    assert_eq!(took, Duration::from_secs(2));
+    assert_eq!(net.counts(addr(1)).calls, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_nobody_left_to_ask_the_fallback_is_asked_at_once() {
+    let net = MockNet::new();
+    let (hash, len) = net.add(b"now");
+    net.set(addr(1), Behave::Fail(PeerError::NotAvailable));
+    let finder = WithFallback {
+        peers: vec![addr(1)],
+        search_takes: Duration::ZERO,
+        fallback: vec![addr(2)],
+        after: Duration::from_secs(2),
+    };
+    let (got, took) = fetch_via(&net, finder, hash, len).await;
+    assert_eq!(got.unwrap().data(), b"now");
+    assert_eq!(took, Duration::ZERO);
+    // An empty fallback leaves the search's reason.
+    let finder = WithFallback {
+        peers: Vec::new(),
+        search_takes: Duration::ZERO,
+        fallback: Vec::new(),
+        after: Duration::from_secs(2),
+    };
+    let (got, _) = fetch_via(&net, finder, hash, len).await;
+    assert!(matches!(got, Err(FetchError::NoPeers { .. })), "{got:?}");
 }

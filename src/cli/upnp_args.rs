@@ -8,7 +8,7 @@ use crate::upnp::UpnpConfig;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct ReachArgs {
+pub struct UpnpArgs {
     /// Map no port on the home router: no UPnP (no multicast search on the LAN)
     #[arg(long, global = true)]
     pub no_upnp: bool,
@@ -17,7 +17,7 @@ pub struct ReachArgs {
     pub upnp_gateway: Option<IpAddr>,
 }
 
-impl ReachArgs {
+impl UpnpArgs {
     /// The mapping to keep; `None` with `--no-upnp`.
     pub fn upnp(&self) -> Option<UpnpConfig> {
         (!self.no_upnp).then_some(UpnpConfig {
