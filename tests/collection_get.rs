@@ -213,3 +213,25 @@ fn an_interrupted_get_resumes_without_fetching_complete_files_again() {
         );
     }
 }
+
+#[test]
+fn get_through_a_node_running_on_the_data_dir_writes_the_tree_and_resumes() {
+    let a = Node::new();
+    let files = tree(5, 2);
+    let sd = publish_tree(&a, &files);
+    let server = ServeNode::start(&a);
+    // B's data dir is held by its own running node: `get` asks that node.
+    let b = Node::new();
+    let _b_node = ServeNode::start(&b);
+    let out = b.path("out");
+    let peers = [server.peer_arg()];
+    let args = get_args(&sd, &out, &peers);
+    b.ok(&args);
+    assert_tree(&out, &files);
+    // A second run finds every file complete and fetches nothing.
+    let again = b.cmd(&args).output().unwrap();
+    assert_success(&again, &args);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("(6 already complete)"), "{stderr}");
+    assert_tree(&out, &files);
+}

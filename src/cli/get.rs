@@ -41,8 +41,9 @@ pub fn run(cfg: &Config, req: GetRequest) -> anyhow::Result<()> {
     // A node running on the data dir holds its store: ask it.
     let store = match super::held::node_or_store(cfg)? {
         super::held::Holder::Node(node) => {
+            let dir = cfg.data_dir.clone();
             return rt.block_on(super::interrupt::until_signal(async move {
-                tokio::task::spawn_blocking(move || super::get_node::run(node, &req)).await?
+                tokio::task::spawn_blocking(move || super::get_node::run(node, &dir, &req)).await?
             }));
         }
         super::held::Holder::Nobody(store) => Arc::new(*store),

@@ -13,7 +13,7 @@ use super::progress::bytes_bar;
 use crate::control::{client::Client, GetJob, Reply, Request};
 use anyhow::bail;
 
-pub fn run(mut node: Client, req: &GetRequest) -> anyhow::Result<()> {
+pub fn run(mut node: Client, data_dir: &std::path::Path, req: &GetRequest) -> anyhow::Result<()> {
     if !req.bootstrap.is_empty() || req.no_bootstrap {
         tracing::warn!("a node runs on this data dir; it searches its own DHT, so --bootstrap and --no-bootstrap do not apply");
     }
@@ -24,15 +24,14 @@ pub fn run(mut node: Client, req: &GetRequest) -> anyhow::Result<()> {
         timeout_secs: Some(req.timeout_secs),
     }))?;
     let (mut out, bar) = match next_final(&mut node)? {
-        Reply::Stream { name, .. } if name.ends_with(crate::collection::SUFFIX) => bail!(
-            "{} is a collection; a node runs on this data dir, and `get` of a collection needs a data dir no node holds (give another --data-dir)",
-            req.sd_hash
-        ),
+        Reply::Stream { name, .. } if name.ends_with(crate::collection::SUFFIX) => {
+            return super::get_tree_node::run(node, data_dir, req, &name);
+        }
         Reply::Stream { name, size } => (
             open_output(req.output.as_deref(), &name)?,
             bytes_bar(size, &name, req.show_progress),
         ),
-        other => return unexpected(other),
+        other => return Err(unexpected(other)),
     };
     let target = out.describe();
     loop {
@@ -50,20 +49,20 @@ pub fn run(mut node: Client, req: &GetRequest) -> anyhow::Result<()> {
                 report(req, n, &target);
                 return Ok(());
             }
-            other => return unexpected(other),
+            other => return Err(unexpected(other)),
         }
     }
 }
 
-fn unexpected(reply: Reply) -> anyhow::Result<()> {
+pub(super) fn unexpected(reply: Reply) -> anyhow::Error {
     match reply {
-        Reply::Error { message } => bail!("the node running on the data dir: {message}"),
-        other => bail!("unexpected reply from the node: {other:?}"),
+        Reply::Error { message } => anyhow::anyhow!("the node running on the data dir: {message}"),
+        other => anyhow::anyhow!("unexpected reply from the node: {other:?}"),
     }
 }
 
 /// The next reply that is not progress.
-fn next_final(node: &mut Client) -> Result<Reply, crate::control::ControlError> {
+pub(super) fn next_final(node: &mut Client) -> Result<Reply, crate::control::ControlError> {
     loop {
         match node.next_reply()? {
             Reply::Progress { .. } => continue,

@@ -13,6 +13,7 @@ mod get;
 mod get_net;
 mod get_node;
 mod get_tree;
+mod get_tree_node;
 mod held;
 mod interrupt;
 pub mod log_file;

@@ -13,11 +13,16 @@
 //! the DHT's search deadline and rpc deadlines. One stuck announce (a
 //! hostile node, a dead one) therefore never holds up the others.
 //!
+//! An announce that reached no node is tried again soon
+//! (`announce_retry`), so a node alone when it announced is found once
+//! others appear.
+//!
 //! Each stream's name is announced too, as keyword keys
 //! (docs/protocol.md §11.2), so searches find this node: in the full pass, and for a stream
 //! announced on request once its descriptor is in the store. At most
 //! `search::index::MAX_KEYWORD_KEYS` keyword keys are announced per pass.
 
+use super::announce_retry::{young_table_grew, Retry};
 use crate::assemble::local_streams;
 use crate::dht::{self, REANNOUNCE_INTERVAL};
 use crate::hash::BlobHash;
@@ -44,6 +49,8 @@ const QUEUE: usize = 256;
 const MAX_WAITING: usize = 4096;
 /// Announces running at once.
 const CONCURRENCY: usize = 4;
+/// How often the routing table's size is looked at (`young_table_grew`).
+const GROWTH_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The TCP port announced for our blob server: its own, or the one a
 /// router forwards to it (UPnP), which may be learnt after start. Cheap to clone.
@@ -224,31 +231,31 @@ async fn run(
     let mut next_full = tokio::time::Instant::now();
     let mut waiting = Waiting::default();
     let mut keywords = Keywords::default();
-    let mut running: JoinSet<(u64, usize)> = JoinSet::new();
+    let mut retry = Retry::default();
+    let mut running: JoinSet<(u64, BlobHash, usize)> = JoinSet::new();
+    let mut growth = tokio::time::interval(GROWTH_CHECK);
+    growth.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut contacts = 0;
     loop {
-        while running.len() < CONCURRENCY {
-            let Some((blob, round)) = waiting.next() else {
-                break;
-            };
-            let node = node.clone();
-            let tcp_port = tcp_port.get();
-            let span = tracing::debug_span!("announce_blob", blob = %blob.short());
-            crate::task::spawn_in(&mut running, "announce_blob", span, async move {
-                (round, announce(&node, blob, tcp_port).await)
-            });
-        }
+        fill(&mut running, &mut waiting, &node, &tcp_port);
         tokio::select! {
+            _ = growth.tick() => {
+                let now = node.routing_len();
+                if young_table_grew(contacts, now) {
+                    tracing::debug!(contacts = now, "a young routing table grew: announcing again");
+                    next_full = tokio::time::Instant::now();
+                }
+                contacts = now;
+            }
             _ = tokio::time::sleep_until(next_full) => {
-                let (heads, names) = crate::blocking::run({
-                    let store = store.clone();
-                    move || pass(&*store)
-                })
-                .await
-                .unwrap_or_default();
                 keywords = Keywords::default();
-                let keys = keywords.fresh(names);
-                waiting.add(heads.into_iter().chain(keys).collect(), true);
+                waiting.add(full_pass(&store, &mut keywords).await, true);
                 next_full = tokio::time::Instant::now() + REANNOUNCE_INTERVAL;
+            }
+            () = until(retry.due()) => {
+                let blobs = retry.take(std::time::Instant::now());
+                tracing::debug!(blobs = blobs.len(), "announcing again what reached no node");
+                waiting.add(blobs, false);
             }
             () = again.notified() => next_full = tokio::time::Instant::now(),
             blobs = rx.recv() => match blobs {
@@ -261,11 +268,51 @@ async fn run(
             Some(done) = running.join_next() => {
                 // A task that panicked has logged why; its round then never
                 // reports, which only costs a log line.
-                if let Ok((round, stores)) = done {
+                if let Ok((round, blob, stores)) = done {
                     waiting.done(round, stores);
+                    retry.record(blob, stores, std::time::Instant::now());
                 }
             }
         }
+    }
+}
+
+/// Starts announces from `waiting` while fewer than `CONCURRENCY` run.
+fn fill(
+    running: &mut JoinSet<(u64, BlobHash, usize)>,
+    waiting: &mut Waiting,
+    node: &Arc<dht::Node>,
+    tcp_port: &AnnouncedPort,
+) {
+    while running.len() < CONCURRENCY {
+        let Some((blob, round)) = waiting.next() else {
+            return;
+        };
+        let node = node.clone();
+        let tcp_port = tcp_port.get();
+        let span = tracing::debug_span!("announce_blob", blob = %blob.short());
+        crate::task::spawn_in(running, "announce_blob", span, async move {
+            (round, blob, announce(&node, blob, tcp_port).await)
+        });
+    }
+}
+
+/// The streams' heads and fresh keyword keys, for a full pass.
+async fn full_pass(store: &Arc<dyn AnnounceStore>, keywords: &mut Keywords) -> Vec<BlobHash> {
+    let (heads, names) = crate::blocking::run({
+        let store = store.clone();
+        move || pass(&*store)
+    })
+    .await
+    .unwrap_or_default();
+    heads.into_iter().chain(keywords.fresh(names)).collect()
+}
+
+/// Waits until `due`; forever without one.
+async fn until(due: Option<std::time::Instant>) {
+    match due {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
     }
 }
 

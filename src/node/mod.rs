@@ -15,6 +15,7 @@
 //! was cancelled.
 
 pub mod announce;
+mod announce_retry;
 mod content;
 pub mod control;
 pub mod fixed_peers;

@@ -1,0 +1,161 @@
+//! `get COLLECTION -o DIR` on a data dir a running node holds.
+//!
+//! The node holds the store, so this side cannot fetch: it asks the node
+//! over the control socket, as `get_node` does for one stream, first for
+//! the collection's document, then for each file's stream (a few at once,
+//! one connection each). The tree is written with `get_tree`'s rules: the
+//! document is checked before anything is written, files go inside DIR
+//! only and never through a symlink, each appears whole once its size and
+//! SHA-384 match, and a file already complete is skipped, so running the
+//! command again resumes. A file that fails does not stop the others.
+
+use super::get::GetRequest;
+use super::get_node::{next_final, unexpected};
+use crate::collection::{self, Collection, Entry};
+use crate::control::client::{self, Client};
+use crate::control::{GetJob, Reply, Request};
+use crate::output_tree::{Existing, TreeRoot};
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// What every file's thread shares.
+struct Ctx<'a> {
+    data_dir: &'a Path,
+    req: &'a GetRequest,
+    root: TreeRoot,
+    entries: &'a [Entry],
+    next: AtomicUsize,
+    failed: Mutex<Vec<String>>,
+    skipped: AtomicUsize,
+}
+
+/// Reads the collection document `node` is sending (its `Stream` reply,
+/// named `name`, already read), then writes the tree.
+pub fn run(mut node: Client, data_dir: &Path, req: &GetRequest, name: &str) -> anyhow::Result<()> {
+    let sd = req.sd_hash;
+    let doc = read_all(&mut node, collection::MAX_BYTES)
+        .with_context(|| format!("cannot read collection {sd}"))?;
+    let tree = Collection::parse(&doc).with_context(|| format!("collection {sd} is refused"))?;
+    let root = TreeRoot::open(&target_dir(req, name)?)?;
+    let ctx = Ctx {
+        data_dir,
+        req,
+        root,
+        entries: tree.entries(),
+        next: AtomicUsize::new(0),
+        failed: Mutex::default(),
+        skipped: AtomicUsize::new(0),
+    };
+    std::thread::scope(|s| {
+        for _ in 0..super::get_tree::PARALLEL.min(ctx.entries.len()) {
+            s.spawn(|| worker(&ctx));
+        }
+    });
+    let failed = std::mem::take(&mut *ctx.failed.lock().unwrap_or_else(|e| e.into_inner()));
+    let (n, skipped) = (ctx.entries.len(), ctx.skipped.load(Ordering::Relaxed));
+    if !failed.is_empty() {
+        bail!(
+            "{} of {n} files of collection {sd} could not be written:\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        );
+    }
+    let target = ctx.root.display("");
+    if req.show_progress {
+        let written = n - skipped;
+        eprintln!(
+            "wrote {written} files to {} ({skipped} already complete)",
+            target.display()
+        );
+    }
+    Ok(())
+}
+
+/// `-o DIR`, or `./<collection name>` without it.
+fn target_dir(req: &GetRequest, name: &str) -> anyhow::Result<PathBuf> {
+    match &req.output {
+        Some(p) if p.as_os_str() == "-" => bail!("a collection is a folder tree: give -o DIR"),
+        Some(p) => Ok(p.clone()),
+        None => {
+            let name = name.strip_suffix(collection::SUFFIX).unwrap_or(name);
+            let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+            Ok(cwd.join(name))
+        }
+    }
+}
+
+/// Takes entries until none is left.
+fn worker(ctx: &Ctx) {
+    loop {
+        let i = ctx.next.fetch_add(1, Ordering::Relaxed);
+        let Some(entry) = ctx.entries.get(i) else {
+            return;
+        };
+        match one_file(ctx, entry) {
+            Ok(true) => {
+                ctx.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(path = %entry.path, "already complete: skipped");
+            }
+            Ok(false) => tracing::info!(path = %entry.path, bytes = entry.size, "file written"),
+            Err(e) => {
+                let msg = format!("{}: {}", entry.path, crate::error_chain(e.as_ref()));
+                tracing::warn!(error = %msg, "file failed");
+                ctx.failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(msg);
+            }
+        }
+    }
+}
+
+/// Writes one file through the node; `Ok(true)` if it was already there.
+fn one_file(ctx: &Ctx, entry: &Entry) -> anyhow::Result<bool> {
+    let (dir, name) = ctx.root.parent(&entry.path)?;
+    if let (Existing::File { size, sha384 }, Some(want)) = (dir.existing(&name)?, entry.sha384) {
+        if size == entry.size && sha384 == want {
+            return Ok(true);
+        }
+    }
+    let mut node =
+        client::connect(ctx.data_dir)?.context("the node running on the data dir has stopped")?;
+    node.send(&Request::Get(GetJob {
+        sd_hash: entry.sd.to_string(),
+        peers: ctx.req.peers.clone(),
+        offline: ctx.req.offline,
+        timeout_secs: Some(ctx.req.timeout_secs),
+    }))?;
+    match next_final(&mut node)? {
+        Reply::Stream { .. } => {}
+        other => return Err(unexpected(other)),
+    }
+    let mut out = dir.create(&name)?;
+    loop {
+        match next_final(&mut node)? {
+            Reply::Data { len } => out.write(&node.read_data(len)?)?,
+            Reply::Got { .. } => break,
+            other => return Err(unexpected(other)),
+        }
+    }
+    out.finish(entry.size, entry.sha384)?;
+    Ok(false)
+}
+
+/// The rest of a stream the node is sending, at most `max` bytes.
+fn read_all(node: &mut Client, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    loop {
+        match next_final(node)? {
+            Reply::Data { len } => {
+                if bytes.len() + len as usize > max {
+                    bail!("larger than {max} bytes");
+                }
+                bytes.extend_from_slice(&node.read_data(len)?);
+            }
+            Reply::Got { .. } => return Ok(bytes),
+            other => return Err(unexpected(other)),
+        }
+    }
+}
