@@ -57,7 +57,7 @@ pub async fn get(
     }
     let bytes = read_stream(&fetcher, &desc).await?;
     let tree = Collection::parse(&bytes).with_context(|| format!("collection {sd} is refused"))?;
-    let dir = target_dir(req, &desc)?;
+    let dir = target_dir(req, &desc.download_name())?;
     let root = tokio::task::spawn_blocking(move || TreeRoot::open(&dir)).await??;
     tracing::info!(sd = %sd.short(), files = tree.entries().len(), bytes = tree.total_size(), "getting collection");
     let ctx = Arc::new(Ctx {
@@ -76,7 +76,19 @@ pub async fn get(
     while workers.join_next().await.is_some() {}
     let failed = std::mem::take(&mut *ctx.failed.lock().unwrap_or_else(|e| e.into_inner()));
     let skipped = ctx.skipped.load(Ordering::Relaxed);
-    let (n, target) = (ctx.entries.len(), ctx.root.display(""));
+    outcome(req, ctx.entries.len(), skipped, failed, &ctx.root)
+}
+
+/// A collection's `get` ended: an error naming every file that failed, or
+/// the count written (and skipped as complete) on stderr.
+pub(super) fn outcome(
+    req: &GetRequest,
+    n: usize,
+    skipped: usize,
+    failed: Vec<String>,
+    root: &TreeRoot,
+) -> anyhow::Result<()> {
+    let (sd, target) = (req.sd_hash, root.display(""));
     if !failed.is_empty() {
         bail!(
             "{} of {n} files of collection {sd} could not be written:\n  {}",
@@ -95,14 +107,14 @@ pub async fn get(
     Ok(())
 }
 
-/// `-o DIR`, or `./<collection name>` without it.
-fn target_dir(req: &GetRequest, desc: &StreamDescriptor) -> anyhow::Result<PathBuf> {
+/// `-o DIR`, or `./<collection name>` without it (`name`: the
+/// collection's download name).
+pub(super) fn target_dir(req: &GetRequest, name: &str) -> anyhow::Result<PathBuf> {
     match &req.output {
         Some(p) if p.as_os_str() == "-" => bail!("a collection is a folder tree: give -o DIR"),
         Some(p) => Ok(p.clone()),
         None => {
-            let name = desc.download_name();
-            let name = name.strip_suffix(collection::SUFFIX).unwrap_or(&name);
+            let name = name.strip_suffix(collection::SUFFIX).unwrap_or(name);
             let cwd = std::env::current_dir().context("cannot determine the current directory")?;
             Ok(cwd.join(name))
         }

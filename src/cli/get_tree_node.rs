@@ -16,7 +16,7 @@ use crate::control::client::{self, Client};
 use crate::control::{GetJob, Reply, Request};
 use crate::output_tree::{Existing, TreeRoot};
 use anyhow::{bail, Context};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -38,7 +38,7 @@ pub fn run(mut node: Client, data_dir: &Path, req: &GetRequest, name: &str) -> a
     let doc = read_all(&mut node, collection::MAX_BYTES)
         .with_context(|| format!("cannot read collection {sd}"))?;
     let tree = Collection::parse(&doc).with_context(|| format!("collection {sd} is refused"))?;
-    let root = TreeRoot::open(&target_dir(req, name)?)?;
+    let root = TreeRoot::open(&super::get_tree::target_dir(req, name)?)?;
     let ctx = Ctx {
         data_dir,
         req,
@@ -54,36 +54,8 @@ pub fn run(mut node: Client, data_dir: &Path, req: &GetRequest, name: &str) -> a
         }
     });
     let failed = std::mem::take(&mut *ctx.failed.lock().unwrap_or_else(|e| e.into_inner()));
-    let (n, skipped) = (ctx.entries.len(), ctx.skipped.load(Ordering::Relaxed));
-    if !failed.is_empty() {
-        bail!(
-            "{} of {n} files of collection {sd} could not be written:\n  {}",
-            failed.len(),
-            failed.join("\n  ")
-        );
-    }
-    let target = ctx.root.display("");
-    if req.show_progress {
-        let written = n - skipped;
-        eprintln!(
-            "wrote {written} files to {} ({skipped} already complete)",
-            target.display()
-        );
-    }
-    Ok(())
-}
-
-/// `-o DIR`, or `./<collection name>` without it.
-fn target_dir(req: &GetRequest, name: &str) -> anyhow::Result<PathBuf> {
-    match &req.output {
-        Some(p) if p.as_os_str() == "-" => bail!("a collection is a folder tree: give -o DIR"),
-        Some(p) => Ok(p.clone()),
-        None => {
-            let name = name.strip_suffix(collection::SUFFIX).unwrap_or(name);
-            let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-            Ok(cwd.join(name))
-        }
-    }
+    let skipped = ctx.skipped.load(Ordering::Relaxed);
+    super::get_tree::outcome(req, ctx.entries.len(), skipped, failed, &ctx.root)
 }
 
 /// Takes entries until none is left.

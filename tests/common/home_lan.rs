@@ -8,6 +8,7 @@
 //! and this one is routed nowhere: it sits on a veth pair inside the router
 //! namespace). home: eth0 192.168.77.2/24, default route via the router.
 
+use super::lan::ip;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,15 +35,6 @@ pub struct HomeLan {
     pub home: String,
     daemon: Option<Child>,
     _dir: tempfile::TempDir,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl HomeLan {

@@ -14,7 +14,8 @@ pub struct NetLan {
     nodes: Vec<String>,
 }
 
-fn ip(args: &[&str]) {
+/// Runs `ip ARGS`, required to succeed.
+pub fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("run ip");
     assert!(
         out.status.success(),
