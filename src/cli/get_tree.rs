@@ -35,9 +35,66 @@ struct Ctx {
     peers: Arc<Peers>,
     root: TreeRoot,
     entries: Vec<Entry>,
+    tally: Tally,
+}
+
+/// The files of a collection's `get`, shared by its workers: which comes
+/// next, which were skipped as complete, which failed and why.
+#[derive(Default)]
+pub(super) struct Tally {
     next: AtomicUsize,
     failed: Mutex<Vec<String>>,
     skipped: AtomicUsize,
+}
+
+impl Tally {
+    /// The next entry no worker has taken.
+    pub(super) fn take<'a>(&self, entries: &'a [Entry]) -> Option<&'a Entry> {
+        entries.get(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Logs and counts how `entry` went (`Ok(true)`: already complete).
+    pub(super) fn record(&self, entry: &Entry, result: anyhow::Result<bool>) {
+        match result {
+            Ok(true) => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(path = %entry.path, "already complete: skipped");
+            }
+            Ok(false) => tracing::info!(path = %entry.path, bytes = entry.size, "file written"),
+            Err(e) => {
+                let msg = format!("{}: {}", entry.path, crate::error_chain(e.as_ref()));
+                tracing::warn!(error = %msg, "file failed");
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(msg);
+            }
+        }
+    }
+
+    /// The `get` ended: an error naming every file that failed, or the
+    /// count written (and skipped as complete) on stderr.
+    pub(super) fn outcome(self, req: &GetRequest, n: usize, root: &TreeRoot) -> anyhow::Result<()> {
+        let failed = self.failed.into_inner().unwrap_or_else(|e| e.into_inner());
+        let skipped = self.skipped.into_inner();
+        let (sd, target) = (req.sd_hash, root.display(""));
+        if !failed.is_empty() {
+            bail!(
+                "{} of {n} files of collection {sd} could not be written:\n  {}",
+                failed.len(),
+                failed.join("\n  ")
+            );
+        }
+        tracing::info!(sd = %sd.short(), files = n, skipped, path = %target.display(), "collection written");
+        if req.show_progress {
+            eprintln!(
+                "wrote {} files to {} ({skipped} already complete)",
+                n - skipped,
+                target.display()
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Gets the tree of collection `desc` (already fetched and verified).
@@ -65,46 +122,16 @@ pub async fn get(
         peers,
         root,
         entries: tree.entries().to_vec(),
-        next: AtomicUsize::new(0),
-        failed: Mutex::default(),
-        skipped: AtomicUsize::new(0),
+        tally: Tally::default(),
     });
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..PARALLEL.min(ctx.entries.len()) {
         workers.spawn(worker(ctx.clone()));
     }
     while workers.join_next().await.is_some() {}
-    let failed = std::mem::take(&mut *ctx.failed.lock().unwrap_or_else(|e| e.into_inner()));
-    let skipped = ctx.skipped.load(Ordering::Relaxed);
-    outcome(req, ctx.entries.len(), skipped, failed, &ctx.root)
-}
-
-/// A collection's `get` ended: an error naming every file that failed, or
-/// the count written (and skipped as complete) on stderr.
-pub(super) fn outcome(
-    req: &GetRequest,
-    n: usize,
-    skipped: usize,
-    failed: Vec<String>,
-    root: &TreeRoot,
-) -> anyhow::Result<()> {
-    let (sd, target) = (req.sd_hash, root.display(""));
-    if !failed.is_empty() {
-        bail!(
-            "{} of {n} files of collection {sd} could not be written:\n  {}",
-            failed.len(),
-            failed.join("\n  ")
-        );
-    }
-    tracing::info!(sd = %sd.short(), files = n, skipped, path = %target.display(), "collection written");
-    if req.show_progress {
-        eprintln!(
-            "wrote {} files to {} ({skipped} already complete)",
-            n - skipped,
-            target.display()
-        );
-    }
-    Ok(())
+    let ctx = Arc::into_inner(ctx).context("internal error: a worker outlived the get")?;
+    let n = ctx.entries.len();
+    ctx.tally.outcome(req, n, &ctx.root)
 }
 
 /// `-o DIR`, or `./<collection name>` without it (`name`: the
@@ -123,27 +150,10 @@ pub(super) fn target_dir(req: &GetRequest, name: &str) -> anyhow::Result<PathBuf
 
 /// Takes entries until none is left.
 async fn worker(ctx: Arc<Ctx>) {
-    loop {
-        let i = ctx.next.fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = ctx.entries.get(i).cloned() else {
-            return;
-        };
+    while let Some(entry) = ctx.tally.take(&ctx.entries).cloned() {
         let span = tracing::info_span!("file", path = %entry.path, sd = %entry.sd.short());
-        match one_file(&ctx, &entry).instrument(span).await {
-            Ok(true) => {
-                ctx.skipped.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(path = %entry.path, "already complete: skipped");
-            }
-            Ok(false) => tracing::info!(path = %entry.path, bytes = entry.size, "file written"),
-            Err(e) => {
-                let msg = format!("{}: {}", entry.path, crate::error_chain(e.as_ref()));
-                tracing::warn!(error = %msg, "file failed");
-                ctx.failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(msg);
-            }
-        }
+        let result = one_file(&ctx, &entry).instrument(span).await;
+        ctx.tally.record(&entry, result);
     }
 }
 

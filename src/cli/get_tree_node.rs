@@ -11,14 +11,13 @@
 
 use super::get::GetRequest;
 use super::get_node::{next_final, unexpected};
+use super::get_tree::Tally;
 use crate::collection::{self, Collection, Entry};
 use crate::control::client::{self, Client};
 use crate::control::{GetJob, Reply, Request};
 use crate::output_tree::{Existing, TreeRoot};
 use anyhow::{bail, Context};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// What every file's thread shares.
 struct Ctx<'a> {
@@ -26,9 +25,7 @@ struct Ctx<'a> {
     req: &'a GetRequest,
     root: TreeRoot,
     entries: &'a [Entry],
-    next: AtomicUsize,
-    failed: Mutex<Vec<String>>,
-    skipped: AtomicUsize,
+    tally: Tally,
 }
 
 /// Reads the collection document `node` is sending (its `Stream` reply,
@@ -44,42 +41,21 @@ pub fn run(mut node: Client, data_dir: &Path, req: &GetRequest, name: &str) -> a
         req,
         root,
         entries: tree.entries(),
-        next: AtomicUsize::new(0),
-        failed: Mutex::default(),
-        skipped: AtomicUsize::new(0),
+        tally: Tally::default(),
     };
     std::thread::scope(|s| {
         for _ in 0..super::get_tree::PARALLEL.min(ctx.entries.len()) {
             s.spawn(|| worker(&ctx));
         }
     });
-    let failed = std::mem::take(&mut *ctx.failed.lock().unwrap_or_else(|e| e.into_inner()));
-    let skipped = ctx.skipped.load(Ordering::Relaxed);
-    super::get_tree::outcome(req, ctx.entries.len(), skipped, failed, &ctx.root)
+    let n = ctx.entries.len();
+    ctx.tally.outcome(req, n, &ctx.root)
 }
 
 /// Takes entries until none is left.
 fn worker(ctx: &Ctx) {
-    loop {
-        let i = ctx.next.fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = ctx.entries.get(i) else {
-            return;
-        };
-        match one_file(ctx, entry) {
-            Ok(true) => {
-                ctx.skipped.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(path = %entry.path, "already complete: skipped");
-            }
-            Ok(false) => tracing::info!(path = %entry.path, bytes = entry.size, "file written"),
-            Err(e) => {
-                let msg = format!("{}: {}", entry.path, crate::error_chain(e.as_ref()));
-                tracing::warn!(error = %msg, "file failed");
-                ctx.failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(msg);
-            }
-        }
+    while let Some(entry) = ctx.tally.take(ctx.entries) {
+        ctx.tally.record(entry, one_file(ctx, entry));
     }
 }
 
