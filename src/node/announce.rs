@@ -23,11 +23,12 @@
 //! `search::index::MAX_KEYWORD_KEYS` keyword keys are announced per pass.
 
 use super::announce_retry::{young_table_grew, Retry};
+use super::announce_waiting::Waiting;
 use crate::assemble::local_streams;
 use crate::dht::{self, REANNOUNCE_INTERVAL};
 use crate::hash::BlobHash;
 use crate::store::{HasBlob, ListBlobs, PeekBlob, ReadQuiet};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
@@ -152,75 +153,6 @@ pub fn start(
     }
 }
 
-/// One round of announcing (a full pass, or one request): it logs
-/// `announced` once all its blobs are done.
-#[derive(Default)]
-struct Round {
-    left: usize,
-    done: usize,
-    stores: usize,
-}
-
-/// Blobs waiting for a slot, each with its round: a full pass (our own
-/// store, any length) and the bounded, deduplicated requests from the rest
-/// of the node, which go first.
-#[derive(Default)]
-struct Waiting {
-    pass: VecDeque<(BlobHash, u64)>,
-    asked: VecDeque<(BlobHash, u64)>,
-    queued: HashSet<BlobHash>,
-    rounds: HashMap<u64, Round>,
-    next_round: u64,
-}
-
-impl Waiting {
-    /// Queues a round of `blobs`; a request's blobs beyond the backlog cap,
-    /// or already waiting, are left out of it.
-    fn add(&mut self, blobs: Vec<BlobHash>, full_pass: bool) {
-        let id = self.next_round;
-        self.next_round += 1;
-        let mut round = Round::default();
-        for b in blobs {
-            if full_pass {
-                self.pass.push_back((b, id));
-            } else if self.queued.len() >= MAX_WAITING {
-                tracing::warn!("announce backlog full; left to the next full pass");
-                break;
-            } else if self.queued.insert(b) {
-                self.asked.push_back((b, id));
-            } else {
-                continue;
-            }
-            round.left += 1;
-        }
-        self.rounds.insert(id, round);
-        self.finish(id);
-    }
-
-    fn next(&mut self) -> Option<(BlobHash, u64)> {
-        let (b, id) = self.asked.pop_front().or_else(|| self.pass.pop_front())?;
-        self.queued.remove(&b);
-        Some((b, id))
-    }
-
-    fn done(&mut self, id: u64, stores: usize) {
-        if let Some(r) = self.rounds.get_mut(&id) {
-            r.left = r.left.saturating_sub(1);
-            r.done += 1;
-            r.stores += stores;
-        }
-        self.finish(id);
-    }
-
-    fn finish(&mut self, id: u64) {
-        if self.rounds.get(&id).is_some_and(|r| r.left == 0) {
-            if let Some(r) = self.rounds.remove(&id) {
-                tracing::info!(blobs = r.done, stores = r.stores, "announced");
-            }
-        }
-    }
-}
-
 async fn run(
     node: Arc<dht::Node>,
     store: Arc<dyn AnnounceStore>,
@@ -229,7 +161,7 @@ async fn run(
     again: Arc<Notify>,
 ) {
     let mut next_full = tokio::time::Instant::now();
-    let mut waiting = Waiting::default();
+    let mut waiting = Waiting::new(MAX_WAITING);
     let mut keywords = Keywords::default();
     let mut retry = Retry::default();
     let mut running: JoinSet<(u64, BlobHash, usize)> = JoinSet::new();

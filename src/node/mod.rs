@@ -16,6 +16,7 @@
 
 pub mod announce;
 mod announce_retry;
+mod announce_waiting;
 mod content;
 pub mod control;
 pub mod fixed_peers;
