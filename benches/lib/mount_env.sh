@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154 # globals shared with benches/mount.sh
 # The processes and mounts of benches/mount.sh: serve nodes, nginx, fresh
 # lbrymount / rclone mounts, and the clean-up that stops only what was
 # started here (by PID) and unmounts only what was mounted here.
@@ -25,9 +26,9 @@ stop() {
 }
 # forget PID: cleanup must never signal a reused one.
 forget() {
-    local keep=() p
-    for p in "${pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-    pids=("${keep[@]}")
+    local rest=() p
+    for p in "${pids[@]}"; do [ "$p" = "$1" ] || rest+=("$p"); done
+    pids=("${rest[@]}")
 }
 cleanup() {
     set +e

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154 # globals shared with benches/mount.sh
 # The tables of benches/mount.sh: every figure measured, then one row per
 # target with its ratio against the reference of the same run. Sourced at
 # the end of benches/mount.sh, which fills R[...] (l and r name the systems).
