@@ -310,10 +310,15 @@ fn a_blob_corrupted_in_the_cache_is_dropped_and_fetched_again() {
     let mut bytes = fs::read(&victim).unwrap();
     bytes[1000] ^= 0xff;
     fs::write(&victim, bytes).unwrap();
+    // The store recorded the blob's checksum when it cached it, so the
+    // re-read below takes the checksum path, not SHA-384, and must still
+    // catch the flipped byte.
+    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    let sums = fs::read_to_string(b_node.data_dir().join("blobsums")).unwrap();
+    assert!(sums.contains(&name), "no checksum record: {sums}");
 
     let b = MountNode::start(&b_node, &["--peer", &a.peer_arg()]);
     assert_file_is(&b.file(&sd, "doc.pdf"), &data);
-    let name = victim.file_name().unwrap().to_string_lossy().into_owned();
     b.proc().wait_log("corrupt");
     assert!(
         b.proc().log().contains(&name),

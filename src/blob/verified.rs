@@ -1,11 +1,14 @@
 //! Verified blobs: bytes whose SHA-384 was computed here, so holding a
 //! [`VerifiedBlob`] proves the hash check happened (once). A blob arriving from
-//! the network is hashed as it arrives ([`BlobReceiver`]).
+//! the network is hashed as it arrives ([`BlobReceiver`]). The one exception
+//! is named as such: [`VerifiedBlob::from_own_write`], bytes the disk store
+//! wrote after this check and read back unchanged by its own checksum.
 //!
 //! PURE, like the rest of `blob`.
 
 use crate::hash::BlobHash;
 use crate::sha384::Sha384;
+use crate::store::disk::OwnWrite;
 
 /// A blob whose name was computed from these exact bytes. Only this module can
 /// make one, so whoever holds it knows the hash check happened (once).
@@ -22,6 +25,13 @@ impl VerifiedBlob {
             hash: BlobHash::digest(&data),
             data,
         }
+    }
+    /// Trusted, not hashed here: bytes the disk store wrote from a
+    /// `VerifiedBlob` of `hash` (or hashed when it found them) and has just
+    /// read back with the length and XXH3-64 it recorded then. Only the disk
+    /// store can make the [`OwnWrite`] proof, so only it can call this.
+    pub fn from_own_write(hash: BlobHash, data: Vec<u8>, _checked: OwnWrite) -> Self {
+        Self { hash, data }
     }
     /// Checks bytes received for `expected`; on mismatch returns the hash they really have.
     pub fn verify(expected: &BlobHash, data: Vec<u8>) -> Result<Self, BlobHash> {

@@ -3,8 +3,10 @@
 //!
 //! Every blob in a store was verified before it became visible: `put` takes a
 //! [`VerifiedBlob`], which only exists once its hash has been computed from its
-//! bytes. Reads verify again (`get`), because disks rot and people edit folders;
-//! a blob that fails is removed and reported, never returned. Only `peek`
+//! bytes. Reads check again (`get`), because disks rot and people edit folders;
+//! a blob that fails is removed and reported, never returned. The disk store
+//! checks a blob it wrote itself by the checksum it recorded then (far faster
+//! than SHA-384, see `disk/sums.rs`), and hashes any other. Only `peek`
 //! returns unverified bytes (a few, to tell descriptors from data).
 //!
 //! Three kinds of residents share a store:

@@ -7,7 +7,7 @@
 //! CPU on a cold sequential read, second only to SHA-384. With `O_DIRECT`
 //! the device reads the bytes straight from our buffer: no copy, no page
 //! cache pressure from blobs that are read back rarely (a cache hit is
-//! verified from disk anyway, and the kernel caches it then).
+//! read from disk anyway, and the kernel caches it then).
 //!
 //! `O_DIRECT` wants the buffer address, the file offset and the length
 //! aligned to the device's block size, so the blob is copied into an

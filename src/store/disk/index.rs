@@ -14,9 +14,13 @@
 //! evicted and stored again; the reader names the generation it saw and a
 //! newer entry is left alone. Each entry also records whether its bytes were
 //! hashed in this process: blobs found at open are trusted by name and size
-//! only, until a read checks them.
+//! only, until a read checks them (`open_raw` hashes them before their first
+//! send). And it holds the blob's checksum record (`sums.rs`) if there is
+//! one, so a read can check the bytes without SHA-384; the records in use
+//! are those of the entries, so they go when their blob goes.
 
 use super::files::Found;
+use super::sums::Sum;
 use crate::hash::BlobHash;
 use crate::store::lru::Lru;
 use crate::store::{Keep, StoreError, StoreStats};
@@ -35,6 +39,8 @@ struct Entry {
     slot: Slot,
     /// The bytes were hashed in this process (written by `put`, or read back).
     verified: bool,
+    /// The checksum record of the hash's verified bytes, if known.
+    sum: Option<Sum>,
     gen: u64,
 }
 
@@ -44,6 +50,7 @@ pub(super) struct Ready {
     pub len: u64,
     pub gen: u64,
     pub verified: bool,
+    pub sum: Option<Sum>,
 }
 
 /// What a `put` must do next.
@@ -63,10 +70,16 @@ pub(super) struct Index {
 }
 
 impl Index {
-    /// The index of the blobs found at open (unverified), pinned ones first,
-    /// the others loaded oldest mtime first. Nothing is evicted, even over the
-    /// cap: the next `put` evicts back under it.
-    pub fn rebuild(cap: u64, mut found: Vec<Found>, pins: &[BlobHash]) -> Index {
+    /// The index of the blobs found at open (unverified, with their checksum
+    /// records from `sums`), pinned ones first, the others loaded oldest
+    /// mtime first. Nothing is evicted, even over the cap: the next `put`
+    /// evicts back under it.
+    pub fn rebuild(
+        cap: u64,
+        mut found: Vec<Found>,
+        pins: &[BlobHash],
+        sums: &HashMap<BlobHash, Sum>,
+    ) -> Index {
         let mut lru = Lru::new(cap);
         let sizes: HashMap<BlobHash, u64> = found.iter().map(|f| (f.hash, f.len)).collect();
         for h in pins {
@@ -85,17 +98,18 @@ impl Index {
             next_gen: 0,
         };
         for f in &found {
-            index.insert(f.hash, Slot::Ready, false);
+            index.insert(f.hash, Slot::Ready, false, sums.get(&f.hash).copied());
         }
         index
     }
 
-    fn insert(&mut self, hash: BlobHash, slot: Slot, verified: bool) {
+    fn insert(&mut self, hash: BlobHash, slot: Slot, verified: bool, sum: Option<Sum>) {
         let gen = self.next_gen;
         self.next_gen += 1;
         let entry = Entry {
             slot,
             verified,
+            sum,
             gen,
         };
         self.entries.insert(hash, entry);
@@ -145,6 +159,7 @@ impl Index {
             len,
             gen: e.gen,
             verified: e.verified,
+            sum: e.sum,
         };
         if touch {
             self.lru.touch(hash);
@@ -152,20 +167,35 @@ impl Index {
         Some(ready)
     }
 
-    /// A reader hashed generation `gen` of a blob and found it intact.
-    pub fn mark_verified(&mut self, hash: &BlobHash, gen: u64) {
-        if let Some(e) = self.ready_gen(hash, gen) {
-            e.verified = true;
-        }
+    /// A reader hashed generation `gen` of a blob and found it intact, with
+    /// checksum `sum`. Returns whether that record is new to the entry (and
+    /// so worth logging).
+    pub fn mark_verified(&mut self, hash: &BlobHash, gen: u64, sum: Sum) -> bool {
+        let Some(e) = self.ready_gen(hash, gen) else {
+            return false;
+        };
+        e.verified = true;
+        e.sum.replace(sum) != Some(sum)
     }
 
-    /// Reserves room and a slot for a new blob, or joins a write in flight.
+    /// The checksum records of the blobs present or being written.
+    pub fn sums(&self) -> Vec<(BlobHash, Sum)> {
+        let live = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.slot != Slot::Removing);
+        live.filter_map(|(h, e)| Some((*h, e.sum?))).collect()
+    }
+
+    /// Reserves room and a slot for a new blob whose verified bytes have
+    /// checksum `sum`, or joins a write in flight.
     pub fn begin_put(
         &mut self,
         hash: BlobHash,
-        size: u64,
+        sum: Sum,
         keep: Keep,
     ) -> Result<PutStep, StoreError> {
+        let size = sum.len();
         match self.slot(&hash) {
             Some(Slot::Removing) => Ok(PutStep::Wait),
             Some(Slot::Ready) => {
@@ -211,7 +241,7 @@ impl Index {
                 }
                 self.lru.hold(&hash);
                 // The bytes come from a `VerifiedBlob`.
-                self.insert(hash, Slot::Writing(1), true);
+                self.insert(hash, Slot::Writing(1), true, Some(sum));
                 Ok(PutStep::Write(victims))
             }
         }
@@ -347,7 +377,8 @@ mod tests {
     }
 
     fn put(ix: &mut Index, hash: BlobHash, size: u64) -> Vec<BlobHash> {
-        let Ok(PutStep::Write(victims)) = ix.begin_put(hash, size, Keep::Cache) else {
+        let sum = Sum::of(&vec![0; size as usize]);
+        let Ok(PutStep::Write(victims)) = ix.begin_put(hash, sum, Keep::Cache) else {
             panic!("expected a write");
         };
         ix.finish_removal(&victims);
@@ -360,7 +391,7 @@ mod tests {
     /// the reader reports that its open failed or its bytes were corrupt.
     #[test]
     fn a_reader_of_an_evicted_blob_cannot_remove_its_successor() {
-        let mut ix = Index::rebuild(100, Vec::new(), &[]);
+        let mut ix = Index::rebuild(100, Vec::new(), &[], &HashMap::new());
         put(&mut ix, h(1), 60);
         let seen = ix.ready(&h(1), true).unwrap();
         assert_eq!(put(&mut ix, h(2), 60), vec![h(1)]);

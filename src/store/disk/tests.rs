@@ -1,5 +1,6 @@
 mod reads;
 mod staging;
+mod sums;
 
 use super::*;
 use std::fs;

@@ -113,11 +113,17 @@ fn a_blob_found_at_open_is_hashed_once_before_its_first_send() {
         Some(RawBlob::File(_, len)) => assert_eq!(len, 3000),
         other => panic!("expected a file once verified, got {other:?}"),
     }
+    // A get checks b against the checksum this data dir recorded, which is
+    // no SHA-384: its first send still hashes it.
     s.get(b.hash()).unwrap();
     assert!(
-        matches!(s.open_raw(b.hash()).unwrap(), Some(RawBlob::File(..))),
-        "a get verifies too"
+        matches!(s.open_raw(b.hash()).unwrap(), Some(RawBlob::Bytes(..))),
+        "a checksum is not a hash check"
     );
+    assert!(matches!(
+        s.open_raw(b.hash()).unwrap(),
+        Some(RawBlob::File(..))
+    ));
     let c = blob(40, 1000);
     s.put(&c, Keep::Cache).unwrap();
     assert!(
