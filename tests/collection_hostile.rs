@@ -122,3 +122,49 @@ fn a_symlink_planted_in_the_target_is_never_written_through() {
     assert_eq!(left.len(), 1, "nothing new outside the target");
     assert_eq!(fs::read(outside.join("victim")).unwrap(), b"keep me");
 }
+
+/// A collection whose entries name collections, itself included in
+/// spirit (each lists the other's kind): they are plain files of the tree,
+/// never followed, so no chain of collections can make `get` recurse or
+/// write anything but the listed paths.
+#[test]
+fn a_collection_listing_collections_writes_their_documents_as_files() {
+    let a = Node::new();
+    let payload = a.path("payload");
+    fs::write(&payload, b"owned").unwrap();
+    let sd = a.publish(&payload);
+    let inner = publish_doc(&a, &[entry("deep/x", &sd, 5)]);
+    let inner_doc = fs::read(a.path("evil.lbrycollection")).unwrap();
+    let outer = publish_doc(
+        &a,
+        &[entry("inner", &inner, inner_doc.len()), entry("y", &sd, 5)],
+    );
+    let server = ServeNode::start(&a);
+    let b = Node::new();
+    let out = b.path("out");
+    let peer = server.peer_arg();
+    let args = [
+        "get",
+        outer.as_str(),
+        "--peer",
+        &peer,
+        "--no-bootstrap",
+        "--timeout",
+        "10",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    b.ok(&args);
+    assert_eq!(fs::read(out.join("inner")).unwrap(), inner_doc);
+    assert_eq!(fs::read(out.join("y")).unwrap(), b"owned");
+    let mut names: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["inner", "y"],
+        "the inner collection is not unfolded"
+    );
+}
