@@ -133,7 +133,7 @@ EOF
 served_bytes() {
     case $1 in
     lbrymount) "$bin" --data-dir "$work/A" status | awk '/^served:/ { print $4 }' ;;
-    rclone) awk '{ s += $1 } END { print s + 0 }' "$work/nginx/logs/access.log" ;;
+    rclone) awk '{ s += $1 } END { printf "%.0f\n", s }' "$work/nginx/logs/access.log" ;;
     esac
 }
 nginx_up() {

@@ -8,6 +8,7 @@ script compares with `cmp` afterwards).
     mount_io.py seq PATH                    -> seconds bytes
     mount_io.py rand PATH N SEED ORIG       -> median p90 max (ms) total (s)
     mount_io.py many PATH N CHUNK_MIB ORIG  -> seconds bytes
+    mount_io.py sha PATH                    -> seconds CPU-seconds of sha384sum PATH
 """
 import os
 import random
@@ -104,6 +105,17 @@ def many(path, n, chunk_mib, orig):
     print(f"{dt:.4f} {sum(done)}")
 
 
+def sha(path):
+    import resource
+    import subprocess
+
+    t = now()
+    subprocess.run(["sha384sum", path], check=True, stdout=subprocess.DEVNULL)
+    dt = now() - t
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"{dt:.3f} {r.ru_utime + r.ru_stime:.3f}")
+
+
 def main():
     cmd, path = sys.argv[1], sys.argv[2]
     a = sys.argv[3:]
@@ -117,6 +129,8 @@ def main():
         seq(path)
     elif cmd == "rand":
         rand(path, int(a[0]), int(a[1]), a[2])
+    elif cmd == "sha":
+        sha(path)
     elif cmd == "many":
         many(path, int(a[0]), int(a[1]), a[2])
     else:

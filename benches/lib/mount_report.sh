@@ -16,13 +16,15 @@ sha_mibs=$(mibs "$t_sha")
 echo "file: $size_mib MiB of random data, $(nproc) cores, all on 127.0.0.1; $(rclone version 2>/dev/null | head -1)"
 echo "lbrymount: $bin"
 echo "load average at the start: $load"
-echo "sha384sum (page cache warm, best of 3): $t_sha s = $sha_mibs MiB/s"
+echo "sha384sum (page cache warm, best of 3): $t_sha s = $sha_mibs MiB/s, $c_sha CPU-s per GiB"
 echo "writing $size_mib MiB into new 2 MiB files (no fsync): $t_write s = $(mibs "$t_write") MiB/s"
 echo
 row "scenario" "lbrymount" "rclone mount"
 row "lookup: stat of the file, cold (median of $nttfb)" "${R[$l.stat]} ms" "${R[$r.stat]} ms"
 row "first byte: open + read 1 B (median of $nttfb)" "${R[$l.ttfb]} ms" "${R[$r.ttfb]} ms"
 row "  all $nttfb (ms)" "${R[$l.ttfb_all]}" "${R[$r.ttfb_all]}"
+row "first byte, nothing before (median of $nttfb)" "${R[$l.bare]} ms" "${R[$r.bare]} ms"
+row "  all $nttfb (ms)" "${R[$l.bare_all]}" "${R[$r.bare_all]}"
 row "cold sequential read, 1 peer (best of $ncold)" "$(rate_s "${R[$l.cold_s]}")" "$(rate_s "${R[$r.cold_s]}")"
 row "  all $ncold runs (s)" "${R[$l.cold_all]}" "${R[$r.cold_all]}"
 row "  CPU of the mount process (fastest run)" "${R[$l.cpu]}" "${R[$r.cpu]}"
@@ -89,9 +91,12 @@ summary_row "---" "---" "---" "---" "---" "---"
 target "cold sequential read, MiB/s" "$lr" "$rr" "${q_cold}x" ">= 1.5x" "$q_cold >= 1.5"
 target "  the same / sha384sum's MiB/s" "${q_sha_l}x" "${q_sha_r}x" "" ">= 0.7x" "$q_sha_l >= 0.7"
 target "cold sequential, mount CPU-s per GiB" "${R[$l.cpugb]}" "${R[$r.cpugb]}" "${q_cpu}x" "lbrymount <= 2.0" "${R[$l.cpugb]} <= 2.0"
+target "  the same / sha384sum's CPU-s per GiB (${c_sha})" "$(div "${R[$l.cpugb]}" "$c_sha")x" "$(div "${R[$r.cpugb]}" "$c_sha")x" "" "-" ""
 target "3 peers: cold sequential, MiB/s" "$l3r" "-" "${q_3}x" ">= 0.95x of 1 peer" "$q_3 >= 0.95"
 target "3 peers: mount CPU-s per GiB" "${R[l3.cpugb]}" "-" "${q_3cpu}x" "lbrymount <= 2.0" "${R[l3.cpugb]} <= 2.0"
 target "first byte, ms (median of $nttfb mounts)" "${R[$l.ttfb]}" "${R[$r.ttfb]}" "${q_ttfb}x" "<= 1.0x" "$q_ttfb <= 1.0"
+q_bare=$(div "${R[$l.bare]}" "${R[$r.bare]}")
+target "first byte, nothing before, ms" "${R[$l.bare]}" "${R[$r.bare]}" "${q_bare}x" "<= 1.0x" "$q_bare <= 1.0"
 if [ -n "${R[$l.disk_s]}" ] && [ -n "${R[$r.disk_s]}" ]; then
     ld=$(mibs "${R[$l.disk_s]}") rd=$(mibs "${R[$r.disk_s]}")
     q_disk=$(div "${R[$r.disk_s]}" "${R[$l.disk_s]}")

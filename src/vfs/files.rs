@@ -39,6 +39,25 @@ impl Vfs {
         Ok(fh)
     }
 
+    /// Starts fetching a stream's first blob as soon as its descriptor is
+    /// known: whoever looks a stream up usually opens its file next (a
+    /// player stats, then reads the header), and the fetch then overlaps the
+    /// lookups and the open instead of following them. One single-flight
+    /// fetch, joined by the open's; nothing is held, so the cache may evict it.
+    pub(super) fn warm_first_blob(&self, dir: u64) {
+        let Some(super::table::Node::Dir(stream)) = self.table.node(dir) else {
+            return;
+        };
+        if stream.blob_count() == 0 || stream.is_decrypted(0) {
+            return;
+        }
+        let span = tracing::debug_span!("first blob", sd = %stream.sd().short());
+        let stop = self.cfg.stop.clone();
+        crate::task::spawn("first-blob prefetch", span, async move {
+            stop.run_until_cancelled(stream.prefetch(0, true)).await;
+        });
+    }
+
     /// Reads up to `size` bytes at `offset` of open file `fh`.
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
         let (stream, wish) = self

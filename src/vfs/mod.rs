@@ -312,7 +312,9 @@ impl Vfs {
         match StreamDescriptor::parse_verified(blob.data(), &sd) {
             Ok(desc) => {
                 tracing::info!(name = %desc.file_name(), "stream resolved");
-                Ok(self.add_stream(desc))
+                let ino = self.add_stream(desc);
+                self.warm_first_blob(ino);
+                Ok(ino)
             }
             Err(e) => {
                 self.record(format!("stream {sd}: invalid descriptor: {e}"));

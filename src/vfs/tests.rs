@@ -113,6 +113,26 @@ async fn an_unknown_sd_hash_is_resolved_from_the_network_then_listed() {
 }
 
 #[tokio::test]
+async fn resolving_a_stream_starts_fetching_its_first_blob_before_any_open() {
+    let f = fixture(3 * PLAIN_CHUNK + 7);
+    let sd = f.desc.sd_hash().to_string();
+    let dir = f.vfs.lookup(ROOT, &name(&sd)).await.unwrap();
+    let first = f.desc.blobs()[0].hash;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !f.src.asked().contains(&first) {
+        assert!(tokio::time::Instant::now() < deadline, "blob 0 never fetched");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(f.src.asked(), [f.desc.sd_hash().as_blob(), first]);
+    // The open and the read join what is there: no second fetch.
+    let file = f.vfs.lookup(dir.ino, &name("movie.mkv")).await.unwrap();
+    let fh = f.vfs.open(file.ino).await.unwrap();
+    assert_eq!(f.vfs.read(fh, 0, 10).await.unwrap(), &f.data[..10]);
+    let asked = f.src.asked();
+    assert_eq!(asked.iter().filter(|h| **h == first).count(), 1, "{asked:?}");
+}
+
+#[tokio::test]
 async fn an_sd_hash_nobody_has_is_not_found_and_the_reason_is_kept() {
     let f = fixture(100);
     let unknown = SdHash::digest(b"no such stream").to_string();
