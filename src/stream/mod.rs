@@ -22,11 +22,12 @@ use crate::blob::{VerifiedBlob, PLAIN_CHUNK};
 use crate::hash::{BlobHash, SdHash};
 use crate::layout::{Layout, LayoutError, Locate, Size};
 use crate::sd::StreamDescriptor;
-use plain::PlainCache;
+use plain::{Plain, PlainCache};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub use bytes::Bytes;
 pub use error::{SourceError, StreamError};
 
 /// A boxed future, as [`BlobSource::blob`] returns.
@@ -115,8 +116,11 @@ impl Stream {
     }
 
     /// Up to `len` bytes at `offset` (fewer only at the end of the file).
-    pub async fn read(&self, offset: u64, len: usize) -> Result<Vec<u8>, StreamError> {
-        let mut out = Vec::with_capacity(len.min(4 << 20));
+    /// A read inside one blob (most of them: reads are at most 1 MiB, blobs
+    /// 2 MiB) is a view of the decrypted blob, neither copied nor allocated;
+    /// only a read across blobs is gathered into a buffer of its own.
+    pub async fn read(&self, offset: u64, len: usize) -> Result<Bytes, StreamError> {
+        let mut out = Vec::new();
         let mut pos = offset;
         // Each turn either copies bytes or learns a blob's length, and a
         // blob is learned once; the bound only guards against a layout bug.
@@ -142,12 +146,19 @@ impl Stream {
                     if n == 0 {
                         continue;
                     }
+                    if n == len {
+                        let at = offset as usize;
+                        return Ok(Bytes::from_owner(Plain(plain)).slice(at..at + n));
+                    }
+                    if out.is_empty() {
+                        out.reserve(len.min(4 << 20));
+                    }
                     out.extend_from_slice(&avail[..n]);
                     pos += n as u64;
                 }
             }
         }
-        Ok(out)
+        Ok(Bytes::from(out))
     }
 
     /// Fetches and decrypts blobs ahead of a reader (into the shared cache);
@@ -182,6 +193,7 @@ impl Stream {
         let slot = self.plain.slot(self.sd, i);
         let plain = slot
             .get_or_try_init(|| async {
+                let _making = self.plain.making(urgent).await;
                 let blob = self
                     .source
                     .blob(info.hash, Some(u64::from(info.length)), urgent)

@@ -10,18 +10,49 @@
 //!
 //! Keys are (stream, blob index), not blob hashes: the same encrypted blob in
 //! two streams with different keys decrypts to different bytes.
+//!
+//! The slots bound what is kept, not what is being made: a hundred readers
+//! at a hundred offsets, each with read-ahead, once had four hundred blobs
+//! in flight (432 MiB). So making a plaintext (fetch, verify, decrypt) takes
+//! one of [`MAKING`] permits, mount-wide, and read-ahead may hold at most
+//! [`AHEAD`] of them, so a reader's own blob never waits behind read-ahead
+//! for more than the remaining ones. A reader past the limit waits its turn;
+//! with two cores busy hashing, more at once would not be faster.
 
 use crate::hash::SdHash;
 use lru::LruCache;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
 /// One decrypted blob, filled once.
 pub type Slot = Arc<OnceCell<Arc<Vec<u8>>>>;
 
+/// A decrypted blob as the owner of the bytes reads hand out (views of it).
+pub struct Plain(pub Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Plain {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Plaintexts being made at once, mount-wide (each up to 2 MiB, twice while
+/// its ciphertext is shared with the cache write).
+pub const MAKING: usize = 8;
+/// Of those, how many read-ahead may hold.
+pub const AHEAD: usize = 4;
+
 pub struct PlainCache {
     slots: Mutex<LruCache<(SdHash, usize), Slot>>,
+    making: Semaphore,
+    ahead: Semaphore,
+}
+
+/// Leave to make one plaintext; held until it is made or has failed.
+pub struct Making<'a> {
+    _ahead: Option<SemaphorePermit<'a>>,
+    _making: Option<SemaphorePermit<'a>>,
 }
 
 impl PlainCache {
@@ -30,6 +61,23 @@ impl PlainCache {
         let cap = NonZeroUsize::new(blobs.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             slots: Mutex::new(LruCache::new(cap)),
+            making: Semaphore::new(MAKING),
+            ahead: Semaphore::new(AHEAD),
+        }
+    }
+
+    /// Waits for leave to make a plaintext: `urgent` for a reader's own
+    /// blob, otherwise read-ahead, which also needs one of its own permits.
+    pub async fn making(&self, urgent: bool) -> Making<'_> {
+        // The semaphores are never closed, so acquiring cannot fail; if it
+        // did, going on without the permit is the safe side.
+        let ahead = match urgent {
+            true => None,
+            false => self.ahead.acquire().await.ok(),
+        };
+        Making {
+            _ahead: ahead,
+            _making: self.making.acquire().await.ok(),
         }
     }
 
@@ -80,5 +128,25 @@ mod tests {
         // Capacity 2: the least recently used entry (sd 1) went.
         assert!(c.peek(sd(1), 0).is_none());
         assert_eq!(c.bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn read_ahead_leaves_room_for_readers_and_everyone_waits_past_the_limit() {
+        let c = PlainCache::new(2);
+        let mut ahead = Vec::new();
+        for _ in 0..AHEAD {
+            ahead.push(c.making(false).await);
+        }
+        let t = std::time::Duration::from_millis(50);
+        // Read-ahead's share is used up: more read-ahead waits ...
+        assert!(tokio::time::timeout(t, c.making(false)).await.is_err());
+        // ... and a reader still gets in, up to the mount-wide limit.
+        let mut urgent = Vec::new();
+        for _ in AHEAD..MAKING {
+            urgent.push(tokio::time::timeout(t, c.making(true)).await.unwrap());
+        }
+        assert!(tokio::time::timeout(t, c.making(true)).await.is_err());
+        drop(ahead.pop());
+        assert!(tokio::time::timeout(t, c.making(true)).await.is_ok());
     }
 }

@@ -59,7 +59,12 @@ impl Vfs {
     }
 
     /// Reads up to `size` bytes at `offset` of open file `fh`.
-    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+    pub async fn read(
+        &self,
+        fh: u64,
+        offset: u64,
+        size: u32,
+    ) -> Result<crate::stream::Bytes, FsError> {
         let (stream, wish) = self
             .handles
             .on_read(fh, offset, u64::from(size))

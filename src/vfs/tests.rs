@@ -120,7 +120,10 @@ async fn resolving_a_stream_starts_fetching_its_first_blob_before_any_open() {
     let first = f.desc.blobs()[0].hash;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !f.src.asked().contains(&first) {
-        assert!(tokio::time::Instant::now() < deadline, "blob 0 never fetched");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "blob 0 never fetched"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(f.src.asked(), [f.desc.sd_hash().as_blob(), first]);
@@ -129,7 +132,11 @@ async fn resolving_a_stream_starts_fetching_its_first_blob_before_any_open() {
     let fh = f.vfs.open(file.ino).await.unwrap();
     assert_eq!(f.vfs.read(fh, 0, 10).await.unwrap(), &f.data[..10]);
     let asked = f.src.asked();
-    assert_eq!(asked.iter().filter(|h| **h == first).count(), 1, "{asked:?}");
+    assert_eq!(
+        asked.iter().filter(|h| **h == first).count(),
+        1,
+        "{asked:?}"
+    );
 }
 
 #[tokio::test]
