@@ -44,6 +44,9 @@ impl Vfs {
     /// player stats, then reads the header), and the fetch then overlaps the
     /// lookups and the open instead of following them. One single-flight
     /// fetch, joined by the open's; nothing is held, so the cache may evict it.
+    /// What the file's size depends on (usually the small last blob, when
+    /// the size is not known from the descriptor) comes first: the `stat`
+    /// that follows a lookup waits for it, and must not queue behind 2 MiB.
     pub(super) fn warm_first_blob(&self, dir: u64) {
         let Some(super::table::Node::Dir(stream)) = self.table.node(dir) else {
             return;
@@ -53,8 +56,14 @@ impl Vfs {
         }
         let span = tracing::debug_span!("first blob", sd = %stream.sd().short());
         let stop = self.cfg.stop.clone();
+        let warm = async move {
+            if let Err(e) = stream.size().await {
+                tracing::debug!(error = %e, "the size is not known yet");
+            }
+            stream.prefetch(0, true).await;
+        };
         crate::task::spawn("first-blob prefetch", span, async move {
-            stop.run_until_cancelled(stream.prefetch(0, true)).await;
+            stop.run_until_cancelled(warm).await;
         });
     }
 
