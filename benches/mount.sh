@@ -28,7 +28,9 @@
 # dir, and a new FUSE superblock, so nothing is in the mount's page cache);
 # the two systems' mounts take turns, so that both see the same machine:
 #   1. lookup (`stat` of the file) then time to the first byte (open + read
-#      1 B), on NTTFB fresh mounts each; medians compared;
+#      1 B), on NTTFB fresh mounts each; then the first byte with nothing
+#      before it (the open's path lookups included), on NTTFB more; medians
+#      compared;
 #   2. cold sequential read of the whole file (1 MiB reads) on NCOLD fresh
 #      mounts each (lbrymount with one peer and with three), with the mount
 #      process's CPU time (utime + stime from /proc/PID/stat) per GiB read and
