@@ -26,9 +26,9 @@ fn publish_doc(node: &Node, entries: &[String]) -> String {
     node.publish(&path)
 }
 
-/// `get` of `sd` from `server` into `out`, which must fail; its stderr.
-fn get_fails(server: &ServeNode, sd: &str, out: &Path) -> String {
-    let b = Node::new();
+/// The arguments of a `get` of `sd` from `server` into `out`.
+fn get_args(server: &ServeNode, sd: &str, out: &Path) -> Vec<String> {
+    let out = out.to_str().unwrap();
     let peer = server.peer_arg();
     let args = [
         "get",
@@ -39,9 +39,16 @@ fn get_fails(server: &ServeNode, sd: &str, out: &Path) -> String {
         "--timeout",
         "10",
         "-o",
-        out.to_str().unwrap(),
+        out,
     ];
-    b.fails(&args, 1)
+    args.map(String::from).to_vec()
+}
+
+/// `get` of `sd` from `server` into `out`, which must fail; its stderr.
+fn get_fails(server: &ServeNode, sd: &str, out: &Path) -> String {
+    let args = get_args(server, sd, out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Node::new().fails(&args, 1)
 }
 
 #[test]
@@ -142,18 +149,8 @@ fn a_collection_listing_collections_writes_their_documents_as_files() {
     let server = ServeNode::start(&a);
     let b = Node::new();
     let out = b.path("out");
-    let peer = server.peer_arg();
-    let args = [
-        "get",
-        outer.as_str(),
-        "--peer",
-        &peer,
-        "--no-bootstrap",
-        "--timeout",
-        "10",
-        "-o",
-        out.to_str().unwrap(),
-    ];
+    let args = get_args(&server, &outer, &out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     b.ok(&args);
     assert_eq!(fs::read(out.join("inner")).unwrap(), inner_doc);
     assert_eq!(fs::read(out.join("y")).unwrap(), b"owned");
