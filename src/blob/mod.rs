@@ -14,6 +14,7 @@ use aes::cipher::block_padding::Pkcs7;
 use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 
 mod described;
+pub mod pool;
 mod verified;
 
 pub use described::{Described, PlainError};

@@ -54,8 +54,15 @@ impl VerifiedBlob {
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
-    pub fn into_data(self) -> Vec<u8> {
-        self.data
+    pub fn into_data(mut self) -> Vec<u8> {
+        std::mem::take(&mut self.data)
+    }
+}
+
+/// A blob's buffer goes back to the pool for the next blob (see `pool`).
+impl Drop for VerifiedBlob {
+    fn drop(&mut self) {
+        super::pool::give(std::mem::take(&mut self.data));
     }
 }
 
@@ -76,7 +83,7 @@ impl BlobReceiver {
     pub fn with_capacity(len: usize) -> Self {
         Self {
             hasher: Sha384::new(),
-            data: vec![0; len],
+            data: super::pool::take(len),
             filled: 0,
         }
     }
@@ -127,7 +134,7 @@ impl BlobReceiver {
         self.data.truncate(self.filled);
         Ok(VerifiedBlob {
             hash: actual,
-            data: self.data,
+            data: std::mem::take(&mut self.data),
         })
     }
 }

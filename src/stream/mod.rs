@@ -22,7 +22,7 @@ use crate::blob::{VerifiedBlob, PLAIN_CHUNK};
 use crate::hash::{BlobHash, SdHash};
 use crate::layout::{Layout, LayoutError, Locate, Size};
 use crate::sd::StreamDescriptor;
-use plain::{Plain, PlainCache};
+use plain::{Plain, PlainBuf, PlainCache};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -177,7 +177,7 @@ impl Stream {
 
     /// Blob `i` decrypted: from the shared cache, or fetched and decrypted
     /// once however many readers ask at the same time. Learns its length.
-    async fn plaintext(&self, i: usize, urgent: bool) -> Result<Arc<Vec<u8>>, StreamError> {
+    async fn plaintext(&self, i: usize, urgent: bool) -> Result<Arc<PlainBuf>, StreamError> {
         let info = self
             .desc
             .blobs()
@@ -207,7 +207,7 @@ impl Stream {
                 let plain = crate::blocking::run(decrypt)
                     .await
                     .map_err(|_| StreamError::Interrupted)??;
-                Ok::<_, StreamError>(Arc::new(plain))
+                Ok::<_, StreamError>(Arc::new(PlainBuf::from(plain)))
             })
             .await?
             .clone();

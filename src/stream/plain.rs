@@ -26,10 +26,33 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 
 /// One decrypted blob, filled once.
-pub type Slot = Arc<OnceCell<Arc<Vec<u8>>>>;
+pub type Slot = Arc<OnceCell<Arc<PlainBuf>>>;
+
+/// A decrypted blob. Its buffer goes back to the blob pool
+/// (`blob::pool`) once the cache and the last read's view let go of it.
+pub struct PlainBuf(Vec<u8>);
+
+impl From<Vec<u8>> for PlainBuf {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v)
+    }
+}
+
+impl std::ops::Deref for PlainBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for PlainBuf {
+    fn drop(&mut self) {
+        crate::blob::pool::give(std::mem::take(&mut self.0));
+    }
+}
 
 /// A decrypted blob as the owner of the bytes reads hand out (views of it).
-pub struct Plain(pub Arc<Vec<u8>>);
+pub struct Plain(pub Arc<PlainBuf>);
 
 impl AsRef<[u8]> for Plain {
     fn as_ref(&self) -> &[u8] {
@@ -90,7 +113,7 @@ impl PlainCache {
     }
 
     /// The decrypted blob if it is already here (does not mark it used).
-    pub fn peek(&self, sd: SdHash, index: usize) -> Option<Arc<Vec<u8>>> {
+    pub fn peek(&self, sd: SdHash, index: usize) -> Option<Arc<PlainBuf>> {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         slots.peek(&(sd, index)).and_then(|s| s.get().cloned())
     }
@@ -119,7 +142,8 @@ mod tests {
     async fn slots_are_shared_and_bounded() {
         let c = PlainCache::new(2);
         let a = c.slot(sd(1), 0);
-        a.get_or_init(|| async { Arc::new(vec![1; 10]) }).await;
+        a.get_or_init(|| async { Arc::new(PlainBuf::from(vec![1; 10])) })
+            .await;
         // The same key gives the same filled slot.
         assert_eq!(c.slot(sd(1), 0).get().map(|p| p.len()), Some(10));
         // Same index, other stream: a different slot.

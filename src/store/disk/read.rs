@@ -34,7 +34,8 @@ impl DiskStore {
         file: &mut File,
         ready: &Ready,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut data = Vec::with_capacity(ready.len.min(MAX_BLOB_SIZE as u64) as usize + 1);
+        let mut data = crate::blob::pool::take(ready.len.min(MAX_BLOB_SIZE as u64) as usize + 1);
+        data.clear();
         file.take(MAX_BLOB_SIZE as u64 + 1)
             .read_to_end(&mut data)
             .map_err(io_err("read", &self.path_of(hash)))?;
