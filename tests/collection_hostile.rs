@@ -26,6 +26,15 @@ fn publish_doc(node: &Node, entries: &[String]) -> String {
     node.publish(&path)
 }
 
+/// A node that published a 5-byte file, `owned`; its sd hash.
+fn node_with_payload() -> (Node, String) {
+    let a = Node::new();
+    let payload = a.path("payload");
+    fs::write(&payload, b"owned").unwrap();
+    let sd = a.publish(&payload);
+    (a, sd)
+}
+
 /// The arguments of a `get` of `sd` from `server` into `out`.
 fn get_args(server: &ServeNode, sd: &str, out: &Path) -> Vec<String> {
     let out = out.to_str().unwrap();
@@ -53,10 +62,7 @@ fn get_fails(server: &ServeNode, sd: &str, out: &Path) -> String {
 
 #[test]
 fn hostile_paths_are_refused_before_anything_is_written() {
-    let a = Node::new();
-    let payload = a.path("payload");
-    fs::write(&payload, b"owned").unwrap();
-    let sd = a.publish(&payload);
+    let (a, sd) = node_with_payload();
     let many: Vec<String> = (0..100_001)
         .map(|i| entry(&format!("f{i}"), &sd, 5))
         .collect();
@@ -95,10 +101,7 @@ fn hostile_paths_are_refused_before_anything_is_written() {
 
 #[test]
 fn a_symlink_planted_in_the_target_is_never_written_through() {
-    let a = Node::new();
-    let payload = a.path("payload");
-    fs::write(&payload, b"owned").unwrap();
-    let sd = a.publish(&payload);
+    let (a, sd) = node_with_payload();
     let coll = publish_doc(
         &a,
         &[
@@ -136,10 +139,7 @@ fn a_symlink_planted_in_the_target_is_never_written_through() {
 /// write anything but the listed paths.
 #[test]
 fn a_collection_listing_collections_writes_their_documents_as_files() {
-    let a = Node::new();
-    let payload = a.path("payload");
-    fs::write(&payload, b"owned").unwrap();
-    let sd = a.publish(&payload);
+    let (a, sd) = node_with_payload();
     let inner = publish_doc(&a, &[entry("deep/x", &sd, 5)]);
     let inner_doc = fs::read(a.path("evil.lbrycollection")).unwrap();
     let outer = publish_doc(

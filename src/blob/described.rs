@@ -6,7 +6,7 @@
 //! the wrong length or key fails the same way, with the same words,
 //! whichever way it came.
 
-use super::{decrypt_in_place, BlobError, StreamKey, VerifiedBlob, BLOCK};
+use super::{decrypt, decrypt_in_place, BlobError, StreamKey, VerifiedBlob, BLOCK};
 use crate::hash::BlobHash;
 
 /// What decrypting one blob of a stream needs from the stream's descriptor
@@ -55,12 +55,7 @@ impl Described<'_> {
     /// may be writing it): the plaintext goes to a new buffer.
     pub fn decrypt_shared(self, blob: &VerifiedBlob) -> Result<Vec<u8>, PlainError> {
         self.check_length(blob)?;
-        let mut buf = super::pool::take(blob.len());
-        buf.copy_from_slice(blob.data());
-        let n = decrypt_in_place(self.key, self.iv, &mut buf)
-            .map_err(|e| self.failed(*blob.hash(), e))?;
-        buf.truncate(n);
-        Ok(buf)
+        decrypt(self.key, self.iv, blob.data()).map_err(|e| self.failed(*blob.hash(), e))
     }
 
     /// A blob must have the length its descriptor gives.

@@ -99,7 +99,8 @@ where
 
 /// Decrypts one blob and strips its padding.
 pub fn decrypt(key: &StreamKey, iv: &[u8; BLOCK], cipher: &[u8]) -> Result<Vec<u8>, BlobError> {
-    let mut buf = cipher.to_vec();
+    let mut buf = pool::take(cipher.len());
+    buf.copy_from_slice(cipher);
     let n = decrypt_in_place(key, iv, &mut buf)?;
     buf.truncate(n);
     Ok(buf)

@@ -21,6 +21,29 @@ pub const KEEP: usize = 8;
 /// Smaller buffers (descriptors, a stream's short last blob) are not kept.
 pub const MIN_KEEP: usize = 1 << 20;
 
+/// A buffer that goes back to the pool when dropped (a decrypted blob
+/// shared by the mount's cache and the reads' views of it).
+pub struct Pooled(Vec<u8>);
+
+impl From<Vec<u8>> for Pooled {
+    fn from(v: Vec<u8>) -> Self {
+        Self(v)
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        give(std::mem::take(&mut self.0));
+    }
+}
+
 /// A bounded set of idle buffers.
 pub struct Pool {
     idle: Mutex<Vec<Vec<u8>>>,
@@ -31,6 +54,11 @@ static POOL: Pool = Pool::new();
 /// [`Pool::take`] from the process's pool.
 pub fn take(len: usize) -> Vec<u8> {
     POOL.take(len)
+}
+
+/// [`Pool::take_empty`] from the process's pool.
+pub fn take_empty(cap: usize) -> Vec<u8> {
+    POOL.take_empty(cap)
 }
 
 /// [`Pool::give`] to the process's pool.
@@ -54,19 +82,35 @@ impl Pool {
     /// A buffer of exactly `len` initialized bytes, reused when one is
     /// idle; its contents are unspecified.
     pub fn take(&self, len: usize) -> Vec<u8> {
-        if len >= MIN_KEEP {
-            let idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            if let Some(mut buf) = idle.filter(|b| b.capacity() >= len) {
-                // Shrinking keeps the old bytes; only growth is zero-filled.
+        match self.reuse(len) {
+            // Shrinking keeps the old bytes; only growth is zero-filled.
+            Some(mut buf) => {
                 buf.resize(len, 0);
-                return buf;
+                buf
             }
+            None => vec![0; len],
         }
-        vec![0; len]
+    }
+
+    /// An empty buffer with room for at least `cap` bytes, for a reader
+    /// that appends (`read_to_end`), reused when one is idle.
+    pub fn take_empty(&self, cap: usize) -> Vec<u8> {
+        match self.reuse(cap) {
+            Some(mut buf) => {
+                buf.clear();
+                buf
+            }
+            None => Vec::with_capacity(cap),
+        }
+    }
+
+    /// An idle buffer with room for `cap` bytes, if one is worth keeping.
+    fn reuse(&self, cap: usize) -> Option<Vec<u8>> {
+        if cap < MIN_KEEP {
+            return None;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.pop().filter(|b| b.capacity() >= cap)
     }
 
     /// Keeps `buf` for reuse if it is large and fewer than [`KEEP`] wait;
@@ -108,6 +152,11 @@ mod tests {
         pool.give(vec![0; MIN_KEEP]);
         assert_eq!(pool.take(2 << 20).len(), 2 << 20);
         assert_eq!(pool.idle(), 0, "the small one was dropped, not kept");
+        // An empty one for appending, with the room asked.
+        pool.give(again);
+        let empty = pool.take_empty(MIN_KEEP + 5);
+        assert!(empty.is_empty() && empty.capacity() >= MIN_KEEP + 5);
+        assert_eq!(empty.as_ptr(), ptr, "the same allocation again");
     }
 
     #[test]

@@ -28,28 +28,9 @@ use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 /// One decrypted blob, filled once.
 pub type Slot = Arc<OnceCell<Arc<PlainBuf>>>;
 
-/// A decrypted blob. Its buffer goes back to the blob pool
-/// (`blob::pool`) once the cache and the last read's view let go of it.
-pub struct PlainBuf(Vec<u8>);
-
-impl From<Vec<u8>> for PlainBuf {
-    fn from(v: Vec<u8>) -> Self {
-        Self(v)
-    }
-}
-
-impl std::ops::Deref for PlainBuf {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl Drop for PlainBuf {
-    fn drop(&mut self) {
-        crate::blob::pool::give(std::mem::take(&mut self.0));
-    }
-}
+/// A decrypted blob; its buffer goes back to the blob pool once the cache
+/// and the last read's view let go of it.
+pub type PlainBuf = crate::blob::pool::Pooled;
 
 /// A decrypted blob as the owner of the bytes reads hand out (views of it).
 pub struct Plain(pub Arc<PlainBuf>);

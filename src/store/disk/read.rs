@@ -34,8 +34,9 @@ impl DiskStore {
         file: &mut File,
         ready: &Ready,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut data = crate::blob::pool::take(ready.len.min(MAX_BLOB_SIZE as u64) as usize + 1);
-        data.clear();
+        // Room for exactly the indexed length: `read_to_end` probes for more
+        // before it grows, and an oversized file is rare and refused anyway.
+        let mut data = crate::blob::pool::take_empty(ready.len.min(MAX_BLOB_SIZE as u64) as usize);
         file.take(MAX_BLOB_SIZE as u64 + 1)
             .read_to_end(&mut data)
             .map_err(io_err("read", &self.path_of(hash)))?;
