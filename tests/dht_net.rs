@@ -339,10 +339,9 @@ fn serve_announces_every_stream_despite_a_node_with_endless_pages() {
     node.publish(&src);
     let via = hostile.addr.to_string();
     let (serve, _) = dht_serve(&node, "127.0.0.1:0", Some(&via));
-    let line = serve.wait_log("announced");
-    assert!(
-        line.contains("blobs=5"),
-        "two sd blobs, two first blobs and the names' one keyword key (`bin`): {line}"
-    );
+    // Two sd blobs, two first blobs and the names' one keyword key (`bin`).
+    // A first pass may start before the names' index has read the
+    // descriptors (4 keys); the full pass that follows must carry all five.
+    serve.wait_log("announced blobs=5");
     drop(serve);
 }
