@@ -56,6 +56,7 @@ pub mod hash;
 pub mod hub;
 pub(crate) mod lan;
 pub(crate) mod layout;
+pub mod mainline;
 pub(crate) mod node;
 pub(crate) mod output;
 pub(crate) mod output_tree;

@@ -28,39 +28,102 @@ pub enum DhtCommand {
     /// Look up the nodes closest to an id; print who answered (with round-trip
     /// times), then each result with its address
     FindNode {
-        /// A node id or key (96 lowercase hex characters)
-        #[arg(value_name = "ID", value_parser = parse_id)]
-        id: NodeId,
+        /// A node id or key (96 hex characters; 40 with --mainline)
+        #[arg(value_name = "ID")]
+        id: String,
     },
-    /// Look up the peers announced for a blob; print who answered (with
-    /// round-trip times), then the peers' TCP addresses
+    /// Look up the peers announced for a blob (an infohash with --mainline);
+    /// print who answered (with round-trip times), then the peers' TCP addresses
+    #[command(alias = "get-peers")]
     FindPeers {
-        /// A blob or sd hash (96 lowercase hex characters)
-        #[arg(value_name = "HASH", value_parser = parse_id)]
-        hash: NodeId,
+        /// A blob or sd hash (96 hex characters), or an infohash (40, with --mainline)
+        #[arg(value_name = "HASH")]
+        hash: String,
     },
-    /// Announce that a blob is served on a TCP port; print how many nodes stored it
+    /// Announce that a blob (or, with --mainline, a torrent) is served on a
+    /// TCP port; print how many nodes stored it
     Announce {
-        /// A blob or sd hash (96 lowercase hex characters)
-        #[arg(value_name = "HASH", value_parser = parse_id)]
-        hash: NodeId,
-        /// The TCP port the blob is served on
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..65535))]
+        /// A blob or sd hash (96 hex characters), or an infohash (40, with --mainline)
+        #[arg(value_name = "HASH")]
+        hash: String,
+        /// The TCP port it is served on (with --mainline, 0 means the port our queries come from)
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..65535))]
         tcp_port: u16,
     },
     /// Join, then print the routing table
     Table,
+    /// (--mainline) Ask nodes for a sample of the infohashes they hold (BEP 51):
+    /// the node given, or the nodes closest to a random id
+    SampleInfohashes {
+        /// Ask only this node
+        #[arg(value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
+    /// (--mainline) Walk the DHT and write every node ever seen as JSON lines
+    /// (id, addr, first/last seen, best RTT, answered)
+    Crawl {
+        /// Stop recording new nodes after this many
+        #[arg(long, value_name = "N", default_value_t = 10_000)]
+        max_nodes: usize,
+        /// Queries in flight at once
+        #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        concurrency: u16,
+        /// Give up after this many seconds
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        duration: u64,
+        /// Write the JSON lines here instead of standard output
+        #[arg(long, short = 'o', value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// (--mainline) Run a node that answers and keeps its table fresh, until
+    /// interrupted; prints its address and id
+    Serve {
+        /// The UDP address to listen on
+        #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:6881")]
+        listen: SocketAddr,
+    },
 }
 
-fn parse_id(s: &str) -> Result<NodeId, String> {
-    s.parse::<NodeId>().map_err(|e| e.to_string())
+const MAINLINE_ONLY: &str = "this command is for BitTorrent's mainline DHT: add --mainline";
+
+/// Refuses a malformed id before anything is sent.
+fn check_ids(cmd: &DhtCommand, mainline: bool) -> anyhow::Result<()> {
+    let id = match cmd {
+        DhtCommand::FindNode { id } => id,
+        DhtCommand::FindPeers { hash } | DhtCommand::Announce { hash, .. } => hash,
+        _ => return Ok(()),
+    };
+    if mainline {
+        crate::mainline::parse_id(id).map_err(|e| anyhow::anyhow!(e))?;
+    } else {
+        parse_id(id)?;
+    }
+    if let DhtCommand::Announce { tcp_port: 0, .. } = cmd {
+        anyhow::ensure!(mainline, "--tcp-port must be 1 to 65534");
+    }
+    Ok(())
 }
 
-pub fn run(cmd: DhtCommand, bootstrap: &[String]) -> anyhow::Result<()> {
+fn parse_id(s: &str) -> anyhow::Result<NodeId> {
+    s.parse::<NodeId>()
+        .map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+}
+
+pub fn run(cmd: DhtCommand, bootstrap: &[String], mainline: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    check_ids(&cmd, mainline)?;
+    if mainline {
+        return rt.block_on(super::dht_mainline::run(cmd, bootstrap));
+    }
+    if let DhtCommand::SampleInfohashes { .. }
+    | DhtCommand::Crawl { .. }
+    | DhtCommand::Serve { .. } = cmd
+    {
+        anyhow::bail!("{}", MAINLINE_ONLY);
+    }
     rt.block_on(async move {
         // `ping` talks to the one node it names: no bootstrap list is
         // consulted, so nothing else is resolved or contacted.
@@ -88,6 +151,7 @@ async fn act(node: &Arc<Node>, cmd: DhtCommand, seeds: &[SocketAddr]) -> anyhow:
     match cmd {
         DhtCommand::Ping { .. } => ping(node, seeds[0], t).await,
         DhtCommand::FindNode { id } => {
+            let id = parse_id(&id)?;
             let (found, report) = node.find_node_with_report(id).await;
             print_report(&report, found.len(), "nodes", t);
             for c in found {
@@ -96,6 +160,7 @@ async fn act(node: &Arc<Node>, cmd: DhtCommand, seeds: &[SocketAddr]) -> anyhow:
             Ok(())
         }
         DhtCommand::FindPeers { hash } => {
+            let hash = parse_id(&hash)?;
             let (peers, report) = node
                 .find_peers_with_report(BlobHash::from_bytes(*hash.as_bytes()))
                 .await;
@@ -106,6 +171,7 @@ async fn act(node: &Arc<Node>, cmd: DhtCommand, seeds: &[SocketAddr]) -> anyhow:
             Ok(())
         }
         DhtCommand::Announce { hash, tcp_port } => {
+            let hash = parse_id(&hash)?;
             let n = node
                 .announce(BlobHash::from_bytes(*hash.as_bytes()), tcp_port)
                 .await?;
@@ -119,6 +185,11 @@ async fn act(node: &Arc<Node>, cmd: DhtCommand, seeds: &[SocketAddr]) -> anyhow:
                 println!("{}  {}", c.id, c.addr);
             }
             Ok(())
+        }
+        DhtCommand::SampleInfohashes { .. }
+        | DhtCommand::Crawl { .. }
+        | DhtCommand::Serve { .. } => {
+            anyhow::bail!("{}", MAINLINE_ONLY)
         }
     }
 }

@@ -8,6 +8,7 @@ mod config_file;
 mod content;
 pub mod daemon;
 mod dht_cmd;
+mod dht_mainline;
 pub mod fstab;
 mod get;
 mod get_net;
@@ -205,9 +206,12 @@ pub enum Command {
         #[command(flatten)]
         show: status::ShowArgs,
     },
-    /// Talk to the LBRY DHT directly: ping, find-node, find-peers, announce, table
+    /// Talk to the LBRY DHT (or with --mainline, BitTorrent's) directly: ping, find-node, find-peers, announce, table, and for the mainline DHT sample-infohashes, crawl and serve
     Dht {
-        /// Join through this DHT node (UDP; repeatable) [default: LBRY's public bootstrap list]
+        /// BitTorrent's mainline DHT (BEP 5) instead of LBRY's
+        #[arg(long, global = true)]
+        mainline: bool,
+        /// Join through this DHT node (UDP; repeatable) [default: LBRY's public bootstrap list, or with --mainline BitTorrent's usual routers]
         #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, global = true)]
         bootstrap: Vec<String>,
         #[command(subcommand)]
@@ -381,7 +385,11 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
         Command::Status { stream, show } => {
             status::run(cfg, names::sd_hash_opt(hub, stream)?, &show)
         }
-        Command::Dht { bootstrap, command } => dht_cmd::run(command, &bootstrap),
+        Command::Dht {
+            bootstrap,
+            command,
+            mainline,
+        } => dht_cmd::run(command, &bootstrap, mainline),
         Command::Serve { node } => serve::run(cfg, &node, net),
         Command::Service(c) => service::run(c),
         Command::Content(c) => content::run(cfg, c, hub, net.reach),

@@ -265,30 +265,44 @@ pub fn encode(v: &Value) -> Result<Vec<u8>, EncodeError> {
 /// Appends the encoding of `v` to `out`. On error `out` holds a partial
 /// encoding and must be discarded.
 pub fn encode_into(v: &Value, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    put_value(v, true, out)
+}
+
+/// Standard bencode (BitTorrent's, BEP 3): the same canonical encoding with
+/// no Python shape rule, as every BitTorrent message and metainfo needs (a
+/// KRPC query's `a` dict is not its last key).
+pub fn encode_standard(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Infallible: the only error is the Python shape rule, which is off.
+    let _ = put_value(v, false, &mut out);
+    out
+}
+
+fn put_value(v: &Value, python: bool, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     match v {
         Value::Int(i) => out.extend_from_slice(format!("i{i}e").as_bytes()),
         Value::Bytes(b) => put_bytes(b, out),
         Value::List(items) => {
             out.push(b'l');
             for (i, item) in items.iter().enumerate() {
-                if i + 1 < items.len() && item.ends_in_dict() {
+                if python && i + 1 < items.len() && item.ends_in_dict() {
                     return Err(EncodeError::DictNotLast);
                 }
-                encode_into(item, out)?;
+                put_value(item, python, out)?;
             }
             out.push(b'e');
         }
         Value::Dict(map) => {
             out.push(b'd');
             for (i, (key, value)) in map.iter().enumerate() {
-                if i + 1 < map.len() && value.ends_in_dict() {
+                if python && i + 1 < map.len() && value.ends_in_dict() {
                     return Err(EncodeError::DictNotLast);
                 }
                 match key {
                     Key::Int(k) => out.extend_from_slice(format!("i{k}e").as_bytes()),
                     Key::Bytes(k) => put_bytes(k, out),
                 }
-                encode_into(value, out)?;
+                put_value(value, python, out)?;
             }
             out.push(b'e');
         }

@@ -10,6 +10,7 @@ pub mod dht;
 pub mod exchange;
 pub mod frame;
 pub mod hub;
+pub mod krpc;
 pub mod lan;
 pub mod pyjson;
 pub mod reflector;
