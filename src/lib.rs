@@ -7,7 +7,7 @@
 //! - `blob`: one blob, AES-CBC + PKCS7, verified by its hash, decrypted as its descriptor says (pure, docs/protocol.md §1);
 //! - `sd`: stream descriptors, byte-exact writer and tolerant reader (pure, docs/protocol.md §2);
 //! - `layout`: plaintext offsets to blobs and back, exact sizes (pure);
-//! - `wire`: pure codecs for the blob exchange, the DHT, trackers, the reflector, LAN discovery, name search and the mainline DHT (docs/protocol.md §3, §4, §8, §9, §10, §11, §13);
+//! - `wire`: pure codecs for the blob exchange, the DHT, trackers, the reflector, LAN discovery, name search, the mainline DHT and the BitTorrent peer wire (docs/protocol.md §3, §4, §8, §9, §10, §11, §13, §14);
 //! - `task`: the one spawner: named tasks that log how they ended, inside a span;
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
@@ -20,6 +20,7 @@
 //! - `output_tree`: where `get` writes a collection: inside one directory, never through a symlink;
 //! - `catalog`: the streams a store holds, as rows for `ls` and `status`;
 //! - `dht`: the LBRY Kademlia node; routing table and lookups as pure state machines;
+//! - `torrent`: BitTorrent metainfo (strict, pure) and pieces fetched and SHA-1-checked from a peer (docs/protocol.md §14);
 //! - `mainline`: BitTorrent's mainline DHT for `dht --mainline`: node, lookups, crawler (docs/protocol.md §13);
 //! - `exchange`: the TCP blob protocol, server and client;
 //! - `reflector`: reflector upload, client (`reflect`) and server (`--reflector-listen`);
@@ -71,6 +72,7 @@ pub(crate) mod share;
 pub mod store;
 pub(crate) mod stream;
 mod task;
+pub mod torrent;
 pub mod tracker;
 pub(crate) mod upnp;
 pub(crate) mod vfs;

@@ -252,15 +252,21 @@ pub fn check_path(path: &str) -> Result<(), CollectionError> {
 
 /// Duplicates, and a path that is a file and the folder of another entry.
 fn check_clashes(entries: &[Entry]) -> Result<(), CollectionError> {
+    check_tree(entries.iter().map(|e| e.path.as_str()))
+}
+
+/// Refuses a duplicate path, or a path that is both a file and the folder
+/// of another; for any list of file paths (collections, torrents).
+pub fn check_tree<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<(), CollectionError> {
     let mut files = BTreeSet::new();
     let mut dirs = BTreeSet::new();
-    for e in entries {
-        if !files.insert(e.path.as_str()) {
-            return Err(CollectionError::Duplicate(e.path.clone()));
+    for path in paths {
+        if !files.insert(path) {
+            return Err(CollectionError::Duplicate(path.to_owned()));
         }
         let mut at = 0;
-        while let Some(i) = e.path[at..].find('/') {
-            dirs.insert(&e.path[..at + i]);
+        while let Some(i) = path[at..].find('/') {
+            dirs.insert(&path[..at + i]);
             at += i + 1;
         }
     }

@@ -12,6 +12,7 @@ pub mod frame;
 pub mod hub;
 pub mod krpc;
 pub mod lan;
+pub mod peer_wire;
 pub mod pyjson;
 pub mod reflector;
 pub mod search;

@@ -1,0 +1,21 @@
+//! BitTorrent content: metainfo (BEP 3, with BEP 47 padding files) and
+//! pieces fetched from a peer over the peer wire protocol.
+//!
+//! This is the foundation of torrents in the mount (`~/net/<infohash>/`):
+//! `metainfo` is pure and checks a torrent as strictly as a collection
+//! (no `..`, no absolute path, no clash, bounded); `peer` fetches and
+//! verifies pieces from one peer with a deadline on every wait. The codec of
+//! the peer wire lives in `wire::peer_wire`. Not wired into the node yet.
+
+pub mod metainfo;
+pub mod peer;
+
+pub use metainfo::{FileEntry, Metainfo, MetainfoError};
+pub use peer::{PeerConn, PeerError};
+
+use sha1::{Digest, Sha1};
+
+/// SHA-1, the hash of v1 infohashes and pieces.
+pub fn sha1(bytes: &[u8]) -> [u8; 20] {
+    Sha1::digest(bytes).into()
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""A libtorrent seed for lbrymount's torrent tests (loopback only).
+
+Usage: lt_seed.py DIR
+
+Writes a multi-file folder DIR/album (pseudo-random content, fixed seed),
+makes a torrent of it with libtorrent's defaults (a hybrid v1+v2 torrent
+with BEP 47 padding files, 64 KiB pieces) at DIR/album.torrent, and seeds it
+on 127.0.0.1. Prints one JSON line: {"port": P, "torrent": PATH,
+"info_hash": V1_HEX, "files": [[PATH, SIZE], ...]} once seeding, then stays
+up until stdin closes.
+"""
+import json
+import os
+import random
+import sys
+import time
+import warnings
+
+import libtorrent as lt
+
+FILES = [("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)]
+
+
+def main():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    top = sys.argv[1]
+    rng = random.Random(1)
+    for path, size in FILES:
+        full = os.path.join(top, "album", path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as f:
+            f.write(bytes(rng.getrandbits(8) for _ in range(size)))
+    fs = lt.file_storage()
+    lt.add_files(fs, os.path.join(top, "album"))
+    ct = lt.create_torrent(fs, 65536)
+    lt.set_piece_hashes(ct, top)
+    torrent = os.path.join(top, "album.torrent")
+    with open(torrent, "wb") as f:
+        f.write(lt.bencode(ct.generate()))
+    ses = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "alert_mask": lt.alert_category.error,
+    })
+    ti = lt.torrent_info(torrent)
+    h = ses.add_torrent({"ti": ti, "save_path": top})
+    deadline = time.time() + 30
+    while not h.status().is_seeding and time.time() < deadline:
+        time.sleep(0.05)
+    print(json.dumps({
+        "port": ses.listen_port(),
+        "torrent": torrent,
+        "info_hash": str(ti.info_hashes().v1),
+        "seeding": h.status().is_seeding,
+        "files": [[p, s] for p, s in FILES],
+    }), flush=True)
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+//! Torrent metainfo and piece fetching against Debian's libtorrent seeding a
+//! multi-file (hybrid, padded) torrent on 127.0.0.1.
+
+use lbrymount::torrent::{metainfo, PeerConn, PeerError};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Seed {
+    _child: Child,
+    port: u16,
+    torrent: std::path::PathBuf,
+    info_hash: String,
+    dir: tempfile::TempDir,
+}
+
+async fn seed() -> Seed {
+    let dir = tempfile::tempdir().unwrap();
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut child = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_seed.py"))
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 with libtorrent (Debian's python3-libtorrent)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["seeding"], true, "libtorrent is seeding: {v}");
+    Seed {
+        _child: child,
+        port: v["port"].as_u64().unwrap() as u16,
+        torrent: v["torrent"].as_str().unwrap().into(),
+        info_hash: v["info_hash"].as_str().unwrap().to_string(),
+        dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_file_of_a_libtorrent_seed_arrives_byte_identical_piece_by_piece() {
+    let seed = seed().await;
+    let m = metainfo::parse(&std::fs::read(&seed.torrent).unwrap()).unwrap();
+    assert_eq!(
+        hex::encode(m.info_hash),
+        seed.info_hash,
+        "our infohash is libtorrent's"
+    );
+    let shown: Vec<_> = m
+        .files
+        .iter()
+        .filter(|f| !f.pad)
+        .map(|f| (f.path.as_str(), f.length))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)]
+    );
+
+    let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();
+    let mut peer = PeerConn::connect(
+        addr,
+        m.info_hash,
+        *b"-LM0001-testtesttest",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let mut all = Vec::with_capacity(m.total as usize);
+    for (i, sha) in m.pieces.iter().enumerate() {
+        let len = m.piece_len(i as u32) as u32;
+        all.extend(
+            peer.fetch_piece(i as u32, len, sha, Duration::from_secs(10))
+                .await
+                .unwrap(),
+        );
+    }
+    for f in m.files.iter().filter(|f| !f.pad) {
+        let want = std::fs::read(seed.dir.path().join("album").join(&f.path)).unwrap();
+        let got = &all[f.offset as usize..(f.offset + f.length) as usize];
+        assert!(got == want.as_slice(), "{} differs", f.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_that_fails_its_hash_is_refused_and_a_wrong_torrent_is_named() {
+    let seed = seed().await;
+    let m = metainfo::parse(&std::fs::read(&seed.torrent).unwrap()).unwrap();
+    let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();
+    let mut peer = PeerConn::connect(
+        addr,
+        m.info_hash,
+        *b"-LM0001-testtesttest",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let wrong = m.pieces[1];
+    let err = peer
+        .fetch_piece(0, m.piece_len(0) as u32, &wrong, Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PeerError::Corrupt(0)), "{err}");
+
+    let other = PeerConn::connect(
+        addr,
+        [9; 20],
+        *b"-LM0001-testtesttest",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        other.is_err(),
+        "libtorrent does not serve a torrent it does not have"
+    );
+}
