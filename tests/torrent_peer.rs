@@ -47,6 +47,12 @@ async fn seed() -> Seed {
     }
 }
 
+async fn connect(seed: &Seed, info_hash: [u8; 20]) -> Result<PeerConn, PeerError> {
+    let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();
+    let id = *b"-LM0001-testtesttest";
+    PeerConn::connect(addr, info_hash, id, Duration::from_secs(10)).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_file_of_a_libtorrent_seed_arrives_byte_identical_piece_by_piece() {
     let seed = seed().await;
@@ -67,15 +73,7 @@ async fn every_file_of_a_libtorrent_seed_arrives_byte_identical_piece_by_piece()
         vec![("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)]
     );
 
-    let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();
-    let mut peer = PeerConn::connect(
-        addr,
-        m.info_hash,
-        *b"-LM0001-testtesttest",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let mut peer = connect(&seed, m.info_hash).await.unwrap();
     let mut all = Vec::with_capacity(m.total as usize);
     for (i, sha) in m.pieces.iter().enumerate() {
         let len = m.piece_len(i as u32) as u32;
@@ -93,18 +91,10 @@ async fn every_file_of_a_libtorrent_seed_arrives_byte_identical_piece_by_piece()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_piece_that_fails_its_hash_is_refused_and_a_wrong_torrent_is_named() {
+async fn a_piece_that_fails_its_hash_is_refused_and_a_peer_without_the_torrent_is_an_error() {
     let seed = seed().await;
     let m = metainfo::parse(&std::fs::read(&seed.torrent).unwrap()).unwrap();
-    let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();
-    let mut peer = PeerConn::connect(
-        addr,
-        m.info_hash,
-        *b"-LM0001-testtesttest",
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    let mut peer = connect(&seed, m.info_hash).await.unwrap();
     let wrong = m.pieces[1];
     let err = peer
         .fetch_piece(0, m.piece_len(0) as u32, &wrong, Duration::from_secs(10))
@@ -112,13 +102,7 @@ async fn a_piece_that_fails_its_hash_is_refused_and_a_wrong_torrent_is_named() {
         .unwrap_err();
     assert!(matches!(err, PeerError::Corrupt(0)), "{err}");
 
-    let other = PeerConn::connect(
-        addr,
-        [9; 20],
-        *b"-LM0001-testtesttest",
-        Duration::from_secs(10),
-    )
-    .await;
+    let other = connect(&seed, [9; 20]).await;
     assert!(
         other.is_err(),
         "libtorrent does not serve a torrent it does not have"
