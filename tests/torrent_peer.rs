@@ -108,3 +108,29 @@ async fn a_piece_that_fails_its_hash_is_refused_and_a_peer_without_the_torrent_i
         "libtorrent does not serve a torrent it does not have"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_infohash_alone_gets_the_torrent_from_a_peer() {
+    let seed = seed().await;
+    let from_file = metainfo::parse(&std::fs::read(&seed.torrent).unwrap()).unwrap();
+    let info_hash: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
+    let mut peer = connect(&seed, info_hash).await.unwrap();
+    let info = peer
+        .fetch_metadata(&info_hash, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let m = metainfo::parse_info(&info).unwrap();
+    assert_eq!(m.info_hash, info_hash);
+    assert_eq!(m.files, from_file.files);
+    assert_eq!(m.pieces, from_file.pieces);
+    // The same connection then serves pieces.
+    let p = peer
+        .fetch_piece(
+            3,
+            m.piece_len(3) as u32,
+            &m.pieces[3],
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(p.unwrap().len() as u64, m.piece_len(3));
+}

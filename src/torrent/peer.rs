@@ -11,11 +11,15 @@ use crate::wire::krpc::Id20;
 use crate::wire::peer_wire::{
     self, decode_handshake, encode_handshake, Handshake, Message, BLOCK, HANDSHAKE_LEN,
 };
+use crate::wire::ut_metadata::{self, MetaMsg, OUR_UT_METADATA};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
+
+/// The BEP 10 bit, in reserved byte 5.
+const EXTENSION_BIT: u8 = 0x10;
 
 /// Requests in flight at once on one connection.
 const PIPELINE: u32 = 32;
@@ -36,6 +40,10 @@ pub enum PeerError {
     NoPiece(u32),
     #[error("piece {0} failed its SHA-1 check")]
     Corrupt(u32),
+    #[error("the peer cannot give the torrent's metadata: {0}")]
+    NoMetadata(&'static str),
+    #[error("the metadata the peer sent does not hash to the infohash")]
+    BadMetadata,
 }
 
 impl From<peer_wire::Invalid> for PeerError {
@@ -50,6 +58,10 @@ pub struct PeerConn {
     have: Option<Vec<u8>>,
     choked: bool,
     interested: bool,
+    /// The peer's extension handshake (BEP 10), once it came.
+    ext: Option<ut_metadata::ExtHandshake>,
+    /// Whether the peer set the extension bit in its handshake.
+    speaks_ext: bool,
     pub remote_id: Id20,
 }
 
@@ -67,8 +79,10 @@ impl PeerConn {
             .map_err(|_| PeerError::Timeout)?
             .map_err(PeerError::Connect)?;
         let _ = stream.set_nodelay(true);
+        let mut reserved = [0u8; 8];
+        reserved[5] = EXTENSION_BIT;
         let ours = Handshake {
-            reserved: [0; 8],
+            reserved,
             info_hash,
             peer_id,
         };
@@ -86,14 +100,22 @@ impl PeerConn {
         if theirs.info_hash != info_hash {
             return Err(PeerError::WrongTorrent);
         }
-        Ok(PeerConn {
+        let mut conn = PeerConn {
             stream,
             buf: Vec::new(),
             have: None,
             choked: true,
             interested: false,
+            ext: None,
+            speaks_ext: theirs.reserved[5] & EXTENSION_BIT != 0,
             remote_id: theirs.peer_id,
-        })
+        };
+        if conn.speaks_ext {
+            let payload = ut_metadata::encode_handshake(None);
+            conn.send(&Message::Extended { id: 0, payload }, until)
+                .await?;
+        }
+        Ok(conn)
     }
 
     async fn send(&mut self, m: &Message, until: Instant) -> Result<(), PeerError> {
@@ -115,6 +137,11 @@ impl PeerConn {
                     Message::Unchoke => self.choked = false,
                     Message::Bitfield(bits) => self.have = Some(bits.clone()),
                     Message::Have(i) => self.set_have(*i),
+                    Message::Extended { id: 0, payload } => {
+                        let ext = ut_metadata::decode_handshake(payload)
+                            .map_err(|e| PeerError::Protocol(e.to_string()))?;
+                        self.ext = Some(ext);
+                    }
                     _ => {}
                 }
                 return Ok(m);
@@ -147,6 +174,70 @@ impl PeerConn {
                 .get((i / 8) as usize)
                 .is_some_and(|b| b & (0x80 >> (i % 8)) != 0),
         }
+    }
+
+    /// Fetches the torrent's `info` dict from the peer (BEP 9) and checks
+    /// that it hashes to `info_hash`.
+    pub async fn fetch_metadata(
+        &mut self,
+        info_hash: &Id20,
+        deadline: Duration,
+    ) -> Result<Vec<u8>, PeerError> {
+        let until = Instant::now() + deadline;
+        if !self.speaks_ext {
+            return Err(PeerError::NoMetadata("no extension protocol"));
+        }
+        while self.ext.is_none() {
+            self.next(until).await?;
+        }
+        let ext = self.ext.clone().unwrap_or_default();
+        let ut = ext
+            .ut_metadata
+            .ok_or(PeerError::NoMetadata("no ut_metadata"))?;
+        let size = ext
+            .metadata_size
+            .ok_or(PeerError::NoMetadata("no metadata_size"))? as usize;
+        let pieces = size.div_ceil(ut_metadata::PIECE);
+        for i in 0..pieces {
+            let payload = ut_metadata::encode(&MetaMsg::Request(i as u32));
+            self.send(&Message::Extended { id: ut, payload }, until)
+                .await?;
+        }
+        let mut info = vec![0u8; size];
+        let mut got = vec![false; pieces];
+        let mut left = pieces;
+        while left > 0 {
+            let Message::Extended {
+                id: OUR_UT_METADATA,
+                payload,
+            } = self.next(until).await?
+            else {
+                continue;
+            };
+            match ut_metadata::decode(&payload).map_err(|e| PeerError::Protocol(e.to_string()))? {
+                MetaMsg::Data {
+                    piece,
+                    total_size,
+                    data,
+                } => {
+                    let (i, at) = (piece as usize, piece as usize * ut_metadata::PIECE);
+                    let want = ut_metadata::PIECE.min(size.saturating_sub(at));
+                    if total_size as usize != size || i >= pieces || data.len() != want {
+                        return Err(PeerError::Protocol(format!("bad metadata piece {piece}")));
+                    }
+                    if !std::mem::replace(&mut got[i], true) {
+                        info[at..at + want].copy_from_slice(&data);
+                        left -= 1;
+                    }
+                }
+                MetaMsg::Reject(_) => return Err(PeerError::NoMetadata("the peer refused")),
+                MetaMsg::Request(_) => {}
+            }
+        }
+        if &super::sha1(&info) != info_hash {
+            return Err(PeerError::BadMetadata);
+        }
+        Ok(info)
     }
 
     /// Fetches piece `index` of `len` bytes and checks it against `sha1`.

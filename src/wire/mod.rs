@@ -17,5 +17,6 @@ pub mod pyjson;
 pub mod reflector;
 pub mod search;
 pub mod tracker;
+pub mod ut_metadata;
 
 pub use frame::{Invalid, WireError};
