@@ -3,13 +3,16 @@
 //!
 //! This is the foundation of torrents in the mount (`~/net/<infohash>/`):
 //! `metainfo` is pure and checks a torrent as strictly as a collection
-//! (no `..`, no absolute path, no clash, bounded); `peer` fetches and
+//! (no `..`, no absolute path, no clash, bounded); `magnet` reads magnet
+//! links and bare infohashes; `peer` gets the metadata (BEP 9) and fetches and
 //! verifies pieces from one peer with a deadline on every wait. The codec of
 //! the peer wire lives in `wire::peer_wire`. Not wired into the node yet.
 
+pub mod magnet;
 pub mod metainfo;
 pub mod peer;
 
+pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Metainfo, MetainfoError};
 pub use peer::{PeerConn, PeerError};
 
