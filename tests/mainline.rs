@@ -104,12 +104,7 @@ fn libtorrent(
     wanted: &str,
     save: &std::path::Path,
 ) -> tokio::process::Child {
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    Command::new(python)
+    Command::new(common::libtorrent::python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_dht.py"))
         .args([boot, announce, wanted])
         .arg(save)

@@ -1,51 +1,11 @@
 //! Torrent metainfo and piece fetching against Debian's libtorrent seeding a
 //! multi-file (hybrid, padded) torrent on 127.0.0.1.
 
+mod common;
+
+use common::libtorrent::{seed, Seed};
 use lbrymount::torrent::{metainfo, PeerConn, PeerError};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Seed {
-    _child: Child,
-    port: u16,
-    torrent: std::path::PathBuf,
-    info_hash: String,
-    dir: tempfile::TempDir,
-}
-
-async fn seed() -> Seed {
-    let dir = tempfile::tempdir().unwrap();
-    let python = if std::path::Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    };
-    let mut child = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_seed.py"))
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 with libtorrent (Debian's python3-libtorrent)");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(v["seeding"], true, "libtorrent is seeding: {v}");
-    Seed {
-        _child: child,
-        port: v["port"].as_u64().unwrap() as u16,
-        torrent: v["torrent"].as_str().unwrap().into(),
-        info_hash: v["info_hash"].as_str().unwrap().to_string(),
-        dir,
-    }
-}
 
 async fn connect(seed: &Seed, info_hash: [u8; 20]) -> Result<PeerConn, PeerError> {
     let addr = format!("127.0.0.1:{}", seed.port).parse().unwrap();

@@ -13,6 +13,7 @@ pub mod fstab;
 mod get;
 mod get_net;
 mod get_node;
+mod get_torrent;
 mod get_tree;
 mod get_tree_node;
 mod held;
@@ -39,7 +40,7 @@ mod upnp_args;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
-use parse::{parse_host_port, parse_size_arg, parse_stream};
+use parse::{parse_get_target, parse_host_port, parse_size_arg, parse_stream};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -127,8 +128,9 @@ pub enum Command {
     },
     /// Download a stream and write the original file
     Get {
-        /// The stream: its sd hash (96 lowercase hex characters) or an LBRY URL (`lbry://@chan/name`)
-        #[arg(value_name = "SD_HASH|URL", value_parser = parse_stream)]
+        /// The stream: its sd hash (96 lowercase hex characters) or an LBRY URL (`lbry://@chan/name`);
+        /// or a torrent: a magnet link, btih:INFOHASH or a .torrent file (written into a directory)
+        #[arg(value_name = "SD_HASH|URL|MAGNET|FILE.torrent", value_parser = parse_get_target)]
         stream: String,
         /// Where to write the file (replaced only if a regular file), a directory to add it to,
         /// or - for standard output [default: the descriptor's name, made visible, in the current directory]
@@ -318,6 +320,23 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
+        Command::Get {
+            stream,
+            output,
+            offline,
+            peers,
+            bootstrap,
+            no_bootstrap,
+            timeout,
+        } if get_torrent::is_torrent(&stream) => get_torrent::run(get_torrent::TorrentGet {
+            target: stream,
+            output,
+            offline,
+            peers,
+            bootstrap,
+            no_bootstrap,
+            timeout: std::time::Duration::from_secs(timeout),
+        }),
         Command::Get {
             stream,
             output,

@@ -25,6 +25,20 @@ pub(super) fn parse_stream(s: &str) -> Result<String, String> {
     }
 }
 
+/// `get`'s argument: a torrent (magnet link, `btih:HASH`, an existing
+/// `.torrent` file) or a stream as [`parse_stream`] takes it.
+pub(super) fn parse_get_target(s: &str) -> Result<String, String> {
+    if s.starts_with("magnet:") || s.starts_with("btih:") {
+        return crate::torrent::magnet::parse(s)
+            .map(|_| s.to_owned())
+            .map_err(|e| e.to_string());
+    }
+    if super::get_torrent::is_torrent(s) {
+        return Ok(s.to_owned());
+    }
+    parse_stream(s)
+}
+
 /// Checks the `HOST:PORT` shape now (a usage error); name resolution happens later.
 pub(super) fn parse_host_port(s: &str) -> Result<String, String> {
     let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT")?;

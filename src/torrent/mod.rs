@@ -5,12 +5,16 @@
 //! `metainfo` is pure and checks a torrent as strictly as a collection
 //! (no `..`, no absolute path, no clash, bounded); `magnet` reads magnet
 //! links and bare infohashes; `peer` gets the metadata (BEP 9) and fetches and
-//! verifies pieces from one peer with a deadline on every wait. The codec of
-//! the peer wire lives in `wire::peer_wire`. Not wired into the node yet.
+//! verifies pieces from one peer with a deadline on every wait; `download`
+//! and `write` make a whole torrent into files for `lbrymount get`. The
+//! codecs live in `wire::peer_wire` and `wire::ut_metadata`. Not in the
+//! mount yet (docs/architecture.md §8).
 
+pub mod download;
 pub mod magnet;
 pub mod metainfo;
 pub mod peer;
+pub mod write;
 
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Metainfo, MetainfoError};

@@ -8,6 +8,7 @@ pub mod http;
 pub mod hub;
 pub mod hub_world;
 pub mod lan;
+pub mod libtorrent;
 pub mod mount;
 pub mod names;
 pub mod netns;

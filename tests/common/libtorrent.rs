@@ -1,0 +1,62 @@
+//! Debian's libtorrent as the other BitTorrent implementation: a seed of a
+//! multi-file torrent on 127.0.0.1 (`tests/bt/lt_seed.py`).
+
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The files the seed serves, under `album/`.
+pub const FILES: [(&str, u64); 3] = [("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)];
+
+pub struct Seed {
+    _child: Child,
+    pub port: u16,
+    pub torrent: std::path::PathBuf,
+    pub info_hash: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// Debian's Python, where python3-libtorrent is installed (a `python3`
+/// earlier in PATH may be another one).
+pub fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+pub async fn seed() -> Seed {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_seed.py"))
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 with libtorrent (Debian's python3-libtorrent)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["seeding"], true, "libtorrent is seeding: {v}");
+    Seed {
+        _child: child,
+        port: v["port"].as_u64().unwrap() as u16,
+        torrent: v["torrent"].as_str().unwrap().into(),
+        info_hash: v["info_hash"].as_str().unwrap().to_string(),
+        dir,
+    }
+}
+
+impl Seed {
+    /// The content of one of [`FILES`].
+    pub fn file(&self, path: &str) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("album").join(path)).unwrap()
+    }
+}
