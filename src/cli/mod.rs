@@ -328,24 +328,18 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             bootstrap,
             no_bootstrap,
             timeout,
-        } if get_torrent::is_torrent(&stream) => get_torrent::run(get_torrent::TorrentGet {
-            target: stream,
-            output,
-            offline,
-            peers,
-            bootstrap,
-            no_bootstrap,
-            timeout: std::time::Duration::from_secs(timeout),
-        }),
-        Command::Get {
-            stream,
-            output,
-            offline,
-            peers,
-            bootstrap,
-            no_bootstrap,
-            timeout,
         } => {
+            if get_torrent::is_torrent(&stream) {
+                return get_torrent::run(get_torrent::TorrentGet {
+                    target: stream,
+                    output,
+                    offline,
+                    peers,
+                    bootstrap,
+                    no_bootstrap,
+                    timeout: std::time::Duration::from_secs(timeout),
+                });
+            }
             let req = get::GetRequest {
                 sd_hash: names::sd_hash_of(hub, &stream)?,
                 output,
