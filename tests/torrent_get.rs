@@ -65,6 +65,22 @@ async fn a_torrent_file_an_infohash_and_a_magnet_link_each_get_the_whole_album()
         );
         assert_album(&seed, dir.path());
     }
+    let dir = tempfile::tempdir().unwrap();
+    let out = get(&[
+        &torrent,
+        "--peer",
+        &peer,
+        "-q",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "-q: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_album(&seed, dir.path());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,8 @@ pub struct TorrentGet {
     pub bootstrap: Vec<String>,
     pub no_bootstrap: bool,
     pub timeout: Duration,
+    /// The summary on stderr (off with `-q`).
+    pub show_progress: bool,
 }
 
 pub fn run(req: TorrentGet) -> anyhow::Result<()> {
@@ -87,7 +89,7 @@ async fn get(req: TorrentGet, dir: PathBuf) -> anyhow::Result<()> {
     };
     download::pieces(&m, &peers, req.timeout, sink).await?;
     let files = tokio::task::block_in_place(|| writer.finish())?;
-    report(&m, &dir, &files);
+    report(&m, &dir, &files, req.show_progress);
     Ok(())
 }
 
@@ -126,10 +128,13 @@ async fn from_dht(info_hash: [u8; 20], bootstrap: &[String]) -> anyhow::Result<V
     Ok(found.peers.into_iter().map(SocketAddr::V4).collect())
 }
 
-fn report(m: &Metainfo, dir: &Path, files: &[(String, u64)]) {
+fn report(m: &Metainfo, dir: &Path, files: &[(String, u64)], summary: bool) {
     let bytes: u64 = files.iter().map(|(_, n)| n).sum();
     for (path, n) in files {
         println!("{n}  {}", dir.join(path).display());
+    }
+    if !summary {
+        return;
     }
     eprintln!(
         "wrote {} files, {bytes} bytes, of {} ({}) into {}",

@@ -338,6 +338,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
                     bootstrap,
                     no_bootstrap,
                     timeout: std::time::Duration::from_secs(timeout),
+                    show_progress,
                 });
             }
             let req = get::GetRequest {
