@@ -7,6 +7,7 @@
 
 use super::metainfo::Metainfo;
 use super::peer::{PeerConn, PeerError};
+use super::window::Want;
 use crate::wire::krpc::Id20;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -53,7 +54,9 @@ pub async fn metadata(
 }
 
 /// Fetches every piece in order and hands each to `sink` with its offset
-/// in the torrent.
+/// in the torrent. One peer at a time, the request pipeline kept full across
+/// pieces; when a peer fails, the next takes over from the first piece
+/// missing, and a piece every peer failed ends the download.
 pub async fn pieces(
     m: &Metainfo,
     peers: &[SocketAddr],
@@ -63,40 +66,49 @@ pub async fn pieces(
     if peers.is_empty() {
         return Err(DownloadError::NoPeers);
     }
-    let mut conn: Option<PeerConn> = None;
-    let mut at = 0usize;
-    for (i, sha) in m.pieces.iter().enumerate() {
-        let index = i as u32;
-        let len = m.piece_len(index) as u32;
-        let mut reasons = Vec::new();
-        let piece = loop {
-            if reasons.len() >= peers.len() {
-                return Err(DownloadError::AllFailed {
-                    piece: index,
-                    reasons,
-                });
-            }
-            let addr = peers[at % peers.len()];
-            let got = async {
-                if conn.is_none() {
-                    conn = Some(PeerConn::connect(addr, m.info_hash, peer_id(), deadline).await?);
-                }
-                match conn.as_mut() {
-                    Some(c) => c.fetch_piece(index, len, sha, deadline).await,
-                    None => Err(PeerError::Closed),
-                }
-            };
-            match got.await {
-                Ok(p) => break p,
-                Err(e) => {
-                    tracing::info!(peer = %addr, piece = index, error = %e, "peer failed; trying the next");
-                    reasons.push(format!("{addr}: {e}"));
-                    conn = None;
-                    at += 1;
-                }
-            }
+    let mut next = 0usize;
+    let mut failed_at: Option<(usize, Vec<String>)> = None;
+    let mut sink_error = None;
+    for addr in peers.iter().cycle() {
+        if next == m.pieces.len() {
+            return Ok(());
+        }
+        let wants = (next..m.pieces.len()).map(|i| Want {
+            index: i as u32,
+            len: m.piece_len(i as u32) as u32,
+            sha1: m.pieces[i],
+        });
+        let run = async {
+            let mut c = PeerConn::connect(*addr, m.info_hash, peer_id(), deadline).await?;
+            c.fetch_run(wants.collect(), deadline, |index, piece| {
+                let at = u64::from(index) * m.piece_length;
+                sink(at, &piece).map_err(|e| {
+                    let why = format!("{e:#}");
+                    sink_error = Some(e);
+                    why
+                })?;
+                next = index as usize + 1;
+                Ok(())
+            })
+            .await
         };
-        sink(u64::from(index) * m.piece_length, &piece).map_err(DownloadError::Sink)?;
+        let Err(e) = run.await else { continue };
+        if let Some(e) = sink_error.take() {
+            return Err(DownloadError::Sink(e));
+        }
+        tracing::info!(peer = %addr, piece = next, error = %e, "peer failed; trying the next");
+        let reasons = match &mut failed_at {
+            Some((at, reasons)) if *at == next => reasons,
+            _ => &mut failed_at.insert((next, Vec::new())).1,
+        };
+        reasons.push(format!("{addr}: {e}"));
+        if reasons.len() >= peers.len() {
+            let reasons = std::mem::take(reasons);
+            return Err(DownloadError::AllFailed {
+                piece: next as u32,
+                reasons,
+            });
+        }
     }
     Ok(())
 }

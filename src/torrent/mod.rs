@@ -14,11 +14,13 @@ pub mod download;
 pub mod magnet;
 pub mod metainfo;
 pub mod peer;
+pub mod window;
 pub mod write;
 
 pub use magnet::{Magnet, MagnetError};
 pub use metainfo::{FileEntry, Metainfo, MetainfoError};
 pub use peer::{PeerConn, PeerError};
+pub use window::Want;
 
 use sha1::{Digest, Sha1};
 

@@ -7,9 +7,10 @@
 //! Every wait has the caller's deadline; a block nobody asked for, or of
 //! the wrong size, ends the connection.
 
+use super::window::{Want, Window};
 use crate::wire::krpc::Id20;
 use crate::wire::peer_wire::{
-    self, decode_handshake, encode_handshake, Handshake, Message, BLOCK, HANDSHAKE_LEN,
+    self, decode_handshake, encode_handshake, Handshake, Message, HANDSHAKE_LEN,
 };
 use crate::wire::ut_metadata::{self, MetaMsg, OUR_UT_METADATA};
 use std::net::SocketAddr;
@@ -21,8 +22,10 @@ use tokio::time::{timeout_at, Instant};
 /// The BEP 10 bit, in reserved byte 5.
 const EXTENSION_BIT: u8 = 0x10;
 
-/// Requests in flight at once on one connection.
-const PIPELINE: u32 = 32;
+/// Requests in flight at once on one connection (2 MiB of 16 KiB blocks).
+const PIPELINE: u32 = 128;
+/// Bytes of pieces being assembled at once (at least one piece).
+const OPEN_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -44,6 +47,8 @@ pub enum PeerError {
     NoMetadata(&'static str),
     #[error("the metadata the peer sent does not hash to the infohash")]
     BadMetadata,
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl From<peer_wire::Invalid> for PeerError {
@@ -248,40 +253,54 @@ impl PeerConn {
         sha1: &Id20,
         deadline: Duration,
     ) -> Result<Vec<u8>, PeerError> {
-        let until = Instant::now() + deadline;
+        let mut out = None;
+        let want = vec![Want {
+            index,
+            len,
+            sha1: *sha1,
+        }];
+        self.fetch_run(want, deadline, |_, piece| {
+            out = Some(piece);
+            Ok(())
+        })
+        .await?;
+        out.ok_or(PeerError::Closed)
+    }
+
+    /// Fetches `wants` in order with the request pipeline kept full across
+    /// piece boundaries, and hands each piece, SHA-1-checked, to `sink`.
+    /// Each piece gets `deadline` from the end of the one before; at most
+    /// [`OPEN_BYTES`] (or one piece) is held in memory.
+    pub async fn fetch_run(
+        &mut self,
+        wants: Vec<Want>,
+        deadline: Duration,
+        mut sink: impl FnMut(u32, Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), PeerError> {
+        let mut until = Instant::now() + deadline;
         if !self.interested {
             self.send(&Message::Interested, until).await?;
             self.interested = true;
         }
-        while self.choked {
-            self.next(until).await?;
-        }
-        if !self.has(index) {
-            return Err(PeerError::NoPiece(index));
-        }
-        let piece = self.download(index, len, until).await?;
-        if &super::sha1(&piece) != sha1 {
-            return Err(PeerError::Corrupt(index));
-        }
-        Ok(piece)
-    }
-
-    async fn download(
-        &mut self,
-        index: u32,
-        len: u32,
-        until: Instant,
-    ) -> Result<Vec<u8>, PeerError> {
-        let blocks = len.div_ceil(BLOCK) as usize;
-        let block_len = |b: usize| BLOCK.min(len - b as u32 * BLOCK) as usize;
-        let mut piece = vec![0u8; len as usize];
-        let mut todo: std::collections::VecDeque<usize> = (0..blocks).collect();
-        let (mut requested, mut got) = (vec![false; blocks], vec![false; blocks]);
-        let (mut inflight, mut done) = (0u32, 0usize);
-        while done < blocks {
-            while inflight < PIPELINE && !self.choked {
-                let Some(b) = todo.pop_front() else { break };
-                let (begin, length) = (b as u32 * BLOCK, block_len(b) as u32);
+        let mut w = Window::new(wants, OPEN_BYTES);
+        loop {
+            while let Some((want, piece)) = w.pop_done() {
+                if super::sha1(&piece) != want.sha1 {
+                    return Err(PeerError::Corrupt(want.index));
+                }
+                sink(want.index, piece).map_err(PeerError::Stopped)?;
+                until = Instant::now() + deadline;
+            }
+            if w.is_finished() {
+                return Ok(());
+            }
+            while w.inflight() < PIPELINE as usize && !self.choked {
+                let Some((index, begin, length)) = w.next_request() else {
+                    break;
+                };
+                if !self.has(index) {
+                    return Err(PeerError::NoPiece(index));
+                }
                 self.send(
                     &Message::Request {
                         index,
@@ -291,40 +310,14 @@ impl PeerConn {
                     until,
                 )
                 .await?;
-                requested[b] = true;
-                inflight += 1;
             }
             match self.next(until).await? {
-                Message::Piece {
-                    index: i,
-                    begin,
-                    data,
-                } => {
-                    let b = (begin / BLOCK) as usize;
-                    let asked = i == index && begin % BLOCK == 0 && b < blocks && requested[b];
-                    if !asked || data.len() != block_len(b) {
-                        return Err(PeerError::Protocol(format!(
-                            "unrequested block at {begin} of piece {i}"
-                        )));
-                    }
-                    requested[b] = false;
-                    inflight -= 1;
-                    if !std::mem::replace(&mut got[b], true) {
-                        piece[begin as usize..begin as usize + data.len()].copy_from_slice(&data);
-                        done += 1;
-                    }
-                }
-                Message::Choke => {
-                    // A choke drops our requests (BEP 3): ask again once unchoked.
-                    for (b, r) in requested.iter_mut().enumerate().filter(|(_, r)| **r) {
-                        *r = false;
-                        todo.push_back(b);
-                    }
-                    inflight = 0;
-                }
+                Message::Piece { index, begin, data } => w
+                    .on_block(index, begin, &data)
+                    .map_err(PeerError::Protocol)?,
+                Message::Choke => w.on_choke(),
                 _ => {}
             }
         }
-        Ok(piece)
     }
 }
