@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::btfake::{faulty_peer, Fault};
 use common::libtorrent::{seed, Seed};
 use lbrymount::torrent::{metainfo, PeerConn, PeerError};
 use std::time::Duration;
@@ -93,81 +94,6 @@ async fn the_infohash_alone_gets_the_torrent_from_a_peer() {
         )
         .await;
     assert_eq!(p.unwrap().len() as u64, m.piece_len(3));
-}
-
-/// How the fake peer misbehaves once it has unchoked us.
-#[derive(Clone, Copy)]
-enum Fault {
-    /// Answers every request with zeros of the right length.
-    WrongBytes,
-    /// Answers a request with a block nobody asked for.
-    Unrequested,
-    /// Never answers a request.
-    Silent,
-}
-
-/// A peer that speaks the real peer wire (handshake, bitfield, unchoke,
-/// pieces) and lies in one way.
-async fn faulty_peer(info_hash: [u8; 20], fault: Fault) -> std::net::SocketAddr {
-    use lbrymount::wire::peer_wire::{self, Handshake, Message, HANDSHAKE_LEN};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut hs = [0u8; HANDSHAKE_LEN];
-        s.read_exact(&mut hs).await.unwrap();
-        let ours = Handshake {
-            reserved: [0; 8],
-            info_hash,
-            peer_id: [7; 20],
-        };
-        s.write_all(&peer_wire::encode_handshake(&ours))
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        peer_wire::encode(&Message::Bitfield(vec![0xff; 4]), &mut out);
-        peer_wire::encode(&Message::Unchoke, &mut out);
-        s.write_all(&out).await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            while let Ok(Some((m, used))) = peer_wire::decode(&buf) {
-                buf.drain(..used);
-                let Message::Request {
-                    index,
-                    begin,
-                    length,
-                } = m
-                else {
-                    continue;
-                };
-                let reply = match fault {
-                    Fault::WrongBytes => Message::Piece {
-                        index,
-                        begin,
-                        data: vec![0; length as usize],
-                    },
-                    Fault::Unrequested => Message::Piece {
-                        index: index + 1,
-                        begin,
-                        data: vec![0; length as usize],
-                    },
-                    Fault::Silent => continue,
-                };
-                let mut out = Vec::new();
-                peer_wire::encode(&reply, &mut out);
-                if s.write_all(&out).await.is_err() {
-                    return;
-                }
-            }
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-    });
-    addr
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,12 @@ pub struct MountArgs {
     /// A peer to fetch blobs from, besides those the DHT names (repeatable)
     #[arg(long = "peer", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
     pub peers: Vec<String>,
+    /// A BitTorrent peer asked for every torrent opened in the mount (repeatable)
+    #[arg(long = "bt-peer", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
+    pub bt_peers: Vec<String>,
+    /// No torrents in the mount: a 40-hex name is not looked up
+    #[arg(long, conflicts_with = "bt_peers")]
+    pub no_bt: bool,
     /// Fail a read (EIO) that cannot be served within this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub read_timeout: u64,
@@ -57,5 +63,8 @@ pub fn run(
             super::ready::mounted,
         ))),
         umount_stops: args.fstab,
+        bt: (!args.no_bt).then(|| crate::node::torrents::BtConfig {
+            peers: args.bt_peers.clone(),
+        }),
     })
 }

@@ -1,4 +1,4 @@
-//! A collection as a folder tree, for the mount: folders and files by
+//! A collection (or any checked list of paths, as a torrent's) as a folder tree, for the mount: folders and files by
 //! index, each folder's children sorted by name. Indices never change (a
 //! collection is immutable), so the mount derives stable inodes from them.
 //! Pure; its size is bounded by the collection's (at most one folder per
@@ -36,14 +36,21 @@ pub struct Tree {
 impl Tree {
     /// The tree of `c`; `None` if it would pass [`MAX_NODES`].
     pub fn build(c: &Collection) -> Option<Self> {
+        Self::from_paths(c.entries().iter().map(|e| e.path.as_str()))
+    }
+
+    /// The tree of files named by checked `/`-joined paths (no clash, no
+    /// empty part): file node `Kind::File(i)` is the `i`-th path. `None`
+    /// if it would pass [`MAX_NODES`].
+    pub fn from_paths<'a>(paths: impl Iterator<Item = &'a str>) -> Option<Self> {
         let mut nodes = vec![Node {
             name: String::new(),
             parent: 0,
             kind: Kind::Dir(Vec::new()),
         }];
         let mut dirs: HashMap<(usize, &str), usize> = HashMap::new();
-        for (i, e) in c.entries().iter().enumerate() {
-            let mut parts = e.path.split('/').peekable();
+        for (i, path) in paths.enumerate() {
+            let mut parts = path.split('/').peekable();
             let mut at = 0;
             while let Some(part) = parts.next() {
                 if parts.peek().is_none() {

@@ -38,6 +38,7 @@ mod run;
 pub mod search;
 pub mod shutdown;
 pub mod source_status;
+pub mod torrents;
 mod tracker_peers;
 
 pub use announce::Announcer;

@@ -14,6 +14,8 @@ pub mod download;
 pub mod magnet;
 pub mod metainfo;
 pub mod peer;
+pub mod pieces;
+pub mod swarm;
 pub mod window;
 pub mod write;
 

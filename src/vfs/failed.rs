@@ -22,8 +22,8 @@ const KEPT: usize = 64;
 /// How long a failed range fails retries at once.
 pub(super) const RETRY_WINDOW: Duration = Duration::from_secs(1);
 
-struct Failure {
-    sd: SdHash,
+struct Failure<K> {
+    sd: K,
     start: u64,
     end: u64,
     at: Instant,
@@ -31,12 +31,12 @@ struct Failure {
 }
 
 /// Recently failed byte ranges of streams.
-pub(super) struct RecentFailures {
+pub(super) struct RecentFailures<K = SdHash> {
     window: Duration,
-    list: VecDeque<Failure>,
+    list: VecDeque<Failure<K>>,
 }
 
-impl RecentFailures {
+impl<K: PartialEq> RecentFailures<K> {
     pub(super) fn new(window: Duration) -> Self {
         Self {
             window,
@@ -45,7 +45,7 @@ impl RecentFailures {
     }
 
     /// A read of `len` bytes at `offset` of `sd` failed at `now` for `reason`.
-    pub(super) fn record(&mut self, sd: SdHash, offset: u64, len: u64, reason: &str, now: Instant) {
+    pub(super) fn record(&mut self, sd: K, offset: u64, len: u64, reason: &str, now: Instant) {
         self.forget_old(now);
         if self.list.len() == KEPT {
             self.list.pop_front();
@@ -61,13 +61,7 @@ impl RecentFailures {
 
     /// The reason a read overlapping a range that failed within the window
     /// failed, if one did.
-    pub(super) fn recent(
-        &mut self,
-        sd: SdHash,
-        offset: u64,
-        len: u64,
-        now: Instant,
-    ) -> Option<String> {
+    pub(super) fn recent(&mut self, sd: K, offset: u64, len: u64, now: Instant) -> Option<String> {
         self.forget_old(now);
         let end = offset.saturating_add(len.max(1));
         self.list

@@ -12,6 +12,9 @@ use tracing::Instrument;
 impl Vfs {
     /// Opens a file: holds its first and last blob and starts fetching them.
     pub async fn open(&self, ino: u64) -> Result<u64, FsError> {
+        if super::sources::is_source_ino(ino) {
+            return self.open_source(ino);
+        }
         let stream = self.file_stream(ino).await?;
         let ends = ends(&stream);
         for &i in &ends {
@@ -74,6 +77,9 @@ impl Vfs {
         offset: u64,
         size: u32,
     ) -> Result<crate::stream::Bytes, FsError> {
+        if fh & super::source_files::SOURCE_FH != 0 {
+            return self.read_source(fh, offset, size).await;
+        }
         let (stream, wish) = self
             .handles
             .on_read(fh, offset, u64::from(size))
@@ -116,6 +122,9 @@ impl Vfs {
 
     /// Closes a file handle, releasing its blobs.
     pub fn release(&self, fh: u64) {
+        if self.release_source(fh) {
+            return;
+        }
         if let Some((stream, held)) = self.handles.close(fh) {
             for i in held {
                 if let Some(b) = stream.descriptor().blobs().get(i) {

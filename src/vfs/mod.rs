@@ -32,6 +32,8 @@ mod handles;
 mod name_table;
 pub mod names;
 pub mod search_dir;
+mod source_files;
+pub mod sources;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -56,6 +58,7 @@ use tracing::Instrument;
 
 pub use name_table::is_name_ino;
 pub use search_dir::{Found, Searcher, SEARCH_DIR};
+pub use sources::{TreeContent, TreeSource};
 pub use table::ROOT;
 pub use xattrs::CONTROL_XATTR;
 
@@ -175,6 +178,8 @@ pub struct Vfs {
     name_table: name_table::NameTable,
     searcher: Option<Arc<dyn Searcher>>,
     trees: trees::Trees,
+    sources: sources::Sources,
+    source_handles: source_files::SourceHandles,
 }
 
 impl Vfs {
@@ -187,6 +192,7 @@ impl Vfs {
         Self {
             plain: Arc::new(PlainCache::new(cfg.plain_blobs)),
             handles: Handles::new(cfg.readahead, cfg.stop.clone()),
+            source_handles: source_files::SourceHandles::new(cfg.readahead),
             cfg,
             store,
             source,
@@ -200,6 +206,7 @@ impl Vfs {
             name_table: name_table::NameTable::default(),
             searcher: None,
             trees: trees::Trees::default(),
+            sources: sources::Sources::default(),
         }
     }
 
@@ -264,6 +271,14 @@ impl Vfs {
         }
         if trees::is_tree_ino(parent) {
             return self.lookup_tree(parent, name).await;
+        }
+        if sources::is_source_ino(parent) {
+            return self.lookup_source(parent, name);
+        }
+        if parent == ROOT {
+            if let Some(key) = self.source_key(name) {
+                return self.lookup_source_root(key).await;
+            }
         }
         match self.table.node(parent) {
             Some(Node::Root) if name == SEARCH_DIR && self.searcher.is_some() => {
@@ -330,6 +345,9 @@ impl Vfs {
         if trees::is_tree_ino(ino) {
             return self.getattr_tree(ino);
         }
+        if sources::is_source_ino(ino) {
+            return self.getattr_source(ino);
+        }
         let node = self.table.node(ino).ok_or(FsError::NotFound)?;
         let (kind, size) = match &node {
             Node::Root | Node::Dir(_) => (Kind::Dir, 0),
@@ -363,13 +381,17 @@ impl Vfs {
 
     /// A directory's entries after cookie `after` (0: from the start), in
     /// cookie order. The root lists streams in the order they became known
-    /// (hidden ones left out), then what was reached by name.
+    /// (hidden ones left out), then other networks' contents, then what
+    /// was reached by name.
     pub async fn readdir(&self, ino: u64, after: u64) -> Result<Vec<DirEntry>, FsError> {
         if name_table::is_name_ino(ino) {
             return self.readdir_name(ino, after).await;
         }
         if trees::is_tree_ino(ino) {
             return self.readdir_tree(ino, after);
+        }
+        if sources::is_source_ino(ino) {
+            return self.readdir_source(ino, after);
         }
         let all = match self.table.node(ino).ok_or(FsError::NotFound)? {
             Node::Root => {
@@ -380,7 +402,8 @@ impl Vfs {
                     name: s.sd().to_string(),
                     cookie: table::cookie(ino),
                 });
-                streams.chain(self.root_names()).collect()
+                let sources = self.root_sources().into_iter();
+                streams.chain(sources).chain(self.root_names()).collect()
             }
             Node::Dir(s) if let Some(tree) = self.tree_of(ino, &s).await? => {
                 return self.tree_readdir(&tree, 0, after);

@@ -190,23 +190,7 @@ impl Vfs {
         i: usize,
         after: u64,
     ) -> Result<Vec<DirEntry>, FsError> {
-        let TreeKind::Dir(children) = &m.tree.node(i).ok_or(FsError::NotFound)?.kind else {
-            return Err(FsError::NotDir);
-        };
-        let entries = children.iter().enumerate().filter_map(|(pos, &c)| {
-            let n = m.tree.node(c)?;
-            let kind = match n.kind {
-                TreeKind::Dir(_) => Kind::Dir,
-                TreeKind::File(_) => Kind::File,
-            };
-            Some(DirEntry {
-                ino: m.ino(c),
-                kind,
-                name: n.name.clone(),
-                cookie: pos as u64 + 1,
-            })
-        });
-        Ok(entries.filter(|e| e.cookie > after).collect())
+        dir_entries(&m.tree, i, after, |c| m.ino(c))
     }
 
     pub(super) async fn lookup_tree(&self, parent: u64, name: &str) -> Result<Attr, FsError> {
@@ -259,4 +243,31 @@ impl Vfs {
             _ => None,
         }
     }
+}
+
+/// Folder `i` of `tree` as directory entries after cookie `after`; a
+/// child's cookie is its position plus one, its inode `ino(child)`.
+pub(super) fn dir_entries(
+    tree: &Tree,
+    i: usize,
+    after: u64,
+    ino: impl Fn(usize) -> u64,
+) -> Result<Vec<DirEntry>, FsError> {
+    let TreeKind::Dir(children) = &tree.node(i).ok_or(FsError::NotFound)?.kind else {
+        return Err(FsError::NotDir);
+    };
+    let entries = children.iter().enumerate().filter_map(|(pos, &c)| {
+        let n = tree.node(c)?;
+        let kind = match n.kind {
+            TreeKind::Dir(_) => Kind::Dir,
+            TreeKind::File(_) => Kind::File,
+        };
+        Some(DirEntry {
+            ino: ino(c),
+            kind,
+            name: n.name.clone(),
+            cookie: pos as u64 + 1,
+        })
+    });
+    Ok(entries.filter(|e| e.cookie > after).collect())
 }

@@ -20,6 +20,7 @@ impl Vfs {
                 Some(Node::File(_)) => &XATTRS,
                 Some(_) => &[],
                 None if name_table::is_name_ino(ino) => &[],
+                None if self.sources.find(ino).is_some() => &[],
                 None => return Err(FsError::NotFound),
             }
         };
@@ -43,6 +44,7 @@ impl Vfs {
                 Some(Node::File(s)) => s,
                 Some(_) => return Err(FsError::NoAttr),
                 None if name_table::is_name_ino(ino) => return Err(FsError::NoAttr),
+                None if self.sources.find(ino).is_some() => return Err(FsError::NoAttr),
                 None => return Err(FsError::NotFound),
             },
         };

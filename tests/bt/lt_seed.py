@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """A libtorrent seed for lbrymount's torrent tests (loopback only).
 
-Usage: lt_seed.py DIR
+Usage: lt_seed.py DIR [PORT]
 
 Writes a multi-file folder DIR/album (pseudo-random content, fixed seed),
 makes a torrent of it with libtorrent's defaults (a hybrid v1+v2 torrent
 with BEP 47 padding files, 64 KiB pieces) at DIR/album.torrent, and seeds it
-on 127.0.0.1. Prints one JSON line: {"port": P, "torrent": PATH,
+on 127.0.0.1 (on PORT if given, so a test can bring a seed back at the
+same address). Prints one JSON line: {"port": P, "torrent": PATH,
 "info_hash": V1_HEX, "files": [[PATH, SIZE], ...]} once seeding, then stays
-up until stdin closes.
+up until stdin closes; each line "stats" on stdin is answered with
+{"uploaded": PAYLOAD_BYTES_SENT}.
 """
 import json
 import os
@@ -25,6 +27,7 @@ FILES = [("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)]
 def main():
     warnings.simplefilter("ignore", DeprecationWarning)
     top = sys.argv[1]
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     rng = random.Random(1)
     for path, size in FILES:
         full = os.path.join(top, "album", path)
@@ -39,7 +42,7 @@ def main():
     with open(torrent, "wb") as f:
         f.write(lt.bencode(ct.generate()))
     ses = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
+        "listen_interfaces": "127.0.0.1:%d" % port,
         "enable_dht": False,
         "enable_lsd": False,
         "enable_upnp": False,
@@ -58,7 +61,10 @@ def main():
         "seeding": h.status().is_seeding,
         "files": [[p, s] for p, s in FILES],
     }), flush=True)
-    sys.stdin.read()
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            up = h.status().total_payload_upload
+            print(json.dumps({"uploaded": up}), flush=True)
 
 
 if __name__ == "__main__":

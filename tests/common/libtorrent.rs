@@ -3,14 +3,16 @@
 
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// The files the seed serves, under `album/`.
 pub const FILES: [(&str, u64); 3] = [("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)];
 
 pub struct Seed {
-    _child: Child,
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
     pub port: u16,
     pub torrent: std::path::PathBuf,
     pub info_hash: String,
@@ -28,10 +30,16 @@ pub fn python() -> &'static str {
 }
 
 pub async fn seed() -> Seed {
+    seed_on(0).await
+}
+
+/// A seed listening on `port` of 127.0.0.1 (0: any).
+pub async fn seed_on(port: u16) -> Seed {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_seed.py"))
         .arg(dir.path())
+        .arg(port.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -46,7 +54,9 @@ pub async fn seed() -> Seed {
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["seeding"], true, "libtorrent is seeding: {v}");
     Seed {
-        _child: child,
+        stdin: child.stdin.take().unwrap(),
+        child,
+        lines,
         port: v["port"].as_u64().unwrap() as u16,
         torrent: v["torrent"].as_str().unwrap().into(),
         info_hash: v["info_hash"].as_str().unwrap().to_string(),
@@ -55,6 +65,20 @@ pub async fn seed() -> Seed {
 }
 
 impl Seed {
+    /// Payload bytes the seed has sent so far, by its own count.
+    pub async fn uploaded(&mut self) -> u64 {
+        self.stdin.write_all(b"stats\n").await.unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(10), self.lines.next_line());
+        let line = line.await.unwrap().unwrap().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["uploaded"].as_u64().unwrap()
+    }
+
+    /// Kills the seed (by its PID, through tokio) and waits for it to end.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
+    }
+
     /// The content of one of [`FILES`].
     pub fn file(&self, path: &str) -> Vec<u8> {
         std::fs::read(self.dir.path().join("album").join(path)).unwrap()

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod btfake;
 pub mod cli;
 pub mod fakepeer;
 pub mod home_lan;

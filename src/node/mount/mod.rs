@@ -50,6 +50,8 @@ pub struct MountConfig {
     /// An unmount from outside (`umount`, as for an fstab mount) is a
     /// clean stop, not a failure.
     pub umount_stops: bool,
+    /// Torrents in the mount (`~/net/<infohash>/`); `None`: no BitTorrent.
+    pub bt: Option<super::torrents::BtConfig>,
 }
 
 /// What to do once the mount answers.
@@ -86,7 +88,7 @@ pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
 
 async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
     let mut node = Node::start(cfg.node).await?;
-    let vfs = filesystem(&node, cfg.read_timeout).await?;
+    let vfs = filesystem(&node, cfg.read_timeout, cfg.bt.clone()).await?;
     node.publisher.attach(Arc::new(VfsView {
         vfs: vfs.clone(),
         mountpoint: mp.to_path_buf(),
@@ -126,7 +128,11 @@ async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
 }
 
 /// The filesystem over the node's parts, listing the streams the store holds.
-async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<Vfs>> {
+async fn filesystem(
+    node: &Node,
+    read_timeout: Duration,
+    bt: Option<super::torrents::BtConfig>,
+) -> anyhow::Result<Arc<Vfs>> {
     let hooks = Arc::new(Hooks {
         peers: node.peers.clone(),
         announcer: node.announcer.clone(),
@@ -145,6 +151,14 @@ async fn filesystem(node: &Node, read_timeout: Duration) -> anyhow::Result<Arc<V
     }
     let search = crate::node::search::MountSearch(node.control.search.clone());
     vfs = vfs.with_search(Arc::new(search));
+    if let Some(cfg) = bt {
+        vfs = vfs.with_tree_source(Arc::new(super::torrents::BtSource {
+            cfg,
+            store: node.store.clone(),
+            deadline: read_timeout,
+            stop: node.stop_token(),
+        }));
+    }
     let vfs = Arc::new(vfs);
     let store = node.store.clone();
     let known = tokio::task::spawn_blocking(move || local_streams(&*store)).await?;

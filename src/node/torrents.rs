@@ -1,0 +1,133 @@
+//! Torrents in the mount: `~/net/<infohash>/` (or `btih:<infohash>`) is
+//! resolved here, for the filesystem's [`TreeSource`] seam.
+//!
+//! The torrent's metadata comes from its peers (BEP 9), checked against the
+//! infohash; its files show under the torrent's name (a multi-file
+//! torrent's folder, or its one file), BEP 47 padding files hidden. Reads go
+//! to a [`Swarm`], which fetches only the pieces they cover (and what the
+//! filesystem's read-ahead asks for) and keeps them in the node's store,
+//! under the same cap and eviction as stream blobs. Peers are the
+//! `--bt-peer`s; finding them through the mainline DHT and trackers, and
+//! serving cached pieces back, are not wired yet (docs/architecture.md §8).
+
+use crate::store::DiskStore;
+use crate::stream::{BoxFuture, Bytes};
+use crate::torrent::swarm::Swarm;
+use crate::torrent::{download, magnet, Metainfo};
+use crate::vfs::{TreeContent, TreeSource};
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How the mount reaches torrents.
+#[derive(Debug, Clone, Default)]
+pub struct BtConfig {
+    /// Peers asked for every torrent (`--bt-peer`, HOST:PORT).
+    pub peers: Vec<String>,
+}
+
+pub struct BtSource {
+    pub cfg: BtConfig,
+    pub store: Arc<DiskStore>,
+    /// Each wait on a peer (the mount's read timeout).
+    pub deadline: Duration,
+    pub stop: CancellationToken,
+}
+
+impl TreeSource for BtSource {
+    fn key_of(&self, name: &str) -> Option<String> {
+        if name.starts_with("magnet:") {
+            return None;
+        }
+        magnet::parse(name).ok().map(|m| hex::encode(m.info_hash))
+    }
+
+    fn open(&self, key: &str) -> BoxFuture<'_, Result<Arc<dyn TreeContent>, String>> {
+        let key = key.to_owned();
+        Box::pin(async move {
+            let info_hash = magnet::parse(&key).map_err(|e| e.to_string())?.info_hash;
+            let peers = super::parts::resolve(&self.cfg.peers)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            if peers.is_empty() {
+                return Err("no peer to ask for the torrent (give --bt-peer HOST:PORT)".into());
+            }
+            let meta = download::metadata(info_hash, &peers, self.deadline)
+                .await
+                .map_err(|e| e.to_string())?;
+            let meta = Arc::new(meta);
+            let swarm = Swarm::new(
+                meta.clone(),
+                peers,
+                self.store.clone(),
+                self.deadline,
+                self.stop.clone(),
+            );
+            Ok(Arc::new(TorrentTree::new(&meta, Arc::new(swarm))) as Arc<dyn TreeContent>)
+        })
+    }
+}
+
+/// A torrent's files as the filesystem shows them.
+struct TorrentTree {
+    swarm: Arc<Swarm>,
+    /// Paths (under the torrent's name) and sizes, padding left out.
+    files: Vec<(String, u64)>,
+    /// Where each file starts in the torrent's bytes.
+    starts: Vec<u64>,
+}
+
+impl TorrentTree {
+    fn new(m: &Metainfo, swarm: Arc<Swarm>) -> Self {
+        let shown = m.files.iter().filter(|f| !f.pad);
+        let (mut files, mut starts) = (Vec::new(), Vec::new());
+        for f in shown {
+            let path = if m.single_file {
+                f.path.clone()
+            } else {
+                format!("{}/{}", m.name, f.path)
+            };
+            files.push((path, f.length));
+            starts.push(f.offset);
+        }
+        Self {
+            swarm,
+            files,
+            starts,
+        }
+    }
+
+    /// The torrent byte range of `range` in `file`, clamped to the file.
+    fn span(&self, file: usize, range: Range<u64>) -> Option<Range<u64>> {
+        let (start, size) = (*self.starts.get(file)?, self.files.get(file)?.1);
+        let end = range.end.min(size);
+        (range.start < end).then(|| start + range.start..start + end)
+    }
+}
+
+impl TreeContent for TorrentTree {
+    fn files(&self) -> &[(String, u64)] {
+        &self.files
+    }
+
+    fn read(&self, file: usize, offset: u64, len: usize) -> BoxFuture<'_, Result<Bytes, String>> {
+        let span = self.span(file, offset..offset.saturating_add(len as u64));
+        Box::pin(async move {
+            let Some(r) = span else {
+                return Ok(Bytes::new());
+            };
+            let n = (r.end - r.start) as usize;
+            self.swarm
+                .read(r.start, n)
+                .await
+                .map_err(|e| crate::error_chain(&e))
+        })
+    }
+
+    fn prefetch(&self, file: usize, range: Range<u64>) {
+        if let Some(r) = self.span(file, range) {
+            self.swarm.prefetch(r);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! One torrent's bytes on demand: a read names a byte range, and only the
+//! pieces it covers are fetched (plus what the caller prefetches), each
+//! once however many readers wait for it (single flight), SHA-1-checked by
+//! [`PeerConn`] and kept in the store by [`Pieces`].
+//!
+//! Peers are tried in turn, starting from a rotating one so parallel
+//! fetches spread over them; each peer has one connection, kept open
+//! between pieces and dropped on any failure. A peer that sent a corrupt
+//! piece is left alone for [`BAN`] unless it is the only one left. Every
+//! wait on a peer has the swarm's deadline; prefetches end when the node
+//! stops.
+
+use super::metainfo::Metainfo;
+use super::peer::{PeerConn, PeerError};
+use super::pieces::{ChunkStore, Pieces};
+use crate::blob::MAX_BLOB_SIZE;
+use crate::hash::BlobHash;
+use crate::store::StoreError;
+use crate::stream::Bytes;
+use crate::wire::krpc::Id20;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long a peer that sent a corrupt piece is not asked again.
+const BAN: Duration = Duration::from_secs(300);
+/// Pieces being prefetched at once, at most.
+const MAX_PREFETCH: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    #[error("no peer to ask for this torrent (give --bt-peer HOST:PORT)")]
+    NoPeers,
+    #[error("no peer gave piece {piece}: {}", reasons.join("; "))]
+    AllFailed { piece: u32, reasons: Vec<String> },
+    #[error("the cache failed")]
+    Store(#[from] StoreError),
+    #[error("the cache lost piece {0} as it was read")]
+    Lost(u32),
+    #[error("a blocking job failed: {0}")]
+    Join(String),
+}
+
+struct Peer {
+    addr: SocketAddr,
+    conn: tokio::sync::Mutex<Option<PeerConn>>,
+    banned_until: Mutex<Option<Instant>>,
+}
+
+impl Peer {
+    fn banned(&self, now: Instant) -> bool {
+        let b = self
+            .banned_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        b.is_some_and(|until| now < until)
+    }
+}
+
+pub struct Swarm {
+    meta: Arc<Metainfo>,
+    peers: Vec<Peer>,
+    pieces: Pieces,
+    flights: Mutex<HashMap<u32, Arc<tokio::sync::Mutex<()>>>>,
+    prefetching: Mutex<HashSet<u32>>,
+    next_peer: AtomicUsize,
+    deadline: Duration,
+    stop: CancellationToken,
+    peer_id: Id20,
+    fetched: AtomicU64,
+}
+
+impl Swarm {
+    pub fn new(
+        meta: Arc<Metainfo>,
+        peers: Vec<SocketAddr>,
+        store: Arc<dyn ChunkStore>,
+        deadline: Duration,
+        stop: CancellationToken,
+    ) -> Self {
+        let peers = peers.into_iter().map(|addr| Peer {
+            addr,
+            conn: tokio::sync::Mutex::new(None),
+            banned_until: Mutex::new(None),
+        });
+        Self {
+            meta,
+            peers: peers.collect(),
+            pieces: Pieces::new(store),
+            flights: Mutex::new(HashMap::new()),
+            prefetching: Mutex::new(HashSet::new()),
+            next_peer: AtomicUsize::new(0),
+            deadline,
+            stop,
+            peer_id: super::download::peer_id(),
+            fetched: AtomicU64::new(0),
+        }
+    }
+
+    pub fn meta(&self) -> &Arc<Metainfo> {
+        &self.meta
+    }
+
+    /// Pieces fetched from peers so far.
+    pub fn pieces_fetched(&self) -> u64 {
+        self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Bytes `[offset, offset + len)` of the torrent (fewer at its end).
+    pub async fn read(self: &Arc<Self>, offset: u64, len: usize) -> Result<Bytes, SwarmError> {
+        let end = offset.saturating_add(len as u64).min(self.meta.total);
+        let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);
+        let mut at = offset;
+        while at < end {
+            let piece = (at / self.meta.piece_length) as u32;
+            let in_piece = at - u64::from(piece) * self.meta.piece_length;
+            let ci = (in_piece / MAX_BLOB_SIZE as u64) as usize;
+            let data = self.chunk(piece, ci).await?;
+            let from = (in_piece - (ci * MAX_BLOB_SIZE) as u64) as usize;
+            let to = data.len().min(from + (end - at) as usize);
+            if from >= to {
+                return Err(SwarmError::Lost(piece));
+            }
+            out.extend_from_slice(&data[from..to]);
+            at += (to - from) as u64;
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Starts fetching the pieces under a byte range of the torrent that
+    /// are not stored yet; returns at once.
+    pub fn prefetch(self: &Arc<Self>, range: Range<u64>) {
+        let end = range.end.min(self.meta.total);
+        if range.start >= end {
+            return;
+        }
+        let first = (range.start / self.meta.piece_length) as u32;
+        let last = ((end - 1) / self.meta.piece_length) as u32;
+        for piece in first..=last {
+            if self.pieces.stored(piece).is_some() || self.stop.is_cancelled() {
+                continue;
+            }
+            {
+                let mut p = self
+                    .prefetching
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if p.len() >= MAX_PREFETCH || !p.insert(piece) {
+                    continue;
+                }
+            }
+            let me = self.clone();
+            let span = tracing::debug_span!("piece prefetch", piece);
+            crate::task::spawn("piece prefetch", span, async move {
+                if let Some(Err(e)) = me.stop.clone().run_until_cancelled(me.ensure(piece)).await {
+                    tracing::debug!(piece, error = %crate::error_chain(&e), "prefetch failed");
+                }
+                let mut p = me
+                    .prefetching
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                p.remove(&piece);
+            });
+        }
+    }
+
+    /// Chunk `ci` of piece `piece`, fetching the piece if it is not stored.
+    async fn chunk(self: &Arc<Self>, piece: u32, ci: usize) -> Result<Arc<Vec<u8>>, SwarmError> {
+        // A chunk evicted between the piece's arrival and this read: once more.
+        for _ in 0..2 {
+            let hashes = self.ensure(piece).await?;
+            let hash = *hashes.get(ci).ok_or(SwarmError::Lost(piece))?;
+            let me = self.clone();
+            let got = crate::blocking::run(move || me.pieces.chunk(&hash))
+                .await
+                .map_err(|e| SwarmError::Join(e.to_string()))??;
+            match got {
+                Some(data) => return Ok(data),
+                None => self.pieces.forget(piece),
+            }
+        }
+        Err(SwarmError::Lost(piece))
+    }
+
+    /// The chunk hashes of a stored piece, fetching and storing it first
+    /// if needed: one fetch per piece however many wait.
+    async fn ensure(self: &Arc<Self>, piece: u32) -> Result<Arc<[BlobHash]>, SwarmError> {
+        if let Some(h) = self.pieces.stored(piece) {
+            return Ok(h);
+        }
+        let flight = {
+            let mut f = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            f.entry(piece).or_default().clone()
+        };
+        let result = {
+            let _one = flight.lock().await;
+            match self.pieces.stored(piece) {
+                Some(h) => Ok(h),
+                None => self.fetch_and_store(piece).await,
+            }
+        };
+        let mut f = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if Arc::strong_count(&flight) <= 2 {
+            f.remove(&piece);
+        }
+        result
+    }
+
+    async fn fetch_and_store(self: &Arc<Self>, piece: u32) -> Result<Arc<[BlobHash]>, SwarmError> {
+        let data = self.fetch(piece).await?;
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        let me = self.clone();
+        let stored = crate::blocking::run(move || me.pieces.put(piece, &data))
+            .await
+            .map_err(|e| SwarmError::Join(e.to_string()))??;
+        Ok(stored)
+    }
+
+    /// Piece `piece` from the first peer that gives it, checked.
+    async fn fetch(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
+        let n = self.peers.len();
+        if n == 0 {
+            return Err(SwarmError::NoPeers);
+        }
+        let start = self.next_peer.fetch_add(1, Ordering::Relaxed);
+        let len = self.meta.piece_len(piece) as u32;
+        let sha1 = self
+            .meta
+            .pieces
+            .get(piece as usize)
+            .ok_or(SwarmError::Lost(piece))?;
+        let mut reasons = Vec::new();
+        for k in 0..n {
+            let peer = &self.peers[(start + k) % n];
+            if peer.banned(Instant::now()) && k + 1 < n {
+                reasons.push(format!("{}: sent a corrupt piece lately", peer.addr));
+                continue;
+            }
+            let mut conn = peer.conn.lock().await;
+            let got = async {
+                if conn.is_none() {
+                    let (hash, id) = (self.meta.info_hash, self.peer_id);
+                    *conn = Some(PeerConn::connect(peer.addr, hash, id, self.deadline).await?);
+                }
+                let c = conn.as_mut().ok_or(PeerError::Closed)?;
+                c.fetch_piece(piece, len, sha1, self.deadline).await
+            };
+            match got.await {
+                Ok(data) => return Ok(data),
+                Err(e) => {
+                    *conn = None;
+                    if matches!(e, PeerError::Corrupt(_)) {
+                        let mut b = peer
+                            .banned_until
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        *b = Some(Instant::now() + BAN);
+                    }
+                    tracing::info!(peer = %peer.addr, piece, error = %e, "peer failed");
+                    reasons.push(format!("{}: {e}", peer.addr));
+                }
+            }
+        }
+        Err(SwarmError::AllFailed { piece, reasons })
+    }
+}
