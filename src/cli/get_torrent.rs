@@ -9,7 +9,7 @@
 //! into place, never through a symlink; every piece is SHA-1-checked first.
 //! Torrents are not kept in the store yet, so `--offline` has nothing to read.
 
-use crate::mainline::{self, Node, NodeConfig};
+use crate::node::bt_dht::MainlineFinder;
 use crate::node::resolve;
 use crate::output_tree::TreeRoot;
 use crate::torrent::{download, magnet, metainfo, write::TreeWriter, Metainfo};
@@ -95,37 +95,10 @@ async fn get(req: TorrentGet, dir: PathBuf) -> anyhow::Result<()> {
 
 /// Peers announced for `info_hash` in the mainline DHT.
 async fn from_dht(info_hash: [u8; 20], bootstrap: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
-    let specs: Vec<String> = match bootstrap {
-        [] => mainline::DEFAULT_BOOTSTRAP
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        given => given.to_vec(),
-    };
-    let seeds = resolve(&specs).await?;
-    let seeds: Vec<_> = seeds
-        .into_iter()
-        .filter_map(|a| match a {
-            SocketAddr::V4(a) => Some(a),
-            SocketAddr::V6(_) => None,
-        })
-        .collect();
-    let node = Node::start(NodeConfig {
-        read_only: true,
-        ..NodeConfig::default()
-    })
-    .await?;
-    anyhow::ensure!(
-        node.join(&seeds).await > 0,
-        "no mainline DHT node answered (give --peer HOST:PORT or a reachable --bootstrap)"
-    );
-    let found = node.get_peers(info_hash).await;
-    anyhow::ensure!(
-        !found.peers.is_empty(),
-        "the mainline DHT knows no peer for {}",
-        hex::encode(info_hash)
-    );
-    Ok(found.peers.into_iter().map(SocketAddr::V4).collect())
+    MainlineFinder::new(bootstrap.to_vec())
+        .peers(info_hash)
+        .await
+        .map_err(|why| anyhow::anyhow!("{why} (give --peer HOST:PORT or a reachable --bootstrap)"))
 }
 
 fn report(m: &Metainfo, dir: &Path, files: &[(String, u64)], summary: bool) {

@@ -21,8 +21,14 @@ pub struct MountArgs {
     /// A BitTorrent peer asked for every torrent opened in the mount (repeatable)
     #[arg(long = "bt-peer", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
     pub bt_peers: Vec<String>,
-    /// No torrents in the mount: a 40-hex name is not looked up
-    #[arg(long, conflicts_with = "bt_peers")]
+    /// A mainline DHT node to join for torrents' peers (repeatable; default the public routers)
+    #[arg(long = "bt-bootstrap", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
+    pub bt_bootstrap: Vec<String>,
+    /// Find torrents' peers only among the --bt-peers, not in the mainline DHT
+    #[arg(long, conflicts_with = "bt_bootstrap")]
+    pub no_bt_dht: bool,
+    /// No torrents in the mount: a 40-hex root name is an LBRY name like any other
+    #[arg(long, conflicts_with_all = ["bt_peers", "bt_bootstrap", "no_bt_dht"])]
     pub no_bt: bool,
     /// Fail a read (EIO) that cannot be served within this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -65,6 +71,7 @@ pub fn run(
         umount_stops: args.fstab,
         bt: (!args.no_bt).then(|| crate::node::torrents::BtConfig {
             peers: args.bt_peers.clone(),
+            dht: (!args.no_bt_dht).then(|| args.bt_bootstrap.clone()),
         }),
     })
 }

@@ -17,6 +17,7 @@
 pub mod announce;
 mod announce_retry;
 mod announce_waiting;
+pub mod bt_dht;
 mod content;
 pub mod control;
 pub mod fixed_peers;

@@ -7,14 +7,17 @@
 //! to a [`Swarm`], which fetches only the pieces they cover (and what the
 //! filesystem's read-ahead asks for) and keeps them in the node's store,
 //! under the same cap and eviction as stream blobs. Peers are the
-//! `--bt-peer`s; finding them through the mainline DHT and trackers, and
-//! serving cached pieces back, are not wired yet (docs/architecture.md §8).
+//! `--bt-peer`s and those the mainline DHT names when the torrent is
+//! opened; trackers, asking again later, and serving cached pieces back
+//! are not wired yet (docs/architecture.md §8).
 
+use super::bt_dht::MainlineFinder;
 use crate::store::DiskStore;
 use crate::stream::{BoxFuture, Bytes};
 use crate::torrent::swarm::Swarm;
 use crate::torrent::{download, magnet, Metainfo};
 use crate::vfs::{TreeContent, TreeSource};
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,15 +28,64 @@ use tokio_util::sync::CancellationToken;
 pub struct BtConfig {
     /// Peers asked for every torrent (`--bt-peer`, HOST:PORT).
     pub peers: Vec<String>,
+    /// The mainline DHT's bootstrap nodes (`--bt-bootstrap`; empty: the
+    /// public routers), or `None` to stay off the DHT (`--no-bt-dht`).
+    pub dht: Option<Vec<String>>,
 }
 
 pub struct BtSource {
-    pub cfg: BtConfig,
-    pub store: Arc<DiskStore>,
+    peers: Vec<String>,
+    dht: Option<MainlineFinder>,
+    store: Arc<DiskStore>,
     /// Each wait on a peer (the mount's read timeout).
-    pub deadline: Duration,
-    pub stop: CancellationToken,
+    deadline: Duration,
+    stop: CancellationToken,
 }
+
+impl BtSource {
+    pub fn new(
+        cfg: BtConfig,
+        store: Arc<DiskStore>,
+        deadline: Duration,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            peers: cfg.peers,
+            dht: cfg.dht.map(MainlineFinder::new),
+            store,
+            deadline,
+            stop,
+        }
+    }
+
+    /// The `--bt-peer`s and the peers the DHT names, or why there are none.
+    async fn peers(&self, info_hash: [u8; 20]) -> Result<Vec<SocketAddr>, String> {
+        let mut peers = super::parts::resolve(&self.peers)
+            .await
+            .map_err(|e| format!("{e:#}"))?;
+        let mut why = String::from("no peer to ask (give --bt-peer HOST:PORT)");
+        if let Some(dht) = &self.dht {
+            match dht.peers(info_hash).await {
+                Ok(found) => {
+                    for p in found {
+                        if !peers.contains(&p) {
+                            peers.push(p);
+                        }
+                    }
+                }
+                Err(e) => why = e,
+            }
+        }
+        if peers.is_empty() {
+            return Err(why);
+        }
+        peers.truncate(MAX_PEERS);
+        Ok(peers)
+    }
+}
+
+/// Peers kept for one torrent: the DHT may name hundreds.
+const MAX_PEERS: usize = 50;
 
 impl TreeSource for BtSource {
     fn key_of(&self, name: &str) -> Option<String> {
@@ -47,12 +99,7 @@ impl TreeSource for BtSource {
         let key = key.to_owned();
         Box::pin(async move {
             let info_hash = magnet::parse(&key).map_err(|e| e.to_string())?.info_hash;
-            let peers = super::parts::resolve(&self.cfg.peers)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
-            if peers.is_empty() {
-                return Err("no peer to ask for the torrent (give --bt-peer HOST:PORT)".into());
-            }
+            let peers = self.peers(info_hash).await?;
             let meta = download::metadata(info_hash, &peers, self.deadline)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -93,6 +93,13 @@ pub fn mount_args<'a>(mountpoint: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend_from_slice(extra);
     args.extend_from_slice(loopback_only(extra));
+    // And BitTorrent's public routers, asked when a torrent is opened.
+    if !["--bt-bootstrap", "--no-bt"]
+        .iter()
+        .any(|f| extra.contains(f))
+    {
+        args.push("--no-bt-dht");
+    }
     args
 }
 

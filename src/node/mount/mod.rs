@@ -152,12 +152,12 @@ async fn filesystem(
     let search = crate::node::search::MountSearch(node.control.search.clone());
     vfs = vfs.with_search(Arc::new(search));
     if let Some(cfg) = bt {
-        vfs = vfs.with_tree_source(Arc::new(super::torrents::BtSource {
+        vfs = vfs.with_tree_source(Arc::new(super::torrents::BtSource::new(
             cfg,
-            store: node.store.clone(),
-            deadline: read_timeout,
-            stop: node.stop_token(),
-        }));
+            node.store.clone(),
+            read_timeout,
+            node.stop_token(),
+        )));
     }
     let vfs = Arc::new(vfs);
     let store = node.store.clone();
