@@ -27,8 +27,11 @@ pub struct MountArgs {
     /// Find torrents' peers only among the --bt-peers, not in the mainline DHT
     #[arg(long, conflicts_with = "bt_bootstrap")]
     pub no_bt_dht: bool,
+    /// Serve the cached pieces of open torrents to BitTorrent peers on this address
+    #[arg(long = "bt-listen", value_name = "ADDR:PORT")]
+    pub bt_listen: Option<std::net::SocketAddr>,
     /// No torrents in the mount: a 40-hex root name is an LBRY name like any other
-    #[arg(long, conflicts_with_all = ["bt_peers", "bt_bootstrap", "no_bt_dht"])]
+    #[arg(long, conflicts_with_all = ["bt_peers", "bt_bootstrap", "no_bt_dht", "bt_listen"])]
     pub no_bt: bool,
     /// Fail a read (EIO) that cannot be served within this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -72,6 +75,7 @@ pub fn run(
         bt: (!args.no_bt).then(|| crate::node::torrents::BtConfig {
             peers: args.bt_peers.clone(),
             dht: (!args.no_bt_dht).then(|| args.bt_bootstrap.clone()),
+            listen: args.bt_listen,
         }),
     })
 }

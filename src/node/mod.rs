@@ -18,6 +18,7 @@ pub mod announce;
 mod announce_retry;
 mod announce_waiting;
 pub mod bt_dht;
+pub mod bt_seed;
 mod content;
 pub mod control;
 pub mod fixed_peers;

@@ -12,6 +12,7 @@
 //! are not wired yet (docs/architecture.md §8).
 
 use super::bt_dht::MainlineFinder;
+use super::bt_seed::Seeding;
 use crate::store::DiskStore;
 use crate::stream::{BoxFuture, Bytes};
 use crate::torrent::swarm::Swarm;
@@ -31,6 +32,8 @@ pub struct BtConfig {
     /// The mainline DHT's bootstrap nodes (`--bt-bootstrap`; empty: the
     /// public routers), or `None` to stay off the DHT (`--no-bt-dht`).
     pub dht: Option<Vec<String>>,
+    /// Where to serve cached pieces to peers (`--bt-listen`), if anywhere.
+    pub listen: Option<SocketAddr>,
 }
 
 pub struct BtSource {
@@ -40,6 +43,7 @@ pub struct BtSource {
     /// Each wait on a peer (the mount's read timeout).
     deadline: Duration,
     stop: CancellationToken,
+    seeding: Arc<Seeding>,
 }
 
 impl BtSource {
@@ -55,7 +59,13 @@ impl BtSource {
             store,
             deadline,
             stop,
+            seeding: Arc::default(),
         }
+    }
+
+    /// Serves the pieces of open torrents on `addr` (`--bt-listen`).
+    pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        self.seeding.listen(addr, self.stop.clone()).await
     }
 
     /// The `--bt-peer`s and the peers the DHT names, or why there are none.
@@ -111,7 +121,9 @@ impl TreeSource for BtSource {
                 self.deadline,
                 self.stop.clone(),
             );
-            Ok(Arc::new(TorrentTree::new(&meta, Arc::new(swarm))) as Arc<dyn TreeContent>)
+            let swarm = Arc::new(swarm);
+            self.seeding.add(swarm.clone());
+            Ok(Arc::new(TorrentTree::new(&meta, swarm)) as Arc<dyn TreeContent>)
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod peer;
 pub mod pieces;
+pub mod seed;
 pub mod swarm;
 pub mod window;
 pub mod write;

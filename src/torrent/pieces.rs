@@ -59,6 +59,12 @@ impl Pieces {
         index.get(&i).cloned()
     }
 
+    /// The indices of the pieces stored.
+    pub fn indices(&self) -> Vec<u32> {
+        let index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
+        index.keys().copied().collect()
+    }
+
     /// Forgets piece `i` (a chunk of it is gone).
     pub fn forget(&self, i: u32) {
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);

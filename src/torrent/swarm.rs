@@ -110,6 +110,42 @@ impl Swarm {
         self.fetched.load(Ordering::Relaxed)
     }
 
+    /// The pieces stored, as a BEP 3 bitfield (high bit first).
+    pub fn bitfield(&self) -> Vec<u8> {
+        let mut bits = vec![0u8; self.meta.pieces.len().div_ceil(8)];
+        for i in self.pieces.indices() {
+            if let Some(b) = bits.get_mut((i / 8) as usize) {
+                *b |= 0x80 >> (i % 8);
+            }
+        }
+        bits
+    }
+
+    /// `length` bytes at `begin` in piece `index`, only if the piece is
+    /// stored and the range lies inside it: serving never fetches.
+    pub async fn stored_block(
+        self: &Arc<Self>,
+        index: u32,
+        begin: u32,
+        length: u32,
+    ) -> Option<Bytes> {
+        let start = u64::from(index).checked_mul(self.meta.piece_length)?;
+        let size = self
+            .meta
+            .piece_length
+            .min(self.meta.total.checked_sub(start)?);
+        let end = u64::from(begin) + u64::from(length);
+        if (index as usize) >= self.meta.pieces.len() || end > size || length == 0 {
+            return None;
+        }
+        self.pieces.stored(index)?;
+        let got = self
+            .read(start + u64::from(begin), length as usize)
+            .await
+            .ok()?;
+        (got.len() == length as usize).then_some(got)
+    }
+
     /// Bytes `[offset, offset + len)` of the torrent (fewer at its end).
     pub async fn read(self: &Arc<Self>, offset: u64, len: usize) -> Result<Bytes, SwarmError> {
         let end = offset.saturating_add(len as u64).min(self.meta.total);

@@ -84,3 +84,36 @@ impl Seed {
         std::fs::read(self.dir.path().join("album").join(path)).unwrap()
     }
 }
+
+/// What libtorrent's client made of downloading a torrent from one peer.
+pub struct Leech {
+    pub seeding: bool,
+    pub progress: f64,
+    pub dir: tempfile::TempDir,
+}
+
+/// Debian's libtorrent downloads `torrent` from `peer` alone into a fresh
+/// folder, for at most `seconds` (`tests/bt/lt_leech.py`).
+pub async fn leech(torrent: &std::path::Path, peer: &str, seconds: u64) -> Leech {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_leech.py"))
+        .arg(torrent)
+        .arg(dir.path())
+        .arg(peer)
+        .arg(seconds.to_string())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(seconds + 60), out)
+        .await
+        .expect("the leech ends")
+        .expect("python3 with libtorrent");
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|e| panic!("{e}: {line} {}", String::from_utf8_lossy(&out.stderr)));
+    Leech {
+        seeding: v["seeding"] == true,
+        progress: v["progress"].as_f64().unwrap_or(0.0),
+        dir,
+    }
+}

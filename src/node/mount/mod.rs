@@ -152,12 +152,19 @@ async fn filesystem(
     let search = crate::node::search::MountSearch(node.control.search.clone());
     vfs = vfs.with_search(Arc::new(search));
     if let Some(cfg) = bt {
-        vfs = vfs.with_tree_source(Arc::new(super::torrents::BtSource::new(
+        let listen = cfg.listen;
+        let bt = super::torrents::BtSource::new(
             cfg,
             node.store.clone(),
             read_timeout,
             node.stop_token(),
-        )));
+        );
+        if let Some(addr) = listen {
+            bt.listen(addr)
+                .await
+                .with_context(|| format!("cannot listen for BitTorrent peers on {addr}"))?;
+        }
+        vfs = vfs.with_tree_source(Arc::new(bt));
     }
     let vfs = Arc::new(vfs);
     let store = node.store.clone();

@@ -1,0 +1,109 @@
+//! Serving cached pieces back to the swarm: one incoming peer connection.
+//!
+//! The peer's handshake must name a torrent this node has open; we answer
+//! with our handshake and a bitfield of the pieces in the store, unchoke a
+//! peer that says it is interested, and answer each request from the store
+//! (never from the network: a piece we do not hold is not offered, and a
+//! request for one, or for a range outside its piece, is dropped). One
+//! request is answered at a time, so a connection holds at most one block
+//! in memory; a peer silent for [`IDLE`] is dropped.
+
+use super::swarm::Swarm;
+use crate::wire::krpc::Id20;
+use crate::wire::peer_wire::HANDSHAKE_LEN;
+use crate::wire::peer_wire::{self, decode_handshake, encode_handshake, Handshake, Message};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// A peer that sends nothing for this long is dropped.
+const IDLE: Duration = Duration::from_secs(120);
+/// The largest block a peer may ask for (BEP 3 clients ask for 16 KiB).
+const MAX_REQUEST: u32 = 128 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the peer was silent for too long")]
+    Idle,
+    #[error("protocol violation: {0}")]
+    Protocol(#[from] peer_wire::Invalid),
+    #[error("the peer asked for a torrent this node does not have open")]
+    UnknownTorrent,
+}
+
+/// Serves one connection until the peer leaves or misbehaves; `find`
+/// names the open torrent for an infohash.
+pub async fn serve<F>(mut stream: TcpStream, peer_id: Id20, find: F) -> Result<(), SeedError>
+where
+    F: Fn(&Id20) -> Option<Arc<Swarm>>,
+{
+    let _ = stream.set_nodelay(true);
+    let mut hs = [0u8; HANDSHAKE_LEN];
+    timeout(IDLE, stream.read_exact(&mut hs))
+        .await
+        .map_err(|_| SeedError::Idle)??;
+    let theirs = decode_handshake(&hs)?;
+    let swarm = find(&theirs.info_hash).ok_or(SeedError::UnknownTorrent)?;
+    let ours = Handshake {
+        reserved: [0u8; 8],
+        info_hash: theirs.info_hash,
+        peer_id,
+    };
+    stream.write_all(&encode_handshake(&ours)).await?;
+    send(&mut stream, &Message::Bitfield(swarm.bitfield())).await?;
+    let mut buf = Vec::new();
+    loop {
+        let m = next(&mut stream, &mut buf).await?;
+        match m {
+            Message::Interested => send(&mut stream, &Message::Unchoke).await?,
+            Message::Request {
+                index,
+                begin,
+                length,
+            } if length <= MAX_REQUEST => {
+                if let Some(data) = swarm.stored_block(index, begin, length).await {
+                    let piece = Message::Piece {
+                        index,
+                        begin,
+                        data: data.to_vec(),
+                    };
+                    send(&mut stream, &piece).await?;
+                } else {
+                    tracing::debug!(index, begin, length, "request for a piece not held");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn send(stream: &mut TcpStream, m: &Message) -> Result<(), SeedError> {
+    let mut out = Vec::new();
+    peer_wire::encode(m, &mut out);
+    timeout(IDLE, stream.write_all(&out))
+        .await
+        .map_err(|_| SeedError::Idle)??;
+    Ok(())
+}
+
+/// The next message (the codec bounds its length).
+async fn next(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Message, SeedError> {
+    loop {
+        if let Some((m, used)) = peer_wire::decode(buf)? {
+            buf.drain(..used);
+            return Ok(m);
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        let n = timeout(IDLE, stream.read(&mut chunk))
+            .await
+            .map_err(|_| SeedError::Idle)??;
+        if n == 0 {
+            return Err(SeedError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}

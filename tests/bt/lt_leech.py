@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""A libtorrent downloader for lbrymount's seeding test (loopback only).
+
+Usage: lt_leech.py TORRENT SAVE_DIR PEER_HOST:PORT SECONDS
+
+Adds the torrent with SAVE_DIR empty, connects to the one peer given (no
+DHT, no tracker, no other peer), and waits until every piece is downloaded
+and checked, or SECONDS pass. Prints one JSON line: {"seeding": BOOL,
+"progress": FRACTION, "downloaded": PAYLOAD_BYTES, "peers": N}.
+"""
+import json
+import sys
+import time
+import warnings
+
+import libtorrent as lt
+
+
+def main():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    torrent, save, peer, seconds = sys.argv[1:5]
+    host, port = peer.rsplit(":", 1)
+    ses = lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        # Our node speaks the peer wire over TCP only (no uTP).
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "alert_mask": lt.alert_category.error,
+    })
+    h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
+    deadline = time.time() + float(seconds)
+    next_connect = 0.0
+    while not h.status().is_seeding and time.time() < deadline:
+        if time.time() >= next_connect:
+            h.connect_peer((host, int(port)))
+            next_connect = time.time() + 2
+        time.sleep(0.05)
+    s = h.status()
+    print(json.dumps({
+        "seeding": s.is_seeding,
+        "progress": s.progress,
+        "downloaded": s.total_payload_download,
+        "peers": s.num_peers,
+    }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
