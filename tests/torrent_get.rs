@@ -5,7 +5,7 @@
 mod common;
 
 use common::cli::bin;
-use common::libtorrent::{seed, Seed, FILES};
+use common::libtorrent::{seed, Seed};
 use std::path::Path;
 use tokio::process::Command;
 
@@ -23,12 +23,7 @@ async fn get(args: &[&str]) -> std::process::Output {
 }
 
 fn assert_album(seed: &Seed, dir: &Path) {
-    for (path, size) in FILES {
-        let got =
-            std::fs::read(dir.join("album").join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(got.len() as u64, size, "{path}");
-        assert!(got == seed.file(path), "{path} differs from the seed's");
-    }
+    seed.assert_files(&dir.join("album"));
     let names: Vec<_> = std::fs::read_dir(dir.join("album"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -171,22 +166,8 @@ async fn bad_torrent_arguments_are_refused_before_any_network() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_peer_given_the_mainline_dht_finds_the_seed() {
-    use lbrymount::mainline::{Node, NodeConfig};
     let seed = seed().await;
-    let cfg = || NodeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..NodeConfig::default()
-    };
-    let first = Node::start(cfg()).await.unwrap();
-    let Some(std::net::SocketAddr::V4(boot)) = first.local_addr() else {
-        panic!("IPv4")
-    };
-    let mut nodes = vec![first];
-    for _ in 0..3 {
-        let n = Node::start(cfg()).await.unwrap();
-        n.join(&[boot]).await;
-        nodes.push(n);
-    }
+    let (boot, nodes) = common::mainline_dht::loopback_dht(4).await;
     // The seed's port announced in the DHT, as a client would.
     let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
     let (stored, _) = nodes[1].announce(ih, seed.port).await.unwrap();

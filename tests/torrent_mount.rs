@@ -9,7 +9,7 @@ use common::cli::Node;
 use common::libtorrent::{seed, seed_on, Seed, FILES};
 use common::mount::MountNode;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// libtorrent's piece size for the test torrent.
@@ -30,14 +30,6 @@ fn peer(seed: &Seed) -> String {
 
 fn album(m: &MountNode, seed: &Seed) -> PathBuf {
     m.mountpoint.join(&seed.info_hash).join("album")
-}
-
-fn assert_all_files(dir: &Path, seed: &Seed) {
-    for (path, size) in FILES {
-        let got = std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(got.len() as u64, size, "{path}");
-        assert!(got == seed.file(path), "{path} differs from the seed's");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +76,7 @@ async fn every_file_reads_byte_identical_and_random_preads_match() {
             );
         }
     }
-    assert_all_files(&dir, &seed);
+    seed.assert_files(&dir);
     // The root lists the torrent; `btih:HASH` names the same folder.
     let root: Vec<String> = std::fs::read_dir(&m.mountpoint)
         .unwrap()
@@ -177,7 +169,7 @@ async fn a_peer_sending_corrupt_pieces_cannot_corrupt_reads_and_the_cache_cap_ho
     let m = mount(&node, &[liar, peer(&seed)], &["--cache-size", "512K"]);
     let dir = album(&m, &seed);
     for _ in 0..2 {
-        assert_all_files(&dir, &seed);
+        seed.assert_files(&dir);
     }
     let cached: u64 = std::fs::read_dir(node.blob_dir())
         .unwrap()

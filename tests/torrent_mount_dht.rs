@@ -5,36 +5,15 @@
 mod common;
 
 use common::cli::Node;
-use common::libtorrent::{seed, FILES};
+use common::libtorrent::seed;
+use common::mainline_dht::loopback_dht;
 use common::mount::MountNode;
-use lbrymount::mainline::{Node as DhtNode, NodeConfig};
-use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Four DHT nodes on loopback; the first is the bootstrap node.
-async fn dht() -> (SocketAddrV4, Vec<Arc<DhtNode>>) {
-    let cfg = || NodeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..NodeConfig::default()
-    };
-    let first = DhtNode::start(cfg()).await.unwrap();
-    let Some(SocketAddr::V4(boot)) = first.local_addr() else {
-        panic!("IPv4")
-    };
-    let mut nodes = vec![first];
-    for _ in 0..3 {
-        let n = DhtNode::start(cfg()).await.unwrap();
-        n.join(&[boot]).await;
-        nodes.push(n);
-    }
-    (boot, nodes)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torrent_announced_in_the_dht_reads_with_no_peer_given() {
     let seed = seed().await;
-    let (boot, nodes) = dht().await;
+    let (boot, nodes) = loopback_dht(4).await;
     let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
     let (stored, _) = nodes[2].announce(ih, seed.port).await.unwrap();
     assert!(stored > 0, "the seed is announced");
@@ -42,16 +21,12 @@ async fn a_torrent_announced_in_the_dht_reads_with_no_peer_given() {
     let boot = boot.to_string();
     let m = MountNode::start(&node, &["--bt-bootstrap", &boot]);
     let dir = m.mountpoint.join(&seed.info_hash).join("album");
-    for (path, size) in FILES {
-        let got = std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
-        assert_eq!(got.len() as u64, size, "{path}");
-        assert!(got == seed.file(path), "{path} differs from the seed's");
-    }
+    seed.assert_files(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torrent_nobody_announced_is_enoent_with_the_reason_in_status() {
-    let (boot, _nodes) = dht().await;
+    let (boot, _nodes) = loopback_dht(4).await;
     let node = Node::new();
     let boot = boot.to_string();
     let m = MountNode::start(&node, &["--bt-bootstrap", &boot, "--read-timeout", "5"]);

@@ -79,6 +79,16 @@ impl Seed {
         self.child.kill().await.unwrap();
     }
 
+    /// Checks that `album` (a folder holding [`FILES`]) matches the seed's
+    /// files byte for byte.
+    pub fn assert_files(&self, album: &std::path::Path) {
+        for (path, size) in FILES {
+            let got = std::fs::read(album.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(got.len() as u64, size, "{path}");
+            assert!(got == self.file(path), "{path} differs from the seed's");
+        }
+    }
+
     /// The content of one of [`FILES`].
     pub fn file(&self, path: &str) -> Vec<u8> {
         std::fs::read(self.dir.path().join("album").join(path)).unwrap()

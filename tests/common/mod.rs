@@ -10,6 +10,7 @@ pub mod hub;
 pub mod hub_world;
 pub mod lan;
 pub mod libtorrent;
+pub mod mainline_dht;
 pub mod mount;
 pub mod names;
 pub mod netns;
