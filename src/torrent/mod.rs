@@ -6,9 +6,10 @@
 //! (no `..`, no absolute path, no clash, bounded); `magnet` reads magnet
 //! links and bare infohashes; `peer` gets the metadata (BEP 9) and fetches and
 //! verifies pieces from one peer with a deadline on every wait; `download`
-//! and `write` make a whole torrent into files for `lbrymount get`. The
-//! codecs live in `wire::peer_wire` and `wire::ut_metadata`. Not in the
-//! mount yet (docs/architecture.md §8).
+//! and `write` make a whole torrent into files for `lbrymount get`; for the
+//! mount, `swarm` fetches the pieces a read covers into the store through
+//! `pieces`, and `seed` serves held pieces back to peers. The codecs live
+//! in `wire::peer_wire` and `wire::ut_metadata` (docs/architecture.md §8).
 
 pub mod download;
 pub mod magnet;
