@@ -185,3 +185,23 @@ async fn a_peer_sending_corrupt_pieces_cannot_corrupt_reads_and_the_cache_cap_ho
         "the liar was caught:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torrent_read_once_reads_from_the_cache_after_a_restart_with_its_seed_gone() {
+    let seed = seed().await;
+    let node = Node::new();
+    let m = mount(&node, &[peer(&seed)], &[]);
+    seed.assert_files(&album(&m, &seed));
+    drop(m);
+    let (dead, hash) = (peer(&seed), seed.info_hash.clone());
+    let want: Vec<Vec<u8>> = FILES.iter().map(|(p, _)| seed.file(p)).collect();
+    seed.kill().await;
+    // The same data dir, its only peer dead: metadata and pieces come from
+    // what the first mount kept.
+    let m = mount(&node, &[dead], &["--read-timeout", "4"]);
+    let dir = m.mountpoint.join(&hash).join("album");
+    for ((path, _), want) in FILES.iter().zip(want) {
+        let got = std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert!(got == want, "{path} from the cache");
+    }
+}

@@ -13,6 +13,7 @@
 
 use super::bt_dht::MainlineFinder;
 use super::bt_seed::Seeding;
+use super::torrent_state;
 use crate::store::DiskStore;
 use crate::stream::{BoxFuture, Bytes};
 use crate::torrent::swarm::Swarm;
@@ -94,6 +95,33 @@ impl BtSource {
     }
 }
 
+impl BtSource {
+    /// The torrent's metadata, kept from an earlier run or else asked of its
+    /// peers (and then kept), with the peers found. With kept metadata the
+    /// torrent opens even when no peer is found in half the read timeout:
+    /// its cached pieces read offline.
+    async fn metadata(&self, info_hash: [u8; 20]) -> Result<(Metainfo, Vec<SocketAddr>), String> {
+        let dir = self.store.data_dir().to_path_buf();
+        let kept = blocking(move || torrent_state::load_info(&dir, &info_hash)).await?;
+        if let Some(meta) = kept {
+            let found = tokio::time::timeout(self.deadline / 2, self.peers(info_hash)).await;
+            return Ok((meta, found.ok().and_then(Result::ok).unwrap_or_default()));
+        }
+        let peers = self.peers(info_hash).await?;
+        let (meta, bytes) = download::metadata_bytes(info_hash, &peers, self.deadline)
+            .await
+            .map_err(|e| e.to_string())?;
+        let dir = self.store.data_dir().to_path_buf();
+        blocking(move || torrent_state::save_info(&dir, &info_hash, &bytes)).await?;
+        Ok((meta, peers))
+    }
+}
+
+/// Runs file work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    crate::blocking::run(f).await.map_err(|e| e.to_string())
+}
+
 /// Peers kept for one torrent: the DHT may name hundreds.
 const MAX_PEERS: usize = 50;
 
@@ -109,11 +137,11 @@ impl TreeSource for BtSource {
         let key = key.to_owned();
         Box::pin(async move {
             let info_hash = magnet::parse(&key).map_err(|e| e.to_string())?.info_hash;
-            let peers = self.peers(info_hash).await?;
-            let meta = download::metadata(info_hash, &peers, self.deadline)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (meta, peers) = self.metadata(info_hash).await?;
             let meta = Arc::new(meta);
+            let dir = self.store.data_dir().to_path_buf();
+            let (known, log) =
+                blocking(move || torrent_state::open_pieces(&dir, &info_hash)).await?;
             let swarm = Swarm::new(
                 meta.clone(),
                 peers,
@@ -121,7 +149,7 @@ impl TreeSource for BtSource {
                 self.deadline,
                 self.stop.clone(),
             );
-            let swarm = Arc::new(swarm);
+            let swarm = Arc::new(swarm.remembering(known, log));
             self.seeding.add(swarm.clone());
             Ok(Arc::new(TorrentTree::new(&meta, swarm)) as Arc<dyn TreeContent>)
         })

@@ -38,12 +38,25 @@ pub async fn metadata(
     peers: &[SocketAddr],
     deadline: Duration,
 ) -> Result<Metainfo, DownloadError> {
+    metadata_bytes(info_hash, peers, deadline)
+        .await
+        .map(|(m, _)| m)
+}
+
+/// [`metadata`], with the info dict's bytes (to keep).
+pub async fn metadata_bytes(
+    info_hash: Id20,
+    peers: &[SocketAddr],
+    deadline: Duration,
+) -> Result<(Metainfo, Vec<u8>), DownloadError> {
     let mut reasons = Vec::new();
     for addr in peers {
         let got = async {
             let mut c = PeerConn::connect(*addr, info_hash, peer_id(), deadline).await?;
             let info = c.fetch_metadata(&info_hash, deadline).await?;
-            super::metainfo::parse_info(&info).map_err(|e| PeerError::Protocol(e.to_string()))
+            let m = super::metainfo::parse_info(&info)
+                .map_err(|e| PeerError::Protocol(e.to_string()))?;
+            Ok::<_, PeerError>((m, info))
         };
         match got.await {
             Ok(m) => return Ok(m),

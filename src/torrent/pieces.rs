@@ -25,6 +25,17 @@ pub trait ChunkStore: Send + Sync + 'static {
     fn read(&self, hash: &BlobHash) -> Result<Option<VerifiedBlob>, StoreError>;
 }
 
+/// Pieces stored in an earlier run: index and chunk hashes.
+pub type KnownPieces = Vec<(u32, Vec<BlobHash>)>;
+
+/// Where the piece index outlives the process (the node keeps it beside
+/// the store), so a torrent read once is read from the cache after a
+/// restart. Called from the blocking pool.
+pub trait PieceLog: Send + Sync + 'static {
+    /// Piece `i` is stored as these chunks.
+    fn record(&self, i: u32, chunks: &[BlobHash]);
+}
+
 impl<S: PutBlob + ReadBlob + Send + Sync + 'static> ChunkStore for S {
     fn put_cached(&self, blob: &VerifiedBlob) -> Result<(), StoreError> {
         self.put(blob, Keep::Cache)
@@ -40,6 +51,7 @@ pub struct Pieces {
     /// torrent's piece count).
     index: Mutex<HashMap<u32, Arc<[BlobHash]>>>,
     mem: Mutex<lru::LruCache<BlobHash, Arc<Vec<u8>>>>,
+    log: Option<Box<dyn PieceLog>>,
 }
 
 impl Pieces {
@@ -49,7 +61,18 @@ impl Pieces {
             store,
             index: Mutex::new(HashMap::new()),
             mem: Mutex::new(lru::LruCache::new(cap)),
+            log: None,
         }
+    }
+
+    /// Pieces stored before (from a [`PieceLog`]), and where to record the
+    /// next ones. A chunk since evicted is found missing when read.
+    pub fn restore(&mut self, known: KnownPieces, log: Box<dyn PieceLog>) {
+        let index = self.index.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for (i, chunks) in known {
+            index.insert(i, chunks.into());
+        }
+        self.log = Some(log);
     }
 
     /// The chunk hashes of piece `i`, if it was stored (its chunks may
@@ -81,6 +104,9 @@ impl Pieces {
             let hash = *blob.hash();
             self.remember(hash, Arc::new(blob.into_data()));
             hashes.push(hash);
+        }
+        if let Some(log) = &self.log {
+            log.record(i, &hashes);
         }
         let hashes: Arc<[BlobHash]> = hashes.into();
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);

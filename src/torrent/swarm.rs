@@ -12,7 +12,7 @@
 
 use super::metainfo::Metainfo;
 use super::peer::{PeerConn, PeerError};
-use super::pieces::{ChunkStore, Pieces};
+use super::pieces::{ChunkStore, KnownPieces, PieceLog, Pieces};
 use crate::blob::MAX_BLOB_SIZE;
 use crate::hash::BlobHash;
 use crate::store::StoreError;
@@ -99,6 +99,17 @@ impl Swarm {
             peer_id: super::download::peer_id(),
             fetched: AtomicU64::new(0),
         }
+    }
+
+    /// Pieces stored before this swarm, and where to record new ones.
+    pub fn remembering(mut self, known: KnownPieces, log: Box<dyn PieceLog>) -> Self {
+        let count = self.meta.pieces.len();
+        let known = known
+            .into_iter()
+            .filter(|(i, _)| (*i as usize) < count)
+            .collect();
+        self.pieces.restore(known, log);
+        self
     }
 
     pub fn meta(&self) -> &Arc<Metainfo> {

@@ -1,0 +1,143 @@
+//! What the node keeps of a torrent between runs, under `DIR/torrents/`:
+//! `<infohash>.info`, the info dict's exact bytes (so the torrent opens with
+//! no peer, checked against the infohash when read back), and
+//! `<infohash>.pieces`, one line per piece stored, `INDEX HASH[,HASH]`
+//! (the piece's chunks in the blob store).
+//!
+//! The piece file only grows while a torrent is open and is rewritten
+//! whole (one line per piece) when it is opened next, so it stays bounded
+//! by the torrent's piece count. A torn or foreign line is skipped; a chunk
+//! evicted since is found missing when read, and fetched again.
+
+use crate::hash::BlobHash;
+use crate::torrent::pieces::{KnownPieces, PieceLog};
+use crate::torrent::{metainfo, sha1, Metainfo};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// A piece file longer than this is not read (a torrent of 64 Ki pieces of
+/// 2 chunks needs about 13 MiB).
+const MAX_PIECE_FILE: u64 = 64 << 20;
+
+/// The torrent state directory under a data dir.
+pub fn dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("torrents")
+}
+
+fn path(data_dir: &Path, info_hash: &[u8; 20], ext: &str) -> PathBuf {
+    dir(data_dir).join(format!("{}.{ext}", hex::encode(info_hash)))
+}
+
+/// The kept metadata of `info_hash`, if any and if it still hashes to it.
+pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<Metainfo> {
+    let bytes = std::fs::read(path(data_dir, info_hash, "info")).ok()?;
+    if &sha1(&bytes) != info_hash {
+        tracing::warn!(info_hash = %hex::encode(info_hash), "kept metadata does not match; ignored");
+        return None;
+    }
+    metainfo::parse_info(&bytes).ok()
+}
+
+/// Keeps the metadata's bytes (best effort: a failure only costs a fetch).
+pub fn save_info(data_dir: &Path, info_hash: &[u8; 20], bytes: &[u8]) {
+    let r = std::fs::create_dir_all(dir(data_dir))
+        .and_then(|()| crate::atomic_file::write(&path(data_dir, info_hash, "info"), bytes));
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "cannot keep the torrent's metadata");
+    }
+}
+
+/// The pieces recorded for `info_hash`, compacted on disk to one line each,
+/// and the log that records the next ones.
+pub fn open_pieces(data_dir: &Path, info_hash: &[u8; 20]) -> (KnownPieces, Box<dyn PieceLog>) {
+    let file = path(data_dir, info_hash, "pieces");
+    let known = read_pieces(&file);
+    let text: String = known.iter().map(|(i, c)| line(*i, c)).collect();
+    let kept = std::fs::create_dir_all(dir(data_dir))
+        .and_then(|()| crate::atomic_file::write(&file, text.as_bytes()));
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "cannot keep the torrent's piece list");
+    }
+    let log = FileLog(Mutex::new(file));
+    (known.into_iter().collect(), Box::new(log))
+}
+
+fn read_pieces(file: &Path) -> BTreeMap<u32, Vec<BlobHash>> {
+    let too_big = std::fs::metadata(file).is_ok_and(|m| m.len() > MAX_PIECE_FILE);
+    let text = match too_big {
+        true => String::new(),
+        false => std::fs::read_to_string(file).unwrap_or_default(),
+    };
+    text.lines().filter_map(parse_line).collect()
+}
+
+fn parse_line(l: &str) -> Option<(u32, Vec<BlobHash>)> {
+    let (i, hashes) = l.split_once(' ')?;
+    let chunks: Result<Vec<BlobHash>, _> = hashes.split(',').map(str::parse).collect();
+    Some((i.parse().ok()?, chunks.ok()?))
+}
+
+fn line(i: u32, chunks: &[BlobHash]) -> String {
+    let hashes: Vec<String> = chunks.iter().map(BlobHash::to_hex).collect();
+    format!("{i} {}\n", hashes.join(","))
+}
+
+/// Appends each piece stored to the piece file.
+struct FileLog(Mutex<PathBuf>);
+
+impl PieceLog for FileLog {
+    fn record(&self, i: u32, chunks: &[BlobHash]) {
+        let file = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let r = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&*file)
+            .and_then(|mut f| f.write_all(line(i, chunks).as_bytes()));
+        if let Err(e) = r {
+            tracing::debug!(error = %e, piece = i, "cannot record the piece");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_recorded_are_read_back_compacted_and_torn_lines_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let ih = [3u8; 20];
+        let h = |b: u8| BlobHash::digest(&[b]);
+        let (known, log) = open_pieces(d.path(), &ih);
+        assert!(known.is_empty());
+        log.record(4, &[h(1), h(2)]);
+        log.record(0, &[h(3)]);
+        log.record(4, &[h(5)]);
+        drop(log);
+        let file = path(d.path(), &ih, "pieces");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        f.write_all(b"7 abc\n9 ").unwrap();
+        let (known, _log) = open_pieces(d.path(), &ih);
+        assert_eq!(known, vec![(0, vec![h(3)]), (4, vec![h(5)])]);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
+    }
+
+    #[test]
+    fn metadata_that_does_not_hash_to_the_infohash_is_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let info = b"d6:lengthi3e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
+        let ih = sha1(info);
+        save_info(d.path(), &ih, info);
+        assert_eq!(load_info(d.path(), &ih).map(|m| m.total), Some(3));
+        save_info(d.path(), &[1; 20], info);
+        assert!(load_info(d.path(), &[1; 20]).is_none());
+    }
+}
