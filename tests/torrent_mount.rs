@@ -199,6 +199,17 @@ async fn a_torrent_read_once_reads_from_the_cache_after_a_restart_with_its_seed_
     // The same data dir, its only peer dead: metadata and pieces come from
     // what the first mount kept.
     let m = mount(&node, &[dead], &["--read-timeout", "4"]);
+    // The root lists the kept torrent before anyone names it.
+    let listed = || {
+        std::fs::read_dir(&m.mountpoint)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_str() == Some(hash.as_str()))
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !listed() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(listed(), "the kept torrent is listed in the root");
     let dir = m.mountpoint.join(&hash).join("album");
     for ((path, _), want) in FILES.iter().zip(want) {
         let got = std::fs::read(dir.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));

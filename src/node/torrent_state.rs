@@ -30,6 +30,19 @@ fn path(data_dir: &Path, info_hash: &[u8; 20], ext: &str) -> PathBuf {
     dir(data_dir).join(format!("{}.{ext}", hex::encode(info_hash)))
 }
 
+/// Torrents kept by earlier runs (at most `max`), as 40-hex infohashes.
+pub fn kept(data_dir: &Path, max: usize) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir(data_dir)) else {
+        return Vec::new();
+    };
+    let names = entries.filter_map(|e| e.ok()?.file_name().into_string().ok());
+    let hashes = names.filter_map(|n| {
+        let h = n.strip_suffix(".info")?;
+        (h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| h.to_ascii_lowercase())
+    });
+    hashes.take(max).collect()
+}
+
 /// The kept metadata of `info_hash`, if any and if it still hashes to it.
 pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<Metainfo> {
     let bytes = std::fs::read(path(data_dir, info_hash, "info")).ok()?;

@@ -122,6 +122,31 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     crate::blocking::run(f).await.map_err(|e| e.to_string())
 }
 
+/// Torrents reopened at start, at most.
+const MAX_REOPEN: usize = 256;
+
+/// Opens, in the background, the torrents earlier runs kept, so the root
+/// lists them beside the streams; each open is the filesystem's own root
+/// lookup, with its read timeout, and ends when the node stops.
+pub fn reopen_kept(
+    vfs: Arc<crate::vfs::Vfs>,
+    data_dir: std::path::PathBuf,
+    stop: CancellationToken,
+) {
+    let span = tracing::info_span!("reopen torrents");
+    crate::task::spawn("reopen torrents", span, async move {
+        let reopen = async {
+            let kept = blocking(move || torrent_state::kept(&data_dir, MAX_REOPEN)).await?;
+            for key in kept {
+                let found = vfs.lookup(crate::vfs::ROOT, key.as_ref()).await;
+                tracing::debug!(key = %key, ok = found.is_ok(), "kept torrent reopened");
+            }
+            Ok::<_, String>(())
+        };
+        stop.run_until_cancelled(reopen).await;
+    });
+}
+
 /// Peers kept for one torrent: the DHT may name hundreds.
 const MAX_PEERS: usize = 50;
 

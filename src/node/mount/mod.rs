@@ -151,6 +151,7 @@ async fn filesystem(
     }
     let search = crate::node::search::MountSearch(node.control.search.clone());
     vfs = vfs.with_search(Arc::new(search));
+    let bt_on = bt.is_some();
     if let Some(cfg) = bt {
         let listen = cfg.listen;
         let bt = super::torrents::BtSource::new(
@@ -167,6 +168,10 @@ async fn filesystem(
         vfs = vfs.with_tree_source(Arc::new(bt));
     }
     let vfs = Arc::new(vfs);
+    if bt_on {
+        let data_dir = node.store.data_dir().to_path_buf();
+        super::torrents::reopen_kept(vfs.clone(), data_dir, node.stop_token());
+    }
     let store = node.store.clone();
     let known = tokio::task::spawn_blocking(move || local_streams(&*store)).await?;
     for (_, desc) in known {
