@@ -149,12 +149,23 @@ impl Swarm {
         if (index as usize) >= self.meta.pieces.len() || end > size || length == 0 {
             return None;
         }
-        self.pieces.stored(index)?;
-        let got = self
-            .read(start + u64::from(begin), length as usize)
-            .await
-            .ok()?;
-        (got.len() == length as usize).then_some(got)
+        let chunks = self.pieces.stored(index)?;
+        let (me, begin) = (self.clone(), u64::from(begin));
+        // From the store only: a chunk evicted since is not fetched to serve.
+        let read = move || {
+            let mut out = Vec::with_capacity(length as usize);
+            let mut at = begin;
+            while at < end {
+                let ci = (at / MAX_BLOB_SIZE as u64) as usize;
+                let data = me.pieces.chunk(chunks.get(ci)?).ok()??;
+                let from = (at - (ci * MAX_BLOB_SIZE) as u64) as usize;
+                let to = data.len().min(from + (end - at) as usize);
+                out.extend_from_slice(data.get(from..to).filter(|d| !d.is_empty())?);
+                at += (to - from) as u64;
+            }
+            Some(Bytes::from(out))
+        };
+        crate::blocking::run(read).await.ok()?
     }
 
     /// Bytes `[offset, offset + len)` of the torrent (fewer at its end).
