@@ -1,11 +1,12 @@
 //! Torrents in the mount with no `--bt-peer`: the mount finds the seed
 //! through a mainline DHT of our own nodes on 127.0.0.1 (`--bt-bootstrap`),
-//! as it would through the public routers.
+//! as it would through the public routers, or is told of the torrent and
+//! its peers by `lbrymount add`.
 
 mod common;
 
 use common::cli::Node;
-use common::libtorrent::seed;
+use common::libtorrent::{seed, Seed};
 use common::mainline_dht::loopback_dht;
 use common::mount::MountNode;
 use std::time::{Duration, Instant};
@@ -75,4 +76,71 @@ async fn with_no_bt_a_40_hex_name_is_not_a_torrent() {
             "{flag}:\n{status}"
         );
     }
+}
+
+fn root(m: &MountNode) -> Vec<String> {
+    let entries = std::fs::read_dir(&m.mountpoint).unwrap();
+    entries
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect()
+}
+
+fn torrent_path(seed: &Seed) -> &str {
+    seed.torrent.to_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_opens_a_torrent_file_or_a_magnet_and_prints_its_path() {
+    let seed = seed().await;
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let node = Node::new();
+    let m = MountNode::start(&node, &[]);
+    let album = m.mountpoint.join(&seed.info_hash).join("album");
+    // A .torrent file with a peer of its own: no --bt-peer, no DHT.
+    let out = node.ok(&["add", torrent_path(&seed), "--peer", &peer]);
+    assert_eq!(out.trim(), album.to_str().unwrap(), "add prints the path");
+    assert!(root(&m).contains(&seed.info_hash), "the root lists it");
+    seed.assert_files(&album);
+    // A magnet whose only peer is its x.pe, on a fresh mount (the first one
+    // gone: libtorrent takes one connection per address).
+    drop(m);
+    let node = Node::new();
+    let m = MountNode::start(&node, &[]);
+    let album = m.mountpoint.join(&seed.info_hash).join("album");
+    let link = format!("magnet:?xt=urn:btih:{}&x.pe={peer}", seed.info_hash);
+    let out = node.ok(&["add", &link]);
+    assert_eq!(out.trim(), album.to_str().unwrap());
+    seed.assert_files(&album);
+    // A magnet nobody serves fails within the read timeout, saying so.
+    let nobody = format!("magnet:?xt=urn:btih:{}", "7".repeat(40));
+    let err = node.fails(&["add", &nobody], 1);
+    assert!(err.contains("did not open"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_with_no_node_keeps_a_torrent_file_for_the_next_mount() {
+    let seed = seed().await;
+    let node = Node::new();
+    let junk = node.path("junk.torrent");
+    std::fs::write(&junk, b"d4:infod4:name1:xee").unwrap();
+    let err = node.fails(&["add", junk.to_str().unwrap()], 1);
+    assert!(err.contains("not a usable torrent"), "{err}");
+    let link = format!("magnet:?xt=urn:btih:{}", seed.info_hash);
+    let err = node.fails(&["add", &link], 1);
+    assert!(err.contains("start the mount first"), "{err}");
+    assert!(
+        !node.data_dir().join("torrents").exists(),
+        "nothing was kept of refused torrents"
+    );
+    let out = node.ok(&["add", torrent_path(&seed)]);
+    assert!(out.contains(&seed.info_hash), "{out}");
+    // The next mount lists it by itself, and reads it from its --bt-peer.
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let m = MountNode::start(&node, &["--bt-peer", &peer]);
+    let started = Instant::now();
+    while !root(&m).contains(&seed.info_hash) {
+        assert!(started.elapsed() < Duration::from_secs(20), "listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seed.assert_files(&m.mountpoint.join(&seed.info_hash).join("album"));
 }

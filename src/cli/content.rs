@@ -50,6 +50,15 @@ pub enum ContentCommand {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// Show a torrent in the running mount (a magnet link, btih:INFOHASH or a .torrent file)
+    /// and print its path there; with no node running, keep a .torrent file for the next mount
+    Add {
+        #[arg(value_name = "MAGNET|FILE.torrent")]
+        source: String,
+        /// A BitTorrent peer for this torrent, besides the mount's (repeatable)
+        #[arg(long = "peer", value_name = "HOST:PORT", value_parser = super::parse_host_port)]
+        peers: Vec<String>,
+    },
     /// Change the running node's rate limits (bytes per second, e.g. 500K or 10M; 0: no limit)
     Rate {
         /// Most bytes per second sent to peers
@@ -122,6 +131,7 @@ pub fn run(
         }
         ContentCommand::Cache { command } => cache(cfg, command),
         ContentCommand::Rate { upload, download } => rate(cfg, upload, download),
+        ContentCommand::Add { source, peers } => super::add::run(cfg, &source, peers),
     }
 }
 

@@ -4,6 +4,7 @@
 //! names the file, blob or peer concerned; `main` maps them to exit code 1.
 //! clap itself exits with 2 on usage errors.
 
+mod add;
 mod config_file;
 mod content;
 pub mod daemon;

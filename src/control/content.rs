@@ -1,5 +1,5 @@
 //! Control requests that change what a node holds and how fast it moves
-//! bytes: `unpublish`, `pin`, `unpin`, `cache drop` and `rate`. Pure
+//! bytes: `unpublish`, `pin`, `unpin`, `cache drop`, `rate` and `add` (a torrent). Pure
 //! protocol, like the rest of `control`; the node answers them in
 //! `node::content`. On the wire they are one `content` request naming what to
 //! `do`: `{"op":"content","do":"pin","sd_hash":"…"}`.
@@ -27,6 +27,14 @@ pub enum ContentRequest {
     /// Free a cached stream's blobs, or (`None`) every cached blob; never
     /// what is published or pinned.
     CacheDrop { sd_hash: Option<String> },
+    /// Register a torrent with the mount and open it (`lbrymount add`): a
+    /// magnet or `btih:` link, or the absolute path of a `.torrent` file.
+    AddTorrent {
+        source: String,
+        /// Peers for this torrent (`HOST:PORT`), asked beside the node's.
+        #[serde(default)]
+        peers: Vec<String>,
+    },
     /// Change the rate limits (bytes per second, 0: none); `None` keeps one.
     Rate {
         #[serde(default)]
@@ -57,6 +65,10 @@ mod tests {
                 sd_hash: sd.clone(),
             },
             ContentRequest::CacheDrop { sd_hash: None },
+            ContentRequest::AddTorrent {
+                source: "/tmp/a.torrent".into(),
+                peers: vec!["127.0.0.1:6881".into()],
+            },
             ContentRequest::Rate {
                 upload: Some(5),
                 download: None,

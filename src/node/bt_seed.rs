@@ -35,7 +35,7 @@ impl Seeding {
         }
     }
 
-    fn find(&self, info_hash: &Id20) -> Option<Arc<Swarm>> {
+    pub fn find(&self, info_hash: &Id20) -> Option<Arc<Swarm>> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.get(info_hash).cloned()
     }

@@ -1,5 +1,5 @@
 //! The node's answers to `content` requests: `unpublish`, `pin`, `unpin`,
-//! `cache drop` and `rate`, over the control socket.
+//! `cache drop`, `rate` and `add` (a torrent), over the control socket.
 //!
 //! The store work is `crate::content`'s, the same a command does on a data
 //! dir no node holds; this adds what only a running node has: its fetcher
@@ -34,6 +34,13 @@ impl NodeControl {
             }
             ContentRequest::CacheDrop { sd_hash } => self.cache_drop(sd_hash).await,
             ContentRequest::Unpublish { target } => self.unpublish(&target).await,
+            ContentRequest::AddTorrent { source, peers } => {
+                let Some(mount) = self.publisher.mount() else {
+                    return Err("this node has no mount: torrents show only in one".into());
+                };
+                let at = mount.add_torrent(&source, &peers).await?;
+                Ok(done(at.display().to_string()))
+            }
             ContentRequest::Rate { upload, download } => {
                 if let Some(r) = upload {
                     rate::upload().set_rate(r);

@@ -40,6 +40,7 @@ mod run;
 pub mod search;
 pub mod shutdown;
 pub mod source_status;
+pub mod torrent_add;
 pub mod torrent_state;
 pub mod torrents;
 mod tracker_peers;

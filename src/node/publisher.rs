@@ -23,6 +23,14 @@ pub trait MountView: Send + Sync + 'static {
     /// Recent read errors with their reasons, oldest first.
     fn recent_errors(&self) -> Vec<(SystemTime, String)>;
     fn mountpoint(&self) -> PathBuf;
+    /// Registers a torrent (`lbrymount add`: a magnet or btih link, or the
+    /// absolute path of a `.torrent` file) with peers of its own, opens it,
+    /// and says where it shows.
+    fn add_torrent<'a>(
+        &'a self,
+        source: &'a str,
+        peers: &'a [String],
+    ) -> crate::stream::BoxFuture<'a, Result<PathBuf, String>>;
 }
 
 /// Publishes into the node's store. Cheap to clone.

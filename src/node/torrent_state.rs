@@ -53,13 +53,11 @@ pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<Metainfo> {
     metainfo::parse_info(&bytes).ok()
 }
 
-/// Keeps the metadata's bytes (best effort: a failure only costs a fetch).
-pub fn save_info(data_dir: &Path, info_hash: &[u8; 20], bytes: &[u8]) {
-    let r = std::fs::create_dir_all(dir(data_dir))
-        .and_then(|()| crate::atomic_file::write(&path(data_dir, info_hash, "info"), bytes));
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "cannot keep the torrent's metadata");
-    }
+/// Keeps the metadata's bytes (a caller that only saves a later fetch may
+/// ignore a failure).
+pub fn save_info(data_dir: &Path, info_hash: &[u8; 20], bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir(data_dir))?;
+    crate::atomic_file::write(&path(data_dir, info_hash, "info"), bytes)
 }
 
 /// The pieces recorded for `info_hash`, compacted on disk to one line each,
@@ -148,9 +146,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let info = b"d6:lengthi3e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
         let ih = sha1(info);
-        save_info(d.path(), &ih, info);
+        save_info(d.path(), &ih, info).unwrap();
         assert_eq!(load_info(d.path(), &ih).map(|m| m.total), Some(3));
-        save_info(d.path(), &[1; 20], info);
+        save_info(d.path(), &[1; 20], info).unwrap();
         assert!(load_info(d.path(), &[1; 20]).is_none());
     }
 }

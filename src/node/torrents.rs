@@ -17,11 +17,14 @@ use super::torrent_state;
 use crate::store::DiskStore;
 use crate::stream::{BoxFuture, Bytes};
 use crate::torrent::swarm::Swarm;
+use crate::torrent::swarm::MAX_PEERS;
 use crate::torrent::{download, magnet, Metainfo};
 use crate::vfs::{TreeContent, TreeSource};
+use crate::wire::krpc::Id20;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -45,7 +48,13 @@ pub struct BtSource {
     deadline: Duration,
     stop: CancellationToken,
     seeding: Arc<Seeding>,
+    /// Peers given for one torrent (`lbrymount add`: a magnet's `x.pe`,
+    /// `--peer`), asked beside the `--bt-peer`s.
+    given: Mutex<HashMap<Id20, Vec<SocketAddr>>>,
 }
+
+/// Torrents with peers of their own (`given`), at most.
+const MAX_GIVEN: usize = 1024;
 
 impl BtSource {
     pub fn new(
@@ -61,7 +70,44 @@ impl BtSource {
             deadline,
             stop,
             seeding: Arc::default(),
+            given: Mutex::default(),
         }
+    }
+
+    /// Peers to ask for one torrent besides the `--bt-peer`s, from now on
+    /// and by the torrent already open if it is.
+    pub fn add_peers(&self, info_hash: Id20, addrs: &[SocketAddr]) {
+        if let Some(swarm) = self.seeding.find(&info_hash) {
+            swarm.add_peers(addrs);
+        }
+        let mut given = self.given.lock().unwrap_or_else(PoisonError::into_inner);
+        if given.len() >= MAX_GIVEN && !given.contains_key(&info_hash) {
+            tracing::warn!("too many torrents with peers of their own; these are not kept");
+            return;
+        }
+        let list = given.entry(info_hash).or_default();
+        for a in addrs {
+            if list.len() < MAX_PEERS && !list.contains(a) {
+                list.push(*a);
+            }
+        }
+    }
+
+    fn given_peers(&self, info_hash: &Id20) -> Vec<SocketAddr> {
+        let given = self.given.lock().unwrap_or_else(PoisonError::into_inner);
+        given.get(info_hash).cloned().unwrap_or_default()
+    }
+
+    /// Keeps a torrent's metadata (the info dict's exact bytes, which hash
+    /// to `info_hash`), so that it opens with no peer to ask for it.
+    pub async fn keep_metadata(&self, info_hash: Id20, info: Vec<u8>) -> Result<(), String> {
+        if crate::torrent::sha1(&info) != info_hash {
+            return Err("the info dict does not hash to its infohash".into());
+        }
+        let dir = self.store.data_dir().to_path_buf();
+        blocking(move || torrent_state::save_info(&dir, &info_hash, &info))
+            .await?
+            .map_err(|e| format!("cannot keep the torrent's metadata: {e}"))
     }
 
     /// Serves the pieces of open torrents on `addr` (`--bt-listen`).
@@ -74,6 +120,11 @@ impl BtSource {
         let mut peers = super::parts::resolve(&self.peers)
             .await
             .map_err(|e| format!("{e:#}"))?;
+        for p in self.given_peers(&info_hash) {
+            if !peers.contains(&p) {
+                peers.push(p);
+            }
+        }
         let mut why = String::from("no peer to ask (give --bt-peer HOST:PORT)");
         if let Some(dht) = &self.dht {
             match dht.peers(info_hash).await {
@@ -112,7 +163,10 @@ impl BtSource {
             .await
             .map_err(|e| e.to_string())?;
         let dir = self.store.data_dir().to_path_buf();
-        blocking(move || torrent_state::save_info(&dir, &info_hash, &bytes)).await?;
+        let kept = blocking(move || torrent_state::save_info(&dir, &info_hash, &bytes)).await?;
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the torrent's metadata");
+        }
         Ok((meta, peers))
     }
 }
@@ -146,9 +200,6 @@ pub fn reopen_kept(
         stop.run_until_cancelled(reopen).await;
     });
 }
-
-/// Peers kept for one torrent: the DHT may name hundreds.
-const MAX_PEERS: usize = 50;
 
 impl TreeSource for BtSource {
     fn key_of(&self, name: &str) -> Option<String> {

@@ -92,6 +92,13 @@ pub fn parse(torrent: &[u8]) -> Result<Metainfo, MetainfoError> {
     Ok(m)
 }
 
+/// The exact bytes of a `.torrent` file's `info` dict: its SHA-1 is the
+/// infohash, and BEP 9 hands them to peers as they are.
+pub fn info_bytes(torrent: &[u8]) -> Result<&[u8], MetainfoError> {
+    let (start, end) = info_span(torrent)?;
+    Ok(&torrent[start..end])
+}
+
 /// Parses the bytes of an `info` dict alone (as BEP 9 delivers them); the
 /// infohash is their SHA-1.
 pub fn parse_info(info_bytes: &[u8]) -> Result<Metainfo, MetainfoError> {

@@ -30,6 +30,8 @@ use tokio_util::sync::CancellationToken;
 const BAN: Duration = Duration::from_secs(300);
 /// Pieces being prefetched at once, at most.
 const MAX_PREFETCH: usize = 64;
+/// Peers one torrent asks, at most (those given first are kept).
+pub const MAX_PEERS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwarmError {
@@ -52,6 +54,14 @@ struct Peer {
 }
 
 impl Peer {
+    fn new(addr: SocketAddr) -> Arc<Self> {
+        Arc::new(Self {
+            addr,
+            conn: tokio::sync::Mutex::new(None),
+            banned_until: Mutex::new(None),
+        })
+    }
+
     fn banned(&self, now: Instant) -> bool {
         let b = self
             .banned_until
@@ -63,7 +73,7 @@ impl Peer {
 
 pub struct Swarm {
     meta: Arc<Metainfo>,
-    peers: Vec<Peer>,
+    peers: Mutex<Vec<Arc<Peer>>>,
     pieces: Pieces,
     flights: Mutex<HashMap<u32, Arc<tokio::sync::Mutex<()>>>>,
     prefetching: Mutex<HashSet<u32>>,
@@ -82,14 +92,11 @@ impl Swarm {
         deadline: Duration,
         stop: CancellationToken,
     ) -> Self {
-        let peers = peers.into_iter().map(|addr| Peer {
-            addr,
-            conn: tokio::sync::Mutex::new(None),
-            banned_until: Mutex::new(None),
-        });
+        let mut peers: Vec<_> = peers.into_iter().map(Peer::new).collect();
+        peers.truncate(MAX_PEERS);
         Self {
             meta,
-            peers: peers.collect(),
+            peers: Mutex::new(peers),
             pieces: Pieces::new(store),
             flights: Mutex::new(HashMap::new()),
             prefetching: Mutex::new(HashSet::new()),
@@ -110,6 +117,20 @@ impl Swarm {
             .collect();
         self.pieces.restore(known, log);
         self
+    }
+
+    /// Adds peers to ask (those already known, and any beyond
+    /// [`MAX_PEERS`], are left out); returns how many were new.
+    pub fn add_peers(&self, addrs: &[SocketAddr]) -> usize {
+        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut added = 0;
+        for &addr in addrs {
+            if peers.len() < MAX_PEERS && !peers.iter().any(|p| p.addr == addr) {
+                peers.push(Peer::new(addr));
+                added += 1;
+            }
+        }
+        added
     }
 
     pub fn meta(&self) -> &Arc<Metainfo> {
@@ -280,7 +301,12 @@ impl Swarm {
 
     /// Piece `piece` from the first peer that gives it, checked.
     async fn fetch(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
-        let n = self.peers.len();
+        let peers = self
+            .peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let n = peers.len();
         if n == 0 {
             return Err(SwarmError::NoPeers);
         }
@@ -293,7 +319,7 @@ impl Swarm {
             .ok_or(SwarmError::Lost(piece))?;
         let mut reasons = Vec::new();
         for k in 0..n {
-            let peer = &self.peers[(start + k) % n];
+            let peer = &peers[(start + k) % n];
             if peer.banned(Instant::now()) && k + 1 < n {
                 reasons.push(format!("{}: sent a corrupt piece lately", peer.addr));
                 continue;

@@ -19,6 +19,7 @@ mod stop;
 mod view;
 
 use super::names::HubNames;
+use super::torrents::BtSource;
 use super::{FetchSource, Hooks, Node, NodeConfig, STOP_GRACE};
 use crate::assemble::local_streams;
 use crate::fuse::{Fuse, KernelNotifier};
@@ -88,10 +89,11 @@ pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
 
 async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
     let mut node = Node::start(cfg.node).await?;
-    let vfs = filesystem(&node, cfg.read_timeout, cfg.bt.clone()).await?;
+    let (vfs, torrents) = filesystem(&node, cfg.read_timeout, cfg.bt.clone()).await?;
     node.publisher.attach(Arc::new(VfsView {
         vfs: vfs.clone(),
         mountpoint: mp.to_path_buf(),
+        torrents,
     }));
     node.start_share()?;
     let session = start_session(&vfs, mp, cfg.allow_other)?;
@@ -127,12 +129,13 @@ async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
     result
 }
 
-/// The filesystem over the node's parts, listing the streams the store holds.
+/// The filesystem over the node's parts, listing the streams the store
+/// holds, and its torrents' source if torrents are on.
 async fn filesystem(
     node: &Node,
     read_timeout: Duration,
     bt: Option<super::torrents::BtConfig>,
-) -> anyhow::Result<Arc<Vfs>> {
+) -> anyhow::Result<(Arc<Vfs>, Option<Arc<BtSource>>)> {
     let hooks = Arc::new(Hooks {
         peers: node.peers.clone(),
         announcer: node.announcer.clone(),
@@ -151,24 +154,21 @@ async fn filesystem(
     }
     let search = crate::node::search::MountSearch(node.control.search.clone());
     vfs = vfs.with_search(Arc::new(search));
-    let bt_on = bt.is_some();
+    let mut torrents = None;
     if let Some(cfg) = bt {
         let listen = cfg.listen;
-        let bt = super::torrents::BtSource::new(
-            cfg,
-            node.store.clone(),
-            read_timeout,
-            node.stop_token(),
-        );
+        let bt = BtSource::new(cfg, node.store.clone(), read_timeout, node.stop_token());
         if let Some(addr) = listen {
             bt.listen(addr)
                 .await
                 .with_context(|| format!("cannot listen for BitTorrent peers on {addr}"))?;
         }
-        vfs = vfs.with_tree_source(Arc::new(bt));
+        let bt = Arc::new(bt);
+        vfs = vfs.with_tree_source(bt.clone());
+        torrents = Some(bt);
     }
     let vfs = Arc::new(vfs);
-    if bt_on {
+    if torrents.is_some() {
         let data_dir = node.store.data_dir().to_path_buf();
         super::torrents::reopen_kept(vfs.clone(), data_dir, node.stop_token());
     }
@@ -177,7 +177,7 @@ async fn filesystem(
     for (_, desc) in known {
         vfs.add_stream(desc);
     }
-    Ok(vfs)
+    Ok((vfs, torrents))
 }
 
 /// Mounts `vfs` at `mp` through FUSE; the kernel's name cache is then told

@@ -4,6 +4,7 @@
 use crate::hash::SdHash;
 use crate::node::MountView;
 use crate::sd::StreamDescriptor;
+use crate::stream::BoxFuture;
 use crate::vfs::Vfs;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,8 @@ use std::sync::Arc;
 pub(super) struct VfsView {
     pub(super) vfs: Arc<Vfs>,
     pub(super) mountpoint: PathBuf,
+    /// Where torrents come from, if torrents are on.
+    pub(super) torrents: Option<Arc<crate::node::torrents::BtSource>>,
 }
 
 impl MountView for VfsView {
@@ -28,5 +31,19 @@ impl MountView for VfsView {
 
     fn mountpoint(&self) -> PathBuf {
         self.mountpoint.clone()
+    }
+
+    fn add_torrent<'a>(
+        &'a self,
+        source: &'a str,
+        peers: &'a [String],
+    ) -> BoxFuture<'a, Result<PathBuf, String>> {
+        Box::pin(async move {
+            let Some(bt) = &self.torrents else {
+                return Err("this mount runs with --no-bt: torrents are off".into());
+            };
+            let vfs = &self.vfs;
+            crate::node::torrent_add::add(bt, vfs, &self.mountpoint, source, peers).await
+        })
     }
 }
