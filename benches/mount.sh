@@ -70,17 +70,10 @@ for c in python3 rclone nginx sha384sum; do
     command -v "$c" >/dev/null || missing+=("$c")
 done
 command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || missing+=(fusermount3)
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "missing: ${missing[*]} (apt-get install rclone nginx fuse3 python3)" >&2
-    exit 1
-fi
-bin=${LBRYMOUNT_BIN:-target/release/lbrymount}
-if [ ! -x "$bin" ]; then
-    [ -n "${LBRYMOUNT_BIN:-}" ] && { echo "LBRYMOUNT_BIN=$bin is not executable" >&2; exit 1; }
-    cargo build --release --quiet
-fi
-bin=$(realpath "$bin")
-hz=$(getconf CLK_TCK)
+# shellcheck source=benches/lib/prelude.sh
+. benches/lib/prelude.sh
+require "apt-get install rclone nginx fuse3 python3"
+release_bin
 size_b=$((size_mib << 20))
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/lbrymount-mount-bench.XXXXXX")

@@ -51,6 +51,28 @@ pub enum PeerError {
     Stopped(String),
 }
 
+/// Asks the kernel to acknowledge what arrives at once (TCP_QUICKACK; the
+/// kernel drops back to delayed acknowledgements by itself, so it is set
+/// before each read). A peer whose sends wait for our acknowledgement
+/// (Nagle's algorithm, libtorrent's default) otherwise stalls at the end of
+/// a piece until the 40 ms delayed-ACK timer: measured here as a p90 of
+/// 45 ms for random 4 KiB reads through the mount.
+fn quick_ack(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads one int, whose size is given, on a socket
+    // this connection owns; a failure only leaves delayed ACKs on.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 impl From<peer_wire::Invalid> for PeerError {
     fn from(e: peer_wire::Invalid) -> Self {
         PeerError::Protocol(e.to_string())
@@ -152,6 +174,7 @@ impl PeerConn {
                 return Ok(m);
             }
             let mut chunk = [0u8; 64 * 1024];
+            quick_ack(&self.stream);
             let n = timeout_at(until, self.stream.read(&mut chunk))
                 .await
                 .map_err(|_| PeerError::Timeout)?

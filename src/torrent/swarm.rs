@@ -28,8 +28,12 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a peer that sent a corrupt piece is not asked again.
 const BAN: Duration = Duration::from_secs(300);
+mod batch;
+
 /// Pieces being prefetched at once, at most.
 const MAX_PREFETCH: usize = 64;
+/// Bytes of pieces one prefetch run asks for, at most (at least a piece).
+const RUN_BYTES: u64 = 32 << 20;
 /// Peers one torrent asks, at most (those given first are kept).
 pub const MAX_PEERS: usize = 64;
 
@@ -219,32 +223,38 @@ impl Swarm {
         }
         let first = (range.start / self.meta.piece_length) as u32;
         let last = ((end - 1) / self.meta.piece_length) as u32;
-        for piece in first..=last {
-            if self.pieces.stored(piece).is_some() || self.stop.is_cancelled() {
-                continue;
-            }
-            {
-                let mut p = self
-                    .prefetching
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if p.len() >= MAX_PREFETCH || !p.insert(piece) {
-                    continue;
+        let most = (RUN_BYTES / self.meta.piece_length.max(1)).max(1) as usize;
+        let mut run = Vec::new();
+        {
+            let mut p = self
+                .prefetching
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for piece in first..=last {
+                if run.len() >= most || p.len() >= MAX_PREFETCH || self.stop.is_cancelled() {
+                    break;
+                }
+                if self.pieces.stored(piece).is_none() && p.insert(piece) {
+                    run.push(piece);
                 }
             }
-            let me = self.clone();
-            let span = tracing::debug_span!("piece prefetch", piece);
-            crate::task::spawn("piece prefetch", span, async move {
-                if let Some(Err(e)) = me.stop.clone().run_until_cancelled(me.ensure(piece)).await {
-                    tracing::debug!(piece, error = %crate::error_chain(&e), "prefetch failed");
-                }
-                let mut p = me
-                    .prefetching
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                p.remove(&piece);
-            });
         }
+        if run.is_empty() {
+            return;
+        }
+        let me = self.clone();
+        let span = tracing::debug_span!("pieces prefetch", first = run[0], count = run.len());
+        crate::task::spawn("pieces prefetch", span, async move {
+            let stop = me.stop.clone();
+            stop.run_until_cancelled(me.prefetch_run(run.clone())).await;
+            let mut p = me
+                .prefetching
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for piece in run {
+                p.remove(&piece);
+            }
+        });
     }
 
     /// Chunk `ci` of piece `piece`, fetching the piece if it is not stored.
@@ -299,13 +309,29 @@ impl Swarm {
         Ok(stored)
     }
 
-    /// Piece `piece` from the first peer that gives it, checked.
-    async fn fetch(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
-        let peers = self
-            .peers
+    /// The peers to ask now.
+    fn peer_list(&self) -> Vec<Arc<Peer>> {
+        self.peers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+            .clone()
+    }
+
+    /// A peer failed: one that sent a corrupt piece is not asked for a while.
+    fn peer_failed(&self, peer: &Peer, e: &PeerError) {
+        if matches!(e, PeerError::Corrupt(_)) {
+            let mut b = peer
+                .banned_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *b = Some(Instant::now() + BAN);
+        }
+        tracing::info!(peer = %peer.addr, error = %e, "peer failed");
+    }
+
+    /// Piece `piece` from the first peer that gives it, checked.
+    async fn fetch(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
+        let peers = self.peer_list();
         let n = peers.len();
         if n == 0 {
             return Err(SwarmError::NoPeers);
@@ -337,14 +363,7 @@ impl Swarm {
                 Ok(data) => return Ok(data),
                 Err(e) => {
                     *conn = None;
-                    if matches!(e, PeerError::Corrupt(_)) {
-                        let mut b = peer
-                            .banned_until
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner);
-                        *b = Some(Instant::now() + BAN);
-                    }
-                    tracing::info!(peer = %peer.addr, piece, error = %e, "peer failed");
+                    self.peer_failed(peer, &e);
                     reasons.push(format!("{}: {e}", peer.addr));
                 }
             }

@@ -15,22 +15,15 @@ import warnings
 
 import libtorrent as lt
 
+import lt_loopback
+
 
 def main():
     warnings.simplefilter("ignore", DeprecationWarning)
     torrent, save, peer, seconds = sys.argv[1:5]
     host, port = peer.rsplit(":", 1)
-    ses = lt.session({
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        # Our node speaks the peer wire over TCP only (no uTP).
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "alert_mask": lt.alert_category.error,
-    })
+    # Our node speaks the peer wire over TCP only (no uTP).
+    ses = lt_loopback.session(enable_outgoing_utp=False, enable_incoming_utp=False)
     h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
     deadline = time.time() + float(seconds)
     next_connect = 0.0

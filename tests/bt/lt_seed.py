@@ -16,10 +16,11 @@ import json
 import os
 import random
 import sys
-import time
 import warnings
 
 import libtorrent as lt
+
+import lt_loopback
 
 FILES = [("a.bin", 300000), ("c.txt", 6), ("sub/b.bin", 1048699)]
 
@@ -41,19 +42,10 @@ def main():
     torrent = os.path.join(top, "album.torrent")
     with open(torrent, "wb") as f:
         f.write(lt.bencode(ct.generate()))
-    ses = lt.session({
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "alert_mask": lt.alert_category.error,
-    })
+    ses = lt_loopback.session(port)
     ti = lt.torrent_info(torrent)
     h = ses.add_torrent({"ti": ti, "save_path": top})
-    deadline = time.time() + 30
-    while not h.status().is_seeding and time.time() < deadline:
-        time.sleep(0.05)
+    lt_loopback.wait_seeding(h, 30)
     print(json.dumps({
         "port": ses.listen_port(),
         "torrent": torrent,
