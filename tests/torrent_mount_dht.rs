@@ -144,3 +144,29 @@ async fn add_with_no_node_keeps_a_torrent_file_for_the_next_mount() {
     }
     seed.assert_files(&m.mountpoint.join(&seed.info_hash).join("album"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_asks_a_magnets_udp_tracker_for_peers() {
+    let seed = seed().await;
+    let tracker = common::tracker::Tracker::start(None);
+    let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
+    // The seed announced to the tracker (as libtorrent would, were it told of it).
+    let announcer = lbrymount::tracker::Tracker::new(tracker.arg(), [7; 20]);
+    let within = Duration::from_secs(5);
+    announcer
+        .announce_hash(ih, seed.port, true, within)
+        .await
+        .unwrap();
+    let node = Node::new();
+    let m = MountNode::start(&node, &[]);
+    let link = format!(
+        "magnet:?xt=urn:btih:{}&tr=udp://{}/announce&tr=http://tracker.invalid/announce",
+        seed.info_hash,
+        tracker.arg()
+    );
+    let out = node.ok(&["add", &link]);
+    let album = m.mountpoint.join(&seed.info_hash).join("album");
+    assert_eq!(out.trim(), album.to_str().unwrap());
+    assert_eq!(tracker.announces(), 2, "the seed's announce and ours");
+    seed.assert_files(&album);
+}

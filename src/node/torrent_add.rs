@@ -6,15 +6,20 @@
 //! the metadata at once: its info dict is kept in `DIR/torrents/` exactly
 //! as a torrent fetched from peers is, so it opens with no peer and is
 //! listed again at the next start. A magnet's `x.pe` peers and the
-//! command's `--peer`s are asked for this torrent beside the `--bt-peer`s,
-//! also by the torrent if it is already open. Opening it is the mount's own
+//! command's `--peer`s, and those its UDP trackers (a magnet's `tr`, a
+//! file's announce list; BEP 15) name when asked once here, are asked for
+//! this torrent beside the `--bt-peer`s, also by the torrent if it is
+//! already open. Opening it is the mount's own
 //! root lookup, with the read timeout and the errors `status` shows.
 
 use super::torrents::BtSource;
 use crate::torrent::{magnet, metainfo};
+use crate::tracker::{Tracker, LOOKUP_DEADLINE};
 use crate::vfs::{Vfs, ROOT};
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use tokio::task::JoinSet;
 
 /// A `.torrent` file larger than this is refused (BEP 9's own bound on an
 /// info dict, plus room for the rest).
@@ -29,7 +34,12 @@ struct Added {
     peers: Vec<String>,
     /// The torrent's name, from a `.torrent` file.
     name: Option<String>,
+    /// Its trackers' URLs (a magnet's `tr`, a file's announce list).
+    trackers: Vec<String>,
 }
+
+/// Trackers asked for one torrent, at most.
+const MAX_TRACKERS: usize = 8;
 
 /// Whether `source` names a torrent by link rather than by file.
 pub fn is_link(source: &str) -> bool {
@@ -52,6 +62,7 @@ pub async fn add(
             info: None,
             peers: m.peers,
             name: None,
+            trackers: m.trackers,
         }
     } else {
         let path = PathBuf::from(source);
@@ -60,9 +71,15 @@ pub async fn add(
             .map_err(|e| e.to_string())??
     };
     added.peers.extend(peers.iter().cloned());
-    let addrs = super::parts::resolve(&added.peers)
+    let mut addrs = super::parts::resolve(&added.peers)
         .await
         .map_err(|e| format!("{e:#}"))?;
+    let port = bt.listen_port();
+    for p in ask_trackers(added.info_hash, &added.trackers, port).await {
+        if !addrs.contains(&p) {
+            addrs.push(p);
+        }
+    }
     if let Some(info) = added.info {
         bt.keep_metadata(added.info_hash, info).await?;
     }
@@ -80,8 +97,51 @@ pub async fn add(
     Ok(name.map_or(at.clone(), |n| at.join(n)))
 }
 
-/// A `.torrent` file's infohash, info dict and nothing else (its trackers
-/// are not used yet), checked whole before anything is kept.
+/// `HOST:PORT` of a `udp://HOST:PORT[/…]` tracker URL (BEP 15); other
+/// schemes are not spoken.
+fn udp_tracker(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("udp://")?;
+    let host_port = rest.split('/').next()?;
+    let (host, port) = host_port.rsplit_once(':')?;
+    (!host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)).then(|| host_port.to_owned())
+}
+
+/// Announces the torrent to its UDP trackers (at most [`MAX_TRACKERS`], at
+/// once, each within the tracker lookup deadline) and returns the peers
+/// they name; a tracker that fails only adds nothing.
+async fn ask_trackers(info_hash: [u8; 20], urls: &[String], port: u16) -> Vec<SocketAddr> {
+    let specs: Vec<String> = urls.iter().filter_map(|u| udp_tracker(u)).collect();
+    if specs.len() < urls.len() {
+        tracing::info!(
+            given = urls.len(),
+            spoken = specs.len(),
+            "only udp:// trackers are asked"
+        );
+    }
+    let mut asks = JoinSet::new();
+    let peer_id = crate::tracker::peer_id();
+    for spec in specs.into_iter().take(MAX_TRACKERS) {
+        let span = tracing::debug_span!("tracker", tracker = %spec);
+        crate::task::spawn_in(&mut asks, "torrent tracker", span, async move {
+            let t = Tracker::new(spec.clone(), peer_id);
+            let got = t
+                .announce_hash(info_hash, port, false, LOOKUP_DEADLINE)
+                .await;
+            got.map_err(|e| tracing::info!(tracker = %spec, error = %e, "tracker failed"))
+        });
+    }
+    let mut peers = Vec::new();
+    while let Some(done) = asks.join_next().await {
+        if let Ok(Ok(answer)) = done {
+            peers.extend(answer.peers);
+        }
+    }
+    peers.truncate(crate::torrent::swarm::MAX_PEERS);
+    peers
+}
+
+/// A `.torrent` file's infohash, info dict and trackers, checked whole
+/// before anything is kept.
 fn read_torrent(path: &Path) -> Result<Added, String> {
     let shown = path.display();
     if !path.is_absolute() {
@@ -103,6 +163,7 @@ fn read_torrent(path: &Path) -> Result<Added, String> {
         info: Some(info),
         peers: Vec::new(),
         name: Some(meta.name),
+        trackers: meta.trackers,
     })
 }
 
@@ -138,6 +199,20 @@ mod tests {
         let added = read_torrent(&good).unwrap();
         assert_eq!(added.info.as_deref(), Some(&info[..]));
         assert_eq!(added.info_hash, crate::torrent::sha1(info));
+    }
+
+    #[test]
+    fn only_udp_trackers_with_a_port_are_spoken() {
+        let t = |u| udp_tracker(u);
+        assert_eq!(
+            t("udp://tracker.example:6969/announce").as_deref(),
+            Some("tracker.example:6969")
+        );
+        assert_eq!(t("udp://127.0.0.1:80").as_deref(), Some("127.0.0.1:80"));
+        assert_eq!(t("http://tracker.example:80/announce"), None);
+        assert_eq!(t("udp://tracker.example/announce"), None);
+        assert_eq!(t("udp://:6969"), None);
+        assert_eq!(t("udp://h:0"), None);
     }
 
     #[test]

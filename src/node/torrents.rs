@@ -51,6 +51,8 @@ pub struct BtSource {
     /// Peers given for one torrent (`lbrymount add`: a magnet's `x.pe`,
     /// `--peer`), asked beside the `--bt-peer`s.
     given: Mutex<HashMap<Id20, Vec<SocketAddr>>>,
+    /// The port `--bt-listen` bound, once bound (announced to trackers).
+    listen_port: std::sync::OnceLock<u16>,
 }
 
 /// Torrents with peers of their own (`given`), at most.
@@ -71,7 +73,13 @@ impl BtSource {
             stop,
             seeding: Arc::default(),
             given: Mutex::default(),
+            listen_port: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The port peers can reach our pieces on, or 0 without `--bt-listen`.
+    pub fn listen_port(&self) -> u16 {
+        self.listen_port.get().copied().unwrap_or(0)
     }
 
     /// Peers to ask for one torrent besides the `--bt-peer`s, from now on
@@ -112,7 +120,9 @@ impl BtSource {
 
     /// Serves the pieces of open torrents on `addr` (`--bt-listen`).
     pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        self.seeding.listen(addr, self.stop.clone()).await
+        let bound = self.seeding.listen(addr, self.stop.clone()).await?;
+        let _ = self.listen_port.set(bound.port());
+        Ok(bound)
     }
 
     /// The `--bt-peer`s and the peers the DHT names, or why there are none.

@@ -130,8 +130,21 @@ impl Tracker {
         seeding: bool,
         within: Duration,
     ) -> Result<Answer, TrackerError> {
+        self.announce_hash(info_hash(key), port, seeding, within)
+            .await
+    }
+
+    /// Announces a BitTorrent infohash as [`Tracker::announce`] does a
+    /// stream (a torrent's trackers speak the same BEP-15).
+    pub async fn announce_hash(
+        &self,
+        info_hash: [u8; 20],
+        port: u16,
+        seeding: bool,
+        within: Duration,
+    ) -> Result<Answer, TrackerError> {
         let deadline = Instant::now() + within;
-        let result = self.try_announce(key, port, seeding, deadline).await;
+        let result = self.try_announce(info_hash, port, seeding, deadline).await;
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         match &result {
             Ok(_) => status.last_success = Some(epoch_secs()),
@@ -151,7 +164,7 @@ impl Tracker {
 
     async fn try_announce(
         &self,
-        key: BlobHash,
+        info_hash: [u8; 20],
         port: u16,
         seeding: bool,
         deadline: Instant,
@@ -162,7 +175,7 @@ impl Tracker {
         let request = wire::announce_request(&Announce {
             connection_id,
             transaction_id,
-            info_hash: info_hash(key),
+            info_hash,
             peer_id: self.peer_id,
             left: u64::from(!seeding),
             event: if seeding {
