@@ -170,3 +170,28 @@ async fn add_asks_a_magnets_udp_tracker_for_peers() {
     assert_eq!(tracker.announces(), 2, "the seed's announce and ours");
     seed.assert_files(&album);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_that_moved_is_found_again_in_the_dht() {
+    let seed = seed().await;
+    let (boot, nodes) = loopback_dht(4).await;
+    let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
+    nodes[2].announce(ih, seed.port).await.unwrap();
+    let node = Node::new();
+    let boot = boot.to_string();
+    let m = MountNode::start(&node, &["--bt-bootstrap", &boot]);
+    let album = m.mountpoint.join(&seed.info_hash).join("album");
+    assert_eq!(
+        std::fs::read(album.join("c.txt")).unwrap(),
+        seed.file("c.txt")
+    );
+    // The seed goes away and comes back on another port, announced anew:
+    // the torrent, open since, finds it without a restart.
+    let old = seed.port;
+    seed.kill().await;
+    let moved = common::libtorrent::seed().await;
+    assert_eq!(moved.info_hash, hex::encode(ih), "the same torrent");
+    assert_ne!(moved.port, old);
+    nodes[1].announce(ih, moved.port).await.unwrap();
+    moved.assert_files(&album);
+}

@@ -7,9 +7,10 @@
 //! to a [`Swarm`], which fetches only the pieces they cover (and what the
 //! filesystem's read-ahead asks for) and keeps them in the node's store,
 //! under the same cap and eviction as stream blobs. Peers are the
-//! `--bt-peer`s and those the mainline DHT names when the torrent is
-//! opened; trackers, asking again later, and serving cached pieces back
-//! are not wired yet (docs/architecture.md §8).
+//! `--bt-peer`s, those `add` gave (`given`), and those the mainline DHT
+//! names when the torrent is opened and again when all of them failed
+//! (`DhtAgain`); held pieces are served back through `bt_seed`
+//! (docs/architecture.md §8).
 
 use super::bt_dht::MainlineFinder;
 use super::bt_seed::Seeding;
@@ -17,7 +18,7 @@ use super::torrent_state;
 use crate::store::DiskStore;
 use crate::stream::{BoxFuture, Bytes};
 use crate::torrent::swarm::Swarm;
-use crate::torrent::swarm::MAX_PEERS;
+use crate::torrent::swarm::{PeerFinder, MAX_PEERS};
 use crate::torrent::{download, magnet, Metainfo};
 use crate::vfs::{TreeContent, TreeSource};
 use crate::wire::krpc::Id20;
@@ -42,7 +43,7 @@ pub struct BtConfig {
 
 pub struct BtSource {
     peers: Vec<String>,
-    dht: Option<MainlineFinder>,
+    dht: Option<Arc<MainlineFinder>>,
     store: Arc<DiskStore>,
     /// Each wait on a peer (the mount's read timeout).
     deadline: Duration,
@@ -67,7 +68,7 @@ impl BtSource {
     ) -> Self {
         Self {
             peers: cfg.peers,
-            dht: cfg.dht.map(MainlineFinder::new),
+            dht: cfg.dht.map(|b| Arc::new(MainlineFinder::new(b))),
             store,
             deadline,
             stop,
@@ -235,9 +236,35 @@ impl TreeSource for BtSource {
                 self.deadline,
                 self.stop.clone(),
             );
-            let swarm = Arc::new(swarm.remembering(known, log));
+            let mut swarm = swarm.remembering(known, log);
+            if let Some(dht) = &self.dht {
+                swarm = swarm.finding(Box::new(DhtAgain {
+                    dht: dht.clone(),
+                    info_hash,
+                }));
+            }
+            let swarm = Arc::new(swarm);
             self.seeding.add(swarm.clone());
             Ok(Arc::new(TorrentTree::new(&meta, swarm)) as Arc<dyn TreeContent>)
+        })
+    }
+}
+
+/// Asks the mainline DHT again for one torrent's peers, when those its
+/// swarm has all failed.
+struct DhtAgain {
+    dht: Arc<MainlineFinder>,
+    info_hash: Id20,
+}
+
+impl PeerFinder for DhtAgain {
+    fn find(&self) -> BoxFuture<'_, Vec<SocketAddr>> {
+        Box::pin(async move {
+            let found = self.dht.peers(self.info_hash).await;
+            found.unwrap_or_else(|why| {
+                tracing::info!(%why, "no more peers in the mainline DHT");
+                Vec::new()
+            })
         })
     }
 }

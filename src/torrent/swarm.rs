@@ -6,9 +6,11 @@
 //! Peers are tried in turn, starting from a rotating one so parallel
 //! fetches spread over them; each peer has one connection, kept open
 //! between pieces and dropped on any failure. A peer that sent a corrupt
-//! piece is left alone for [`BAN`] unless it is the only one left. Every
-//! wait on a peer has the swarm's deadline; prefetches end when the node
-//! stops.
+//! piece is left alone for [`BAN`] unless it is the only one left. When
+//! every peer failed, the swarm's [`PeerFinder`] is asked for more (at most
+//! every 30 s) and the piece tried once more (`peers`). Read-ahead fetches
+//! runs of pieces (`batch`). Every wait on a peer has the swarm's deadline;
+//! prefetches end when the node stops.
 
 use super::metainfo::Metainfo;
 use super::peer::{PeerConn, PeerError};
@@ -29,14 +31,15 @@ use tokio_util::sync::CancellationToken;
 /// How long a peer that sent a corrupt piece is not asked again.
 const BAN: Duration = Duration::from_secs(300);
 mod batch;
+mod peers;
+
+use peers::Peer;
+pub use peers::{PeerFinder, MAX_PEERS};
 
 /// Pieces being prefetched at once, at most.
 const MAX_PREFETCH: usize = 64;
 /// Bytes of pieces one prefetch run asks for, at most (at least a piece).
 const RUN_BYTES: u64 = 32 << 20;
-/// Peers one torrent asks, at most (those given first are kept).
-pub const MAX_PEERS: usize = 64;
-
 #[derive(Debug, thiserror::Error)]
 pub enum SwarmError {
     #[error("no peer to ask for this torrent (give --bt-peer HOST:PORT)")]
@@ -51,30 +54,6 @@ pub enum SwarmError {
     Join(String),
 }
 
-struct Peer {
-    addr: SocketAddr,
-    conn: tokio::sync::Mutex<Option<PeerConn>>,
-    banned_until: Mutex<Option<Instant>>,
-}
-
-impl Peer {
-    fn new(addr: SocketAddr) -> Arc<Self> {
-        Arc::new(Self {
-            addr,
-            conn: tokio::sync::Mutex::new(None),
-            banned_until: Mutex::new(None),
-        })
-    }
-
-    fn banned(&self, now: Instant) -> bool {
-        let b = self
-            .banned_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        b.is_some_and(|until| now < until)
-    }
-}
-
 pub struct Swarm {
     meta: Arc<Metainfo>,
     peers: Mutex<Vec<Arc<Peer>>>,
@@ -86,6 +65,9 @@ pub struct Swarm {
     stop: CancellationToken,
     peer_id: Id20,
     fetched: AtomicU64,
+    finder: Option<Box<dyn PeerFinder>>,
+    /// When the finder was last asked.
+    found_at: Mutex<Option<Instant>>,
 }
 
 impl Swarm {
@@ -109,7 +91,15 @@ impl Swarm {
             stop,
             peer_id: super::download::peer_id(),
             fetched: AtomicU64::new(0),
+            finder: None,
+            found_at: Mutex::new(None),
         }
+    }
+
+    /// Asks `finder` for more peers when all fail (at most every [`FIND_EVERY`]).
+    pub fn finding(mut self, finder: Box<dyn PeerFinder>) -> Self {
+        self.finder = Some(finder);
+        self
     }
 
     /// Pieces stored before this swarm, and where to record new ones.
@@ -121,20 +111,6 @@ impl Swarm {
             .collect();
         self.pieces.restore(known, log);
         self
-    }
-
-    /// Adds peers to ask (those already known, and any beyond
-    /// [`MAX_PEERS`], are left out); returns how many were new.
-    pub fn add_peers(&self, addrs: &[SocketAddr]) -> usize {
-        let mut peers = self.peers.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut added = 0;
-        for &addr in addrs {
-            if peers.len() < MAX_PEERS && !peers.iter().any(|p| p.addr == addr) {
-                peers.push(Peer::new(addr));
-                added += 1;
-            }
-        }
-        added
     }
 
     pub fn meta(&self) -> &Arc<Metainfo> {
@@ -309,28 +285,22 @@ impl Swarm {
         Ok(stored)
     }
 
-    /// The peers to ask now.
-    fn peer_list(&self) -> Vec<Arc<Peer>> {
-        self.peers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// A peer failed: one that sent a corrupt piece is not asked for a while.
-    fn peer_failed(&self, peer: &Peer, e: &PeerError) {
-        if matches!(e, PeerError::Corrupt(_)) {
-            let mut b = peer
-                .banned_until
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            *b = Some(Instant::now() + BAN);
-        }
-        tracing::info!(peer = %peer.addr, error = %e, "peer failed");
-    }
-
-    /// Piece `piece` from the first peer that gives it, checked.
+    /// Piece `piece` from the first peer that gives it, checked; when every
+    /// peer failed, once more with the new peers the finder names.
     async fn fetch(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
+        match self.fetch_from_known(piece).await {
+            Err(e @ (SwarmError::NoPeers | SwarmError::AllFailed { .. })) => {
+                if self.find_more().await == 0 {
+                    return Err(e);
+                }
+                self.fetch_from_known(piece).await
+            }
+            done => done,
+        }
+    }
+
+    /// Piece `piece` from the first known peer that gives it, checked.
+    async fn fetch_from_known(&self, piece: u32) -> Result<Vec<u8>, SwarmError> {
         let peers = self.peer_list();
         let n = peers.len();
         if n == 0 {
