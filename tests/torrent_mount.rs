@@ -7,7 +7,7 @@ mod common;
 use common::btfake::{faulty_peer, Fault};
 use common::cli::Node;
 use common::libtorrent::{seed, seed_on, Seed, FILES};
-use common::mount::MountNode;
+use common::mount::{xattr, MountNode};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -110,6 +110,21 @@ async fn only_the_pieces_read_are_fetched() {
         sent <= 3 * PIECE,
         "only the piece read and the file's ends were sent, not {sent} bytes"
     );
+    // The files' attributes say what is held of them, as a stream's do.
+    let attr = |f: &str, n: &str| xattr(&dir.join(f), n).unwrap();
+    let (held, total) = attr("sub/b.bin", "user.lbry.pieces")
+        .split_once('/')
+        .map(|(h, t)| (h.parse::<u64>().unwrap(), t.parse::<u64>().unwrap()))
+        .unwrap();
+    assert_eq!(total, 1048699u64.div_ceil(PIECE), "b.bin's pieces");
+    assert!((1..=3).contains(&held), "b.bin: {held} held");
+    assert_eq!(
+        attr("a.bin", "user.lbry.pieces"),
+        "0/5",
+        "a.bin was not read"
+    );
+    assert_eq!(attr("a.bin", "user.lbry.btih"), seed.info_hash);
+    assert_eq!(attr("a.bin", "user.lbry.peers"), "1");
     // Reading c.txt (6 bytes) adds at most its one piece.
     assert_eq!(
         std::fs::read(dir.join("c.txt")).unwrap(),

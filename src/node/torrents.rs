@@ -330,4 +330,22 @@ impl TreeContent for TorrentTree {
             self.swarm.prefetch(r);
         }
     }
+
+    fn xattrs(&self, file: usize) -> Vec<(&'static str, String)> {
+        let meta = self.swarm.meta();
+        let size = self.files.get(file).map_or(0, |f| f.1);
+        let (held, total) = match self.span(file, 0..size) {
+            Some(r) => {
+                let first = r.start / meta.piece_length;
+                let last = (r.end - 1) / meta.piece_length;
+                (self.swarm.held_between(first..last + 1), last + 1 - first)
+            }
+            None => (0, 0),
+        };
+        vec![
+            ("user.lbry.btih", hex::encode(meta.info_hash)),
+            ("user.lbry.pieces", format!("{held}/{total}")),
+            ("user.lbry.peers", self.swarm.peer_count().to_string()),
+        ]
+    }
 }

@@ -122,6 +122,12 @@ impl Swarm {
         self.fetched.load(Ordering::Relaxed)
     }
 
+    /// How many pieces of `range` (piece indices) are stored.
+    pub fn held_between(&self, range: Range<u64>) -> u64 {
+        let held = self.pieces.indices().into_iter();
+        held.filter(|i| range.contains(&u64::from(*i))).count() as u64
+    }
+
     /// The pieces stored, as a BEP 3 bitfield (high bit first).
     pub fn bitfield(&self) -> Vec<u8> {
         let mut bits = vec![0u8; self.meta.pieces.len().div_ceil(8)];

@@ -54,6 +54,11 @@ pub trait TreeContent: Send + Sync + 'static {
     /// Starts fetching a byte range of `file` a reader will want soon;
     /// returns at once.
     fn prefetch(&self, file: usize, range: Range<u64>);
+    /// Extended attributes of file `file` (`user.…` names and values);
+    /// asked on each `getxattr`/`listxattr`, so cheap and offline.
+    fn xattrs(&self, _file: usize) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// A resolved content and its place in the inode space.
@@ -130,6 +135,17 @@ impl Sources {
     }
 
     /// The content and tree node of a source inode.
+    /// The extended attributes of a source's file inode (`None`: not a
+    /// source inode; empty: a folder).
+    pub(super) fn xattrs_of(&self, ino: u64) -> Option<Vec<(&'static str, String)>> {
+        let (l, i) = self.find(ino)?;
+        Some(
+            l.file_of(i)
+                .map(|f| l.content.xattrs(f))
+                .unwrap_or_default(),
+        )
+    }
+
     pub(super) fn find(&self, ino: u64) -> Option<(Arc<Loaded>, usize)> {
         let t = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let k = t.list.partition_point(|l| l.base <= ino).checked_sub(1)?;

@@ -1,5 +1,6 @@
 //! Extended attributes: what a file is (sd hash, claim), how much of it is
-//! cached, and how many peers are known for it; on the root, the control
+//! cached, and how many peers are known for it (a source's files, such as a
+//! torrent's, say it through `TreeContent::xattrs`); on the root, the control
 //! socket of the node behind the mount (how `lbrymount unmount` finds it).
 
 use super::table::{Node, ROOT};
@@ -15,12 +16,16 @@ impl Vfs {
             &[&XATTRS[..], &NAME_XATTRS[..]].concat()
         } else if self.tree_stream_known(ino).is_some() {
             &XATTRS
+        } else if let Some(attrs) = self.sources.xattrs_of(ino) {
+            let names = attrs
+                .iter()
+                .flat_map(|(n, _)| [n.as_bytes(), b"\0"].concat());
+            return Ok(names.collect());
         } else {
             match self.table.node(ino) {
                 Some(Node::File(_)) => &XATTRS,
                 Some(_) => &[],
                 None if name_table::is_name_ino(ino) => &[],
-                None if self.sources.find(ino).is_some() => &[],
                 None => return Err(FsError::NotFound),
             }
         };
@@ -35,6 +40,10 @@ impl Vfs {
             let socket = self.cfg.control_socket.as_ref().ok_or(FsError::NoAttr)?;
             return Ok(socket.as_os_str().as_encoded_bytes().to_vec());
         }
+        if let Some(attrs) = self.sources.xattrs_of(ino) {
+            let found = attrs.into_iter().find(|(n, _)| name == *n);
+            return found.map(|(_, v)| v.into_bytes()).ok_or(FsError::NoAttr);
+        }
         let s = match self.named_stream_known(ino) {
             Some((_, s)) => s,
             None if self.tree_stream_known(ino).is_some() => {
@@ -44,7 +53,6 @@ impl Vfs {
                 Some(Node::File(s)) => s,
                 Some(_) => return Err(FsError::NoAttr),
                 None if name_table::is_name_ino(ino) => return Err(FsError::NoAttr),
-                None if self.sources.find(ino).is_some() => return Err(FsError::NoAttr),
                 None => return Err(FsError::NotFound),
             },
         };

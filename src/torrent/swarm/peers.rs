@@ -60,6 +60,14 @@ impl Swarm {
         added
     }
 
+    /// Peers known to this swarm.
+    pub fn peer_count(&self) -> usize {
+        self.peers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// The peers to ask now.
     pub(super) fn peer_list(&self) -> Vec<Arc<Peer>> {
         self.peers
