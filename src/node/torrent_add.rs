@@ -14,12 +14,12 @@
 
 use super::torrents::BtSource;
 use crate::torrent::{magnet, metainfo};
-use crate::tracker::{Tracker, LOOKUP_DEADLINE};
+use crate::tracker::Tracker;
 use crate::vfs::{Vfs, ROOT};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use tokio::task::JoinSet;
+use std::sync::Arc;
 
 /// A `.torrent` file larger than this is refused (BEP 9's own bound on an
 /// info dict, plus room for the rest).
@@ -106,9 +106,9 @@ fn udp_tracker(url: &str) -> Option<String> {
     (!host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)).then(|| host_port.to_owned())
 }
 
-/// Announces the torrent to its UDP trackers (at most [`MAX_TRACKERS`], at
-/// once, each within the tracker lookup deadline) and returns the peers
-/// they name; a tracker that fails only adds nothing.
+/// Announces the torrent to its UDP trackers (at most [`MAX_TRACKERS`]), as
+/// the node asks LBRY's (`tracker_peers::announce_all`), and returns the
+/// peers they name; a tracker that fails only adds nothing.
 async fn ask_trackers(info_hash: [u8; 20], urls: &[String], port: u16) -> Vec<SocketAddr> {
     let specs: Vec<String> = urls.iter().filter_map(|u| udp_tracker(u)).collect();
     if specs.len() < urls.len() {
@@ -118,24 +118,25 @@ async fn ask_trackers(info_hash: [u8; 20], urls: &[String], port: u16) -> Vec<So
             "only udp:// trackers are asked"
         );
     }
-    let mut asks = JoinSet::new();
     let peer_id = crate::tracker::peer_id();
-    for spec in specs.into_iter().take(MAX_TRACKERS) {
-        let span = tracing::debug_span!("tracker", tracker = %spec);
-        crate::task::spawn_in(&mut asks, "torrent tracker", span, async move {
-            let t = Tracker::new(spec.clone(), peer_id);
-            let got = t
-                .announce_hash(info_hash, port, false, LOOKUP_DEADLINE)
-                .await;
-            got.map_err(|e| tracing::info!(tracker = %spec, error = %e, "tracker failed"))
-        });
-    }
-    let mut peers = Vec::new();
-    while let Some(done) = asks.join_next().await {
-        if let Ok(Ok(answer)) = done {
-            peers.extend(answer.peers);
+    let trackers: Vec<Arc<Tracker>> = specs
+        .into_iter()
+        .take(MAX_TRACKERS)
+        .map(|spec| Arc::new(Tracker::new(spec, peer_id)))
+        .collect();
+    let (mut peers, asked, answered) =
+        super::tracker_peers::announce_all(&trackers, info_hash, port).await;
+    for t in &trackers {
+        if let Some((_, e)) = t.status().last_error {
+            tracing::info!(tracker = %t.spec(), error = %e, "tracker failed");
         }
     }
+    tracing::debug!(
+        asked,
+        answered,
+        peers = peers.len(),
+        "torrent trackers asked"
+    );
     peers.truncate(crate::torrent::swarm::MAX_PEERS);
     peers
 }

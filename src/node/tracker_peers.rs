@@ -8,6 +8,7 @@ use super::peer_source::{Found, PeerSource};
 use crate::fetch::BoxFuture;
 use crate::hash::BlobHash;
 use crate::tracker::{Tracker, TrackerStatus, LOOKUP_DEADLINE, REST_AFTER_FAILURE};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 
@@ -27,20 +28,8 @@ impl TrackerPeers {
 impl PeerSource for TrackerPeers {
     fn find(&self, key: BlobHash) -> BoxFuture<'_, Found> {
         Box::pin(async move {
-            let mut asks = JoinSet::new();
-            let now = tokio::time::Instant::now();
-            for t in self.trackers.iter().filter(|t| !t.resting(now)) {
-                let (t, port) = (t.clone(), self.port);
-                asks.spawn(async move { t.announce(key, port, false, LOOKUP_DEADLINE).await });
-            }
-            let asked = asks.len();
-            let (mut peers, mut answered) = (Vec::new(), 0);
-            while let Some(done) = asks.join_next().await {
-                if let Ok(Ok(a)) = done {
-                    answered += 1;
-                    peers.extend(a.peers);
-                }
-            }
+            let info_hash = crate::tracker::info_hash(key);
+            let (peers, asked, answered) = announce_all(&self.trackers, info_hash, self.port).await;
             tracing::debug!(key = %key.short(), peers = peers.len(), answered, "tracker peer lookup");
             let why_none = if asked == 0 {
                 format!(
@@ -58,6 +47,35 @@ impl PeerSource for TrackerPeers {
             }
         })
     }
+}
+
+/// Announces `info_hash` (as a leecher on `port`) to every tracker that is
+/// not resting, all at once, each within [`LOOKUP_DEADLINE`]: the peers they
+/// named, how many were asked and how many answered. Each tracker records
+/// its outcome for `status`.
+pub(super) async fn announce_all(
+    trackers: &[Arc<Tracker>],
+    info_hash: [u8; 20],
+    port: u16,
+) -> (Vec<SocketAddr>, usize, usize) {
+    let mut asks = JoinSet::new();
+    let now = tokio::time::Instant::now();
+    for t in trackers.iter().filter(|t| !t.resting(now)) {
+        let t = t.clone();
+        asks.spawn(async move {
+            t.announce_hash(info_hash, port, false, LOOKUP_DEADLINE)
+                .await
+        });
+    }
+    let asked = asks.len();
+    let (mut peers, mut answered) = (Vec::new(), 0);
+    while let Some(done) = asks.join_next().await {
+        if let Ok(Ok(a)) = done {
+            answered += 1;
+            peers.extend(a.peers);
+        }
+    }
+    (peers, asked, answered)
 }
 
 #[cfg(test)]
