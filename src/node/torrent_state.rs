@@ -10,7 +10,7 @@
 //! evicted since is found missing when read, and fetched again.
 
 use crate::hash::BlobHash;
-use crate::torrent::pieces::{KnownPieces, PieceLog};
+use crate::torrent::pieces::{KnownPieces, PieceLog, Place};
 use crate::torrent::{metainfo, sha1, Metainfo};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -75,7 +75,7 @@ pub fn open_pieces(data_dir: &Path, info_hash: &[u8; 20]) -> (KnownPieces, Box<d
     (known.into_iter().collect(), Box::new(log))
 }
 
-fn read_pieces(file: &Path) -> BTreeMap<u32, Vec<BlobHash>> {
+fn read_pieces(file: &Path) -> BTreeMap<u32, Place> {
     let too_big = std::fs::metadata(file).is_ok_and(|m| m.len() > MAX_PIECE_FILE);
     let text = match too_big {
         true => String::new(),
@@ -84,22 +84,35 @@ fn read_pieces(file: &Path) -> BTreeMap<u32, Vec<BlobHash>> {
     text.lines().filter_map(parse_line).collect()
 }
 
-fn parse_line(l: &str) -> Option<(u32, Vec<BlobHash>)> {
-    let (i, hashes) = l.split_once(' ')?;
+/// `INDEX HASH[,HASH…][@AT]`: a piece's chunks, and where it starts in the
+/// first when it was packed with others (see `torrent::pieces::Place`).
+fn parse_line(l: &str) -> Option<(u32, Place)> {
+    let (i, rest) = l.split_once(' ')?;
+    let (hashes, at) = match rest.split_once('@') {
+        Some((hashes, at)) => (hashes, at.parse().ok()?),
+        None => (rest, 0),
+    };
     let chunks: Result<Vec<BlobHash>, _> = hashes.split(',').map(str::parse).collect();
-    Some((i.parse().ok()?, chunks.ok()?))
+    let place = Place {
+        chunks: chunks.ok()?.into(),
+        at,
+    };
+    Some((i.parse().ok()?, place))
 }
 
-fn line(i: u32, chunks: &[BlobHash]) -> String {
-    let hashes: Vec<String> = chunks.iter().map(BlobHash::to_hex).collect();
-    format!("{i} {}\n", hashes.join(","))
+fn line(i: u32, place: &Place) -> String {
+    let hashes: Vec<String> = place.chunks.iter().map(BlobHash::to_hex).collect();
+    match place.at {
+        0 => format!("{i} {}\n", hashes.join(",")),
+        at => format!("{i} {}@{at}\n", hashes.join(",")),
+    }
 }
 
 /// Appends each piece stored to the piece file.
 struct FileLog(Mutex<PathBuf>);
 
 impl PieceLog for FileLog {
-    fn record(&self, i: u32, chunks: &[BlobHash]) {
+    fn record(&self, i: u32, place: &Place) {
         let file = self
             .0
             .lock()
@@ -108,7 +121,7 @@ impl PieceLog for FileLog {
             .append(true)
             .create(true)
             .open(&*file)
-            .and_then(|mut f| f.write_all(line(i, chunks).as_bytes()));
+            .and_then(|mut f| f.write_all(line(i, place).as_bytes()));
         if let Err(e) = r {
             tracing::debug!(error = %e, piece = i, "cannot record the piece");
         }
@@ -126,19 +139,28 @@ mod tests {
         let h = |b: u8| BlobHash::digest(&[b]);
         let (known, log) = open_pieces(d.path(), &ih);
         assert!(known.is_empty());
-        log.record(4, &[h(1), h(2)]);
-        log.record(0, &[h(3)]);
-        log.record(4, &[h(5)]);
+        let alone = Place::alone;
+        let packed = Place {
+            chunks: vec![h(6)].into(),
+            at: 524288,
+        };
+        log.record(4, &alone(vec![h(1), h(2)]));
+        log.record(0, &alone(vec![h(3)]));
+        log.record(4, &alone(vec![h(5)]));
+        log.record(2, &packed);
         drop(log);
         let file = path(d.path(), &ih, "pieces");
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&file)
             .unwrap();
-        f.write_all(b"7 abc\n9 ").unwrap();
+        f.write_all(b"7 abc\n8 ").unwrap();
+        f.write_all(format!("{}@x\n9 ", h(7).to_hex()).as_bytes())
+            .unwrap();
         let (known, _log) = open_pieces(d.path(), &ih);
-        assert_eq!(known, vec![(0, vec![h(3)]), (4, vec![h(5)])]);
-        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 2);
+        let want = vec![(0, alone(vec![h(3)])), (2, packed), (4, alone(vec![h(5)]))];
+        assert_eq!(known, want);
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 3);
     }
 
     #[test]

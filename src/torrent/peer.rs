@@ -13,6 +13,7 @@ use crate::wire::peer_wire::{
     self, decode_handshake, encode_handshake, Handshake, Message, HANDSHAKE_LEN,
 };
 use crate::wire::ut_metadata::{self, MetaMsg, OUR_UT_METADATA};
+use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +27,8 @@ const EXTENSION_BIT: u8 = 0x10;
 const PIPELINE: u32 = 128;
 /// Bytes of pieces being assembled at once (at least one piece).
 const OPEN_BYTES: u64 = 8 << 20;
+/// Room made in the receive buffer before each socket read.
+const READ_ROOM: usize = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -81,7 +84,9 @@ impl From<peer_wire::Invalid> for PeerError {
 
 pub struct PeerConn {
     stream: TcpStream,
-    buf: Vec<u8>,
+    /// Bytes received and not yet decoded (read into directly, consumed
+    /// from the front without moving the rest).
+    buf: BytesMut,
     have: Option<Vec<u8>>,
     choked: bool,
     interested: bool,
@@ -129,7 +134,7 @@ impl PeerConn {
         }
         let mut conn = PeerConn {
             stream,
-            buf: Vec::new(),
+            buf: BytesMut::new(),
             have: None,
             choked: true,
             interested: false,
@@ -158,7 +163,7 @@ impl PeerConn {
     async fn next(&mut self, until: Instant) -> Result<Message, PeerError> {
         loop {
             if let Some((m, used)) = peer_wire::decode(&self.buf)? {
-                self.buf.drain(..used);
+                self.buf.advance(used);
                 match &m {
                     Message::Choke => self.choked = true,
                     Message::Unchoke => self.choked = false,
@@ -173,16 +178,15 @@ impl PeerConn {
                 }
                 return Ok(m);
             }
-            let mut chunk = [0u8; 64 * 1024];
+            self.buf.reserve(READ_ROOM);
             quick_ack(&self.stream);
-            let n = timeout_at(until, self.stream.read(&mut chunk))
+            let n = timeout_at(until, self.stream.read_buf(&mut self.buf))
                 .await
                 .map_err(|_| PeerError::Timeout)?
                 .map_err(|_| PeerError::Closed)?;
             if n == 0 {
                 return Err(PeerError::Closed);
             }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 

@@ -14,9 +14,8 @@
 
 use super::metainfo::Metainfo;
 use super::peer::{PeerConn, PeerError};
-use super::pieces::{ChunkStore, KnownPieces, PieceLog, Pieces};
-use crate::blob::MAX_BLOB_SIZE;
-use crate::hash::BlobHash;
+use super::pieces::{Chunk, ChunkStore, KnownPieces, PieceLog, Pieces, Place};
+use crate::blob::pool::Pooled;
 use crate::store::StoreError;
 use crate::stream::Bytes;
 use crate::wire::krpc::Id20;
@@ -156,16 +155,21 @@ impl Swarm {
         if (index as usize) >= self.meta.pieces.len() || end > size || length == 0 {
             return None;
         }
-        let chunks = self.pieces.stored(index)?;
+        if let Some((data, at)) = self.pieces.pending(index) {
+            let from = at as usize + begin as usize;
+            let bytes = Bytes::from_owner(Chunk(data));
+            return (from + length as usize <= bytes.len())
+                .then(|| bytes.slice(from..from + length as usize));
+        }
+        let place = self.pieces.stored(index)?;
         let (me, begin) = (self.clone(), u64::from(begin));
         // From the store only: a chunk evicted since is not fetched to serve.
         let read = move || {
             let mut out = Vec::with_capacity(length as usize);
             let mut at = begin;
             while at < end {
-                let ci = (at / MAX_BLOB_SIZE as u64) as usize;
-                let data = me.pieces.chunk(chunks.get(ci)?).ok()??;
-                let from = (at - (ci * MAX_BLOB_SIZE) as u64) as usize;
+                let (hash, from) = place.locate(at)?;
+                let data = me.pieces.chunk(hash).ok()??;
                 let to = data.len().min(from + (end - at) as usize);
                 out.extend_from_slice(data.get(from..to).filter(|d| !d.is_empty())?);
                 at += (to - from) as u64;
@@ -175,21 +179,28 @@ impl Swarm {
         crate::blocking::run(read).await.ok()?
     }
 
-    /// Bytes `[offset, offset + len)` of the torrent (fewer at its end).
+    /// Bytes `[offset, offset + len)` of the torrent (fewer at its end): a
+    /// view of the cached chunk when one holds them all (the usual read,
+    /// inside one piece), else a copy of the parts.
     pub async fn read(self: &Arc<Self>, offset: u64, len: usize) -> Result<Bytes, SwarmError> {
         let end = offset.saturating_add(len as u64).min(self.meta.total);
-        let mut out = Vec::with_capacity(end.saturating_sub(offset) as usize);
+        let mut out = Vec::new();
         let mut at = offset;
         while at < end {
             let piece = (at / self.meta.piece_length) as u32;
             let in_piece = at - u64::from(piece) * self.meta.piece_length;
-            let ci = (in_piece / MAX_BLOB_SIZE as u64) as usize;
-            let data = self.chunk(piece, ci).await?;
-            let from = (in_piece - (ci * MAX_BLOB_SIZE) as u64) as usize;
-            let to = data.len().min(from + (end - at) as usize);
+            let piece_end = self.meta.piece_len(piece).saturating_sub(in_piece);
+            let (data, from) = self.chunk_at(piece, in_piece).await?;
+            // A packed chunk goes on with the next piece: stop at this one's end.
+            let want = (end - at).min(piece_end) as usize;
+            let to = data.len().min(from + want);
             if from >= to {
                 return Err(SwarmError::Lost(piece));
             }
+            if at == offset && (to - from) as u64 == end - offset {
+                return Ok(Bytes::from_owner(Chunk(data)).slice(from..to));
+            }
+            out.reserve_exact((end - at) as usize);
             out.extend_from_slice(&data[from..to]);
             at += (to - from) as u64;
         }
@@ -216,7 +227,7 @@ impl Swarm {
                 if run.len() >= most || p.len() >= MAX_PREFETCH || self.stop.is_cancelled() {
                     break;
                 }
-                if self.pieces.stored(piece).is_none() && p.insert(piece) {
+                if !self.pieces.has(piece) && p.insert(piece) {
                     run.push(piece);
                 }
             }
@@ -239,29 +250,44 @@ impl Swarm {
         });
     }
 
-    /// Chunk `ci` of piece `piece`, fetching the piece if it is not stored.
-    async fn chunk(self: &Arc<Self>, piece: u32, ci: usize) -> Result<Arc<Vec<u8>>, SwarmError> {
-        // A chunk evicted between the piece's arrival and this read: once more.
-        for _ in 0..2 {
-            let hashes = self.ensure(piece).await?;
-            let hash = *hashes.get(ci).ok_or(SwarmError::Lost(piece))?;
-            let me = self.clone();
+    /// The chunk holding byte `in_piece` of piece `piece`, and where in it
+    /// that byte is, fetching the piece if it is not stored.
+    async fn chunk_at(
+        self: &Arc<Self>,
+        piece: u32,
+        in_piece: u64,
+    ) -> Result<(Arc<Pooled>, usize), SwarmError> {
+        // A chunk evicted between the piece's arrival and this read, or a
+        // pack stored (or failed) while we looked: once more.
+        for _ in 0..3 {
+            if let Some((data, at)) = self.pieces.pending(piece) {
+                return Ok((data, (u64::from(at) + in_piece) as usize));
+            }
+            let Some(place) = self.ensure(piece).await? else {
+                continue;
+            };
+            let (hash, from) = place.locate(in_piece).ok_or(SwarmError::Lost(piece))?;
+            if let Some(data) = self.pieces.cached(hash) {
+                return Ok((data, from));
+            }
+            let (me, hash) = (self.clone(), *hash);
             let got = crate::blocking::run(move || me.pieces.chunk(&hash))
                 .await
                 .map_err(|e| SwarmError::Join(e.to_string()))??;
             match got {
-                Some(data) => return Ok(data),
+                Some(data) => return Ok((data, from)),
                 None => self.pieces.forget(piece),
             }
         }
         Err(SwarmError::Lost(piece))
     }
 
-    /// The chunk hashes of a stored piece, fetching and storing it first
-    /// if needed: one fetch per piece however many wait.
-    async fn ensure(self: &Arc<Self>, piece: u32) -> Result<Arc<[BlobHash]>, SwarmError> {
+    /// Where a stored piece is, fetching and storing it first if needed:
+    /// one fetch per piece however many wait. `None`: a run's pack holds
+    /// it now ([`Pieces::pending`]), to be read from there.
+    async fn ensure(self: &Arc<Self>, piece: u32) -> Result<Option<Place>, SwarmError> {
         if let Some(h) = self.pieces.stored(piece) {
-            return Ok(h);
+            return Ok(Some(h));
         }
         let flight = {
             let mut f = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
@@ -270,8 +296,9 @@ impl Swarm {
         let result = {
             let _one = flight.lock().await;
             match self.pieces.stored(piece) {
-                Some(h) => Ok(h),
-                None => self.fetch_and_store(piece).await,
+                Some(h) => Ok(Some(h)),
+                None if self.pieces.pending(piece).is_some() => Ok(None),
+                None => self.fetch_and_store(piece).await.map(Some),
             }
         };
         let mut f = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
@@ -281,11 +308,11 @@ impl Swarm {
         result
     }
 
-    async fn fetch_and_store(self: &Arc<Self>, piece: u32) -> Result<Arc<[BlobHash]>, SwarmError> {
+    async fn fetch_and_store(self: &Arc<Self>, piece: u32) -> Result<Place, SwarmError> {
         let data = self.fetch(piece).await?;
         self.fetched.fetch_add(1, Ordering::Relaxed);
         let me = self.clone();
-        let stored = crate::blocking::run(move || me.pieces.put(piece, &data))
+        let stored = crate::blocking::run(move || me.pieces.put(piece, data))
             .await
             .map_err(|e| SwarmError::Join(e.to_string()))??;
         Ok(stored)

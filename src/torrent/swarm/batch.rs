@@ -7,11 +7,14 @@
 //! A run first claims each piece's flight, the same single-flight lock a
 //! reader's fetch takes: a piece a reader is fetching already is left to
 //! it, and a reader that wants a claimed piece waits on its flight until the
-//! run stores it (or gives it up, when the reader fetches it itself). Pieces
-//! are stored as they arrive, each on the blocking pool. Peers are tried in
-//! turn, as for one piece; what no peer gave is released.
+//! run stores it (or gives it up, when the reader fetches it itself).
+//! Consecutive pieces are packed as they arrive into chunks of up to 2 MiB
+//! (`Pack`), each stored on the blocking pool as soon as no further piece
+//! would fit; a piece larger than half a chunk is stored alone. Peers are
+//! tried in turn, as for one piece; what no peer gave is released.
 
 use super::{Peer, Swarm};
+use crate::blob::{pool, MAX_BLOB_SIZE};
 use crate::torrent::peer::{PeerConn, PeerError};
 use crate::torrent::window::Want;
 use std::collections::BTreeMap;
@@ -22,6 +25,27 @@ use tokio::sync::OwnedMutexGuard;
 
 /// Pieces claimed by a run, each with its flight held.
 type Claimed = BTreeMap<u32, OwnedMutexGuard<()>>;
+
+/// Consecutive pieces of a run waiting to be stored as one chunk, with
+/// their flights held until it is.
+#[derive(Default)]
+struct Pack {
+    data: Vec<u8>,
+    /// `(index, length)` of each piece, in order.
+    pieces: Vec<(u32, u32)>,
+    flights: Vec<OwnedMutexGuard<()>>,
+}
+
+impl Pack {
+    /// Whether piece `index` of `len` bytes may join.
+    fn takes(&self, index: u32, len: usize) -> bool {
+        let follows = self
+            .pieces
+            .last()
+            .is_none_or(|&(last, _)| last + 1 == index);
+        follows && self.data.len() + len <= MAX_BLOB_SIZE
+    }
+}
 
 impl Swarm {
     /// Fetches and stores `pieces` ahead of readers, in one run per peer.
@@ -51,7 +75,7 @@ impl Swarm {
         let mut claimed = Claimed::new();
         let mut f = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
         for piece in pieces {
-            if self.pieces.stored(piece).is_some() {
+            if self.pieces.has(piece) {
                 continue;
             }
             let flight = f.entry(piece).or_default().clone();
@@ -82,6 +106,7 @@ impl Swarm {
             })
             .collect();
         let mut conn = peer.conn.lock().await;
+        let mut pack = Pack::default();
         let ran = async {
             if conn.is_none() {
                 let (hash, id) = (self.meta.info_hash, self.peer_id);
@@ -90,16 +115,94 @@ impl Swarm {
             let c = conn.as_mut().ok_or(PeerError::Closed)?;
             c.fetch_run(wants, self.deadline, |index, data| {
                 if let Some(guard) = claimed.remove(&index) {
-                    self.store_claimed(index, data, guard);
+                    self.pack_or_store(&mut pack, index, data, guard);
                 }
                 Ok(())
             })
             .await
         };
-        if let Err(e) = ran.await {
+        let ran = ran.await;
+        self.store_pack(pack);
+        if let Err(e) = ran {
             *conn = None;
             self.peer_failed(peer, &e);
             tracing::debug!(peer = %peer.addr, error = %e, left = claimed.len(), "prefetch run ended");
+        }
+    }
+
+    /// Adds a piece a run fetched (SHA-1-checked) to `pack`, storing the
+    /// pack once no piece of this size would fit; a piece larger than half
+    /// a chunk is stored alone.
+    fn pack_or_store(
+        self: &Arc<Self>,
+        pack: &mut Pack,
+        index: u32,
+        data: Vec<u8>,
+        guard: OwnedMutexGuard<()>,
+    ) {
+        let len = data.len();
+        if len * 2 > MAX_BLOB_SIZE {
+            return self.store_claimed(index, data, guard);
+        }
+        if !pack.takes(index, len) {
+            self.store_pack(std::mem::take(pack));
+        }
+        if pack.pieces.is_empty() {
+            pack.data = pool::take_empty(MAX_BLOB_SIZE);
+        }
+        self.fetched.fetch_add(1, Ordering::Relaxed);
+        pack.data.extend_from_slice(&data);
+        pack.pieces.push((index, len as u32));
+        pack.flights.push(guard);
+        if pack.data.len() + len > MAX_BLOB_SIZE {
+            self.store_pack(std::mem::take(pack));
+        }
+    }
+
+    /// Stores a pack as one chunk on the blocking pool. Its pieces are
+    /// readable from memory at once ([`Pieces::hold`](crate::torrent::pieces::Pieces::hold)),
+    /// so their flights are freed before the hashing and the disk write,
+    /// which then stay off the readers' path; if the pending memory is full,
+    /// the flights are freed once the pack is stored.
+    fn store_pack(self: &Arc<Self>, pack: Pack) {
+        let Some(&(first, _)) = pack.pieces.first() else {
+            return;
+        };
+        let Pack {
+            data,
+            pieces,
+            flights,
+        } = pack;
+        let data = Arc::new(pool::Pooled::from(data));
+        let indices: Vec<u32> = pieces.iter().map(|&(i, _)| i).collect();
+        let held = self.pieces.hold(&pieces, &data);
+        let mut flights = Some(flights);
+        if held {
+            drop(flights.take());
+            self.release_all(&indices);
+        }
+        let me = self.clone();
+        let span = tracing::debug_span!("pieces store", first, count = pieces.len());
+        crate::task::spawn("pieces store", span, async move {
+            let store = me.clone();
+            let put = move || store.pieces.put_pack(&pieces, data, held);
+            let stored = crate::blocking::run(put).await;
+            if let Err(e) = stored
+                .map_err(|e| e.to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+            {
+                tracing::warn!(first, error = %e, "prefetched pieces were not stored");
+            }
+            if let Some(flights) = flights.take() {
+                drop(flights);
+                me.release_all(&indices);
+            }
+        });
+    }
+
+    fn release_all(&self, indices: &[u32]) {
+        for &i in indices {
+            self.release(i);
         }
     }
 
@@ -110,7 +213,7 @@ impl Swarm {
         let span = tracing::debug_span!("piece store", piece = index);
         crate::task::spawn("piece store", span, async move {
             let store = me.clone();
-            let stored = crate::blocking::run(move || store.pieces.put(index, &data)).await;
+            let stored = crate::blocking::run(move || store.pieces.put(index, data)).await;
             if let Err(e) = stored
                 .map_err(|e| e.to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
