@@ -178,15 +178,42 @@ impl PeerConn {
                 }
                 return Ok(m);
             }
-            self.buf.reserve(READ_ROOM);
-            quick_ack(&self.stream);
-            let n = timeout_at(until, self.stream.read_buf(&mut self.buf))
-                .await
-                .map_err(|_| PeerError::Timeout)?
-                .map_err(|_| PeerError::Closed)?;
-            if n == 0 {
-                return Err(PeerError::Closed);
+            self.fill(until).await?;
+        }
+    }
+
+    /// The next message, except that a piece block is handed to `block`
+    /// straight from the receive buffer (no copy, no allocation) and `None`
+    /// returned.
+    async fn next_or_block(
+        &mut self,
+        until: Instant,
+        block: impl FnOnce(u32, u32, &[u8]) -> Result<(), String>,
+    ) -> Result<Option<Message>, PeerError> {
+        loop {
+            if let Some((index, begin, at, used)) = peer_wire::piece_block(&self.buf) {
+                block(index, begin, &self.buf[at]).map_err(PeerError::Protocol)?;
+                self.buf.advance(used);
+                return Ok(None);
             }
+            if peer_wire::decode(&self.buf)?.is_some() {
+                return self.next(until).await.map(Some);
+            }
+            self.fill(until).await?;
+        }
+    }
+
+    /// Reads what the socket has into the receive buffer.
+    async fn fill(&mut self, until: Instant) -> Result<(), PeerError> {
+        self.buf.reserve(READ_ROOM);
+        quick_ack(&self.stream);
+        let n = timeout_at(until, self.stream.read_buf(&mut self.buf))
+            .await
+            .map_err(|_| PeerError::Timeout)?
+            .map_err(|_| PeerError::Closed)?;
+        match n {
+            0 => Err(PeerError::Closed),
+            _ => Ok(()),
         }
     }
 
@@ -338,12 +365,9 @@ impl PeerConn {
                 )
                 .await?;
             }
-            match self.next(until).await? {
-                Message::Piece { index, begin, data } => w
-                    .on_block(index, begin, &data)
-                    .map_err(PeerError::Protocol)?,
-                Message::Choke => w.on_choke(),
-                _ => {}
+            let block = |index, begin, data: &[u8]| w.on_block(index, begin, data);
+            if let Some(Message::Choke) = self.next_or_block(until, block).await? {
+                w.on_choke();
             }
         }
     }

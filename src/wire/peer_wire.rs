@@ -138,6 +138,19 @@ fn frame(id: u8, ints: &[u32], tail: &[u8], out: &mut Vec<u8>) {
 
 /// Decodes the first message of `buf`: the message and the bytes it used, or
 /// `None` if `buf` does not hold all of it yet.
+/// If `buf` starts with a whole, well-formed `piece` message: its index,
+/// begin, where its block lies in `buf`, and the bytes it used. The
+/// receive path hands the block on from there rather than copying it into
+/// a [`Message::Piece`]; anything else (and any error) is left to
+/// [`decode`].
+pub fn piece_block(buf: &[u8]) -> Option<(u32, u32, std::ops::Range<usize>, usize)> {
+    let len = u32_at(buf.get(..4)?, 0) as usize;
+    if buf.get(4) != Some(&7) || !(9..=MAX_MESSAGE).contains(&len) || buf.len() < 4 + len {
+        return None;
+    }
+    Some((u32_at(buf, 5), u32_at(buf, 9), 13..4 + len, 4 + len))
+}
+
 pub fn decode(buf: &[u8]) -> Result<Option<(Message, usize)>, Invalid> {
     if buf.len() < 4 {
         return Ok(None);
@@ -282,5 +295,28 @@ mod tests {
             decode(&[0, 0, 0, 3, 7, 0, 0]),
             Err(Invalid::BadLength { id: 7, len: 3 })
         );
+    }
+
+    #[test]
+    fn a_piece_block_is_found_in_place_as_decode_would_read_it() {
+        let m = Message::Piece {
+            index: 3,
+            begin: 16384,
+            data: vec![9; 100],
+        };
+        let mut buf = Vec::new();
+        encode(&m, &mut buf);
+        let (index, begin, at, used) = piece_block(&buf).unwrap();
+        assert_eq!(
+            (index, begin, &buf[at], used),
+            (3, 16384, &[9u8; 100][..], buf.len())
+        );
+        assert_eq!(decode(&buf).unwrap(), Some((m, used)));
+        // Incomplete, another message, or too short to hold index and begin.
+        assert!(piece_block(&buf[..buf.len() - 1]).is_none());
+        let mut have = Vec::new();
+        encode(&Message::Have(1), &mut have);
+        assert!(piece_block(&have).is_none());
+        assert!(piece_block(&[0, 0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0]).is_none());
     }
 }
