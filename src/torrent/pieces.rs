@@ -22,7 +22,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Chunks kept in memory, shared by a torrent's readers (2 MiB each at most).
-const MEM_CHUNKS: usize = 10;
+const MEM_CHUNKS: usize = 8;
 /// Arc<Pooled> of packs readable while they are being stored, at most.
 const PENDING_BYTES: usize = 16 << 20;
 
