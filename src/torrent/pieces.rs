@@ -61,6 +61,13 @@ impl Place {
         }
     }
 
+    /// Whether a piece of `len` bytes can lie where this says (a record
+    /// read back from disk may not).
+    pub fn fits(&self, len: u64) -> bool {
+        let room = self.chunks.len() as u64 * MAX_BLOB_SIZE as u64;
+        len > 0 && u64::from(self.at) + len <= room
+    }
+
     /// The chunk holding byte `p` of the piece, and where in it that byte
     /// is; `None` past the chunks (a record that does not fit its piece).
     pub fn locate(&self, p: u64) -> Option<(&BlobHash, usize)> {
@@ -308,6 +315,15 @@ mod tests {
         assert!(place
             .locate(piece.len() as u64 + MAX_BLOB_SIZE as u64)
             .is_none());
+        assert!(place.fits(piece.len() as u64) && !place.fits(2 * MAX_BLOB_SIZE as u64 + 1));
+        let far = Place {
+            chunks: place.chunks.clone(),
+            at: (2 * MAX_BLOB_SIZE - 10) as u32,
+        };
+        assert!(
+            far.fits(10) && !far.fits(11),
+            "a packed piece past its chunks"
+        );
         assert!(p.stored(8).is_none());
     }
 

@@ -104,9 +104,10 @@ impl Swarm {
     /// Pieces stored before this swarm, and where to record new ones.
     pub fn remembering(mut self, known: KnownPieces, log: Box<dyn PieceLog>) -> Self {
         let count = self.meta.pieces.len();
+        let meta = self.meta.clone();
         let known = known
             .into_iter()
-            .filter(|(i, _)| (*i as usize) < count)
+            .filter(|(i, place)| (*i as usize) < count && place.fits(meta.piece_len(*i)))
             .collect();
         self.pieces.restore(known, log);
         self
@@ -267,7 +268,9 @@ impl Swarm {
                 continue;
             };
             let (hash, from) = place.locate(in_piece).ok_or(SwarmError::Lost(piece))?;
-            if let Some(data) = self.pieces.cached(hash) {
+            // A chunk shorter than its record says (a damaged piece log):
+            // the piece is forgotten and fetched again.
+            if let Some(data) = self.pieces.cached(hash).filter(|d| from < d.len()) {
                 return Ok((data, from));
             }
             let (me, hash) = (self.clone(), *hash);
@@ -275,7 +278,8 @@ impl Swarm {
                 .await
                 .map_err(|e| SwarmError::Join(e.to_string()))??;
             match got {
-                Some(data) => return Ok((data, from)),
+                Some(data) if from < data.len() => return Ok((data, from)),
+                Some(_) => self.pieces.forget(piece),
                 None => self.pieces.forget(piece),
             }
         }

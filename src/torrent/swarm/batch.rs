@@ -42,7 +42,7 @@ impl Pack {
         let follows = self
             .pieces
             .last()
-            .is_none_or(|&(last, _)| last + 1 == index);
+            .is_none_or(|&(last, _)| last.checked_add(1) == Some(index));
         follows && self.data.len() + len <= MAX_BLOB_SIZE
     }
 }
