@@ -185,10 +185,8 @@ impl Pieces {
             return false;
         }
         p.bytes += data.len();
-        let mut at = 0u32;
-        for &(i, len) in pieces {
+        for (i, at) in starts(pieces) {
             p.pieces.insert(i, (data.clone(), at));
-            at = at.saturating_add(len);
         }
         true
     }
@@ -202,7 +200,14 @@ impl Pieces {
 
     /// Whether piece `i` is stored or being stored.
     pub fn has(&self, i: u32) -> bool {
-        self.stored(i).is_some() || self.pending(i).is_some()
+        let stored = (self.index.lock())
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&i);
+        stored
+            || (self.pending.lock())
+                .unwrap_or_else(PoisonError::into_inner)
+                .pieces
+                .contains_key(&i)
     }
 
     /// Stores consecutive verified pieces, `(index, length)` in `pieces`,
@@ -216,14 +221,13 @@ impl Pieces {
     ) -> Result<(), StoreError> {
         let mut bytes = crate::blob::pool::take_empty(data.len());
         bytes.extend_from_slice(&data);
-        let stored = self.put_shared(bytes, data.clone());
-        if let Ok(hash) = &stored {
-            let chunks: Arc<[BlobHash]> = Arc::new([*hash]);
-            let mut at = 0u32;
-            for &(i, len) in pieces {
+        let stored = self.store_chunk(bytes);
+        if let Ok(blob) = &stored {
+            self.remember(*blob.hash(), data.clone());
+            let chunks: Arc<[BlobHash]> = Arc::new([*blob.hash()]);
+            for (i, at) in starts(pieces) {
                 let chunks = chunks.clone();
                 self.note(i, Place { chunks, at });
-                at = at.saturating_add(len);
             }
         }
         if held {
@@ -236,22 +240,18 @@ impl Pieces {
         stored.map(|_| ())
     }
 
-    /// Stores `bytes` as a chunk and keeps `shared` (the same bytes,
-    /// shared with readers) in memory under its name.
-    fn put_shared(&self, bytes: Vec<u8>, shared: Arc<Pooled>) -> Result<BlobHash, StoreError> {
-        let blob = VerifiedBlob::from_bytes(bytes);
-        self.store.put_cached(&blob)?;
-        let hash = *blob.hash();
-        self.remember(hash, shared);
-        Ok(hash)
-    }
-
+    /// Stores `data` as a chunk and keeps it in memory under its name.
     fn put_chunk(&self, data: Vec<u8>) -> Result<BlobHash, StoreError> {
-        let blob = VerifiedBlob::from_bytes(data);
-        self.store.put_cached(&blob)?;
+        let blob = self.store_chunk(data)?;
         let hash = *blob.hash();
         self.remember(hash, Arc::new(Pooled::from(blob.into_data())));
         Ok(hash)
+    }
+
+    fn store_chunk(&self, bytes: Vec<u8>) -> Result<VerifiedBlob, StoreError> {
+        let blob = VerifiedBlob::from_bytes(bytes);
+        self.store.put_cached(&blob)?;
+        Ok(blob)
     }
 
     fn note(&self, i: u32, place: Place) {
@@ -287,6 +287,15 @@ impl Pieces {
         let mut mem = self.mem.lock().unwrap_or_else(PoisonError::into_inner);
         mem.put(hash, data);
     }
+}
+
+/// Each piece of a pack, `(index, length)` in order, with where it starts.
+fn starts(pieces: &[(u32, u32)]) -> impl Iterator<Item = (u32, u32)> + '_ {
+    pieces.iter().scan(0u32, |at, &(i, len)| {
+        let start = *at;
+        *at = at.saturating_add(len);
+        Some((i, start))
+    })
 }
 
 #[cfg(test)]
