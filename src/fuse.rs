@@ -40,6 +40,7 @@ pub fn errno(e: &FsError) -> i32 {
         FsError::IsDir => libc::EISDIR,
         FsError::NoAttr => libc::ENODATA,
         FsError::BadHandle => libc::EBADF,
+        FsError::NotLink => libc::EINVAL,
         FsError::Io(_) => libc::EIO,
     }
 }
@@ -110,10 +111,7 @@ fn file_attr(a: &Attr, (uid, gid): (u32, u32)) -> FileAttr {
         mtime: a.mtime,
         ctime: a.mtime,
         crtime: a.mtime,
-        kind: match a.kind {
-            Kind::Dir => FileType::Directory,
-            Kind::File => FileType::RegularFile,
-        },
+        kind: file_type(a.kind),
         perm: a.perm,
         nlink: a.nlink,
         uid,
@@ -121,6 +119,14 @@ fn file_attr(a: &Attr, (uid, gid): (u32, u32)) -> FileAttr {
         rdev: 0,
         blksize: MAX_IO,
         flags: 0,
+    }
+}
+
+fn file_type(k: Kind) -> FileType {
+    match k {
+        Kind::Dir => FileType::Directory,
+        Kind::File => FileType::RegularFile,
+        Kind::Symlink => FileType::Symlink,
     }
 }
 
@@ -146,13 +152,11 @@ async fn readdir(vfs: &Vfs, ino: u64, offset: i64, mut reply: ReplyDirectory) {
         (1, ino, FileType::Directory, ".".to_string()),
         (2, ROOT, FileType::Directory, "..".to_string()),
     ];
-    let all = dots.into_iter().chain(entries.into_iter().map(|e| {
-        let kind = match e.kind {
-            Kind::Dir => FileType::Directory,
-            Kind::File => FileType::RegularFile,
-        };
-        (e.cookie.saturating_add(2), e.ino, kind, e.name)
-    }));
+    let all = dots.into_iter().chain(
+        entries
+            .into_iter()
+            .map(|e| (e.cookie.saturating_add(2), e.ino, file_type(e.kind), e.name)),
+    );
     for (off, ino, kind, name) in all.filter(|(off, ..)| *off > after) {
         if reply.add(ino, off as i64, kind, name) {
             break;
@@ -202,6 +206,13 @@ impl Filesystem for Fuse {
                 Err(e) => reply.error(errno(&e)),
             }
         });
+    }
+
+    fn readlink(&mut self, _req: &Request<'_>, ino: u64, reply: ReplyData) {
+        match self.vfs.readlink(ino) {
+            Ok(target) => reply.data(target.as_bytes()),
+            Err(e) => reply.error(errno(&e)),
+        }
     }
 
     fn open(&mut self, _req: &Request<'_>, ino: u64, flags: i32, reply: ReplyOpen) {

@@ -330,20 +330,27 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
             no_bootstrap,
             timeout,
         } => {
-            if get_torrent::is_torrent(&stream) {
-                return get_torrent::run(get_torrent::TorrentGet {
-                    target: stream,
-                    output,
-                    offline,
-                    peers,
-                    bootstrap,
-                    no_bootstrap,
-                    timeout: std::time::Duration::from_secs(timeout),
-                    show_progress,
-                });
-            }
+            let source = match get_torrent::is_torrent(&stream) {
+                true => names::Source::Torrent(stream),
+                false => names::source_of(hub, &stream)?,
+            };
+            let sd_hash = match source {
+                names::Source::Stream(sd) => sd,
+                names::Source::Torrent(target) => {
+                    return get_torrent::run(get_torrent::TorrentGet {
+                        target,
+                        output,
+                        offline,
+                        peers,
+                        bootstrap,
+                        no_bootstrap,
+                        timeout: std::time::Duration::from_secs(timeout),
+                        show_progress,
+                    })
+                }
+            };
             let req = get::GetRequest {
-                sd_hash: names::sd_hash_of(hub, &stream)?,
+                sd_hash,
                 output,
                 offline,
                 peers,

@@ -71,11 +71,37 @@ pub fn sd_hash_of(hub: Option<HubConfig>, stream: &str) -> anyhow::Result<SdHash
     if let Ok(sd) = stream.parse::<SdHash>() {
         return Ok(sd);
     }
-    let resolver = resolver(hub)?;
-    let resolved = runtime()?.block_on(resolver.resolve(stream))?;
+    let resolved = resolve_one(hub, stream)?;
     let sd = resolved.sd_hash()?;
     tracing::info!(url = %resolved.canonical_url, sd = %sd.short(), "resolved");
     Ok(sd)
+}
+
+/// What `get` was given: an LBRY stream, or a claim whose source is a
+/// torrent (`btih:<infohash>`, as `get` takes it).
+pub enum Source {
+    Stream(SdHash),
+    Torrent(String),
+}
+
+/// [`sd_hash_of`], but a claim whose source is a torrent gives its infohash.
+pub fn source_of(hub: Option<HubConfig>, stream: &str) -> anyhow::Result<Source> {
+    if let Ok(sd) = stream.parse::<SdHash>() {
+        return Ok(Source::Stream(sd));
+    }
+    let resolved = resolve_one(hub, stream)?;
+    if let Some(ih) = resolved.torrent() {
+        tracing::info!(url = %resolved.canonical_url, btih = %hex::encode(ih), "resolved to a torrent");
+        return Ok(Source::Torrent(format!("btih:{}", hex::encode(ih))));
+    }
+    let sd = resolved.sd_hash()?;
+    tracing::info!(url = %resolved.canonical_url, sd = %sd.short(), "resolved");
+    Ok(Source::Stream(sd))
+}
+
+fn resolve_one(hub: Option<HubConfig>, url: &str) -> anyhow::Result<crate::hub::Resolved> {
+    let resolver = resolver(hub)?;
+    Ok(runtime()?.block_on(resolver.resolve(url))?)
 }
 
 /// [`sd_hash_of`] for a command whose stream is optional.

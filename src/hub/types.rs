@@ -99,7 +99,7 @@ impl Resolved {
             ClaimKind::Stream(s) => match (s.sd_hash, s.bt_infohash) {
                 (Some(sd), _) => return Ok(sd),
                 (None, Some(bt)) => format!(
-                    "its source is the BitTorrent infohash {} (not mounted yet)",
+                    "its source is the BitTorrent infohash {}, not an LBRY stream",
                     hex::encode(bt)
                 ),
                 (None, None) => "its source has no sd hash".to_string(),
@@ -113,6 +113,13 @@ impl Resolved {
             "{} is not streamable: {what}",
             self.url
         )))
+    }
+
+    /// The infohash of a stream claim whose source is a torrent (a
+    /// `bt_infohash` and no sd hash).
+    pub fn torrent(&self) -> Option<[u8; 20]> {
+        let s = self.stream()?;
+        s.bt_infohash.filter(|_| s.sd_hash.is_none())
     }
 
     /// `sd_hash  size  file_name  canonical_url`, the line `resolve` and
@@ -202,10 +209,12 @@ mod tests {
         assert!(json.contains(&"1a".repeat(48)), "{json}");
         assert_eq!(serde_json::from_str::<Resolved>(&json).unwrap(), r);
         assert!(r.sd_hash().is_ok());
+        assert_eq!(r.torrent(), None, "an sd hash wins");
         if let ClaimKind::Stream(s) = &mut r.kind {
             s.sd_hash = None;
             s.bt_infohash = Some([0xab; 20]);
         }
+        assert_eq!(r.torrent(), Some([0xab; 20]));
         let err = r.sd_hash().unwrap_err().to_string();
         assert!(
             err.contains("BitTorrent") && err.contains(&"ab".repeat(20)),

@@ -3,11 +3,11 @@
 //! (`@chan`, `@chan/name`, `name:2`); the hub resolver checks what hubs say
 //! against the transactions and keeps answers (in memory, and on disk for
 //! offline use). Here its answers become what the filesystem shows: a
-//! stream with an sd hash, a channel, or why not (a hub's "not found", a
+//! stream with an sd hash or a torrent's infohash, a channel, or why not (a hub's "not found", a
 //! claim that is no LBRY stream, or no trustworthy answer at all).
 
 use crate::hub::{self, ClaimKind, Resolved, Resolver};
-use crate::vfs::names::{BoxFuture, ChannelPage, NameError, Named, Names, Resolution};
+use crate::vfs::names::{BoxFuture, ChannelPage, NameError, Named, Names, Resolution, Source};
 use std::sync::Arc;
 
 /// The hub resolver as the filesystem's names.
@@ -53,13 +53,16 @@ fn with_scheme(url: &str) -> String {
     format!("lbry://{url}")
 }
 
-/// A stream claim with an sd hash as the filesystem shows it.
+/// A stream claim with an sd hash or a torrent as the filesystem shows it.
 fn named(r: Resolved) -> Result<Named, NameError> {
-    let sd = r.sd_hash().map_err(name_error)?;
+    let source = match r.torrent() {
+        Some(ih) => Source::Torrent(ih),
+        None => Source::Stream(r.sd_hash().map_err(name_error)?),
+    };
     let media_type = r.stream().map(|s| s.media_type.clone()).unwrap_or_default();
     Ok(Named {
         name: r.name,
-        sd,
+        source,
         url: r.canonical_url,
         claim_id: r.claim_id,
         channel: r.channel.map(|c| c.canonical_url),

@@ -1,14 +1,18 @@
 //! The filesystem operations on what is reached by name: `@chan` lists the
 //! channel's streams, page by page as the reader goes; `name` and
 //! `@chan/name` hold the stream's one file, the same stream (and the same
-//! cache, reads and errors) as its sd hash directory.
+//! cache, reads and errors) as its sd hash directory. A claim whose source
+//! is a torrent is a symlink to the torrent's directory in the root
+//! (`../<infohash>` from a channel), so the torrent has one directory and
+//! one set of inodes however it is reached; without torrents in the mount
+//! such a claim is not found, with the reason kept.
 //!
 //! A name that does not resolve is ENOENT and its reason is kept for
 //! `status`; no resolver answering is EIO, unless the name was resolved
 //! before in this mount, whose last answer is used (offline).
 
 use super::name_table::{self as names_ino, lock, ChannelDir, NameEntry, What};
-use super::names::{is_listable, NameError, Named, Resolution};
+use super::names::{is_listable, NameError, Named, Resolution, Source};
 use super::table::Node;
 use super::{Attr, DirEntry, FsError, Kind, Vfs, ROOT};
 use crate::stream::Stream;
@@ -66,6 +70,10 @@ impl Vfs {
         let span = tracing::info_span!("resolve_name", url = %path);
         let asked = resolver.resolve(&path).instrument(span);
         let what = match self.bounded("resolving the name", asked).await {
+            Ok(Ok(Resolution::Stream(n))) if !self.can_show(&n) => {
+                self.record(format!("name {path}: {}", no_torrents(&n)));
+                return Err(FsError::NotFound);
+            }
             Ok(Ok(Resolution::Stream(n))) => What::Stream(n),
             Ok(Ok(Resolution::Channel)) if parent == ROOT => {
                 // A channel resolved again keeps what was listed of it.
@@ -109,9 +117,10 @@ impl Vfs {
     /// the mount does not know it yet.
     async fn named_stream(&self, e: &NameEntry) -> Result<Arc<Stream>, FsError> {
         let n = e.named().ok_or(FsError::IsDir)?;
-        let dir = match self.table.dir_of(&n.sd) {
+        let sd = n.source.sd().ok_or(FsError::NotDir)?;
+        let dir = match self.table.dir_of(&sd) {
             Some(dir) => dir,
-            None => self.resolve(n.sd).await?,
+            None => self.resolve(sd).await?,
         };
         match self.table.node(dir) {
             Some(Node::Dir(s)) => Ok(s),
@@ -124,7 +133,7 @@ impl Vfs {
         let (e, true) = self.name_table.entry(ino)? else {
             return None;
         };
-        let dir = self.table.dir_of(&e.named()?.sd)?;
+        let dir = self.table.dir_of(&e.named()?.source.sd()?)?;
         match self.table.node(dir) {
             Some(Node::Dir(s)) => Some((e, s)),
             _ => None,
@@ -133,6 +142,9 @@ impl Vfs {
 
     pub(super) async fn getattr_name(&self, ino: u64) -> Result<Attr, FsError> {
         let (e, is_file) = self.name_table.entry(ino).ok_or(FsError::NotFound)?;
+        if let Some(link) = e.link() {
+            return Ok(self.attr(ino, Kind::Symlink, link.len() as u64));
+        }
         if !is_file {
             return Ok(self.attr(ino, Kind::Dir, 0));
         }
@@ -168,7 +180,7 @@ impl Vfs {
         after: u64,
     ) -> Result<Vec<DirEntry>, FsError> {
         let (e, is_file) = self.name_table.entry(ino).ok_or(FsError::NotFound)?;
-        if is_file {
+        if is_file || e.link().is_some() {
             return Err(FsError::NotDir);
         }
         match &e.what {
@@ -245,6 +257,10 @@ impl Vfs {
             tracing::debug!(name = %n.name.escape_debug(), "claim name cannot be a directory name");
             return;
         }
+        if !self.can_show(&n) {
+            tracing::debug!(name = %n.name.escape_debug(), "{}", no_torrents(&n));
+            return;
+        }
         let name = match self.name_table.get(ino, &n.name) {
             Some((_, old)) if old.named().is_some_and(|o| o.claim_id != n.claim_id) => {
                 format!("{}#{}", n.name, n.claim_id)
@@ -272,7 +288,7 @@ impl Vfs {
             let (e, _) = self.name_table.entry(child)?;
             Some(DirEntry {
                 ino: child,
-                kind: Kind::Dir,
+                kind: entry_kind(&e),
                 name: e.name.clone(),
                 cookie: i as u64 + 1,
             })
@@ -286,11 +302,29 @@ impl Vfs {
         names
             .map(|(ino, e)| DirEntry {
                 ino,
-                kind: Kind::Dir,
+                kind: entry_kind(&e),
                 name: e.name.clone(),
                 cookie: names_ino::cookie(ino),
             })
             .collect()
+    }
+
+    /// Where a torrent claim's symlink points.
+    pub fn readlink(&self, ino: u64) -> Result<String, FsError> {
+        if !names_ino::is_name_ino(ino) {
+            return Err(FsError::NotLink);
+        }
+        let (e, _) = self.name_table.entry(ino).ok_or(FsError::NotFound)?;
+        e.link().ok_or(FsError::NotLink)
+    }
+
+    /// Whether the mount can show a claim's source: an LBRY stream always,
+    /// a torrent when torrents are in the mount.
+    fn can_show(&self, n: &Named) -> bool {
+        match n.source {
+            Source::Stream(_) => true,
+            Source::Torrent(ih) => self.source_key(&hex::encode(ih)).is_some(),
+        }
     }
 
     /// The extended attributes a file reached by name adds.
@@ -305,4 +339,23 @@ impl Vfs {
             _ => None,
         }
     }
+}
+
+/// A name entry's kind in a listing: a directory, or a torrent claim's link.
+fn entry_kind(e: &NameEntry) -> Kind {
+    match e.link() {
+        Some(_) => Kind::Symlink,
+        None => Kind::Dir,
+    }
+}
+
+/// Why a torrent claim is not shown.
+fn no_torrents(n: &Named) -> String {
+    let ih = match n.source {
+        Source::Torrent(ih) => hex::encode(ih),
+        Source::Stream(sd) => sd.to_string(),
+    };
+    format!(
+        "its source is the BitTorrent infohash {ih}, and torrents are not in this mount (--no-bt)"
+    )
 }

@@ -99,6 +99,8 @@ pub enum FsError {
     NoAttr,
     #[error("bad file handle")]
     BadHandle,
+    #[error("not a symbolic link")]
+    NotLink,
     #[error("{0}")]
     Io(String),
 }
@@ -107,6 +109,8 @@ pub enum FsError {
 pub enum Kind {
     Dir,
     File,
+    /// A claim whose content lives elsewhere in the mount (a torrent's).
+    Symlink,
 }
 
 /// What `stat` shows.
@@ -365,7 +369,11 @@ impl Vfs {
             ino,
             kind,
             size,
-            perm: if kind == Kind::Dir { 0o555 } else { 0o444 },
+            perm: match kind {
+                Kind::Dir => 0o555,
+                Kind::File => 0o444,
+                Kind::Symlink => 0o777,
+            },
             nlink: if kind == Kind::Dir { 2 } else { 1 },
             mtime: self.mounted_at,
         }

@@ -9,7 +9,7 @@
 //! and entries older than [`NAME_TTL`] are resolved again. The table is fed
 //! from hubs, so it is bounded: past [`MAX_NAMES`] new names are refused.
 
-use super::names::Named;
+use super::names::{Named, Source};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -59,6 +59,20 @@ impl NameEntry {
             What::Stream(n) => Some(n),
             _ => None,
         }
+    }
+
+    /// Where a claim whose source is a torrent points: the torrent's
+    /// directory in the root, relative to this entry's directory.
+    pub fn link(&self) -> Option<String> {
+        let Source::Torrent(info_hash) = self.named()?.source else {
+            return None;
+        };
+        let up = if self.parent == super::ROOT {
+            ""
+        } else {
+            "../"
+        };
+        Some(format!("{up}{}", hex::encode(info_hash)))
     }
 
     pub fn is_fresh(&self, now: Instant) -> bool {
@@ -143,7 +157,8 @@ impl NameTable {
         let e = t.entries.get(j)?.clone();
         let is_file = ino % 2 == 1;
         match (&e.what, is_file) {
-            (What::Stream(_), _) | (_, false) => Some((e, is_file)),
+            (_, false) => Some((e, false)),
+            (What::Stream(n), true) if n.source.sd().is_some() => Some((e, true)),
             _ => None,
         }
     }
@@ -173,7 +188,7 @@ mod tests {
             path: name.into(),
             what: What::Stream(Named {
                 name: name.into(),
-                sd: "ab".repeat(48).parse().unwrap(),
+                source: Source::Stream("ab".repeat(48).parse().unwrap()),
                 url: format!("lbry://{name}"),
                 claim_id: "00".repeat(20),
                 channel: None,
@@ -196,6 +211,25 @@ mod tests {
         assert!(is_file);
         assert_eq!(e.name, "a");
         assert!(is_name_ino(a) && !is_name_ino(3));
+    }
+
+    #[test]
+    fn a_torrent_claim_is_a_link_to_the_root_with_no_file_inode() {
+        let t = NameTable::default();
+        let mut e = stream(super::super::ROOT, "t");
+        let mut claim = e.named().unwrap().clone();
+        claim.source = Source::Torrent([0xab; 20]);
+        e.what = What::Stream(claim.clone());
+        let top = t.put(e).unwrap();
+        assert_eq!(t.entry(top).unwrap().0.link().unwrap(), "ab".repeat(20));
+        assert!(t.entry(top + 1).is_none(), "a link holds no file");
+        let mut inner = stream(top, "t");
+        inner.what = What::Stream(claim);
+        let inner = t.put(inner).unwrap();
+        let link = t.entry(inner).unwrap().0.link().unwrap();
+        assert_eq!(link, format!("../{}", "ab".repeat(20)));
+        assert!(t.get(top, "t").is_some());
+        assert!(stream(1, "s").link().is_none(), "an LBRY stream is no link");
     }
 
     #[test]

@@ -17,10 +17,30 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a name resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
-    /// A stream claim whose source is an LBRY stream.
+    /// A stream claim: its source is an LBRY stream or a torrent.
     Stream(Named),
     /// A channel claim; its streams are listed with [`Names::channel_page`].
     Channel,
+}
+
+/// Where a stream claim's bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// An LBRY stream: its claim directory holds the stream's file.
+    Stream(SdHash),
+    /// A BitTorrent v1 infohash: its claim is a symlink to the torrent's
+    /// directory in the root (`<40 hex>`), so a torrent has one directory
+    /// whichever way it is reached.
+    Torrent([u8; 20]),
+}
+
+impl Source {
+    pub fn sd(&self) -> Option<SdHash> {
+        match self {
+            Source::Stream(sd) => Some(*sd),
+            Source::Torrent(_) => None,
+        }
+    }
 }
 
 /// A stream reached by name, with what its claim says about it.
@@ -28,7 +48,7 @@ pub enum Resolution {
 pub struct Named {
     /// The claim's name (the directory name in a channel listing).
     pub name: String,
-    pub sd: SdHash,
+    pub source: Source,
     /// The canonical URL, `lbry://…`.
     pub url: String,
     pub claim_id: String,

@@ -134,7 +134,7 @@ impl Vfs {
             path: name,
             what: What::Stream(Named {
                 name: f.name.clone(),
-                sd: f.sd,
+                source: super::names::Source::Stream(f.sd),
                 url: String::new(),
                 claim_id: String::new(),
                 channel: None,

@@ -64,11 +64,12 @@ impl Names for Resolver {
 }
 
 use super::names::BoxFuture;
+use crate::stream::Bytes;
 
 fn named(name: &str, sd: SdHash, claim: usize) -> Named {
     Named {
         name: name.into(),
-        sd,
+        source: super::names::Source::Stream(sd),
         url: format!("lbry://@chan#a/{name}#{claim:x}"),
         claim_id: format!("{claim:040x}"),
         channel: Some("lbry://@chan#a".into()),
@@ -214,16 +215,99 @@ async fn probe_names_and_sd_hashes_never_reach_the_resolver() {
     assert_eq!(f.resolver.calls.load(Ordering::SeqCst), 0);
 }
 
+/// The names `@chan` lists, in order.
+async fn channel_names(vfs: &Vfs) -> Vec<String> {
+    let chan = vfs.lookup(ROOT, &os("@chan")).await.unwrap();
+    let all = list_all(vfs, chan.ino).await.into_iter();
+    all.map(|e| e.name).collect()
+}
+
 #[tokio::test]
 async fn two_claims_of_one_name_in_a_channel_are_both_listed() {
     let f = fixture(1, |r, sd| {
         r.channel.push(named("s0", sd, 77));
     });
-    let chan = f.vfs.lookup(ROOT, &os("@chan")).await.unwrap();
-    let names: Vec<_> = list_all(&f.vfs, chan.ino)
-        .await
-        .into_iter()
-        .map(|e| e.name)
-        .collect();
+    let names = channel_names(&f.vfs).await;
     assert_eq!(names, vec!["s0".to_string(), format!("s0#{:040x}", 77)]);
+}
+
+/// A torrent-like source: names of 40 hex digits, each a one-file tree.
+struct HexTrees;
+
+struct OneFile(Vec<(String, u64)>);
+
+impl TreeContent for OneFile {
+    fn files(&self) -> &[(String, u64)] {
+        &self.0
+    }
+    fn read(&self, _: usize, _: u64, len: usize) -> BoxFuture<'_, Result<Bytes, String>> {
+        Box::pin(async move { Ok(Bytes::from(vec![7u8; len.min(5)])) })
+    }
+    fn prefetch(&self, _: usize, _: std::ops::Range<u64>) {}
+}
+
+impl TreeSource for HexTrees {
+    fn key_of(&self, name: &str) -> Option<String> {
+        (name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.into())
+    }
+    fn open(&self, _key: &str) -> BoxFuture<'_, Result<Arc<dyn TreeContent>, String>> {
+        Box::pin(async { Ok(Arc::new(OneFile(vec![("t.iso".into(), 5)])) as Arc<dyn TreeContent>) })
+    }
+}
+
+fn torrent_claim(name: &str) -> Named {
+    let mut n = named(name, "ab".repeat(48).parse().unwrap(), 5);
+    n.source = super::names::Source::Torrent([0xcd; 20]);
+    n
+}
+
+/// The fixture with a torrent claim `tor`, by name and in `@chan`.
+fn torrent_fixture() -> Fixture {
+    fixture(1, |r, _| {
+        let tor = torrent_claim("tor");
+        r.urls.insert("tor".into(), Resolution::Stream(tor.clone()));
+        r.channel.push(tor);
+    })
+}
+
+#[tokio::test]
+async fn a_torrent_claim_is_a_symlink_to_the_torrents_directory() {
+    let f = torrent_fixture();
+    let vfs = f.vfs.with_tree_source(Arc::new(HexTrees));
+    let hex = "cd".repeat(20);
+    let top = vfs.lookup(ROOT, &os("tor")).await.unwrap();
+    assert_eq!(top.kind, Kind::Symlink);
+    assert_eq!(top.size, 40);
+    assert_eq!(vfs.readlink(top.ino).unwrap(), hex);
+    assert_eq!(vfs.readdir(top.ino, 0).await, Err(FsError::NotDir));
+    assert_eq!(
+        vfs.lookup(top.ino, &os("t.iso")).await,
+        Err(FsError::NotDir)
+    );
+    // Where it points opens as the torrent's own directory.
+    let dir = vfs.lookup(ROOT, &os(&hex)).await.unwrap();
+    assert_eq!(dir.kind, Kind::Dir);
+    assert!(vfs.lookup(dir.ino, &os("t.iso")).await.is_ok());
+
+    let chan = vfs.lookup(ROOT, &os("@chan")).await.unwrap();
+    let listed = list_all(&vfs, chan.ino).await;
+    let kinds: Vec<_> = listed.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(kinds, [("s0", Kind::Dir), ("tor", Kind::Symlink)]);
+    let inner = vfs.lookup(chan.ino, &os("tor")).await.unwrap();
+    assert_eq!(vfs.readlink(inner.ino).unwrap(), format!("../{hex}"));
+    assert_eq!(vfs.readlink(chan.ino), Err(FsError::NotLink));
+    assert_eq!(vfs.readlink(ROOT), Err(FsError::NotLink));
+}
+
+#[tokio::test]
+async fn without_torrents_a_torrent_claim_is_not_found_and_not_listed() {
+    let f = torrent_fixture();
+    assert_eq!(f.vfs.lookup(ROOT, &os("tor")).await, Err(FsError::NotFound));
+    let why = f.vfs.recent_errors().pop().unwrap().1;
+    assert!(
+        why.contains(&"cd".repeat(20)) && why.contains("--no-bt"),
+        "{why}"
+    );
+    let names = channel_names(&f.vfs).await;
+    assert_eq!(names, ["s0"]);
 }
