@@ -5,10 +5,12 @@
 
 mod common;
 
-use common::cli::Node;
+use common::cli::Node as LbryNode;
 use common::libtorrent::{seed, Seed};
 use common::mainline_dht::loopback_dht;
 use common::mount::MountNode;
+use lbrymount::mainline::Node;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +20,7 @@ async fn a_torrent_announced_in_the_dht_reads_with_no_peer_given() {
     let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
     let (stored, _) = nodes[2].announce(ih, seed.port).await.unwrap();
     assert!(stored > 0, "the seed is announced");
-    let node = Node::new();
+    let node = LbryNode::new();
     let boot = boot.to_string();
     let m = MountNode::start(&node, &["--bt-bootstrap", &boot]);
     let dir = m.mountpoint.join(&seed.info_hash).join("album");
@@ -28,7 +30,7 @@ async fn a_torrent_announced_in_the_dht_reads_with_no_peer_given() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torrent_nobody_announced_is_enoent_with_the_reason_in_status() {
     let (boot, _nodes) = loopback_dht(4).await;
-    let node = Node::new();
+    let node = LbryNode::new();
     let boot = boot.to_string();
     let m = MountNode::start(&node, &["--bt-bootstrap", &boot, "--read-timeout", "5"]);
     let absent = "5".repeat(40);
@@ -47,7 +49,7 @@ async fn a_torrent_nobody_announced_is_enoent_with_the_reason_in_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_no_bt_a_40_hex_name_is_not_a_torrent() {
     let seed = seed().await;
-    let node = Node::new();
+    let node = LbryNode::new();
     let peer = format!("127.0.0.1:{}", seed.port);
     let nowhere = node.path("no-such-dir");
     let nowhere = nowhere.to_str().unwrap();
@@ -64,7 +66,7 @@ async fn with_no_bt_a_40_hex_name_is_not_a_torrent() {
     // with its reason. Torrents off: it is not (and, with no hub, it is no
     // claim name either).
     for (flag, resolved) in [("--no-bt-dht", true), ("--no-bt", false)] {
-        let node = Node::new();
+        let node = LbryNode::new();
         let m = MountNode::start(&node, &[flag]);
         let err = std::fs::metadata(m.mountpoint.join(&seed.info_hash)).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound, "{err}");
@@ -93,7 +95,7 @@ fn torrent_path(seed: &Seed) -> &str {
 async fn add_opens_a_torrent_file_or_a_magnet_and_prints_its_path() {
     let seed = seed().await;
     let peer = format!("127.0.0.1:{}", seed.port);
-    let node = Node::new();
+    let node = LbryNode::new();
     let m = MountNode::start(&node, &[]);
     let album = m.mountpoint.join(&seed.info_hash).join("album");
     // A .torrent file with a peer of its own: no --bt-peer, no DHT.
@@ -104,7 +106,7 @@ async fn add_opens_a_torrent_file_or_a_magnet_and_prints_its_path() {
     // A magnet whose only peer is its x.pe, on a fresh mount (the first one
     // gone: libtorrent takes one connection per address).
     drop(m);
-    let node = Node::new();
+    let node = LbryNode::new();
     let m = MountNode::start(&node, &[]);
     let album = m.mountpoint.join(&seed.info_hash).join("album");
     let link = format!("magnet:?xt=urn:btih:{}&x.pe={peer}", seed.info_hash);
@@ -120,7 +122,7 @@ async fn add_opens_a_torrent_file_or_a_magnet_and_prints_its_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_with_no_node_keeps_a_torrent_file_for_the_next_mount() {
     let seed = seed().await;
-    let node = Node::new();
+    let node = LbryNode::new();
     let junk = node.path("junk.torrent");
     std::fs::write(&junk, b"d4:infod4:name1:xee").unwrap();
     let err = node.fails(&["add", junk.to_str().unwrap()], 1);
@@ -157,7 +159,7 @@ async fn add_asks_a_magnets_udp_tracker_for_peers() {
         .announce_hash(ih, seed.port, true, within)
         .await
         .unwrap();
-    let node = Node::new();
+    let node = LbryNode::new();
     let m = MountNode::start(&node, &[]);
     let link = format!(
         "magnet:?xt=urn:btih:{}&tr=udp://{}/announce&tr=http://tracker.invalid/announce",
@@ -177,7 +179,7 @@ async fn a_seed_that_moved_is_found_again_in_the_dht() {
     let (boot, nodes) = loopback_dht(4).await;
     let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
     nodes[2].announce(ih, seed.port).await.unwrap();
-    let node = Node::new();
+    let node = LbryNode::new();
     let boot = boot.to_string();
     let m = MountNode::start(&node, &["--bt-bootstrap", &boot]);
     let album = m.mountpoint.join(&seed.info_hash).join("album");
@@ -194,4 +196,76 @@ async fn a_seed_that_moved_is_found_again_in_the_dht() {
     assert_ne!(moved.port, old);
     nodes[1].announce(ih, moved.port).await.unwrap();
     moved.assert_files(&album);
+}
+
+/// Asks a DHT node for `ih`'s peers until `port` is among them.
+async fn wait_announced(node: &Arc<Node>, ih: [u8; 20], port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = node.get_peers(ih).await;
+        if found.peers.iter().any(|p| p.port() == port) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never announced: {:?}",
+            found.peers
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The port after `what` in a mount's log (`… on 127.0.0.1:PORT`).
+fn logged_port(m: &MountNode, what: &str) -> u16 {
+    let line = m.proc().wait_log(what);
+    let addr = line.split_whitespace().find_map(|w| {
+        let w = w.trim_start_matches("local=");
+        w.parse::<std::net::SocketAddr>().ok()
+    });
+    addr.unwrap_or_else(|| panic!("no address in {line:?}"))
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mount_announces_what_it_serves_and_another_finds_it_through_its_dht_node() {
+    let seed = seed().await;
+    let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
+    let (boot, nodes) = loopback_dht(4).await;
+    let boot = boot.to_string();
+    let peer = format!("127.0.0.1:{}", seed.port);
+    let first = LbryNode::new();
+    let loopback = "127.0.0.1:0";
+    let a = MountNode::start(
+        &first,
+        &[
+            "--bt-bootstrap",
+            &boot,
+            "--bt-peer",
+            &peer,
+            "--bt-listen",
+            loopback,
+            "--bt-dht-listen",
+            loopback,
+        ],
+    );
+    let bt_port = logged_port(&a, "serving torrent pieces to BitTorrent peers");
+    let dht_port = logged_port(&a, "mainline DHT node listening on");
+    seed.assert_files(&a.mountpoint.join(&seed.info_hash).join("album"));
+    // Opening the torrent announced our --bt-listen port in the DHT.
+    wait_announced(&nodes[3], ih, bt_port).await;
+    seed.kill().await;
+
+    // A second mount joins through the first's DHT node alone, finds the
+    // first as the torrent's peer, and reads every file from its cache.
+    let second = LbryNode::new();
+    let through = format!("127.0.0.1:{dht_port}");
+    let b = MountNode::start(&second, &["--bt-bootstrap", &through]);
+    let album = b.mountpoint.join(hex::encode(ih)).join("album");
+    for (path, size) in common::libtorrent::FILES {
+        let got = std::fs::read(album.join(path));
+        let got = got.unwrap_or_else(|e| panic!("{e}: {}", second.ok(&["status"])));
+        let want = std::fs::read(a.mountpoint.join(hex::encode(ih)).join("album").join(path));
+        assert_eq!(got.len() as u64, size, "{path}");
+        assert!(got == want.unwrap(), "{path} differs");
+    }
 }

@@ -1,6 +1,8 @@
 //! Re-seeding: what the mount read of a torrent is served back to the
 //! swarm on `--bt-listen`, and Debian's libtorrent client downloads the
-//! whole torrent from our node alone once the original seed is gone.
+//! whole torrent from our node alone once the original seed is gone, from
+//! a `.torrent` file or from a bare magnet link (the metadata from us,
+//! BEP 9).
 
 mod common;
 
@@ -37,16 +39,22 @@ async fn libtorrent_downloads_the_whole_torrent_from_what_the_mount_cached() {
     let torrent_copy = kept.path().join("album.torrent");
     std::fs::copy(&torrent, &torrent_copy).unwrap();
     let want: Vec<Vec<u8>> = FILES.iter().map(|(p, _)| seed.file(p)).collect();
+    let magnet = format!("magnet:?xt=urn:btih:{}", seed.info_hash);
     seed.kill().await;
-    let got = leech(&torrent_copy, &listen, 60).await;
-    assert!(
-        got.seeding,
-        "libtorrent completed the torrent from us: {}",
-        got.progress
-    );
-    for ((path, _), want) in FILES.iter().zip(want) {
-        let bytes = std::fs::read(got.dir.path().join("album").join(path)).unwrap();
-        assert!(bytes == want, "{path} as libtorrent got it from us");
+    for from in [torrent_copy.as_os_str(), magnet.as_ref()] {
+        let got = leech(from, &listen, 60).await;
+        assert!(
+            got.seeding,
+            "libtorrent completed the torrent from us ({from:?}): {}",
+            got.progress
+        );
+        for ((path, _), want) in FILES.iter().zip(&want) {
+            let bytes = std::fs::read(got.dir.path().join("album").join(path)).unwrap();
+            assert!(
+                bytes == *want,
+                "{path} as libtorrent got it from us ({from:?})"
+            );
+        }
     }
     drop(m);
 }

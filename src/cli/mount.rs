@@ -30,8 +30,16 @@ pub struct MountArgs {
     /// Serve the cached pieces of open torrents to BitTorrent peers on this address
     #[arg(long = "bt-listen", value_name = "ADDR:PORT")]
     pub bt_listen: Option<std::net::SocketAddr>,
+    /// Run a full mainline DHT node on this UDP address: it answers other
+    /// nodes (they can join through it) instead of only asking
+    #[arg(
+        long = "bt-dht-listen",
+        value_name = "ADDR:PORT",
+        conflicts_with = "no_bt_dht"
+    )]
+    pub bt_dht_listen: Option<std::net::SocketAddr>,
     /// No torrents in the mount: a 40-hex root name is an LBRY name like any other
-    #[arg(long, conflicts_with_all = ["bt_peers", "bt_bootstrap", "no_bt_dht", "bt_listen"])]
+    #[arg(long, conflicts_with_all = ["bt_peers", "bt_bootstrap", "no_bt_dht", "bt_listen", "bt_dht_listen"])]
     pub no_bt: bool,
     /// Fail a read (EIO) that cannot be served within this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -76,6 +84,7 @@ pub fn run(
             peers: args.bt_peers.clone(),
             dht: (!args.no_bt_dht).then(|| args.bt_bootstrap.clone()),
             listen: args.bt_listen,
+            dht_listen: args.bt_dht_listen,
         }),
     })
 }

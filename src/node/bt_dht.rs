@@ -7,6 +7,11 @@
 //! contact joins again through the bootstrap list. Bootstrap names are
 //! resolved only then, so a mount that never opens a torrent never touches
 //! the DHT, nor DNS for it.
+//!
+//! With `--bt-dht-listen ADDR:PORT` the node is a full one instead: bound
+//! there at start, answering queries (so other nodes can join through it
+//! and find what it stores), its table kept fresh by [`MainlineFinder::refresh`].
+//! Either kind announces the torrents the mount serves (`bt_announce`).
 
 use crate::mainline::{self, Node, NodeConfig};
 use std::net::SocketAddr;
@@ -16,15 +21,61 @@ use std::sync::Arc;
 pub struct MainlineFinder {
     /// HOST:PORT specs; empty means the public routers.
     bootstrap: Vec<String>,
+    /// Where a full node listens (`--bt-dht-listen`); `None`: read-only.
+    listen: Option<SocketAddr>,
     node: tokio::sync::Mutex<Option<Arc<Node>>>,
 }
 
 impl MainlineFinder {
     pub fn new(bootstrap: Vec<String>) -> Self {
+        Self::listening(bootstrap, None)
+    }
+
+    /// A finder whose node is a full one bound at `listen`, if given.
+    pub fn listening(bootstrap: Vec<String>, listen: Option<SocketAddr>) -> Self {
         Self {
             bootstrap,
+            listen,
             node: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Whether the node is a full one (`--bt-dht-listen`).
+    pub fn listens(&self) -> bool {
+        self.listen.is_some()
+    }
+
+    /// Binds the full node's socket now (`--bt-dht-listen`), so a bad
+    /// address fails the start; it joins at the first [`Self::refresh`].
+    pub async fn bind(&self) -> Result<SocketAddr, String> {
+        let mut slot = self.node.lock().await;
+        let node = self.started(&mut slot).await?;
+        node.local_addr()
+            .ok_or_else(|| "the DHT socket has no address".into())
+    }
+
+    /// Keeps a full node's table fresh: joins again when it has no contact,
+    /// else looks up a random id (as BEP 5 refreshes buckets). Nothing for
+    /// a read-only node, which joins when it has a question.
+    pub async fn refresh(&self) {
+        if self.listen.is_none() {
+            return;
+        }
+        let node = match self.joined().await {
+            Ok(node) => node,
+            Err(e) => return tracing::debug!(error = %e, "mainline DHT not joined"),
+        };
+        node.find_node(mainline::random_id()).await;
+    }
+
+    /// Announces that `port` serves `info_hash`; how many nodes took it.
+    pub async fn announce(&self, info_hash: [u8; 20], port: u16) -> Result<usize, String> {
+        let node = self.joined().await?;
+        let (stored, _) = node
+            .announce(info_hash, port)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(stored)
     }
 
     /// The peers announced for `info_hash`, or why there are none.
@@ -47,20 +98,28 @@ impl MainlineFinder {
         if let Some(n) = slot.as_ref().filter(|n| !n.contacts().is_empty()) {
             return Ok(n.clone());
         }
-        let node = match slot.as_ref() {
-            Some(n) => n.clone(),
-            None => Node::start(NodeConfig {
-                read_only: true,
-                ..NodeConfig::default()
-            })
-            .await
-            .map_err(|e| format!("cannot start a mainline DHT node: {e}"))?,
-        };
-        *slot = Some(node.clone());
+        let node = self.started(&mut slot).await?;
         let seeds = self.seeds().await?;
         if node.join(&seeds).await == 0 {
             return Err("no mainline DHT node answered from the bootstrap list".into());
         }
+        Ok(node)
+    }
+
+    /// The node in `slot`, started (and bound) if there is none.
+    async fn started(&self, slot: &mut Option<Arc<Node>>) -> Result<Arc<Node>, String> {
+        if let Some(n) = slot.as_ref() {
+            return Ok(n.clone());
+        }
+        let cfg = NodeConfig {
+            read_only: self.listen.is_none(),
+            listen: self.listen.unwrap_or(NodeConfig::default().listen),
+            ..NodeConfig::default()
+        };
+        let node = Node::start(cfg)
+            .await
+            .map_err(|e| format!("cannot start a mainline DHT node: {e}"))?;
+        *slot = Some(node.clone());
         Ok(node)
     }
 

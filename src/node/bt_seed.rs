@@ -1,11 +1,14 @@
 //! Seeding what the mount holds: `--bt-listen ADDR:PORT` accepts
 //! BitTorrent peers and serves them, from the store, the pieces of the
-//! torrents open in this mount (`torrent::seed`).
+//! torrents open in this mount, and their metadata to peers that know only
+//! the infohash (BEP 9; `torrent::seed`). The info dict's bytes are kept
+//! beside the swarm, about as large as the piece hashes the swarm holds.
 //!
 //! The torrents are those opened since the node started (at most
 //! [`MAX_TORRENTS`]); connections at once are at most [`MAX_CONNS`], and
 //! every one ends when the node stops.
 
+use crate::torrent::seed::Served;
 use crate::torrent::swarm::Swarm;
 use crate::wire::krpc::Id20;
 use std::collections::HashMap;
@@ -23,19 +26,30 @@ const MAX_CONNS: usize = 64;
 /// The torrents open in the mount, by infohash.
 #[derive(Default)]
 pub struct Seeding {
-    open: Mutex<HashMap<Id20, Arc<Swarm>>>,
+    open: Mutex<HashMap<Id20, Served>>,
 }
 
 impl Seeding {
-    /// Offers `swarm`'s stored pieces to peers (unless the table is full).
-    pub fn add(&self, swarm: Arc<Swarm>) {
+    /// Offers `swarm`'s stored pieces and its metadata (`info`, the info
+    /// dict's bytes) to peers, unless the table is full.
+    pub fn add(&self, swarm: Arc<Swarm>, info: Arc<[u8]>) {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         if open.len() < MAX_TORRENTS {
-            open.insert(swarm.meta().info_hash, swarm);
+            open.insert(swarm.meta().info_hash, Served { swarm, info });
         }
     }
 
+    /// The infohashes of the torrents open.
+    pub fn info_hashes(&self) -> Vec<Id20> {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.keys().copied().collect()
+    }
+
     pub fn find(&self, info_hash: &Id20) -> Option<Arc<Swarm>> {
+        self.served(info_hash).map(|s| s.swarm)
+    }
+
+    fn served(&self, info_hash: &Id20) -> Option<Served> {
         let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         open.get(info_hash).cloned()
     }
@@ -78,7 +92,7 @@ impl Seeding {
             let stop = stop.clone();
             let span = tracing::debug_span!("bt peer", %peer);
             crate::task::spawn("bt peer", span, async move {
-                let serve = crate::torrent::seed::serve(stream, peer_id, |ih| me.find(ih));
+                let serve = crate::torrent::seed::serve(stream, peer_id, |ih| me.served(ih));
                 if let Some(Err(e)) = stop.run_until_cancelled(serve).await {
                     tracing::debug!(error = %e, "peer connection ended");
                 }

@@ -17,6 +17,7 @@
 pub mod announce;
 mod announce_retry;
 mod announce_waiting;
+pub mod bt_announce;
 pub mod bt_dht;
 pub mod bt_seed;
 mod content;

@@ -44,13 +44,14 @@ pub fn kept(data_dir: &Path, max: usize) -> Vec<String> {
 }
 
 /// The kept metadata of `info_hash`, if any and if it still hashes to it.
-pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<Metainfo> {
+pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<(Metainfo, Vec<u8>)> {
     let bytes = std::fs::read(path(data_dir, info_hash, "info")).ok()?;
     if &sha1(&bytes) != info_hash {
         tracing::warn!(info_hash = %hex::encode(info_hash), "kept metadata does not match; ignored");
         return None;
     }
-    metainfo::parse_info(&bytes).ok()
+    let meta = metainfo::parse_info(&bytes).ok()?;
+    Some((meta, bytes))
 }
 
 /// Keeps the metadata's bytes (a caller that only saves a later fetch may
@@ -169,7 +170,7 @@ mod tests {
         let info = b"d6:lengthi3e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaae";
         let ih = sha1(info);
         save_info(d.path(), &ih, info).unwrap();
-        assert_eq!(load_info(d.path(), &ih).map(|m| m.total), Some(3));
+        assert_eq!(load_info(d.path(), &ih).map(|m| m.0.total), Some(3));
         save_info(d.path(), &[1; 20], info).unwrap();
         assert!(load_info(d.path(), &[1; 20]).is_none());
     }

@@ -39,6 +39,9 @@ pub struct BtConfig {
     pub dht: Option<Vec<String>>,
     /// Where to serve cached pieces to peers (`--bt-listen`), if anywhere.
     pub listen: Option<SocketAddr>,
+    /// Where a full mainline DHT node answers (`--bt-dht-listen`); `None`:
+    /// a read-only node asks, and answers nobody.
+    pub dht_listen: Option<SocketAddr>,
 }
 
 pub struct BtSource {
@@ -54,6 +57,8 @@ pub struct BtSource {
     given: Mutex<HashMap<Id20, Vec<SocketAddr>>>,
     /// The port `--bt-listen` bound, once bound (announced to trackers).
     listen_port: std::sync::OnceLock<u16>,
+    /// Told when a torrent opens (`bt_announce` announces it at once).
+    opened: Arc<tokio::sync::Notify>,
 }
 
 /// Torrents with peers of their own (`given`), at most.
@@ -68,14 +73,42 @@ impl BtSource {
     ) -> Self {
         Self {
             peers: cfg.peers,
-            dht: cfg.dht.map(|b| Arc::new(MainlineFinder::new(b))),
+            dht: cfg
+                .dht
+                .map(|b| Arc::new(MainlineFinder::listening(b, cfg.dht_listen))),
             store,
             deadline,
             stop,
             seeding: Arc::default(),
             given: Mutex::default(),
             listen_port: std::sync::OnceLock::new(),
+            opened: Arc::default(),
         }
+    }
+
+    /// Binds the full DHT node (`--bt-dht-listen`), if there is one, and
+    /// starts announcing the torrents opened to the DHT (with the
+    /// `--bt-listen` port, once [`Self::listen`] bound it). Returns the
+    /// DHT address bound.
+    pub async fn start_dht(&self) -> Result<Option<SocketAddr>, String> {
+        let Some(dht) = &self.dht else {
+            return Ok(None);
+        };
+        let bound = match dht.listens() {
+            true => Some(dht.bind().await?),
+            false => None,
+        };
+        let port = self.listen_port.get().copied();
+        if port.is_some() || bound.is_some() {
+            let announcer = super::bt_announce::Announcer {
+                dht: dht.clone(),
+                seeding: self.seeding.clone(),
+                port,
+                opened: self.opened.clone(),
+            };
+            announcer.spawn(self.stop.clone());
+        }
+        Ok(bound)
     }
 
     /// The port peers can reach our pieces on, or 0 without `--bt-listen`.
@@ -158,27 +191,39 @@ impl BtSource {
 }
 
 impl BtSource {
-    /// The torrent's metadata, kept from an earlier run or else asked of its
-    /// peers (and then kept), with the peers found. With kept metadata the
+    /// The torrent's metadata (parsed, and the info dict's bytes, served to
+    /// peers by BEP 9), kept from an earlier run or else asked of its peers
+    /// (and then kept), with the peers found. With kept metadata the
     /// torrent opens even when no peer is found in half the read timeout:
     /// its cached pieces read offline.
-    async fn metadata(&self, info_hash: [u8; 20]) -> Result<(Metainfo, Vec<SocketAddr>), String> {
+    async fn metadata(
+        &self,
+        info_hash: [u8; 20],
+    ) -> Result<(Metainfo, Vec<u8>, Vec<SocketAddr>), String> {
         let dir = self.store.data_dir().to_path_buf();
         let kept = blocking(move || torrent_state::load_info(&dir, &info_hash)).await?;
-        if let Some(meta) = kept {
+        if let Some((meta, bytes)) = kept {
             let found = tokio::time::timeout(self.deadline / 2, self.peers(info_hash)).await;
-            return Ok((meta, found.ok().and_then(Result::ok).unwrap_or_default()));
+            return Ok((
+                meta,
+                bytes,
+                found.ok().and_then(Result::ok).unwrap_or_default(),
+            ));
         }
         let peers = self.peers(info_hash).await?;
         let (meta, bytes) = download::metadata_bytes(info_hash, &peers, self.deadline)
             .await
             .map_err(|e| e.to_string())?;
         let dir = self.store.data_dir().to_path_buf();
-        let kept = blocking(move || torrent_state::save_info(&dir, &info_hash, &bytes)).await?;
+        let kept = blocking(move || {
+            let kept = torrent_state::save_info(&dir, &info_hash, &bytes);
+            (kept, bytes)
+        });
+        let (kept, bytes) = kept.await?;
         if let Err(e) = kept {
             tracing::warn!(error = %e, "cannot keep the torrent's metadata");
         }
-        Ok((meta, peers))
+        Ok((meta, bytes, peers))
     }
 }
 
@@ -224,7 +269,7 @@ impl TreeSource for BtSource {
         let key = key.to_owned();
         Box::pin(async move {
             let info_hash = magnet::parse(&key).map_err(|e| e.to_string())?.info_hash;
-            let (meta, peers) = self.metadata(info_hash).await?;
+            let (meta, info, peers) = self.metadata(info_hash).await?;
             let meta = Arc::new(meta);
             let dir = self.store.data_dir().to_path_buf();
             let (known, log) =
@@ -244,7 +289,8 @@ impl TreeSource for BtSource {
                 }));
             }
             let swarm = Arc::new(swarm);
-            self.seeding.add(swarm.clone());
+            self.seeding.add(swarm.clone(), info.into());
+            self.opened.notify_one();
             Ok(Arc::new(TorrentTree::new(&meta, swarm)) as Arc<dyn TreeContent>)
         })
     }

@@ -20,8 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
-/// The BEP 10 bit, in reserved byte 5.
-const EXTENSION_BIT: u8 = 0x10;
+use crate::wire::peer_wire::EXTENSION_BIT;
 
 /// Requests in flight at once on one connection (2 MiB of 16 KiB blocks).
 const PIPELINE: u32 = 128;

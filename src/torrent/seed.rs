@@ -7,11 +7,17 @@
 //! request for one, or for a range outside its piece, is dropped). One
 //! request is answered at a time, so a connection holds at most one block
 //! in memory; a peer silent for [`IDLE`] is dropped.
+//!
+//! A peer that sets the extension bit (BEP 10) gets our extension handshake
+//! with the metadata's size, and its `ut_metadata` requests (BEP 9) are
+//! answered from the info dict's bytes: a node that found us in the DHT
+//! with only the infohash can open the torrent from us alone.
 
 use super::swarm::Swarm;
 use crate::wire::krpc::Id20;
-use crate::wire::peer_wire::HANDSHAKE_LEN;
 use crate::wire::peer_wire::{self, decode_handshake, encode_handshake, Handshake, Message};
+use crate::wire::peer_wire::{EXTENSION_BIT, HANDSHAKE_LEN};
+use crate::wire::ut_metadata::{self, MetaMsg, OUR_UT_METADATA};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,11 +41,19 @@ pub enum SeedError {
     UnknownTorrent,
 }
 
+/// An open torrent as it is served: its swarm (pieces) and its info
+/// dict's exact bytes (metadata).
+#[derive(Clone)]
+pub struct Served {
+    pub swarm: Arc<Swarm>,
+    pub info: Arc<[u8]>,
+}
+
 /// Serves one connection until the peer leaves or misbehaves; `find`
 /// names the open torrent for an infohash.
 pub async fn serve<F>(mut stream: TcpStream, peer_id: Id20, find: F) -> Result<(), SeedError>
 where
-    F: Fn(&Id20) -> Option<Arc<Swarm>>,
+    F: Fn(&Id20) -> Option<Served>,
 {
     let _ = stream.set_nodelay(true);
     let mut hs = [0u8; HANDSHAKE_LEN];
@@ -47,18 +61,42 @@ where
         .await
         .map_err(|_| SeedError::Idle)??;
     let theirs = decode_handshake(&hs)?;
-    let swarm = find(&theirs.info_hash).ok_or(SeedError::UnknownTorrent)?;
+    let Served { swarm, info } = find(&theirs.info_hash).ok_or(SeedError::UnknownTorrent)?;
+    let speaks_ext = theirs.reserved[5] & EXTENSION_BIT != 0;
+    let mut reserved = [0u8; 8];
+    reserved[5] = EXTENSION_BIT;
     let ours = Handshake {
-        reserved: [0u8; 8],
+        reserved,
         info_hash: theirs.info_hash,
         peer_id,
     };
     stream.write_all(&encode_handshake(&ours)).await?;
+    // The bitfield first (BEP 3), then our extension handshake.
     send(&mut stream, &Message::Bitfield(swarm.bitfield())).await?;
+    if speaks_ext {
+        let payload = ut_metadata::encode_handshake(Some(info.len() as u64));
+        send(&mut stream, &Message::Extended { id: 0, payload }).await?;
+    }
     let mut buf = Vec::new();
+    // The peer's id for `ut_metadata`, from its extension handshake.
+    let mut their_ut = None;
     loop {
         let m = next(&mut stream, &mut buf).await?;
         match m {
+            Message::Extended { id: 0, payload } => {
+                their_ut = ut_metadata::decode_handshake(&payload)
+                    .ok()
+                    .and_then(|h| h.ut_metadata);
+            }
+            Message::Extended { id, payload } if id == OUR_UT_METADATA => {
+                let (Some(ut), Ok(MetaMsg::Request(piece))) =
+                    (their_ut, ut_metadata::decode(&payload))
+                else {
+                    continue;
+                };
+                let payload = ut_metadata::encode(&ut_metadata::answer(&info, piece));
+                send(&mut stream, &Message::Extended { id: ut, payload }).await?;
+            }
             Message::Interested => send(&mut stream, &Message::Unchoke).await?,
             Message::Request {
                 index,

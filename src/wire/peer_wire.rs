@@ -22,6 +22,9 @@ pub struct Handshake {
     pub peer_id: Id20,
 }
 
+/// The extension protocol's bit (BEP 10), in reserved byte 5.
+pub const EXTENSION_BIT: u8 = 0x10;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     KeepAlive,

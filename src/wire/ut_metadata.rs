@@ -107,6 +107,20 @@ pub fn encode(m: &MetaMsg) -> Vec<u8> {
     out
 }
 
+/// A seed's answer to a request for piece `piece` of `info` (the info
+/// dict's bytes): the piece, or a reject when there is no such piece.
+pub fn answer(info: &[u8], piece: u32) -> MetaMsg {
+    let start = (piece as usize).saturating_mul(PIECE);
+    match info.get(start..) {
+        Some(rest) if !rest.is_empty() => MetaMsg::Data {
+            piece,
+            total_size: info.len() as u64,
+            data: rest[..rest.len().min(PIECE)].to_vec(),
+        },
+        _ => MetaMsg::Reject(piece),
+    }
+}
+
 pub fn decode(payload: &[u8]) -> Result<MetaMsg, Invalid> {
     let (v, used) = bencode::decode_prefix(payload)?;
     let d = v.as_dict().ok_or(Invalid::Field("message"))?;
@@ -149,6 +163,28 @@ mod tests {
             b"d8:msg_typei1e5:piecei0e10:total_sizei3425eexxxx"
         );
         assert_eq!(decode(&encode(&data)).unwrap(), data);
+    }
+
+    #[test]
+    fn a_seed_answers_each_piece_and_rejects_past_the_end() {
+        let info: Vec<u8> = (0..PIECE + 5).map(|i| i as u8).collect();
+        let MetaMsg::Data {
+            data, total_size, ..
+        } = answer(&info, 0)
+        else {
+            panic!("piece 0 is there")
+        };
+        assert_eq!(
+            (data.as_slice(), total_size),
+            (&info[..PIECE], info.len() as u64)
+        );
+        let MetaMsg::Data { data, piece, .. } = answer(&info, 1) else {
+            panic!("piece 1 is there")
+        };
+        assert_eq!((data.as_slice(), piece), (&info[PIECE..], 1));
+        assert_eq!(answer(&info, 2), MetaMsg::Reject(2));
+        assert_eq!(answer(&info, u32::MAX), MetaMsg::Reject(u32::MAX));
+        assert_eq!(answer(&[], 0), MetaMsg::Reject(0));
     }
 
     #[test]

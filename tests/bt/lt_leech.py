@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A libtorrent downloader for lbrymount's seeding test (loopback only).
 
-Usage: lt_leech.py TORRENT SAVE_DIR PEER_HOST:PORT SECONDS
+Usage: lt_leech.py TORRENT|MAGNET SAVE_DIR PEER_HOST:PORT SECONDS
 
-Adds the torrent with SAVE_DIR empty, connects to the one peer given (no
+Adds the torrent (a .torrent file, or a magnet link whose metadata the peer
+must then give, BEP 9) with SAVE_DIR empty, connects to the one peer given (no
 DHT, no tracker, no other peer), and waits until every piece is downloaded
 and checked, or SECONDS pass. Prints one JSON line: {"seeding": BOOL,
 "progress": FRACTION, "downloaded": PAYLOAD_BYTES, "peers": N}.
@@ -24,7 +25,12 @@ def main():
     host, port = peer.rsplit(":", 1)
     # Our node speaks the peer wire over TCP only (no uTP).
     ses = lt_loopback.session(enable_outgoing_utp=False, enable_incoming_utp=False)
-    h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
+    if torrent.startswith("magnet:"):
+        params = lt.parse_magnet_uri(torrent)
+        params.save_path = save
+        h = ses.add_torrent(params)
+    else:
+        h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save})
     deadline = time.time() + float(seconds)
     next_connect = 0.0
     while not h.status().is_seeding and time.time() < deadline:

@@ -102,9 +102,10 @@ pub struct Leech {
     pub dir: tempfile::TempDir,
 }
 
-/// Debian's libtorrent downloads `torrent` from `peer` alone into a fresh
-/// folder, for at most `seconds` (`tests/bt/lt_leech.py`).
-pub async fn leech(torrent: &std::path::Path, peer: &str, seconds: u64) -> Leech {
+/// Debian's libtorrent downloads `torrent` (a `.torrent` file or a magnet
+/// link) from `peer` alone into a fresh folder, for at most `seconds`
+/// (`tests/bt/lt_leech.py`).
+pub async fn leech(torrent: impl AsRef<std::ffi::OsStr>, peer: &str, seconds: u64) -> Leech {
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bt/lt_leech.py"))

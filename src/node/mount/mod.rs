@@ -163,6 +163,10 @@ async fn filesystem(
                 .await
                 .with_context(|| format!("cannot listen for BitTorrent peers on {addr}"))?;
         }
+        let dht = bt.start_dht().await;
+        if let Some(addr) = dht.map_err(anyhow::Error::msg)? {
+            tracing::info!("mainline DHT node listening on {addr}");
+        }
         let bt = Arc::new(bt);
         vfs = vfs.with_tree_source(bt.clone());
         torrents = Some(bt);
