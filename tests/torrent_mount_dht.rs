@@ -253,6 +253,21 @@ async fn a_mount_announces_what_it_serves_and_another_finds_it_through_its_dht_n
     seed.assert_files(&a.mountpoint.join(&seed.info_hash).join("album"));
     // Opening the torrent announced our --bt-listen port in the DHT.
     wait_announced(&nodes[3], ih, bt_port).await;
+    // status says so (once the announce's answers are all in).
+    let want = format!(
+        "bittorrent: 1 torrents open; pieces 127.0.0.1:{bt_port}; mainline dht 127.0.0.1:{dht_port}, "
+    );
+    let shows = |status: &str| {
+        let line = status.lines().find(|l| l.starts_with("bittorrent:"));
+        line.is_some_and(|l| l.starts_with(&want) && l.ends_with(", 1 announced"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut status = first.ok(&["status"]);
+    while !shows(&status) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status = first.ok(&["status"]);
+    }
+    assert!(shows(&status), "{status}");
     seed.kill().await;
 
     // A second mount joins through the first's DHT node alone, finds the

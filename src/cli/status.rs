@@ -141,6 +141,9 @@ pub fn render(s: &Status) -> String {
     }
     render_trackers(&mut o, &s.trackers);
     render_lan(&mut o, s.lan.as_ref());
+    if let Some(bt) = &s.bt {
+        let _ = writeln!(o, "{}", bt.line());
+    }
     if let Some(u) = &s.upnp {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -201,6 +201,9 @@ pub struct Status {
     /// Each fixed peer's and HTTP source's last success and last error.
     #[serde(default)]
     pub sources: Vec<crate::node::source_status::SourceStatus>,
+    /// Torrents in the mount (`None`: no mount, or `--no-bt`).
+    #[serde(default)]
+    pub bt: Option<crate::node::bt_status::BtStatus>,
 }
 
 /// LAN discovery as `status` shows it.

@@ -14,6 +14,7 @@ use super::bt_dht::MainlineFinder;
 use super::bt_seed::Seeding;
 use crate::wire::krpc::Id20;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -47,6 +48,8 @@ pub struct Announcer {
     pub port: Option<u16>,
     /// Woken when a torrent opens, so it is announced at once.
     pub opened: Arc<Notify>,
+    /// Open torrents whose last announce was taken (for `status`).
+    pub announced: Arc<AtomicUsize>,
 }
 
 impl Announcer {
@@ -73,10 +76,13 @@ impl Announcer {
                 refreshed = Some(now);
             }
             let Some(port) = self.port else { continue };
-            for ih in due(&mut next, &self.seeding.info_hashes(), now) {
+            let open = self.seeding.info_hashes();
+            for ih in due(&mut next, &open, now) {
                 let wait = self.announce(ih, port).await;
                 next.insert(ih, Instant::now() + wait);
             }
+            let taken = next.values().filter(|t| **t > now + RETRY_AFTER).count();
+            self.announced.store(taken, Ordering::Relaxed);
         }
     }
 

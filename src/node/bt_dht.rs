@@ -40,6 +40,19 @@ impl MainlineFinder {
         }
     }
 
+    /// `read-only` or the full node's address, and its table's size (0
+    /// while a join holds the node).
+    pub fn state(&self) -> (String, usize) {
+        let node = self.node.try_lock().ok().and_then(|n| n.clone());
+        let contacts = node.as_ref().map_or(0, |n| n.contacts().len());
+        let kind = match (self.listen, node.and_then(|n| n.local_addr())) {
+            (None, _) => "read-only".to_string(),
+            (Some(_), Some(bound)) => bound.to_string(),
+            (Some(asked), None) => asked.to_string(),
+        };
+        (kind, contacts)
+    }
+
     /// Whether the node is a full one (`--bt-dht-listen`).
     pub fn listens(&self) -> bool {
         self.listen.is_some()

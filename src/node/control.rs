@@ -110,6 +110,7 @@ impl ControlHandler for NodeControl {
             upnp: Some(self.upnp.status()),
             reflect: self.reflect.as_ref().map(|r| r.status()),
             sources: self.sources.status(),
+            bt: mount.as_ref().and_then(|m| m.bt_status()),
             recent_errors: mount
                 .map(|m| m.recent_errors())
                 .unwrap_or_default()

@@ -20,6 +20,7 @@ mod announce_waiting;
 pub mod bt_announce;
 pub mod bt_dht;
 pub mod bt_seed;
+pub mod bt_status;
 mod content;
 pub mod control;
 pub mod fixed_peers;

@@ -31,6 +31,8 @@ pub trait MountView: Send + Sync + 'static {
         source: &'a str,
         peers: &'a [String],
     ) -> crate::stream::BoxFuture<'a, Result<PathBuf, String>>;
+    /// The BitTorrent side, or `None` with torrents off.
+    fn bt_status(&self) -> Option<super::bt_status::BtStatus>;
 }
 
 /// Publishes into the node's store. Cheap to clone.

@@ -56,9 +56,11 @@ pub struct BtSource {
     /// `--peer`), asked beside the `--bt-peer`s.
     given: Mutex<HashMap<Id20, Vec<SocketAddr>>>,
     /// The port `--bt-listen` bound, once bound (announced to trackers).
-    listen_port: std::sync::OnceLock<u16>,
+    listen_addr: std::sync::OnceLock<SocketAddr>,
     /// Told when a torrent opens (`bt_announce` announces it at once).
     opened: Arc<tokio::sync::Notify>,
+    /// Open torrents the DHT last took an announce of.
+    announced: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Torrents with peers of their own (`given`), at most.
@@ -81,8 +83,24 @@ impl BtSource {
             stop,
             seeding: Arc::default(),
             given: Mutex::default(),
-            listen_port: std::sync::OnceLock::new(),
+            listen_addr: std::sync::OnceLock::new(),
             opened: Arc::default(),
+            announced: Arc::default(),
+        }
+    }
+
+    /// What `status` shows of torrents.
+    pub fn status(&self) -> super::bt_status::BtStatus {
+        let (dht, dht_contacts) = match &self.dht {
+            Some(d) => d.state(),
+            None => ("off".to_string(), 0),
+        };
+        super::bt_status::BtStatus {
+            torrents_open: self.seeding.info_hashes().len(),
+            listen: self.listen_addr.get().map(|a| a.to_string()),
+            dht,
+            dht_contacts,
+            announced: self.announced.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -98,13 +116,14 @@ impl BtSource {
             true => Some(dht.bind().await?),
             false => None,
         };
-        let port = self.listen_port.get().copied();
+        let port = self.listen_addr.get().map(SocketAddr::port);
         if port.is_some() || bound.is_some() {
             let announcer = super::bt_announce::Announcer {
                 dht: dht.clone(),
                 seeding: self.seeding.clone(),
                 port,
                 opened: self.opened.clone(),
+                announced: self.announced.clone(),
             };
             announcer.spawn(self.stop.clone());
         }
@@ -113,7 +132,7 @@ impl BtSource {
 
     /// The port peers can reach our pieces on, or 0 without `--bt-listen`.
     pub fn listen_port(&self) -> u16 {
-        self.listen_port.get().copied().unwrap_or(0)
+        self.listen_addr.get().map_or(0, SocketAddr::port)
     }
 
     /// Peers to ask for one torrent besides the `--bt-peer`s, from now on
@@ -155,7 +174,7 @@ impl BtSource {
     /// Serves the pieces of open torrents on `addr` (`--bt-listen`).
     pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
         let bound = self.seeding.listen(addr, self.stop.clone()).await?;
-        let _ = self.listen_port.set(bound.port());
+        let _ = self.listen_addr.set(bound);
         Ok(bound)
     }
 

@@ -33,6 +33,10 @@ impl MountView for VfsView {
         self.mountpoint.clone()
     }
 
+    fn bt_status(&self) -> Option<crate::node::bt_status::BtStatus> {
+        self.torrents.as_ref().map(|bt| bt.status())
+    }
+
     fn add_torrent<'a>(
         &'a self,
         source: &'a str,
