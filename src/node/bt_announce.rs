@@ -4,7 +4,9 @@
 //! again every [`ANNOUNCE_EVERY`] (nodes forget an announce after about
 //! 30 minutes; libtorrent re-announces on the same scale). An announce that
 //! fails (no node gave a token, nothing joined) is tried again after
-//! [`RETRY_AFTER`]. A full node (`--bt-dht-listen`) also has its table
+//! [`RETRY_AFTER`], and the torrents due after it wait for the next round:
+//! a node offline with many torrents tries once a minute, not once per
+//! torrent. A full node (`--bt-dht-listen`) also has its table
 //! refreshed every [`REFRESH_EVERY`].
 //!
 //! Which torrents are due is a pure function of the schedule, the torrents
@@ -78,25 +80,29 @@ impl Announcer {
             let Some(port) = self.port else { continue };
             let open = self.seeding.info_hashes();
             for ih in due(&mut next, &open, now) {
-                let wait = self.announce(ih, port).await;
+                let taken = self.announce(ih, port).await;
+                let wait = if taken { ANNOUNCE_EVERY } else { RETRY_AFTER };
                 next.insert(ih, Instant::now() + wait);
+                if !taken {
+                    break;
+                }
             }
             let taken = next.values().filter(|t| **t > now + RETRY_AFTER).count();
             self.announced.store(taken, Ordering::Relaxed);
         }
     }
 
-    /// Announces one torrent; how long until the next try.
-    async fn announce(&self, ih: Id20, port: u16) -> Duration {
+    /// Announces one torrent; whether a node took it.
+    async fn announce(&self, ih: Id20, port: u16) -> bool {
         let btih = hex::encode(ih);
         match self.dht.announce(ih, port).await {
             Ok(stored) => {
                 tracing::info!(%btih, port, stored, "announced in the mainline DHT");
-                ANNOUNCE_EVERY
+                true
             }
             Err(e) => {
                 tracing::warn!(%btih, error = %e, "announce in the mainline DHT failed");
-                RETRY_AFTER
+                false
             }
         }
     }

@@ -88,7 +88,10 @@ impl MainlineFinder {
             .announce(info_hash, port)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(stored)
+        match stored {
+            0 => Err("no node took the announce".into()),
+            n => Ok(n),
+        }
     }
 
     /// The peers announced for `info_hash`, or why there are none.
