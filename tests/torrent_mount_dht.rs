@@ -152,13 +152,7 @@ async fn add_asks_a_magnets_udp_tracker_for_peers() {
     let seed = seed().await;
     let tracker = common::tracker::Tracker::start(None);
     let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
-    // The seed announced to the tracker (as libtorrent would, were it told of it).
-    let announcer = lbrymount::tracker::Tracker::new(tracker.arg(), [7; 20]);
-    let within = Duration::from_secs(5);
-    announcer
-        .announce_hash(ih, seed.port, true, within)
-        .await
-        .unwrap();
+    announce_seed(&tracker, ih, seed.port).await;
     let node = LbryNode::new();
     let m = MountNode::start(&node, &[]);
     let link = format!(
@@ -189,11 +183,7 @@ async fn a_seed_that_moved_is_found_again_in_the_dht() {
     );
     // The seed goes away and comes back on another port, announced anew:
     // the torrent, open since, finds it without a restart.
-    let old = seed.port;
-    seed.kill().await;
-    let moved = common::libtorrent::seed().await;
-    assert_eq!(moved.info_hash, hex::encode(ih), "the same torrent");
-    assert_ne!(moved.port, old);
+    let moved = move_seed(seed).await;
     nodes[1].announce(ih, moved.port).await.unwrap();
     moved.assert_files(&album);
 }
@@ -283,4 +273,54 @@ async fn a_mount_announces_what_it_serves_and_another_finds_it_through_its_dht_n
         assert_eq!(got.len() as u64, size, "{path}");
         assert!(got == want.unwrap(), "{path} differs");
     }
+}
+
+/// Kills `seed` and starts the same torrent's seed on another port.
+async fn move_seed(seed: Seed) -> Seed {
+    let (old, ih) = (seed.port, seed.info_hash.clone());
+    seed.kill().await;
+    let moved = common::libtorrent::seed().await;
+    assert_eq!(moved.info_hash, ih, "the same torrent");
+    assert_ne!(moved.port, old);
+    moved
+}
+
+/// Tells `tracker` that a seed of `ih` listens on `port` (as libtorrent
+/// would, were it told of the tracker).
+async fn announce_seed(tracker: &common::tracker::Tracker, ih: [u8; 20], port: u16) {
+    let announcer = lbrymount::tracker::Tracker::new(tracker.arg(), [7; 20]);
+    let within = Duration::from_secs(5);
+    announcer
+        .announce_hash(ih, port, true, within)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_magnets_trackers_are_kept_and_find_a_seed_that_moved_after_a_restart() {
+    let seed = seed().await;
+    let tracker = common::tracker::Tracker::start(None);
+    let ih: [u8; 20] = hex::decode(&seed.info_hash).unwrap().try_into().unwrap();
+    announce_seed(&tracker, ih, seed.port).await;
+    let node = LbryNode::new();
+    let link = format!(
+        "magnet:?xt=urn:btih:{}&tr=udp://{}/announce",
+        seed.info_hash,
+        tracker.arg()
+    );
+    {
+        let m = MountNode::start(&node, &[]);
+        node.ok(&["add", &link]);
+        let album = m.mountpoint.join(&seed.info_hash).join("album");
+        assert_eq!(
+            std::fs::read(album.join("c.txt")).unwrap(),
+            seed.file("c.txt")
+        );
+    }
+    // The seed moves; only the tracker knows where. The next mount, with
+    // no peer given and no DHT, finds it through the tracker it kept.
+    let moved = move_seed(seed).await;
+    announce_seed(&tracker, ih, moved.port).await;
+    let m = MountNode::start(&node, &[]);
+    moved.assert_files(&m.mountpoint.join(&moved.info_hash).join("album"));
 }

@@ -12,6 +12,7 @@ mod dht_cmd;
 mod dht_mainline;
 pub mod fstab;
 mod get;
+mod get_args;
 mod get_net;
 mod get_node;
 mod get_torrent;
@@ -128,32 +129,7 @@ pub enum Command {
         reflector: Option<String>,
     },
     /// Download a stream and write the original file
-    Get {
-        /// The stream: its sd hash (96 lowercase hex characters) or an LBRY URL (`lbry://@chan/name`);
-        /// or a torrent: a magnet link, btih:INFOHASH or a .torrent file (written into a directory)
-        #[arg(value_name = "SD_HASH|URL|MAGNET|FILE.torrent", value_parser = parse_get_target)]
-        stream: String,
-        /// Where to write the file (replaced only if a regular file), a directory to add it to,
-        /// or - for standard output [default: the descriptor's name, made visible, in the current directory]
-        #[arg(short, long, value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// Use only blobs already in the local store; never touch the network
-        #[arg(long, conflicts_with = "peers")]
-        offline: bool,
-        /// A peer to fetch blobs from (repeatable)
-        #[arg(long = "peer", value_name = "HOST:PORT", value_parser = parse_host_port)]
-        peers: Vec<String>,
-        /// Find the stream's peers in the DHT, joining through this DHT node (UDP; repeatable)
-        /// [default without --peer: LBRY's public bootstrap list]
-        #[arg(long = "bootstrap", value_name = "HOST:PORT", value_parser = parse_host_port, conflicts_with = "offline")]
-        bootstrap: Vec<String>,
-        /// Do not look in LBRY's public DHT: use only --peer and the local store
-        #[arg(long, conflicts_with_all = ["bootstrap", "offline"])]
-        no_bootstrap: bool,
-        /// Give up on a blob after this many seconds without success from any peer
-        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86400))]
-        timeout: u64,
-    },
+    Get(get_args::GetArgs),
     /// List the streams of the running node, or of the local store: sd hash, size, blobs present/total, file name
     Ls {
         /// Only this stream (sd hash or LBRY URL)
@@ -321,47 +297,7 @@ fn run_command(cfg: &Config, cli: Cli) -> anyhow::Result<()> {
     };
     match command {
         Command::Publish { files } => publish::run(cfg, &files, show_progress),
-        Command::Get {
-            stream,
-            output,
-            offline,
-            peers,
-            bootstrap,
-            no_bootstrap,
-            timeout,
-        } => {
-            let source = match get_torrent::is_torrent(&stream) {
-                true => names::Source::Torrent(stream),
-                false => names::source_of(hub, &stream)?,
-            };
-            let sd_hash = match source {
-                names::Source::Stream(sd) => sd,
-                names::Source::Torrent(target) => {
-                    return get_torrent::run(get_torrent::TorrentGet {
-                        target,
-                        output,
-                        offline,
-                        peers,
-                        bootstrap,
-                        no_bootstrap,
-                        timeout: std::time::Duration::from_secs(timeout),
-                        show_progress,
-                    })
-                }
-            };
-            let req = get::GetRequest {
-                sd_hash,
-                output,
-                offline,
-                peers,
-                bootstrap,
-                no_bootstrap,
-                timeout_secs: timeout,
-                show_progress,
-                reach: net.reach.clone(),
-            };
-            get::run(cfg, req)
-        }
+        Command::Get(args) => get_args::run(cfg, hub, &net, args, show_progress),
         Command::Reflect { streams, reflector } => {
             let sds = streams
                 .iter()

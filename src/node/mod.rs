@@ -19,8 +19,10 @@ mod announce_retry;
 mod announce_waiting;
 pub mod bt_announce;
 pub mod bt_dht;
+pub mod bt_peers;
 pub mod bt_seed;
 pub mod bt_status;
+pub mod bt_trackers;
 mod content;
 pub mod control;
 pub mod fixed_peers;
@@ -44,6 +46,7 @@ pub mod shutdown;
 pub mod source_status;
 pub mod torrent_add;
 pub mod torrent_state;
+pub mod torrent_tree;
 pub mod torrents;
 mod tracker_peers;
 

@@ -6,20 +6,18 @@
 //! the metadata at once: its info dict is kept in `DIR/torrents/` exactly
 //! as a torrent fetched from peers is, so it opens with no peer and is
 //! listed again at the next start. A magnet's `x.pe` peers and the
-//! command's `--peer`s, and those its UDP trackers (a magnet's `tr`, a
-//! file's announce list; BEP 15) name when asked once here, are asked for
-//! this torrent beside the `--bt-peer`s, also by the torrent if it is
-//! already open. Opening it is the mount's own
-//! root lookup, with the read timeout and the errors `status` shows.
+//! command's `--peer`s are asked for this torrent beside the `--bt-peer`s,
+//! also by the torrent if it is already open; its UDP trackers (a magnet's
+//! `tr`, a file's announce list; BEP 15) become the torrent's, kept for the
+//! next start and asked as the DHT is (`bt_trackers`). Opening it is the
+//! mount's own root lookup, with the read timeout and the errors `status`
+//! shows.
 
 use super::torrents::BtSource;
 use crate::torrent::{magnet, metainfo};
-use crate::tracker::Tracker;
 use crate::vfs::{Vfs, ROOT};
 use std::io::Read;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A `.torrent` file larger than this is refused (BEP 9's own bound on an
 /// info dict, plus room for the rest).
@@ -37,9 +35,6 @@ struct Added {
     /// Its trackers' URLs (a magnet's `tr`, a file's announce list).
     trackers: Vec<String>,
 }
-
-/// Trackers asked for one torrent, at most.
-const MAX_TRACKERS: usize = 8;
 
 /// Whether `source` names a torrent by link rather than by file.
 pub fn is_link(source: &str) -> bool {
@@ -71,19 +66,14 @@ pub async fn add(
             .map_err(|e| e.to_string())??
     };
     added.peers.extend(peers.iter().cloned());
-    let mut addrs = super::parts::resolve(&added.peers)
+    let addrs = super::parts::resolve(&added.peers)
         .await
         .map_err(|e| format!("{e:#}"))?;
-    let port = bt.listen_port();
-    for p in ask_trackers(added.info_hash, &added.trackers, port).await {
-        if !addrs.contains(&p) {
-            addrs.push(p);
-        }
-    }
     if let Some(info) = added.info {
         bt.keep_metadata(added.info_hash, info).await?;
     }
     bt.add_peers(added.info_hash, &addrs);
+    bt.add_trackers(added.info_hash, &added.trackers).await?;
     let key = hex::encode(added.info_hash);
     let top = vfs.lookup(ROOT, key.as_ref()).await.map_err(|_| {
         format!("torrent {key} did not open within the read timeout; `lbrymount status` says why")
@@ -95,50 +85,6 @@ pub async fn add(
         .find(|n| n != "." && n != "..");
     let at = mountpoint.join(&key);
     Ok(name.map_or(at.clone(), |n| at.join(n)))
-}
-
-/// `HOST:PORT` of a `udp://HOST:PORT[/…]` tracker URL (BEP 15); other
-/// schemes are not spoken.
-fn udp_tracker(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("udp://")?;
-    let host_port = rest.split('/').next()?;
-    let (host, port) = host_port.rsplit_once(':')?;
-    (!host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0)).then(|| host_port.to_owned())
-}
-
-/// Announces the torrent to its UDP trackers (at most [`MAX_TRACKERS`]), as
-/// the node asks LBRY's (`tracker_peers::announce_all`), and returns the
-/// peers they name; a tracker that fails only adds nothing.
-async fn ask_trackers(info_hash: [u8; 20], urls: &[String], port: u16) -> Vec<SocketAddr> {
-    let specs: Vec<String> = urls.iter().filter_map(|u| udp_tracker(u)).collect();
-    if specs.len() < urls.len() {
-        tracing::info!(
-            given = urls.len(),
-            spoken = specs.len(),
-            "only udp:// trackers are asked"
-        );
-    }
-    let peer_id = crate::tracker::peer_id();
-    let trackers: Vec<Arc<Tracker>> = specs
-        .into_iter()
-        .take(MAX_TRACKERS)
-        .map(|spec| Arc::new(Tracker::new(spec, peer_id)))
-        .collect();
-    let (mut peers, asked, answered) =
-        super::tracker_peers::announce_all(&trackers, info_hash, port).await;
-    for t in &trackers {
-        if let Some((_, e)) = t.status().last_error {
-            tracing::info!(tracker = %t.spec(), error = %e, "tracker failed");
-        }
-    }
-    tracing::debug!(
-        asked,
-        answered,
-        peers = peers.len(),
-        "torrent trackers asked"
-    );
-    peers.truncate(crate::torrent::swarm::MAX_PEERS);
-    peers
 }
 
 /// A `.torrent` file's infohash, info dict and trackers, checked whole
@@ -175,6 +121,9 @@ pub fn keep_offline(data_dir: &Path, torrent: &Path) -> Result<(String, String),
     let info = added.info.unwrap_or_default();
     super::torrent_state::save_info(data_dir, &added.info_hash, &info)
         .map_err(|e| format!("cannot keep the torrent's metadata: {e}"))?;
+    let trackers = super::bt_trackers::specs(&added.trackers);
+    super::torrent_state::save_trackers(data_dir, &added.info_hash, &trackers)
+        .map_err(|e| format!("cannot keep the torrent's trackers: {e}"))?;
     Ok((hex::encode(added.info_hash), added.name.unwrap_or_default()))
 }
 
@@ -200,20 +149,6 @@ mod tests {
         let added = read_torrent(&good).unwrap();
         assert_eq!(added.info.as_deref(), Some(&info[..]));
         assert_eq!(added.info_hash, crate::torrent::sha1(info));
-    }
-
-    #[test]
-    fn only_udp_trackers_with_a_port_are_spoken() {
-        let t = |u| udp_tracker(u);
-        assert_eq!(
-            t("udp://tracker.example:6969/announce").as_deref(),
-            Some("tracker.example:6969")
-        );
-        assert_eq!(t("udp://127.0.0.1:80").as_deref(), Some("127.0.0.1:80"));
-        assert_eq!(t("http://tracker.example:80/announce"), None);
-        assert_eq!(t("udp://tracker.example/announce"), None);
-        assert_eq!(t("udp://:6969"), None);
-        assert_eq!(t("udp://h:0"), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `<infohash>.info`, the info dict's exact bytes (so the torrent opens with
 //! no peer, checked against the infohash when read back), and
 //! `<infohash>.pieces`, one line per piece stored, `INDEX HASH[,HASH]`
-//! (the piece's chunks in the blob store).
+//! (the piece's chunks in the blob store), and `<infohash>.trackers`, its
+//! UDP trackers as `HOST:PORT` lines.
 //!
 //! The piece file only grows while a torrent is open and is rewritten
 //! whole (one line per piece) when it is opened next, so it stays bounded
@@ -59,6 +60,32 @@ pub fn load_info(data_dir: &Path, info_hash: &[u8; 20]) -> Option<(Metainfo, Vec
 pub fn save_info(data_dir: &Path, info_hash: &[u8; 20], bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir(data_dir))?;
     crate::atomic_file::write(&path(data_dir, info_hash, "info"), bytes)
+}
+
+/// A trackers file longer than this is not read (8 lines of host names).
+const MAX_TRACKER_FILE: u64 = 4096;
+
+/// Keeps a torrent's trackers (`HOST:PORT`, one per line).
+pub fn save_trackers(
+    data_dir: &Path,
+    info_hash: &[u8; 20],
+    specs: &[String],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir(data_dir))?;
+    let text: String = specs.iter().map(|s| format!("{s}\n")).collect();
+    crate::atomic_file::write(&path(data_dir, info_hash, "trackers"), text.as_bytes())
+}
+
+/// A torrent's kept trackers (none if there is no file, or it is too
+/// large); lines that are not `HOST:PORT` are skipped.
+pub fn load_trackers(data_dir: &Path, info_hash: &[u8; 20]) -> Vec<String> {
+    let file = path(data_dir, info_hash, "trackers");
+    let small = std::fs::metadata(&file).is_ok_and(|m| m.len() <= MAX_TRACKER_FILE);
+    let text = small.then(|| std::fs::read_to_string(&file).ok()).flatten();
+    let lines = text.as_deref().unwrap_or("").lines();
+    let specs =
+        lines.filter_map(|l| super::bt_trackers::udp_tracker(&format!("udp://{}", l.trim())));
+    specs.take(super::bt_trackers::MAX_TRACKERS).collect()
 }
 
 /// The pieces recorded for `info_hash`, compacted on disk to one line each,

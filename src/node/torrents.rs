@@ -13,18 +13,20 @@
 //! (docs/architecture.md §8).
 
 use super::bt_dht::MainlineFinder;
+use super::bt_peers::{Discovery, FindAgain};
 use super::bt_seed::Seeding;
+use super::bt_trackers::TorrentTrackers;
 use super::torrent_state;
+use super::torrent_tree::TorrentTree;
 use crate::store::DiskStore;
-use crate::stream::{BoxFuture, Bytes};
+use crate::stream::BoxFuture;
 use crate::torrent::swarm::Swarm;
-use crate::torrent::swarm::{PeerFinder, MAX_PEERS};
+use crate::torrent::swarm::MAX_PEERS;
 use crate::torrent::{download, magnet, Metainfo};
 use crate::vfs::{TreeContent, TreeSource};
 use crate::wire::krpc::Id20;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -61,6 +63,8 @@ pub struct BtSource {
     opened: Arc<tokio::sync::Notify>,
     /// Open torrents the DHT last took an announce of.
     announced: Arc<std::sync::atomic::AtomicUsize>,
+    /// Each torrent's UDP trackers (`add`, kept in the data dir).
+    trackers: Arc<TorrentTrackers>,
 }
 
 /// Torrents with peers of their own (`given`), at most.
@@ -73,6 +77,7 @@ impl BtSource {
         deadline: Duration,
         stop: CancellationToken,
     ) -> Self {
+        let trackers = Arc::new(TorrentTrackers::new(store.data_dir().to_path_buf()));
         Self {
             peers: cfg.peers,
             dht: cfg
@@ -86,6 +91,7 @@ impl BtSource {
             listen_addr: std::sync::OnceLock::new(),
             opened: Arc::default(),
             announced: Arc::default(),
+            trackers,
         }
     }
 
@@ -105,21 +111,18 @@ impl BtSource {
     }
 
     /// Binds the full DHT node (`--bt-dht-listen`), if there is one, and
-    /// starts announcing the torrents opened to the DHT (with the
-    /// `--bt-listen` port, once [`Self::listen`] bound it). Returns the
-    /// DHT address bound.
-    pub async fn start_dht(&self) -> Result<Option<SocketAddr>, String> {
-        let Some(dht) = &self.dht else {
-            return Ok(None);
-        };
-        let bound = match dht.listens() {
-            true => Some(dht.bind().await?),
-            false => None,
+    /// starts announcing the torrents opened to the DHT and their trackers
+    /// (with the `--bt-listen` port, once [`Self::listen`] bound it).
+    /// Returns the DHT address bound.
+    pub async fn start_announcing(&self) -> Result<Option<SocketAddr>, String> {
+        let bound = match self.dht.as_ref().filter(|d| d.listens()) {
+            Some(dht) => Some(dht.bind().await?),
+            None => None,
         };
         let port = self.listen_addr.get().map(SocketAddr::port);
         if port.is_some() || bound.is_some() {
             let announcer = super::bt_announce::Announcer {
-                dht: dht.clone(),
+                discovery: self.discovery(),
                 seeding: self.seeding.clone(),
                 port,
                 opened: self.opened.clone(),
@@ -178,7 +181,31 @@ impl BtSource {
         Ok(bound)
     }
 
-    /// The `--bt-peer`s and the peers the DHT names, or why there are none.
+    /// Where peers are found beyond those given.
+    fn discovery(&self) -> Discovery {
+        Discovery {
+            dht: self.dht.clone(),
+            trackers: self.trackers.clone(),
+            port: self.listen_port(),
+        }
+    }
+
+    /// A torrent's trackers (`add`), asked from now on and kept for the
+    /// next start; if the torrent is open, the peers they name join it now.
+    pub async fn add_trackers(&self, info_hash: Id20, urls: &[String]) -> Result<(), String> {
+        if urls.is_empty() {
+            return Ok(());
+        }
+        self.trackers.add(info_hash, urls).await?;
+        if let Some(swarm) = self.seeding.find(&info_hash) {
+            let (found, _) = self.trackers.ask(info_hash, self.listen_port()).await;
+            swarm.add_peers(&found);
+        }
+        Ok(())
+    }
+
+    /// The `--bt-peer`s, the peers given, and those the DHT and the
+    /// trackers name, or why there are none.
     async fn peers(&self, info_hash: [u8; 20]) -> Result<Vec<SocketAddr>, String> {
         let mut peers = super::parts::resolve(&self.peers)
             .await
@@ -189,17 +216,16 @@ impl BtSource {
             }
         }
         let mut why = String::from("no peer to ask (give --bt-peer HOST:PORT)");
-        if let Some(dht) = &self.dht {
-            match dht.peers(info_hash).await {
-                Ok(found) => {
-                    for p in found {
-                        if !peers.contains(&p) {
-                            peers.push(p);
-                        }
+        match self.discovery().find(info_hash).await {
+            Ok(found) => {
+                for p in found {
+                    if !peers.contains(&p) {
+                        peers.push(p);
                     }
                 }
-                Err(e) => why = e,
             }
+            Err(e) if !e.is_empty() => why = e,
+            Err(_) => {}
         }
         if peers.is_empty() {
             return Err(why);
@@ -301,116 +327,14 @@ impl TreeSource for BtSource {
                 self.stop.clone(),
             );
             let mut swarm = swarm.remembering(known, log);
-            if let Some(dht) = &self.dht {
-                swarm = swarm.finding(Box::new(DhtAgain {
-                    dht: dht.clone(),
-                    info_hash,
-                }));
-            }
+            swarm = swarm.finding(Box::new(FindAgain {
+                discovery: self.discovery(),
+                info_hash,
+            }));
             let swarm = Arc::new(swarm);
             self.seeding.add(swarm.clone(), info.into());
             self.opened.notify_one();
             Ok(Arc::new(TorrentTree::new(&meta, swarm)) as Arc<dyn TreeContent>)
         })
-    }
-}
-
-/// Asks the mainline DHT again for one torrent's peers, when those its
-/// swarm has all failed.
-struct DhtAgain {
-    dht: Arc<MainlineFinder>,
-    info_hash: Id20,
-}
-
-impl PeerFinder for DhtAgain {
-    fn find(&self) -> BoxFuture<'_, Vec<SocketAddr>> {
-        Box::pin(async move {
-            let found = self.dht.peers(self.info_hash).await;
-            found.unwrap_or_else(|why| {
-                tracing::info!(%why, "no more peers in the mainline DHT");
-                Vec::new()
-            })
-        })
-    }
-}
-
-/// A torrent's files as the filesystem shows them.
-struct TorrentTree {
-    swarm: Arc<Swarm>,
-    /// Paths (under the torrent's name) and sizes, padding left out.
-    files: Vec<(String, u64)>,
-    /// Where each file starts in the torrent's bytes.
-    starts: Vec<u64>,
-}
-
-impl TorrentTree {
-    fn new(m: &Metainfo, swarm: Arc<Swarm>) -> Self {
-        let shown = m.files.iter().filter(|f| !f.pad);
-        let (mut files, mut starts) = (Vec::new(), Vec::new());
-        for f in shown {
-            let path = if m.single_file {
-                f.path.clone()
-            } else {
-                format!("{}/{}", m.name, f.path)
-            };
-            files.push((path, f.length));
-            starts.push(f.offset);
-        }
-        Self {
-            swarm,
-            files,
-            starts,
-        }
-    }
-
-    /// The torrent byte range of `range` in `file`, clamped to the file.
-    fn span(&self, file: usize, range: Range<u64>) -> Option<Range<u64>> {
-        let (start, size) = (*self.starts.get(file)?, self.files.get(file)?.1);
-        let end = range.end.min(size);
-        (range.start < end).then(|| start + range.start..start + end)
-    }
-}
-
-impl TreeContent for TorrentTree {
-    fn files(&self) -> &[(String, u64)] {
-        &self.files
-    }
-
-    fn read(&self, file: usize, offset: u64, len: usize) -> BoxFuture<'_, Result<Bytes, String>> {
-        let span = self.span(file, offset..offset.saturating_add(len as u64));
-        Box::pin(async move {
-            let Some(r) = span else {
-                return Ok(Bytes::new());
-            };
-            let n = (r.end - r.start) as usize;
-            self.swarm
-                .read(r.start, n)
-                .await
-                .map_err(|e| crate::error_chain(&e))
-        })
-    }
-
-    fn prefetch(&self, file: usize, range: Range<u64>) {
-        if let Some(r) = self.span(file, range) {
-            self.swarm.prefetch(r);
-        }
-    }
-
-    fn xattrs(&self, file: usize) -> Vec<(&'static str, String)> {
-        let meta = self.swarm.meta();
-        let size = self.files.get(file).map_or(0, |f| f.1);
-        let (held, total) = match self.span(file, 0..size) {
-            Some(r) => {
-                let first = r.start / meta.piece_length;
-                let last = (r.end - 1) / meta.piece_length;
-                (self.swarm.held_between(first..last + 1), last + 1 - first)
-            }
-            None => (0, 0),
-        };
-        vec![
-            ("user.lbry.btih", hex::encode(meta.info_hash)),
-            ("user.lbry.pieces", format!("{held}/{total}")),
-            ("user.lbry.peers", self.swarm.peer_count().to_string()),
-        ]
     }
 }

@@ -61,8 +61,7 @@ where
         .await
         .map_err(|_| SeedError::Idle)??;
     let theirs = decode_handshake(&hs)?;
-    let Served { swarm, info } = find(&theirs.info_hash).ok_or(SeedError::UnknownTorrent)?;
-    let speaks_ext = theirs.reserved[5] & EXTENSION_BIT != 0;
+    let served = find(&theirs.info_hash).ok_or(SeedError::UnknownTorrent)?;
     let mut reserved = [0u8; 8];
     reserved[5] = EXTENSION_BIT;
     let ours = Handshake {
@@ -72,21 +71,23 @@ where
     };
     stream.write_all(&encode_handshake(&ours)).await?;
     // The bitfield first (BEP 3), then our extension handshake.
-    send(&mut stream, &Message::Bitfield(swarm.bitfield())).await?;
-    if speaks_ext {
-        let payload = ut_metadata::encode_handshake(Some(info.len() as u64));
+    send(&mut stream, &Message::Bitfield(served.swarm.bitfield())).await?;
+    if theirs.reserved[5] & EXTENSION_BIT != 0 {
+        let payload = ut_metadata::encode_handshake(Some(served.info.len() as u64));
         send(&mut stream, &Message::Extended { id: 0, payload }).await?;
     }
+    answer_all(&mut stream, &served).await
+}
+
+/// Answers the peer's messages, one at a time, until it leaves.
+async fn answer_all(stream: &mut TcpStream, served: &Served) -> Result<(), SeedError> {
     let mut buf = Vec::new();
     // The peer's id for `ut_metadata`, from its extension handshake.
     let mut their_ut = None;
     loop {
-        let m = next(&mut stream, &mut buf).await?;
-        match m {
+        match next(stream, &mut buf).await? {
             Message::Extended { id: 0, payload } => {
-                their_ut = ut_metadata::decode_handshake(&payload)
-                    .ok()
-                    .and_then(|h| h.ut_metadata);
+                their_ut = ut_metadata::peer_id_of_ut_metadata(&payload);
             }
             Message::Extended { id, payload } if id == OUR_UT_METADATA => {
                 let (Some(ut), Ok(MetaMsg::Request(piece))) =
@@ -94,25 +95,21 @@ where
                 else {
                     continue;
                 };
-                let payload = ut_metadata::encode(&ut_metadata::answer(&info, piece));
-                send(&mut stream, &Message::Extended { id: ut, payload }).await?;
+                let payload = ut_metadata::encode(&ut_metadata::answer(&served.info, piece));
+                send(stream, &Message::Extended { id: ut, payload }).await?;
             }
-            Message::Interested => send(&mut stream, &Message::Unchoke).await?,
+            Message::Interested => send(stream, &Message::Unchoke).await?,
             Message::Request {
                 index,
                 begin,
                 length,
             } if length <= MAX_REQUEST => {
-                if let Some(data) = swarm.stored_block(index, begin, length).await {
-                    let piece = Message::Piece {
-                        index,
-                        begin,
-                        data: data.to_vec(),
-                    };
-                    send(&mut stream, &piece).await?;
-                } else {
+                let Some(data) = served.swarm.stored_block(index, begin, length).await else {
                     tracing::debug!(index, begin, length, "request for a piece not held");
-                }
+                    continue;
+                };
+                let data = data.to_vec();
+                send(stream, &Message::Piece { index, begin, data }).await?;
             }
             _ => {}
         }

@@ -353,7 +353,7 @@ fn entry_kind(e: &NameEntry) -> Kind {
 fn no_torrents(n: &Named) -> String {
     let ih = match n.source {
         Source::Torrent(ih) => hex::encode(ih),
-        Source::Stream(sd) => sd.to_string(),
+        Source::Stream(_) => return "its source is an LBRY stream".into(),
     };
     format!(
         "its source is the BitTorrent infohash {ih}, and torrents are not in this mount (--no-bt)"

@@ -132,18 +132,25 @@ impl NameTable {
     }
 
     /// Adds `entry`, or puts it in place of the one of the same parent and
-    /// name (keeping its inode). Returns the directory inode.
+    /// name, keeping its inode unless it changes kind (a claim whose source
+    /// moved between a stream and a torrent): the kernel takes an inode
+    /// that changes type for a broken one, so it gets a new inode then.
+    /// Returns the directory inode.
     pub fn put(&self, entry: NameEntry) -> Result<u64, Full> {
         let mut t = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         let key = (entry.parent, entry.name.clone());
         if let Some(&j) = t.by_path.get(&key) {
-            t.entries[j] = Arc::new(entry);
-            return Ok(dir_ino(j));
+            if t.entries[j].link().is_some() == entry.link().is_some() {
+                t.entries[j] = Arc::new(entry);
+                return Ok(dir_ino(j));
+            }
         }
         if t.entries.len() >= MAX_NAMES {
             return Err(Full);
         }
         let j = t.entries.len();
+        // The old inode's entry stays for what the kernel still holds of
+        // it; `children` lists only the entry the name now points at.
         t.entries.push(Arc::new(entry));
         t.by_path.insert(key, j);
         Ok(dir_ino(j))
@@ -167,7 +174,9 @@ impl NameTable {
     pub fn children(&self, parent: u64) -> Vec<(u64, Arc<NameEntry>)> {
         let t = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let under = t.entries.iter().enumerate();
-        let under = under.filter(|(_, e)| e.parent == parent);
+        let current =
+            |j: usize, e: &NameEntry| t.by_path.get(&(e.parent, e.name.clone())) == Some(&j);
+        let under = under.filter(|(j, e)| e.parent == parent && current(*j, e));
         under.map(|(j, e)| (dir_ino(j), e.clone())).collect()
     }
 }
@@ -230,6 +239,22 @@ mod tests {
         assert_eq!(link, format!("../{}", "ab".repeat(20)));
         assert!(t.get(top, "t").is_some());
         assert!(stream(1, "s").link().is_none(), "an LBRY stream is no link");
+    }
+
+    #[test]
+    fn a_claim_that_changes_kind_gets_a_new_inode_and_is_listed_once() {
+        let t = NameTable::default();
+        let dir = t.put(stream(super::super::ROOT, "c")).unwrap();
+        let mut e = stream(super::super::ROOT, "c");
+        let mut claim = e.named().unwrap().clone();
+        claim.source = Source::Torrent([1; 20]);
+        e.what = What::Stream(claim);
+        let link = t.put(e).unwrap();
+        assert_ne!(link, dir, "a directory inode never becomes a link");
+        assert_eq!(t.get(super::super::ROOT, "c").unwrap().0, link);
+        let listed = t.children(super::super::ROOT);
+        assert_eq!(listed.iter().map(|c| c.0).collect::<Vec<_>>(), [link]);
+        assert!(t.entry(dir).is_some(), "the old inode still answers");
     }
 
     #[test]

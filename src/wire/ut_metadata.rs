@@ -65,6 +65,15 @@ pub fn encode_handshake(metadata_size: Option<u64>) -> Vec<u8> {
     encode_standard(&dict(pairs))
 }
 
+/// The peer's id for `ut_metadata` in its extension handshake, whatever
+/// else the handshake holds (a seed only needs where to send answers).
+pub fn peer_id_of_ut_metadata(payload: &[u8]) -> Option<u8> {
+    let v = bencode::decode(payload).ok()?;
+    let m = get(v.as_dict()?, "m")?.as_dict()?;
+    let id = get(m, "ut_metadata")?.as_int()?;
+    u8::try_from(id).ok().filter(|i| *i != 0)
+}
+
 pub fn decode_handshake(payload: &[u8]) -> Result<ExtHandshake, Invalid> {
     let v = bencode::decode(payload)?;
     let d = v.as_dict().ok_or(Invalid::Field("handshake"))?;
@@ -213,11 +222,20 @@ mod tests {
             decode_handshake(huge.as_bytes()),
             Err(Invalid::Field("metadata_size"))
         );
+        let odd_size = b"d1:md11:ut_metadatai3ee13:metadata_sizei-1ee";
+        assert!(decode_handshake(odd_size).is_err());
+        assert_eq!(
+            peer_id_of_ut_metadata(odd_size),
+            Some(3),
+            "a seed still answers"
+        );
+        assert_eq!(peer_id_of_ut_metadata(b"d1:md11:ut_metadatai300eee"), None);
         let off = b"d1:md11:ut_metadatai0eee";
         assert_eq!(
             decode_handshake(off).unwrap().ut_metadata,
             None,
             "0 means disabled (BEP 10)"
         );
+        assert_eq!(peer_id_of_ut_metadata(off), None);
     }
 }

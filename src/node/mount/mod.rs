@@ -163,7 +163,7 @@ async fn filesystem(
                 .await
                 .with_context(|| format!("cannot listen for BitTorrent peers on {addr}"))?;
         }
-        let dht = bt.start_dht().await;
+        let dht = bt.start_announcing().await;
         if let Some(addr) = dht.map_err(anyhow::Error::msg)? {
             tracing::info!("mainline DHT node listening on {addr}");
         }
