@@ -73,6 +73,9 @@ pub fn fetch_deadline(read_timeout: Duration) -> Duration {
 
 /// Mounts the network and runs the node until a signal or an unmount from
 /// outside, on a runtime of its own.
+/// Blob buffers made ready before the mount answers (`blob::pool::prewarm`).
+const PREWARM_BUFFERS: usize = 4;
+
 pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
     let mp = mountpoint::prepare(&cfg.mountpoint)?;
     cfg.node.fetch_deadline = fetch_deadline(cfg.read_timeout);
@@ -88,6 +91,8 @@ pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
 }
 
 async fn run(cfg: MountConfig, mp: &Path) -> anyhow::Result<()> {
+    // The first read's receive buffer and plaintext, faulted in now.
+    crate::blob::pool::prewarm(PREWARM_BUFFERS, crate::blob::MAX_BLOB_SIZE);
     let mut node = Node::start(cfg.node).await?;
     let (vfs, torrents) = filesystem(&node, cfg.read_timeout, cfg.bt.clone()).await?;
     node.publisher.attach(Arc::new(VfsView {
