@@ -12,6 +12,7 @@
 //! - `atomic_file`: small files replaced whole (node state, share manifest);
 //! - `pipeline`: an ordered parallel map with bounded memory, on plain threads;
 //! - `blocking`: the caps on blocking jobs (short ones, and publishes and hashing);
+//! - `large_alloc`: the allocator: blob-sized buffers in their own huge-page mappings, unmapped when freed;
 //! - `store`: verified blobs on disk (lbrynet's `blobfiles/`) or in memory, capped LRU, pins;
 //! - `publish`: file -> encrypted blobs + stream descriptor, streaming on all cores;
 //! - `assemble`: descriptor + blobs -> the original file;
@@ -57,6 +58,7 @@ pub(crate) mod fuse;
 pub mod hash;
 pub mod hub;
 pub(crate) mod lan;
+pub mod large_alloc;
 pub(crate) mod layout;
 pub mod mainline;
 pub(crate) mod node;

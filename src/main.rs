@@ -8,6 +8,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// Blob-sized buffers get their own (huge-page) mappings: see `large_alloc`.
+#[global_allocator]
+static ALLOC: lbrymount::large_alloc::LargeMapped = lbrymount::large_alloc::LargeMapped;
+
 fn main() -> ExitCode {
     // First, while this is the only thread: a daemon's pipe to its parent.
     let daemon_child = cli::ready::take_daemon_env();

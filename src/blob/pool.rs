@@ -2,13 +2,14 @@
 //!
 //! A mount streaming at 500 MiB/s allocates and frees a 2 MiB buffer for
 //! every blob several times over: the receive buffer, the plaintext of a blob
-//! shared with the cache write, the read of a cached blob. glibc keeps freed
-//! chunks of that size in the arena of the thread that freed them, and
-//! tokio's workers and blocking threads each have their own: 100 readers at
-//! spread offsets peaked at 143-151 MiB, of which about 52 MiB were live
-//! (measured by forcing those buffers onto mmap, which cost a CPU-second per
-//! GiB instead). Buffers taken from here and given back when their blob is
-//! dropped are reused instead, and at most [`KEEP`] wait idle.
+//! shared with the cache write, the read of a cached blob. Each is its own
+//! mapping (`large_alloc`), unmapped when freed: without reuse every blob
+//! would pay a map, its page faults and an unmap several times over (with
+//! 4 KiB pages that cost a CPU-second per GiB). Buffers taken from here and
+//! given back when their blob is dropped are reused instead, and at most
+//! [`KEEP`] wait idle, so memory stays bounded. (Before `large_alloc`,
+//! glibc kept freed 2 MiB chunks in the arena of each thread that freed
+//! them: 100 readers peaked at 143-151 MiB with 52 MiB live.)
 //!
 //! A reused buffer still holds the bytes of the blob it last carried; every
 //! caller overwrites what it uses (a receiver exposes only what it received,
@@ -64,9 +65,10 @@ pub fn take_empty(cap: usize) -> Vec<u8> {
 /// Puts `n` (at most [`KEEP`]) buffers of `cap` bytes in the process's
 /// pool with every page already touched. A fresh process's first blobs
 /// (the cold first byte: the receive buffer, then the plaintext) otherwise
-/// pay a page fault per 4 KiB as they are written, about 2 ms per 2 MiB
-/// buffer on a VM. The buffers are the ones streaming would allocate
-/// anyway, so the peak memory does not grow.
+/// pay their page faults as they are written: about 2 ms per 2 MiB buffer
+/// on a VM with 4 KiB pages, 0.13 ms where `large_alloc` gets a huge page.
+/// The buffers are the ones streaming would allocate anyway, so the peak
+/// memory does not grow.
 pub fn prewarm(n: usize, cap: usize) {
     POOL.prewarm(n, cap)
 }

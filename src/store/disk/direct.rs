@@ -10,9 +10,11 @@
 //! read from disk anyway, and the kernel caches it then).
 //!
 //! `O_DIRECT` wants the buffer address, the file offset and the length
-//! aligned to the device's block size, so the blob is copied into an
-//! aligned buffer (reused, so its pages are warm), padded with
-//! zeros to a whole block and the file is then cut to the blob's length.
+//! aligned to the device's block size. A full blob in the program's own
+//! buffers is (`large_alloc` maps them page-aligned) and is written as it
+//! is. Any other blob is copied into an aligned buffer (reused, so its
+//! pages are warm), padded with zeros to a whole block, and the file is
+//! then cut to the blob's length.
 //! Filesystems without `O_DIRECT` (tmpfs, some FUSE and network ones)
 //! refuse the flag and get the usual buffered write.
 
@@ -40,6 +42,11 @@ pub(super) fn write_all(file: &mut File, data: &[u8]) -> io::Result<()> {
     if data.len() < MIN_DIRECT || !set_direct(file, true) {
         return file.write_all(data);
     }
+    if data.as_ptr().align_offset(ALIGN) == 0 && data.len() % ALIGN == 0 {
+        // Already aligned (a full blob in a `large_alloc` mapping): no copy.
+        let written = file.write_all(data);
+        return finish(file, data, written);
+    }
     let padded = data.len().next_multiple_of(ALIGN);
     let spare = || SPARE.lock().unwrap_or_else(PoisonError::into_inner);
     let mut buf = spare().pop().unwrap_or_default();
@@ -56,6 +63,12 @@ pub(super) fn write_all(file: &mut File, data: &[u8]) -> io::Result<()> {
         kept.push(buf);
     }
     drop(kept);
+    finish(file, data, written)
+}
+
+/// Ends a direct write: the descriptor back to normal, the file cut to the
+/// blob's length, or written the usual way if the device refused.
+fn finish(file: &mut File, data: &[u8], written: io::Result<()>) -> io::Result<()> {
     // Whatever happened, the descriptor goes back to normal for what follows.
     set_direct(file, false);
     match written {
@@ -121,6 +134,20 @@ mod tests {
         ] {
             roundtrip(dir.path(), len);
         }
+    }
+
+    #[test]
+    fn an_aligned_blob_is_written_from_its_own_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 2 << 20;
+        let mut buf: Vec<u8> = (0..len + ALIGN).map(|i| (i % 251) as u8).collect();
+        let start = buf.as_ptr().align_offset(ALIGN);
+        let data = &mut buf[start..start + len];
+        let path = dir.path().join("aligned");
+        let mut f = File::create(&path).unwrap();
+        write_all(&mut f, data).unwrap();
+        drop(f);
+        assert!(std::fs::read(&path).unwrap() == *data);
     }
 
     #[test]
