@@ -48,8 +48,11 @@ impl Vfs {
     /// lookups and the open instead of following them. One single-flight
     /// fetch, joined by the open's; nothing is held, so the cache may evict it.
     /// What the file's size depends on (usually the small last blob, when
-    /// the size is not known from the descriptor) comes first: the `stat`
-    /// that follows a lookup waits for it, and must not queue behind 2 MiB.
+    /// the size is not known from the descriptor) is asked first, and the
+    /// first blob right behind it on another connection: the `stat` that
+    /// follows a lookup waits for the small one, which must not queue behind
+    /// 2 MiB, and the read that follows the `stat` must not wait for both
+    /// one after the other.
     pub(super) fn warm_first_blob(&self, dir: u64) {
         let Some(super::table::Node::Dir(stream)) = self.table.node(dir) else {
             return;
@@ -60,10 +63,13 @@ impl Vfs {
         let span = tracing::debug_span!("first blob", sd = %stream.sd().short());
         let stop = self.cfg.stop.clone();
         let warm = async move {
-            if let Err(e) = stream.size().await {
-                tracing::debug!(error = %e, "the size is not known yet");
-            }
-            stream.prefetch(0, true).await;
+            let size = async {
+                if let Err(e) = stream.size().await {
+                    tracing::debug!(error = %e, "the size is not known yet");
+                }
+            };
+            // Polled in this order: the size's request goes out first.
+            tokio::join!(size, stream.clone().prefetch(0, true));
         };
         crate::task::spawn("first-blob prefetch", span, async move {
             stop.run_until_cancelled(warm).await;
