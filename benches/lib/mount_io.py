@@ -8,7 +8,8 @@ script compares with `cmp` afterwards).
     mount_io.py seq PATH                    -> seconds bytes
     mount_io.py rand PATH N SEED ORIG       -> median p90 max (ms) total (s)
     mount_io.py many PATH N CHUNK_MIB ORIG  -> seconds bytes
-    mount_io.py sha PATH                    -> seconds CPU-seconds of sha384sum PATH
+    mount_io.py sha PATH [openssl]          -> seconds CPU-seconds of sha384sum PATH
+                                               (or of `openssl dgst -sha384 PATH`)
 """
 import os
 import random
@@ -105,12 +106,13 @@ def many(path, n, chunk_mib, orig):
     print(f"{dt:.4f} {sum(done)}")
 
 
-def sha(path):
+def sha(path, tool):
     import resource
     import subprocess
 
+    cmd = ["openssl", "dgst", "-sha384", path] if tool == "openssl" else ["sha384sum", path]
     t = now()
-    subprocess.run(["sha384sum", path], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     dt = now() - t
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"{dt:.3f} {r.ru_utime + r.ru_stime:.3f}")
@@ -130,7 +132,7 @@ def main():
     elif cmd == "rand":
         rand(path, int(a[0]), int(a[1]), a[2])
     elif cmd == "sha":
-        sha(path)
+        sha(path, a[0] if a else "sha384sum")
     elif cmd == "many":
         many(path, int(a[0]), int(a[1]), a[2])
     else:

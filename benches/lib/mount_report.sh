@@ -17,6 +17,7 @@ echo "file: $size_mib MiB of random data, $(nproc) cores, all on 127.0.0.1; $(rc
 echo "lbrymount: $bin"
 echo "load average at the start: $load"
 echo "sha384sum (page cache warm, best of 3): $t_sha s = $sha_mibs MiB/s, $c_sha CPU-s per GiB"
+echo "OpenSSL's SHA-384 (openssl dgst, least of 3): ${c_ossl:-n/a (no openssl)} CPU-s per GiB"
 echo "writing $size_mib MiB into new 2 MiB files (no fsync): $t_write s = $(mibs "$t_write") MiB/s"
 echo
 row "scenario" "lbrymount" "rclone mount"
@@ -92,6 +93,7 @@ target "cold sequential read, MiB/s" "$lr" "$rr" "${q_cold}x" ">= 1.5x" "$q_cold
 target "  the same / sha384sum's MiB/s" "${q_sha_l}x" "${q_sha_r}x" "" ">= 0.7x" "$q_sha_l >= 0.7"
 target "cold sequential, mount CPU-s per GiB" "${R[$l.cpugb]}" "${R[$r.cpugb]}" "${q_cpu}x" "lbrymount <= 2.0" "${R[$l.cpugb]} <= 2.0"
 target "  the same / sha384sum's CPU-s per GiB (${c_sha})" "$(div "${R[$l.cpugb]}" "$c_sha")x" "$(div "${R[$r.cpugb]}" "$c_sha")x" "" "-" ""
+[ -z "$c_ossl" ] || target "  the same / OpenSSL SHA-384's (${c_ossl}): floor" "$(div "${R[$l.cpugb]}" "$c_ossl")x" "$(div "${R[$r.cpugb]}" "$c_ossl")x" "" "-" ""
 target "3 peers: cold sequential, MiB/s" "$l3r" "-" "${q_3}x" ">= 0.95x of 1 peer" "$q_3 >= 0.95"
 target "3 peers: mount CPU-s per GiB" "${R[l3.cpugb]}" "-" "${q_3cpu}x" "lbrymount <= 2.0" "${R[l3.cpugb]} <= 2.0"
 target "first byte, ms (median of $nttfb mounts)" "${R[$l.ttfb]}" "${R[$r.ttfb]}" "${q_ttfb}x" "<= 1.0x" "$q_ttfb <= 1.0"
