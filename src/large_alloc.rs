@@ -11,7 +11,7 @@
 //! - its chunks are not page-aligned, so each cache write with `O_DIRECT`
 //!   first copied the blob into an aligned buffer.
 //!
-//! Allocations of at least [`LARGE`] bytes therefore get their own mapping,
+//! Allocations of at least [`LARGE`] (1.5 MiB) therefore get their own mapping,
 //! aligned to 2 MiB when they are that large and advised `MADV_HUGEPAGE`;
 //! `dealloc` unmaps them, so memory goes back as soon as a buffer does
 //! (`blob::pool` keeps a few for reuse). Everything smaller goes to the
@@ -20,8 +20,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-/// Allocations at least this large are mapped on their own.
-pub const LARGE: usize = 1 << 20;
+/// Allocations at least this large are mapped on their own: blob buffers
+/// (2 MiB) are, a read gathered across two blobs (at most 1 MiB, made and
+/// freed once every other blob of a stream) is not: mapping and faulting
+/// it in on every read cost more than glibc's reuse of it.
+pub const LARGE: usize = 3 << 19;
 /// A transparent huge page, and the alignment of mappings that can hold one.
 const HUGE: usize = 2 << 20;
 /// Mappings are at least page-aligned; larger alignments go to the system.
