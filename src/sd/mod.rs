@@ -18,6 +18,7 @@
 mod error;
 mod names;
 mod read;
+mod read_typed;
 mod write;
 
 #[cfg(test)]
@@ -218,7 +219,7 @@ impl StreamDescriptor {
     /// key and IVs as written.
     fn compute_stream_hash(&self) -> String {
         let data = self.blobs.iter().map(|b| Entry {
-            blob_hash: Some(b.hash.to_hex()),
+            blob_hash: Some(b.hash),
             blob_num: u64::from(b.blob_num),
             length: u64::from(b.length),
         });
@@ -252,7 +253,7 @@ impl std::fmt::Debug for StreamDescriptor {
 
 /// One `blobs` entry as the stream hash sees it (the IV text travels beside it).
 struct Entry {
-    blob_hash: Option<String>,
+    blob_hash: Option<BlobHash>,
     blob_num: u64,
     length: u64,
 }
@@ -270,7 +271,11 @@ fn stream_hash<'a>(
         let mut bh = Sha384::new();
         if entry.length != 0 {
             if let Some(h) = &entry.blob_hash {
-                bh.update(h.as_bytes());
+                // The lowercase hex the descriptor gave (the reader takes no other).
+                let mut text = [0u8; 2 * crate::hash::HASH_LEN];
+                if hex::encode_to_slice(h.as_bytes(), &mut text).is_ok() {
+                    bh.update(text);
+                }
             }
         }
         bh.update(entry.blob_num.to_string().as_bytes());

@@ -11,29 +11,38 @@ use crate::hash::{BlobHash, SdHash};
 use serde_json::{Map, Value};
 
 /// One `blobs` entry with its types checked and its values not yet.
-struct RawEntry {
-    blob_hash: Option<Value>,
-    blob_num: u64,
-    iv: String,
-    length: u64,
+pub(super) struct RawEntry {
+    pub(super) blob_hash: Option<Value>,
+    pub(super) blob_num: u64,
+    pub(super) iv: String,
+    pub(super) length: u64,
+}
+
+/// The descriptor's fields with their types checked and values not yet.
+pub(super) struct RawTop {
+    pub(super) stream_name: String,
+    pub(super) key_text: String,
+    pub(super) suggested: String,
+    pub(super) written_hash: String,
+    pub(super) entries: Vec<RawEntry>,
 }
 
 pub(super) fn parse(bytes: &[u8], sd_hash: SdHash) -> Result<StreamDescriptor, SdError> {
     if bytes.len() > MAX_BLOB_SIZE {
         return Err(SdError::TooLarge(bytes.len()));
     }
-    // serde_json checks UTF-8 and limits nesting depth, so hostile input
-    // cannot exhaust the stack.
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| SdError::Json(e.to_string()))?;
-    let mut top = match value {
-        Value::Object(map) => map,
-        other => return Err(SdError::NotAnObject(describe(&other))),
+    // A well-formed descriptor is read straight into its fields; whatever
+    // that path does not take is read as a value tree, which says why.
+    let RawTop {
+        stream_name,
+        key_text,
+        suggested,
+        written_hash,
+        entries,
+    } = match super::read_typed::top(bytes) {
+        Some(top) => top,
+        None => value_tree(bytes)?,
     };
-    let stream_name = take_string(&mut top, "stream_name")?;
-    let key_text = take_string(&mut top, "key")?;
-    let suggested = take_string(&mut top, "suggested_file_name")?;
-    let written_hash = take_string(&mut top, "stream_hash")?;
-    let entries = take_entries(&mut top)?;
 
     check_lbry_rules(&entries)?;
 
@@ -75,6 +84,25 @@ pub(super) fn parse(bytes: &[u8], sd_hash: SdHash) -> Result<StreamDescriptor, S
         });
     }
     Ok(sd)
+}
+
+/// The fields of any JSON the typed path did not take, or the first thing
+/// wrong with it.
+pub(super) fn value_tree(bytes: &[u8]) -> Result<RawTop, SdError> {
+    // serde_json checks UTF-8 and limits nesting depth, so hostile input
+    // cannot exhaust the stack.
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| SdError::Json(e.to_string()))?;
+    let mut top = match value {
+        Value::Object(map) => map,
+        other => return Err(SdError::NotAnObject(describe(&other))),
+    };
+    Ok(RawTop {
+        stream_name: take_string(&mut top, "stream_name")?,
+        key_text: take_string(&mut top, "key")?,
+        suggested: take_string(&mut top, "suggested_file_name")?,
+        written_hash: take_string(&mut top, "stream_hash")?,
+        entries: take_entries(&mut top)?,
+    })
 }
 
 /// lbry-sdk's rules 2–5 (docs/protocol.md §2.4), in its order.
