@@ -33,11 +33,7 @@ impl Discovery {
         let trackers = self.trackers.ask(info_hash, self.port);
         let (dht, (from_trackers, answered)) = tokio::join!(dht, trackers);
         let mut peers = dht.as_ref().cloned().unwrap_or_default();
-        for p in from_trackers {
-            if !peers.contains(&p) {
-                peers.push(p);
-            }
-        }
+        add_new(&mut peers, from_trackers);
         if !peers.is_empty() {
             return Ok(peers);
         }
@@ -49,6 +45,16 @@ impl Discovery {
             ));
         }
         Err(why.join("; "))
+    }
+}
+
+/// Appends the peers of `more` that `peers` does not hold yet (both lists
+/// are bounded by the swarm's `MAX_PEERS`, so a linear check is cheap).
+pub fn add_new(peers: &mut Vec<SocketAddr>, more: impl IntoIterator<Item = SocketAddr>) {
+    for p in more {
+        if !peers.contains(&p) {
+            peers.push(p);
+        }
     }
 }
 

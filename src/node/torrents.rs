@@ -13,7 +13,7 @@
 //! (docs/architecture.md §8).
 
 use super::bt_dht::MainlineFinder;
-use super::bt_peers::{Discovery, FindAgain};
+use super::bt_peers::{add_new, Discovery, FindAgain};
 use super::bt_seed::Seeding;
 use super::bt_trackers::TorrentTrackers;
 use super::torrent_state;
@@ -210,20 +210,10 @@ impl BtSource {
         let mut peers = super::parts::resolve(&self.peers)
             .await
             .map_err(|e| format!("{e:#}"))?;
-        for p in self.given_peers(&info_hash) {
-            if !peers.contains(&p) {
-                peers.push(p);
-            }
-        }
+        add_new(&mut peers, self.given_peers(&info_hash));
         let mut why = String::from("no peer to ask (give --bt-peer HOST:PORT)");
         match self.discovery().find(info_hash).await {
-            Ok(found) => {
-                for p in found {
-                    if !peers.contains(&p) {
-                        peers.push(p);
-                    }
-                }
-            }
+            Ok(found) => add_new(&mut peers, found),
             Err(e) if !e.is_empty() => why = e,
             Err(_) => {}
         }

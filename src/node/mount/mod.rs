@@ -71,11 +71,11 @@ pub fn fetch_deadline(read_timeout: Duration) -> Duration {
     read_timeout.saturating_sub(read_timeout / 10)
 }
 
-/// Mounts the network and runs the node until a signal or an unmount from
-/// outside, on a runtime of its own.
 /// Blob buffers made ready before the mount answers (`blob::pool::prewarm`).
 const PREWARM_BUFFERS: usize = 4;
 
+/// Mounts the network and runs the node until a signal or an unmount from
+/// outside, on a runtime of its own.
 pub fn mount(mut cfg: MountConfig) -> anyhow::Result<()> {
     let mp = mountpoint::prepare(&cfg.mountpoint)?;
     cfg.node.fetch_deadline = fetch_deadline(cfg.read_timeout);
